@@ -1,0 +1,34 @@
+#!/usr/bin/env bash
+# Installs the Debian packages csdlab builds and tests with. Idempotent: it asks apt only for
+# what is missing. As root it installs; otherwise it prints the exact apt-get line and stops.
+set -euo pipefail
+
+packages=(
+	build-essential meson ninja-build pkg-config
+	clang llvm             # -target bpf for programs/, and libFuzzer later
+	libelf-dev zlib1g-dev  # ELF loader
+	libbpf-dev bpftool     # kernel-side programs and BPF_PROG_TEST_RUN cross-checks
+	libcmocka-dev          # unit tests
+	gnuplot-nox            # charts of measured results
+	linux-libc-dev
+)
+
+missing=()
+for p in "${packages[@]}"; do
+	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q '^install ok installed$' || missing+=("$p")
+done
+
+if [ ${#missing[@]} -eq 0 ]; then
+	exit 0
+fi
+
+if [ "$(id -u)" -ne 0 ]; then
+	echo "csdlab needs these Debian packages; run as root:" >&2
+	echo "  apt-get update && apt-get install -y --no-install-recommends ${missing[*]}" >&2
+	exit 1
+fi
+
+echo "installing: ${missing[*]}"
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -qq
+apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null

@@ -1,0 +1,41 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * csd: csdlab's command line. One subcommand per task, nvme-cli style (`csd asm`, `csd run`,
+ * ...); drive commands over NVMe/TCP join them as the transport lands.
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include "commands.h"
+
+static const struct {
+	const char *name;
+	int (*fn)(int argc, char **argv);
+	const char *help;
+} commands[] = {
+	{ "asm", cmd_asm, "assemble eBPF text (bpf_conformance syntax) into instructions" },
+	{ "disasm", cmd_disasm, "disassemble raw instructions or a program in an ELF object" },
+	{ "run", cmd_run, "run a program in the local eBPF runtime over a file or generated text" },
+	{ "gen", cmd_gen, "write deterministic text with a known number of \"Alpha\"" },
+};
+
+static void usage(FILE *f)
+{
+	fprintf(f, "usage: csd <command> [options]   (csd <command> --help for its options)\n\n");
+	for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
+		fprintf(f, "  %-8s %s\n", commands[i].name, commands[i].help);
+}
+
+int main(int argc, char **argv)
+{
+	if (argc < 2 || !strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")) {
+		usage(argc < 2 ? stderr : stdout);
+		return argc < 2 ? 2 : 0;
+	}
+	for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
+		if (!strcmp(argv[1], commands[i].name))
+			return commands[i].fn(argc - 1, argv + 1);
+	fprintf(stderr, "csd: unknown command '%s'\n", argv[1]);
+	usage(stderr);
+	return 2;
+}
