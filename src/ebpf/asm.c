@@ -3,7 +3,8 @@
  * Assembler for the bpf_conformance text syntax: one instruction a line, `%rN` registers,
  * `[%rN+off]` memory operands, `name:` labels, `#` comments. It never guesses: a number out of
  * range for its field, an unknown mnemonic or register, a missing operand or label is an error
- * that names the line.
+ * that names the line. As in the reference assembler, a jump to `exit` with no label of that
+ * name goes to the first exit instruction.
  */
 #include <ctype.h>
 #include <errno.h>
@@ -37,6 +38,7 @@ struct assembler {
 	size_t nlabels, labels_cap;
 	struct fixup *fixups;
 	size_t nfixups, fixups_cap;
+	size_t first_exit;	/* pc of the first exit: the label `exit` unless one is defined */
 	size_t lineno;
 	char *err;
 	size_t err_size;
@@ -461,6 +463,8 @@ static int assemble_insn(struct assembler *a, char **tok, int n)
 		if (!(insn = emit(a)))
 			return -ENOMEM;
 		insn->code = BPF_JMP | BPF_EXIT;
+		if (a->first_exit == SIZE_MAX)
+			a->first_exit = a->cnt - 1;
 		return 0;
 	}
 	if (!strcmp(mn, "ja") || !strcmp(mn, "ja32")) {
@@ -560,9 +564,14 @@ static int resolve_fixups(struct assembler *a)
 		const struct label *l = NULL;
 		int64_t rel;
 
+		struct label implicit_exit = { "exit", a->first_exit };
+
 		for (size_t k = 0; k < a->nlabels && !l; k++)
 			if (!strcmp(a->labels[k].name, f->label))
 				l = &a->labels[k];
+		/* as in bpf_conformance: `exit` names the first exit unless defined as a label */
+		if (!l && !strcmp(f->label, "exit") && a->first_exit != SIZE_MAX)
+			l = &implicit_exit;
 		a->lineno = f->lineno;
 		if (!l)
 			return asm_error(a, "label '%s' is not defined", f->label);
@@ -582,7 +591,7 @@ static int resolve_fixups(struct assembler *a)
 int csd_ebpf_asm(const char *text, struct csd_ebpf_insn **insns, size_t *insn_cnt,
 		 char *err_buf, size_t err_size)
 {
-	struct assembler a = { .err = err_buf, .err_size = err_size };
+	struct assembler a = { .err = err_buf, .err_size = err_size, .first_exit = SIZE_MAX };
 	const char *p = text;
 	int err = 0;
 

@@ -294,6 +294,133 @@ static int validate_lddw(const struct validator *v, size_t pc)
 	}
 }
 
+#define REG(n)		(1u << (n))
+#define ARG_REGS	(REG(1) | REG(2) | REG(3) | REG(4) | REG(5))
+#define VISITED		(1u << 16)
+#define QUEUED		(1u << 17)
+
+struct read_state {
+	uint32_t *in;		/* per pc: registers written on every path here, | VISITED */
+	size_t *work;
+	size_t nwork;
+};
+
+static void flow_to(struct read_state *st, size_t pc, uint32_t mask)
+{
+	uint32_t old = st->in[pc] & ~QUEUED;
+	uint32_t merged = (old & VISITED) ? old & (mask | VISITED) : mask | VISITED;
+
+	if (merged == old)
+		return;
+	/* a pc is on the work list at most once, so the list never outgrows the program */
+	if (!(old & QUEUED))
+		st->work[st->nwork++] = pc;
+	st->in[pc] = merged | QUEUED;
+}
+
+/* Registers one instruction reads (must be written before) and writes. */
+static void insn_regs(const struct csd_ebpf_insn *insn, uint32_t *reads, uint32_t *writes)
+{
+	uint8_t cls = BPF_CLASS(insn->code), op = BPF_OP(insn->code);
+	uint32_t dst = REG(insn->dst_reg), src = REG(insn->src_reg);
+	bool x = BPF_SRC(insn->code) == BPF_X;
+
+	*reads = *writes = 0;
+	switch (cls) {
+	case BPF_ALU:
+	case BPF_ALU64:
+		*reads = (op == BPF_MOV ? 0 : dst) | (x && op != BPF_END ? src : 0);
+		*writes = dst;
+		break;
+	case BPF_LDX:
+		*reads = src;
+		*writes = dst;
+		break;
+	case BPF_ST:
+		*reads = dst;
+		break;
+	case BPF_STX:
+		*reads = dst | src;
+		if (BPF_MODE(insn->code) == BPF_ATOMIC && insn->imm == BPF_CMPXCHG)
+			*reads |= REG(0), *writes = REG(0);
+		else if (BPF_MODE(insn->code) == BPF_ATOMIC && (insn->imm & BPF_FETCH))
+			*writes = src;
+		break;
+	case BPF_LD:
+		*writes = dst;
+		break;
+	case BPF_JMP:
+	case BPF_JMP32:
+		if (op == BPF_EXIT)
+			*reads = REG(0);
+		else if (op == BPF_CALL && x)
+			*reads = insn->dst_reg ? dst : REG(insn->imm);
+		else if (op != BPF_JA && op != BPF_CALL)
+			*reads = dst | (x ? src : 0);
+		break;
+	}
+}
+
+/*
+ * Every register an instruction reads must have been written on every path to it (r1, r2 and
+ * r10 are set at entry; a function's entry has r1-r5 as its callers left them; calls clobber
+ * r1-r5 and set r0). The kernel's verifier refuses such reads too ("!read_ok"): the value
+ * would be whatever the runtime last left in the register.
+ */
+static int check_register_reads(const struct validator *v)
+{
+	struct read_state st;
+	int err = 0;
+
+	st.in = calloc(v->cnt, sizeof(*st.in));
+	st.work = malloc(v->cnt * sizeof(*st.work));
+	st.nwork = 0;
+	if (!st.in || !st.work) {
+		free(st.in);
+		free(st.work);
+		return -ENOMEM;
+	}
+	flow_to(&st, 0, REG(1) | REG(2) | REG(EBPF_REG_FP));
+	while (st.nwork && !err) {
+		size_t pc = st.work[--st.nwork];
+		const struct csd_ebpf_insn *insn = &v->insns[pc];
+		uint32_t in, reads, writes, missing, after;
+		uint8_t cls = BPF_CLASS(insn->code), op = BPF_OP(insn->code);
+
+		st.in[pc] &= ~QUEUED;
+		in = st.in[pc] & ~VISITED;
+		insn_regs(insn, &reads, &writes);
+		missing = reads & ~in;
+		if (missing) {
+			err = refuse(v, pc, "reads r%d before it is written", __builtin_ctz(missing));
+			break;
+		}
+		after = in | writes;
+		if (cls == BPF_LD) {
+			flow_to(&st, pc + 2, after);
+		} else if (cls == BPF_JMP || cls == BPF_JMP32) {
+			if (op == BPF_EXIT)
+				continue;
+			if (op == BPF_CALL) {
+				if (insn->src_reg == BPF_PSEUDO_CALL && BPF_SRC(insn->code) == BPF_K)
+					flow_to(&st, pc + 1 + insn->imm,
+						(in & ARG_REGS) | REG(EBPF_REG_FP));
+				flow_to(&st, pc + 1, (in & ~ARG_REGS) | REG(0));
+			} else if (op == BPF_JA) {
+				flow_to(&st, pc + 1 + (cls == BPF_JMP32 ? insn->imm : insn->off), in);
+			} else {
+				flow_to(&st, pc + 1, in);
+				flow_to(&st, pc + 1 + insn->off, in);
+			}
+		} else {
+			flow_to(&st, pc + 1, after);
+		}
+	}
+	free(st.in);
+	free(st.work);
+	return err;
+}
+
 int ebpf_validate(const struct csd_ebpf_insn *insns, size_t cnt, size_t map_cnt,
 		  char *log, size_t log_size)
 {
@@ -339,7 +466,7 @@ int ebpf_validate(const struct csd_ebpf_insn *insns, size_t cnt, size_t map_cnt,
 			  "(no exit)", cnt - 1);
 		return -EINVAL;
 	}
-	return err;
+	return err ? err : check_register_reads(&v);
 }
 
 int ebpf_prog_create(const struct csd_ebpf_insn *insns, size_t cnt, struct ebpf_map *maps,

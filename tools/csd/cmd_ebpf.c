@@ -15,6 +15,7 @@
 #include <time.h>
 
 #include "commands.h"
+#include "conformance_data.h"
 #include "csd/ebpf.h"
 #include "csd/textgen.h"
 #include "util.h"
@@ -31,21 +32,6 @@ static bool is_text(const uint8_t *buf, size_t len)
 				    buf[i] != '\r'))
 			return false;
 	return true;
-}
-
-/* The text of section `-- name` of a .data file, or NULL; malloc'd. */
-static char *data_section(const char *text, const char *name)
-{
-	char marker[64];
-	const char *start, *end;
-
-	snprintf(marker, sizeof(marker), "-- %s\n", name);
-	start = strstr(text, marker);
-	if (!start || (start != text && start[-1] != '\n'))
-		return NULL;
-	start += strlen(marker);
-	end = strstr(start, "\n-- ");
-	return strndup(start, end ? (size_t)(end - start) + 1 : strlen(start));
 }
 
 /* Instructions from a non-ELF program file (see the comment at the top). */
@@ -69,9 +55,19 @@ static int read_insns(const char *path, const uint8_t *buf, size_t len,
 		*cnt = len / 8;
 		return 0;
 	}
-	asm_text = data_section((const char *)buf, "asm");
-	raw = asm_text ? NULL : data_section((const char *)buf, "raw");
-	if (raw) {
+	if (!strncmp((const char *)buf, "-- ", 3) || strstr((const char *)buf, "\n-- ")) {
+		struct csd_data_file df;
+
+		if (csd_data_parse((const char *)buf, &df, err, sizeof(err))) {
+			fprintf(stderr, "csd: %s: %s\n", path, err);
+			return -EINVAL;
+		}
+		asm_text = df.asm_text;
+		raw = df.raw;
+		df.asm_text = df.raw = NULL;
+		csd_data_free(&df);
+	}
+	if (raw && !asm_text) {
 		uint8_t *bytes;
 		long n = csd_hex_parse(raw, strstr(raw, "0x") != NULL, &bytes, err, sizeof(err));
 
@@ -87,6 +83,7 @@ static int read_insns(const char *path, const uint8_t *buf, size_t len,
 		*cnt = (size_t)n / 8;
 		return 0;
 	}
+	free(raw);
 	ret = csd_ebpf_asm(asm_text ? asm_text : (const char *)buf, insns, cnt, err, sizeof(err));
 	free(asm_text);
 	if (ret)
