@@ -74,7 +74,7 @@ struct csd_ebpf_fault {
 	uint32_t pc;		/* instruction index of the faulting instruction */
 	uint64_t addr;		/* the address, for memory faults */
 	uint32_t size;		/* the access size, for memory faults */
-	char msg[192];		/* a complete sentence naming pc, address and region */
+	char msg[256];		/* a complete sentence naming pc, address and region */
 };
 
 struct csd_ebpf_prog;

@@ -42,16 +42,15 @@ uint64_t ebpf_run_fault(struct ebpf_run *run, enum csd_ebpf_fault_kind kind, uin
 			uint32_t size, const char *fmt, ...)
 {
 	struct csd_ebpf_fault *f = &run->opts->fault;
-	char text[96];
-	char why[128];
+	char text[64];
+	char why[160];
 	va_list ap;
 
 	va_start(ap, fmt);
 	vsnprintf(why, sizeof(why), fmt, ap);
 	va_end(ap);
-	if (csd_ebpf_disasm_insn(&run->prog->insns[run->pc], run->prog->insn_cnt - run->pc,
-				 text, sizeof(text)) < 0)
-		text[0] = '\0';
+	csd_ebpf_disasm_insn(&run->prog->insns[run->pc], run->prog->insn_cnt - run->pc, text,
+			     sizeof(text));
 	f->kind = kind;
 	f->pc = run->pc;
 	f->addr = addr;

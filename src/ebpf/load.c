@@ -44,8 +44,8 @@ static int refuse(const struct validator *v, size_t pc, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(why, sizeof(why), fmt, ap);
 	va_end(ap);
-	if (csd_ebpf_disasm_insn(&v->insns[pc], v->cnt - pc, text, sizeof(text)) < 0)
-		text[0] = '\0';
+	/* an undecodable instruction still prints, as .8byte */
+	csd_ebpf_disasm_insn(&v->insns[pc], v->cnt - pc, text, sizeof(text));
 	ebpf_logf(v->log, v->log_size, "instruction %zu (%s): %s", pc, text, why);
 	return -EINVAL;
 }
