@@ -1,0 +1,199 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Bounded, seeded robustness: random instruction streams, and the conformance programs with
+ * bits flipped, go through the loader and, when accepted, the interpreter with a small budget.
+ * Nothing may crash, and no run may write outside what it was given: the input sits between
+ * guard zones that are checked after every run (and ASan watches the rest under
+ * `make check-sanitize`). argv[1] = the bpf-conformance directory, argv[2] = iterations.
+ */
+#include <dirent.h>
+#include <stdio.h>
+
+#include "conformance_runner.h"
+#include "test_helpers.h"
+
+#define GUARD 64
+#define MEM_LEN 64
+
+static const char *conformance_dir;
+static unsigned long iterations = 20000;
+static uint64_t rng = 0x2545f4914f6cdd1dull;
+
+static uint64_t next(void)
+{
+	rng ^= rng << 13;
+	rng ^= rng >> 7;
+	rng ^= rng << 17;
+	return rng;
+}
+
+struct stats {
+	unsigned long loaded, refused, ran, faulted;
+};
+
+static void run_guarded(struct csd_ebpf_prog *prog, struct stats *st)
+{
+	static uint8_t area[GUARD + MEM_LEN + GUARD];
+	CSD_EBPF_OPTS(csd_ebpf_run_opts, opts, .budget = 5000);
+	uint64_t r0;
+
+	memset(area, 0xa5, sizeof(area));
+	for (int i = 0; i < MEM_LEN; i++)
+		area[GUARD + i] = (uint8_t)i;
+	if (csd_ebpf_prog__run(prog, area + GUARD, MEM_LEN, &opts, &r0))
+		st->faulted++;
+	else
+		st->ran++;
+	for (int i = 0; i < GUARD; i++) {
+		if (area[i] != 0xa5 || area[GUARD + MEM_LEN + i] != 0xa5)
+			fail_msg("a run wrote outside its input (guard byte %d)", i);
+	}
+}
+
+static void try_program(const struct csd_ebpf_insn *insns, size_t cnt, struct stats *st)
+{
+	CSD_EBPF_OPTS(csd_ebpf_load_opts, opts);
+	struct csd_ebpf_prog *prog;
+	char log[256];
+	char line[96];
+
+	opts.log_buf = log;
+	opts.log_size = sizeof(log);
+	if (csd_ebpf_prog__load(insns, cnt, &opts, &prog)) {
+		st->refused++;
+		assert_true(log[0] != '\0');	/* a refusal always says why */
+		return;
+	}
+	st->loaded++;
+	for (size_t pc = 0; pc < cnt; pc++)	/* the disassembler copes with anything loaded */
+		csd_ebpf_disasm_insn(&insns[pc], cnt - pc, line, sizeof(line));
+	run_guarded(prog, st);
+	csd_ebpf_prog__free(prog);
+}
+
+/* Random streams biased towards valid opcodes, registers and short jumps. */
+static void test_random_streams(void **state)
+{
+	static const uint8_t opcodes[] = {
+		0x07, 0x0f, 0x04, 0x0c, 0x17, 0x1f, 0x27, 0x2f, 0x37, 0x3f, 0x47, 0x57, 0x67,
+		0x77, 0x87, 0x97, 0x9f, 0xa7, 0xb7, 0xbf, 0xbc, 0xc7, 0xd4, 0xdc, 0xd7, 0x05,
+		0x06, 0x15, 0x1d, 0x25, 0x55, 0x5d, 0xa5, 0xad, 0x16, 0x85, 0x8d, 0x95, 0x18,
+		0x61, 0x69, 0x71, 0x79, 0x81, 0x89, 0x91, 0x62, 0x6a, 0x72, 0x7a, 0x63, 0x6b,
+		0x73, 0x7b, 0xc3, 0xdb, 0x00, 0xff,
+	};
+	struct csd_ebpf_insn insns[10 + 24];
+	struct stats st = { 0 };
+
+	(void)state;
+	/* a prologue that sets r0-r9 (to small numbers, or to r1/r10-based pointers) */
+	for (int r = 0; r < 10; r++)
+		insns[r] = (struct csd_ebpf_insn){ .code = 0xb7, .dst_reg = (uint8_t)r, .imm = r };
+	for (unsigned long it = 0; it < iterations; it++) {
+		size_t cnt = 10 + 1 + next() % 24;
+
+		insns[3] = (struct csd_ebpf_insn){ .code = 0xbf, .dst_reg = 3,
+						   .src_reg = next() % 2 ? 1 : 10 };
+		for (size_t i = 10; i < cnt; i++) {
+			uint64_t r = next();
+			struct csd_ebpf_insn *in = &insns[i];
+			uint8_t cls;
+
+			in->code = opcodes[r % sizeof(opcodes)];
+			in->dst_reg = (r >> 8) % 12;
+			in->src_reg = (r >> 12) % 12;
+			in->off = (int16_t)((int64_t)((r >> 16) % 17) - 8);
+			in->imm = (r >> 40) % 4 ? (int32_t)((r >> 32) % 64) - 8 : (int32_t)(r >> 24);
+			if ((r >> 60) == 0)
+				continue;	/* one in sixteen keeps its random reserved fields */
+			/* otherwise clear the fields the encoding reserves, so that most load */
+			cls = in->code & 7;
+			in->dst_reg %= 11;
+			in->src_reg %= 11;
+			if (cls == 4 || cls == 7)	/* ALU, ALU64 */
+				in->off = 0;
+			if ((cls == 4 || cls == 7 || cls == 5 || cls == 6) && !(in->code & 8))
+				in->src_reg = 0;
+			else if (cls == 4 || cls == 7 || cls == 5 || cls == 6 || cls == 1 ||
+				 (cls == 3 && (in->code & 0xe0) == 0x60))
+				in->imm = 0;
+		}
+		insns[cnt - 1] = (struct csd_ebpf_insn){ .code = 0x95 };
+		try_program(insns, cnt, &st);
+	}
+	print_message("# random: %lu programs, %lu refused, %lu loaded: %lu ran to exit, "
+		      "%lu stopped with a fault\n", iterations, st.refused, st.loaded, st.ran,
+		      st.faulted);
+	assert_int_equal(st.refused + st.loaded, iterations);
+	assert_true(st.loaded > iterations / 100);	/* the generator reaches the interpreter */
+}
+
+/* Every conformance program, with one to three bits flipped, many times over. */
+static void test_mutated_conformance(void **state)
+{
+	char dir[4096];
+	struct dirent *e;
+	struct stats st = { 0 };
+	unsigned long programs = 0, mutants = 0;
+	DIR *d;
+
+	(void)state;
+	snprintf(dir, sizeof(dir), "%s/tests", conformance_dir);
+	d = opendir(dir);
+	assert_non_null(d);
+	while ((e = readdir(d))) {
+		struct conf_outcome o;
+		char path[4400];
+		uint8_t *text;
+		size_t len;
+
+		if (!strstr(e->d_name, ".data"))
+			continue;
+		snprintf(path, sizeof(path), "%s/%s", dir, e->d_name);
+		assert_int_equal(csd_read_file(path, &text, &len), 0);
+		conf_run_text((const char *)text, false, &o);
+		free(text);
+		if (!o.insns) {
+			conf_outcome_free(&o);
+			continue;
+		}
+		programs++;
+		for (unsigned long m = 0; m < iterations / 200; m++) {
+			struct csd_ebpf_insn *copy = malloc(o.insn_cnt * 8);
+			uint8_t *bytes = (uint8_t *)copy;
+
+			memcpy(copy, o.insns, o.insn_cnt * 8);
+			for (uint64_t flips = 1 + next() % 3; flips; flips--) {
+				uint64_t bit = next() % (o.insn_cnt * 64);
+
+				bytes[bit / 8] ^= (uint8_t)(1u << (bit % 8));
+			}
+			try_program(copy, o.insn_cnt, &st);
+			mutants++;
+			free(copy);
+		}
+		conf_outcome_free(&o);
+	}
+	closedir(d);
+	print_message("# mutated: %lu mutants of %lu programs, %lu refused, %lu loaded: "
+		      "%lu ran to exit, %lu faulted\n", mutants, programs, st.refused, st.loaded,
+		      st.ran, st.faulted);
+	assert_true(programs >= 300);
+	assert_int_equal(st.refused + st.loaded, mutants);
+}
+
+int main(int argc, char **argv)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_random_streams),
+		cmocka_unit_test(test_mutated_conformance),
+	};
+
+	if (argc < 2) {
+		fprintf(stderr, "usage: %s BPF_CONFORMANCE_DIR [ITERATIONS]\n", argv[0]);
+		return 2;
+	}
+	conformance_dir = argv[1];
+	if (argc > 2)
+		iterations = strtoul(argv[2], NULL, 10);
+	return cmocka_run_group_tests_name("ebpf-fuzz", tests, NULL, NULL);
+}
