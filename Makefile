@@ -1,0 +1,34 @@
+# The front door: everything real happens in scripts/ and Meson. See README.md.
+BUILD      ?= build
+BUILD_SAN  ?= build-sanitize
+MESON_OPTS ?=
+
+.PHONY: all deps build demo check check-sanitize bench clean
+
+all: build
+
+deps:
+	@bash scripts/deps.sh
+
+$(BUILD)/build.ninja: | deps
+	meson setup $(BUILD) $(MESON_OPTS)
+
+build: deps $(BUILD)/build.ninja
+	ninja -C $(BUILD)
+
+demo: build
+	@bash scripts/demo.sh $(BUILD)
+
+check: build
+	@bash scripts/run-tests.sh $(BUILD)
+
+check-sanitize: deps
+	@test -f $(BUILD_SAN)/build.ninja || meson setup $(BUILD_SAN) -Db_sanitize=address,undefined -Db_lundef=false $(MESON_OPTS)
+	ninja -C $(BUILD_SAN)
+	@bash scripts/run-tests.sh $(BUILD_SAN)
+
+bench: build
+	$(BUILD)/bench/vm
+
+clean:
+	rm -rf $(BUILD) $(BUILD_SAN)
