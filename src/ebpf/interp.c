@@ -199,8 +199,8 @@ int csd_ebpf_prog__run(struct csd_ebpf_prog *prog, void *mem, size_t len,
 #define JUMP_IF(cond) do { ip += (cond) ? ip->off + 1 : 1; goto dispatch; } while (0)
 
 	/* Memory access: the input and the stack are tried first, inline; maps after. */
-#define MEM_CHECK(sz, write) do {						\
-		addr = (ip->code & 0x07) == BPF_LDX ? SRC + ip->off : DST + ip->off; \
+#define MEM_CHECK(BASE, sz, write) do {					\
+		addr = (BASE) + ip->off;					\
 		if (!(addr - mem_start < len && (sz) <= len - (addr - mem_start) &&	\
 		      (!(write) || !opts->mem_readonly)) &&			\
 		    !(addr - stack_start < sizeof(stack) &&			\
@@ -210,14 +210,14 @@ int csd_ebpf_prog__run(struct csd_ebpf_prog *prog, void *mem, size_t len,
 	} while (0)
 #define LOAD(T, sz, EXT) do {							\
 		T v_;								\
-		MEM_CHECK(sz, false);						\
+		MEM_CHECK(SRC, sz, false);					\
 		memcpy(&v_, (const void *)(uintptr_t)addr, sz);			\
 		DST = (uint64_t)(EXT)v_;					\
 		NEXT;								\
 	} while (0)
 #define STORE(T, sz, VAL) do {							\
 		T v_ = (T)(VAL);						\
-		MEM_CHECK(sz, true);						\
+		MEM_CHECK(DST, sz, true);					\
 		memcpy((void *)(uintptr_t)addr, &v_, sz);			\
 		NEXT;								\
 	} while (0)
@@ -449,7 +449,7 @@ stxdw: STORE(uint64_t, 8, SRC);
 atomic32: {
 	uint32_t *p, old;
 
-	MEM_CHECK(4, true);
+	MEM_CHECK(DST, 4, true);
 	if (addr & 3)
 		goto misaligned;
 	p = (uint32_t *)(uintptr_t)addr;
@@ -475,7 +475,7 @@ atomic32: {
 atomic64: {
 	uint64_t *p, old;
 
-	MEM_CHECK(8, true);
+	MEM_CHECK(DST, 8, true);
 	if (addr & 7)
 		goto misaligned;
 	p = (uint64_t *)(uintptr_t)addr;

@@ -1,0 +1,95 @@
+#!/usr/bin/env bash
+# The csd CLI and the bpf_conformance plugin, as a user runs them. TAP output.
+# Needs CSD_BUILD_ROOT and CSD_SOURCE_ROOT (set by meson) and ../shared beside the repo.
+set -uo pipefail
+csd="$CSD_BUILD_ROOT/tools/csd"
+plugin="$CSD_BUILD_ROOT/tools/csd-bpf-plugin"
+prog="$CSD_BUILD_ROOT/programs/count_alpha.bpf.o"
+suite="$CSD_SOURCE_ROOT/../shared/bpf-conformance"
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+n=0 failed=0
+
+check() {	# check "description" command...: passes when the command succeeds
+	local what=$1; shift
+	n=$((n + 1))
+	if "$@" >"$tmp/out" 2>"$tmp/err"; then
+		echo "ok $n - $what"
+	else
+		echo "not ok $n - $what"
+		sed 's/^/# /' "$tmp/out" "$tmp/err" | head -20
+		failed=$((failed + 1))
+	fi
+}
+
+# the plugin protocol, fed by csd asm's hex output
+plugin_result() {	# plugin_result FILE.data EXPECTED
+	local mem
+	mem=$(awk '/^-- mem/{m=1;next} /^--/{m=0} m' "$1" | tr '\n' ' ')
+	local got
+	if [ -n "$mem" ]; then
+		got=$("$csd" asm "$1" | "$plugin" "$mem") || return 1
+	else
+		got=$("$csd" asm "$1" | "$plugin") || return 1
+	fi
+	echo "got $got expected $2"
+	[ "$((got))" = "$(($2))" ]
+}
+check "plugin: ldxdw with input memory" plugin_result "$suite/tests/ldxdw.data" 0x8877665544332211
+check "plugin: call_local" plugin_result "$suite/tests/call_local.data" 1
+check "plugin: lock_cmpxchg" plugin_result "$suite/tests/lock_cmpxchg.data" 0
+check "plugin: mem-len sees r2" plugin_result "$suite/tests/mem-len.data" 8
+
+refused() {	# refused CMD...: fails with a message on stderr
+	! "$@" 2>"$tmp/why" >/dev/null && [ -s "$tmp/why" ] && cat "$tmp/why"
+}
+check "plugin: reserved field refused" \
+	refused bash -c "printf '04  10  00  00  01  00  00  00  95  00  00  00  00  00  00  00  ' | '$plugin'"
+check "plugin: memory fault reported" \
+	refused bash -c "printf '71  10  08  00  00  00  00  00  95  00  00  00  00  00  00  00  ' | '$plugin' '00  01'"
+check "plugin: bad hex refused" refused bash -c "echo 'zz' | '$plugin'"
+
+# csd gen agrees with grep, and csd run with csd gen
+gen_matches_grep() {
+	local want got
+	want=$("$csd" gen -s 7 -r 20 -o "$tmp/text" 3M) || return 1
+	got=$(grep -o Alpha "$tmp/text" | wc -l)
+	echo "csd gen $want, grep $got"
+	[ "$want" = "$got" ] && [ "$want" -gt 0 ] && echo "$want" >"$tmp/count"
+}
+check "csd gen: its count is grep -o Alpha | wc -l" gen_matches_grep
+run_matches() {
+	local got
+	got=$("$csd" run -q -i "$tmp/text" "$prog") || return 1
+	[ "$got" = "$(cat "$tmp/count")" ]
+}
+check "csd run: count_alpha over the file gives the same count" run_matches
+
+# asm -o, disasm, and asm again: the same bytes
+round_trip() {
+	"$csd" asm -o "$tmp/p.bin" "$suite/tests/prime.data" &&
+	"$csd" disasm "$tmp/p.bin" | sed 's/^ *[0-9]*: //' >"$tmp/p.s" &&
+	"$csd" asm -o "$tmp/p2.bin" "$tmp/p.s" && cmp "$tmp/p.bin" "$tmp/p2.bin"
+}
+check "csd asm/disasm round trip of prime.data" round_trip
+
+# bad input: clear messages, the right exit codes
+exit_code() {	# exit_code CODE MESSAGE CMD...
+	local want=$1 msg=$2; shift 2
+	"$@" >/dev/null 2>"$tmp/why"
+	local got=$?
+	cat "$tmp/why"
+	[ "$got" = "$want" ] && grep -qF -- "$msg" "$tmp/why"
+}
+check "csd: unknown command" exit_code 2 "unknown command 'frobnicate'" "$csd" frobnicate
+check "csd run: bad size" exit_code 2 "--gen '0'" "$csd" run --gen 0 "$prog"
+check "csd run: missing program file" exit_code 1 "No such file" "$csd" run "$tmp/nope.o"
+check "csd run: unknown program name" exit_code 1 "no program named 'nope'" "$csd" run -p nope "$prog"
+printf 'mov %%r0, 1\nbogus\n' >"$tmp/bad.s"
+check "csd asm: error names the line" exit_code 1 "line 2: unknown mnemonic 'bogus'" "$csd" asm "$tmp/bad.s"
+printf 'lddw %%r1, 0x10\nldxb %%r0, [%%r1+0]\nexit\n' >"$tmp/fault.s"
+check "csd run: a fault names pc and address" exit_code 1 "pc 2 (ldxb %r0, [%r1+0]): 1-byte read at 0x10" "$csd" run "$tmp/fault.s"
+check "csd run: budget" exit_code 1 "instruction budget of 1000 used up" "$csd" run -b 1000 --gen 1M "$prog"
+
+echo "1..$n"
+[ "$failed" -eq 0 ]
