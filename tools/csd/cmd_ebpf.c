@@ -127,7 +127,6 @@ int cmd_asm(int argc, char **argv)
 {
 	const char *out_path = NULL;
 	struct csd_ebpf_insn *insns;
-	char err[256];
 	uint8_t *buf;
 	size_t len, cnt;
 	FILE *out;
@@ -154,7 +153,6 @@ int cmd_asm(int argc, char **argv)
 	}
 	c = read_insns(argv[optind], buf, len, &insns, &cnt);
 	free(buf);
-	(void)err;
 	if (c)
 		return 1;
 	if (out_path) {
@@ -178,9 +176,11 @@ int cmd_asm(int argc, char **argv)
 int cmd_disasm(int argc, char **argv)
 {
 	const char *name = NULL;
-	struct csd_ebpf_prog *prog;
+	struct csd_ebpf_prog *prog = NULL;
 	const struct csd_ebpf_insn *insns;
-	size_t cnt;
+	struct csd_ebpf_insn *raw = NULL;
+	uint8_t *buf;
+	size_t cnt, len;
 	int c;
 
 	while ((c = getopt(argc, argv, "p:h")) != -1) {
@@ -198,9 +198,24 @@ int cmd_disasm(int argc, char **argv)
 		fprintf(stderr, "usage: csd disasm [-p PROGRAM] FILE\n");
 		return 2;
 	}
-	if (load_program(argv[optind], name, &prog))
+	/* an ELF object is linked first; anything else is listed as it is, even if invalid */
+	if ((c = csd_read_file(argv[optind], &buf, &len))) {
+		fprintf(stderr, "csd: %s: %s\n", argv[optind], strerror(-c));
 		return 1;
-	insns = csd_ebpf_prog__insns(prog, &cnt);
+	}
+	if (is_elf(buf, len)) {
+		if (load_program(argv[optind], name, &prog)) {
+			free(buf);
+			return 1;
+		}
+		insns = csd_ebpf_prog__insns(prog, &cnt);
+	} else if (read_insns(argv[optind], buf, len, &raw, &cnt)) {
+		free(buf);
+		return 1;
+	} else {
+		insns = raw;
+	}
+	free(buf);
 	for (size_t pc = 0; pc < cnt;) {
 		char line[128];
 		int n = csd_ebpf_disasm_insn(&insns[pc], cnt - pc, line, sizeof(line));
@@ -208,6 +223,7 @@ int cmd_disasm(int argc, char **argv)
 		printf("%5zu: %s\n", pc, line);
 		pc += n > 0 ? (size_t)n : 1;
 	}
+	free(raw);
 	csd_ebpf_prog__free(prog);
 	return 0;
 }
