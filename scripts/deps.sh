@@ -8,6 +8,7 @@ packages=(
 	clang llvm             # -target bpf for programs/, and libFuzzer later
 	libelf-dev zlib1g-dev  # ELF loader
 	libbpf-dev bpftool     # kernel-side programs and BPF_PROG_TEST_RUN cross-checks
+	libnvme-dev libjson-c-dev libssl-dev  # <nvme/types.h> (its .pc needs json-c, openssl)
 	libcmocka-dev          # unit tests
 	gnuplot-nox            # charts of measured results
 	linux-libc-dev

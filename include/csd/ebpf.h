@@ -8,7 +8,8 @@
  * caller-supplied log buffer.
  *
  * A program sees:
- *   r1 = pointer to its input memory, r2 = the input's length in bytes,
+ *   r1 = pointer to its input memory, r2 = the input's length in bytes, r3-r5 = the caller's
+ *   arguments (the drive passes CPARAM1 and CPARAM2 in r3 and r4),
  *   r10 = the top of its own 512-byte stack frame (each bpf-to-bpf call gets a new frame),
  *   its global data (.data/.rodata/.bss) and map values, through the helpers below.
  * Every memory access is checked against those regions; anything else stops the run with a
@@ -93,6 +94,7 @@ struct csd_ebpf_run_opts {
 	bool mem_readonly;		/* the input memory may not be written */
 	const volatile bool *abort;	/* set to true from another thread to stop the run */
 	uint32_t cpu_id;		/* what bpf_get_smp_processor_id() returns */
+	uint64_t args[3];		/* r3, r4, r5 at entry (r1, r2: the memory) */
 	/* out */
 	uint64_t insns_executed;
 	struct csd_ebpf_fault fault;

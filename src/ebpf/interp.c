@@ -189,6 +189,9 @@ int csd_ebpf_prog__run(struct csd_ebpf_prog *prog, void *mem, size_t len,
 
 	reg[1] = mem_start;
 	reg[2] = len;
+	reg[3] = opts->args[0];
+	reg[4] = opts->args[1];
+	reg[5] = opts->args[2];
 	reg[10] = (uint64_t)(uintptr_t)(stack + sizeof(stack));
 
 #define DST	reg[ip->dst_reg]

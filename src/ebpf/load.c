@@ -362,7 +362,7 @@ static void insn_regs(const struct csd_ebpf_insn *insn, uint32_t *reads, uint32_
 }
 
 /*
- * Every register an instruction reads must have been written on every path to it (r1, r2 and
+ * Every register an instruction reads must have been written on every path to it (r1-r5 and
  * r10 are set at entry; a function's entry has r1-r5 as its callers left them; calls clobber
  * r1-r5 and set r0). The kernel's verifier refuses such reads too ("!read_ok"): the value
  * would be whatever the runtime last left in the register.
@@ -380,7 +380,7 @@ static int check_register_reads(const struct validator *v)
 		free(st.work);
 		return -ENOMEM;
 	}
-	flow_to(&st, 0, REG(1) | REG(2) | REG(EBPF_REG_FP));
+	flow_to(&st, 0, ARG_REGS | REG(EBPF_REG_FP));
 	while (st.nwork && !err) {
 		size_t pc = st.work[--st.nwork];
 		const struct csd_ebpf_insn *insn = &v->insns[pc];

@@ -1,0 +1,103 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The emulated computational storage drive: an NVMe subsystem with an NVM namespace (NSID 1,
+ * file-backed), a Subsystem Local Memory namespace (NSID 2) and a Computational Programs
+ * namespace (NSID 3), and the controllers hosts talk to. Transport-agnostic: commands in,
+ * completions out, no sockets. A transport (NVMe/TCP) creates a controller per host
+ * association, adds its queues, and submits requests; every request is completed exactly once,
+ * through req->done, either before csd_ctrl_submit() returns or later from an engine thread
+ * (Execute Program).
+ */
+#ifndef CSD_DEVICE_H
+#define CSD_DEVICE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "csd/nvme_cs.h"
+
+#define CSD_NSID_NVM		1
+#define CSD_NSID_SLM		2
+#define CSD_NSID_COMPUTE	3
+
+struct csd_dev_config {
+	size_t sz;			/* sizeof(struct csd_dev_config) */
+	const char *backing_path;	/* NVM data; created (sparse) when absent */
+	uint64_t nvm_bytes;		/* namespace size; 0: the existing file's size */
+	uint32_t lba_size;		/* 512 or 4096 */
+	uint64_t slm_bytes;		/* Subsystem Local Memory */
+	unsigned engine_threads;	/* Execute Program workers */
+	uint64_t exec_budget;		/* instructions per run (0: 2^32) */
+	uint32_t exec_time_ms;		/* wall-clock limit per run (0: none) */
+	const char *subnqn;
+	const char *serial;
+};
+
+/* Defaults: 1 GiB NVM of 512-byte blocks, 64 MiB SLM, 2 engine threads. */
+void csd_dev_config_defaults(struct csd_dev_config *cfg);
+
+struct csd_subsys;
+struct csd_ctrl;
+
+struct csd_req {
+	struct csd_nvme_sqe cmd;
+	uint16_t qid;
+	/*
+	 * The command's data: host-to-controller commands arrive with data_len bytes filled;
+	 * controller-to-host commands get a buffer of data_len bytes (the transfer length the
+	 * host asked for) and set c2h_len to what they produced.
+	 */
+	void *data;
+	uint32_t data_len;
+	uint32_t c2h_len;
+	struct csd_nvme_cqe rsp;
+	void (*done)(struct csd_req *req);
+	void *priv;			/* the transport's */
+
+	/* private to the device */
+	struct csd_ctrl *ctrl;
+	void (*execute)(struct csd_req *req);
+	uint16_t error_loc;		/* byte offset of the bad field, for the error log */
+	volatile bool abort;
+	struct csd_req *next;		/* engine queue */
+	struct csd_exec *exec;		/* Execute Program: what to run over what */
+	uint64_t start_ns;
+};
+
+/* Direction of a command's data by the opcode's low bits: 0 none, 1 to the drive, 2 from it. */
+int csd_nvme_data_dir(const struct csd_nvme_sqe *cmd, bool admin);
+
+int csd_subsys_create(const struct csd_dev_config *cfg, struct csd_subsys **out, char *err,
+		      size_t err_size);
+/* Stops the engine, flushes the NVM data and frees everything. Controllers first. */
+void csd_subsys_destroy(struct csd_subsys *subsys);
+const char *csd_subsys_nqn(const struct csd_subsys *subsys);
+/* A copy of the drive's statistics (the vendor log page). */
+void csd_subsys_stats(struct csd_subsys *subsys, struct csd_vendor_stats *out);
+
+/* A controller for one host association; hostnqn is recorded. */
+int csd_ctrl_create(struct csd_subsys *subsys, const char *hostnqn, struct csd_ctrl **out);
+/* Aborts what is outstanding (completing it), then frees the controller. */
+void csd_ctrl_destroy(struct csd_ctrl *ctrl);
+uint16_t csd_ctrl_cntlid(const struct csd_ctrl *ctrl);
+
+/* Queues: qid 0 is the admin queue; I/O queues up to the Number of Queues feature. */
+int csd_ctrl_add_queue(struct csd_ctrl *ctrl, uint16_t qid, uint16_t size);
+void csd_ctrl_remove_queue(struct csd_ctrl *ctrl, uint16_t qid);
+
+/* Submit one command; req->done is called exactly once. */
+void csd_ctrl_submit(struct csd_ctrl *ctrl, struct csd_req *req);
+
+/* Controller properties (fabrics Property Get/Set): an NVMe status, 0 on success. */
+uint16_t csd_ctrl_prop_get(struct csd_ctrl *ctrl, uint32_t offset, bool size8, uint64_t *value);
+uint16_t csd_ctrl_prop_set(struct csd_ctrl *ctrl, uint32_t offset, bool size8, uint64_t value);
+
+/* Keep Alive Timeout in ms (0: none) and whether it expired by `now_ms` (CLOCK_MONOTONIC). */
+uint32_t csd_ctrl_kato_ms(const struct csd_ctrl *ctrl);
+bool csd_ctrl_keep_alive_expired(const struct csd_ctrl *ctrl, uint64_t now_ms);
+
+/* A readable name of an NVMe status ("Invalid Program Data"). */
+const char *csd_nvme_status_str(uint16_t status);
+
+#endif

@@ -1,0 +1,234 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Private to src/device/. Shaped like the Linux NVMe target (nvmet.h): each command is parsed
+ * (its fields and data length checked, req->execute chosen or a status returned), then
+ * executed, then completed exactly once with csd_req_complete().
+ */
+#ifndef CSD_DEVICE_INTERNAL_H
+#define CSD_DEVICE_INTERNAL_H
+
+#include <nvme/types.h>
+#include <pthread.h>
+#include <stdatomic.h>
+
+#include "csd/device.h"
+#include "csd/ebpf.h"
+
+/* The drive's limits (reported in Identify and enforced everywhere). */
+#define CSD_MAX_PROGRAMS	16	/* program indexes 0..15 */
+#define CSD_BUILTIN_PROGRAMS	2	/* indexes 0 and 1: device-defined */
+#define CSD_MAX_ACTIVE		8
+#define CSD_MAX_PROGRAM_BYTES	(1u << 20)
+#define CSD_MAX_RANGE_SETS	64
+#define CSD_MAX_RANGES		16
+#define CSD_MAX_IO_QUEUES	64
+#define CSD_MAX_QUEUE_SIZE	1024
+#define CSD_MDTS_SHIFT		8	/* max data transfer 2^8 pages of 4 KiB = 1 MiB */
+#define CSD_MAX_TRANSFER	(4096u << CSD_MDTS_SHIFT)
+#define CSD_AERL		3	/* 4 outstanding Asynchronous Event Requests */
+#define CSD_ERROR_LOG_ENTRIES	64
+#define CSD_STREAM_WINDOW	(1u << 20)
+
+/* Register bits (libnvme names only the shifts and masks) */
+#define CC_ENABLE	(1u << NVME_CC_EN_SHIFT)
+#define CSTS_RDY	(1u << NVME_CSTS_RDY_SHIFT)
+#define CSTS_CFS	(1u << NVME_CSTS_CFS_SHIFT)
+#define CSD_NVME_VS	0x00020000u	/* NVMe 2.0 */
+
+/* Status helpers */
+#define SC_GENERIC(sc)	CSD_NVME_STATUS(NVME_SCT_GENERIC, (sc))
+#define SC_CMD(sc)	CSD_NVME_STATUS(NVME_SCT_CMD_SPECIFIC, (sc))
+#define SC_OK		0
+#define SC_INVALID_OPCODE	(SC_GENERIC(NVME_SC_INVALID_OPCODE) | CSD_NVME_DNR)
+#define SC_INVALID_FIELD	(SC_GENERIC(NVME_SC_INVALID_FIELD) | CSD_NVME_DNR)
+#define SC_INVALID_NS		(SC_GENERIC(NVME_SC_INVALID_NS) | CSD_NVME_DNR)
+#define SC_LBA_RANGE		(SC_GENERIC(NVME_SC_LBA_RANGE) | CSD_NVME_DNR)
+#define SC_DATA_LEN		(SC_GENERIC(NVME_SC_SGL_INVALID_DATA) | CSD_NVME_DNR)
+#define SC_INTERNAL		SC_GENERIC(NVME_SC_INTERNAL)
+#define SC_ABORTED		SC_GENERIC(NVME_SC_ABORT_REQ)
+#define SC_CMD_SEQ		(SC_GENERIC(NVME_SC_CMD_SEQ_ERROR) | CSD_NVME_DNR)
+#define SC_CMDID_CONFLICT	(SC_GENERIC(NVME_SC_CMDID_CONFLICT) | CSD_NVME_DNR)
+#define SC_CS(sc)		(SC_CMD(sc) | CSD_NVME_DNR)
+
+struct csd_ns_nvm {
+	int fd;
+	uint64_t nlb;		/* number of logical blocks */
+	uint32_t lba_size;
+	uint8_t lba_shift;
+};
+
+struct csd_ns_slm {
+	uint8_t *mem;
+	uint64_t size;
+};
+
+/* A built-in (device-defined) program: native code, listed like any program. */
+struct csd_builtin {
+	const char *name;
+	uint64_t (*run)(const uint8_t *mem, uint64_t len, uint64_t p1, uint64_t p2);
+};
+
+struct csd_program {
+	uint8_t state;		/* CSD_PROG_* */
+	uint8_t ptype;
+	uint32_t size;		/* PSIZE announced by Load Program */
+	uint32_t received;	/* bytes received so far */
+	uint64_t puid;
+	uint8_t *image;
+	struct csd_ebpf_prog *prog;		/* when activated (eBPF) */
+	const struct csd_builtin *builtin;	/* when built in */
+	uint32_t in_use;			/* running executions */
+};
+
+struct csd_mem_extent {
+	uint64_t sb;
+	uint32_t len;
+};
+
+struct csd_range_set {
+	uint16_t rsid;		/* 0: free slot */
+	uint16_t nranges;
+	uint32_t in_use;
+	struct csd_mem_extent ranges[CSD_MAX_RANGES];
+};
+
+/* What one Execute runs over: parsed from the command, owned by the request until it ends. */
+struct csd_exec {
+	uint16_t pind;
+	uint16_t rsid;			/* 0: inline ranges */
+	unsigned nranges;
+	struct csd_mem_extent ranges[CSD_MAX_RANGES];
+	uint64_t p1, p2;		/* CPARAM1, CPARAM2 */
+	bool stream;			/* the vendor streaming Execute */
+	uint32_t window, overlap;
+	unsigned nstream;
+	struct csd_stream_range *stream_ranges;
+	uint64_t deadline_ns;		/* 0: none */
+	_Atomic bool timed_out;
+};
+
+struct csd_engine {
+	pthread_t *threads;
+	unsigned nthreads;
+	pthread_mutex_t lock;
+	pthread_cond_t cond;
+	struct csd_req *head, *tail;	/* waiting */
+	struct csd_req **running;	/* per thread, for Abort */
+	pthread_t watchdog;		/* enforces exec_time_ms */
+	bool has_watchdog;
+	bool stop;
+};
+
+/* Statistics are counted with relaxed atomics: many threads add, readers take a snapshot. */
+#define STAT_ADD(s, field, v) atomic_fetch_add_explicit(&(s)->field, (v), memory_order_relaxed)
+
+struct csd_stats {
+	_Atomic uint64_t admin_cmds, io_cmds, nvm_read_cmds, nvm_write_cmds;
+	_Atomic uint64_t nvm_bytes_read, nvm_bytes_written, slm_bytes_read, slm_bytes_written;
+	_Atomic uint64_t internal_bytes_moved, program_loads, program_executions, program_faults;
+	_Atomic uint64_t program_insns, program_exec_ns, errors;
+	_Atomic uint64_t data_units_read, data_units_written;	/* SMART: 512000-byte units */
+	_Atomic uint64_t host_read_cmds, host_write_cmds;
+	struct {
+		_Atomic uint64_t executions, insns, exec_ns, bytes_in;
+	} program[CSD_MAX_PROGRAMS];
+};
+
+struct csd_subsys {
+	struct csd_dev_config cfg;
+	char nqn[NVME_NQN_LENGTH];
+	char serial[21];
+	struct csd_ns_nvm nvm;
+	struct csd_ns_slm slm;
+	pthread_mutex_t lock;		/* programs, range sets, controllers */
+	struct csd_program programs[CSD_MAX_PROGRAMS];
+	struct csd_range_set range_sets[CSD_MAX_RANGE_SETS];
+	uint16_t next_rsid;
+	uint16_t next_cntlid;
+	struct csd_engine engine;
+	struct csd_stats stats;
+	uint64_t start_ns;
+};
+
+struct csd_queue {
+	bool present;
+	uint16_t size;
+	uint16_t sq_head;
+	uint64_t *cids;		/* bitmap of command ids outstanding */
+};
+
+struct csd_ctrl {
+	struct csd_subsys *subsys;
+	uint16_t cntlid;
+	char hostnqn[NVME_NQN_LENGTH];
+	pthread_mutex_t lock;	/* queues, outstanding, AER, error log */
+	uint32_t cc, csts;
+	/* features */
+	uint16_t nr_io_queues;	/* granted (Number of Queues) */
+	bool nr_queues_set;
+	uint32_t kato_ms;
+	uint32_t aec;
+	uint32_t iocs_profile;	/* index into the Identify 1Ch vector */
+	uint32_t arbitration;
+	_Atomic uint64_t last_keep_alive_ms;
+	struct csd_queue queues[CSD_MAX_IO_QUEUES + 1];
+	struct csd_req *aer[CSD_AERL + 1];
+	unsigned naer;
+	struct nvme_error_log_page errors[CSD_ERROR_LOG_ENTRIES];
+	uint64_t error_count;
+	char reasons[8][256];		/* the last readable reasons, newest at reason_next - 1 */
+	unsigned reason_next;
+};
+
+static inline uint64_t le_read(const void *p, unsigned n)
+{
+	const uint8_t *b = p;
+	uint64_t v = 0;
+
+	for (unsigned i = 0; i < n; i++)
+		v |= (uint64_t)b[i] << (8 * i);
+	return v;
+}
+
+uint64_t csd_now_ns(void);
+bool csd_ctrl_ns_active(const struct csd_ctrl *c, uint32_t nsid);
+void csd_req_complete(struct csd_req *req, uint16_t status);
+/* The command's data must be exactly `len` bytes. */
+uint16_t csd_req_check_len(struct csd_req *req, uint32_t len);
+/* Copy out (controller to host): clips to the buffer, sets c2h_len. */
+void csd_req_copy_out(struct csd_req *req, const void *src, size_t len);
+
+uint16_t csd_parse_admin(struct csd_req *req);
+uint16_t csd_parse_fabrics(struct csd_req *req);
+uint16_t csd_parse_nvm(struct csd_req *req);
+uint16_t csd_parse_slm(struct csd_req *req);
+uint16_t csd_parse_compute_io(struct csd_req *req);
+uint16_t csd_parse_compute_admin(struct csd_req *req);
+
+/* NVM namespace I/O inside the drive (used by Memory Copy and streaming). */
+uint16_t csd_nvm_read_internal(struct csd_subsys *s, uint64_t slba, uint64_t nlb, void *buf);
+int csd_nvm_open(struct csd_subsys *s, char *err, size_t err_size);
+void csd_nvm_close(struct csd_subsys *s);
+
+/* Identify, logs (identify.c, log.c) */
+uint16_t csd_parse_identify(struct csd_req *req);
+uint16_t csd_parse_get_log_page(struct csd_req *req);
+void csd_error_log_add(struct csd_req *req, uint16_t status);
+/* A readable reason for the last error of this controller (vendor log C1h). */
+void csd_error_reason(struct csd_ctrl *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* Programs (program.c) */
+void csd_programs_init(struct csd_subsys *s);
+void csd_programs_free(struct csd_subsys *s);
+extern const struct csd_builtin csd_builtins[CSD_BUILTIN_PROGRAMS];
+
+/* Engine (engine.c) */
+int csd_engine_start(struct csd_subsys *s);
+void csd_engine_stop(struct csd_subsys *s);
+void csd_engine_queue(struct csd_subsys *s, struct csd_req *req);
+/* Abort an Execute of this controller: true when it was found (it completes as aborted). */
+bool csd_engine_abort(struct csd_subsys *s, struct csd_ctrl *ctrl, uint16_t qid, uint16_t cid);
+void csd_engine_abort_ctrl(struct csd_subsys *s, struct csd_ctrl *ctrl);
+void csd_exec_release(struct csd_subsys *s, struct csd_req *req);
+
+#endif

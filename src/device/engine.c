@@ -1,0 +1,394 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The compute engine: Execute Program runs on worker threads, never on the thread that
+ * submitted it, so reads and writes on other queues keep flowing while a program runs.
+ * A run has an instruction budget and, with a watchdog thread, a wall-clock limit; Abort (or a
+ * controller going away) stops a waiting run at once and a running one within 65536
+ * instructions. The streaming Execute reads NVM ranges in windows into a drive-internal
+ * buffer, carrying `overlap` bytes from each window into the next, and adds up the results.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "device_internal.h"
+
+struct run_result {
+	uint64_t value;
+	uint64_t insns;
+	int err;		/* 0, or the runtime's negative errno */
+	struct csd_ebpf_fault fault;
+};
+
+static void run_once(struct csd_subsys *s, struct csd_req *req, unsigned worker, uint8_t *mem,
+		     uint64_t len, struct run_result *res)
+{
+	struct csd_program *p = &s->programs[req->exec->pind];
+	CSD_EBPF_OPTS(csd_ebpf_run_opts, opts, .budget = s->cfg.exec_budget,
+		      .abort = &req->abort, .cpu_id = worker);
+	uint64_t r0 = 0;
+	int err;
+
+	if (p->builtin) {
+		res->value += p->builtin->run(mem, len, req->exec->p1, req->exec->p2);
+		return;
+	}
+	opts.args[0] = req->exec->p1;
+	opts.args[1] = req->exec->p2;
+	err = csd_ebpf_prog__run(p->prog, mem, len, &opts, &r0);
+	res->insns += opts.insns_executed;
+	if (err) {
+		res->err = err;
+		res->fault = opts.fault;
+		return;
+	}
+	res->value += r0;
+}
+
+/* The ranges as one region: in place when they follow each other in SLM, else gathered. */
+static void run_ranges(struct csd_subsys *s, struct csd_req *req, unsigned worker,
+		       struct run_result *res, uint64_t *bytes)
+{
+	struct csd_exec *x = req->exec;
+	uint64_t total = 0;
+	bool contiguous = true;
+	uint8_t *mem, *bounce = NULL;
+
+	for (unsigned i = 0; i < x->nranges; i++) {
+		total += x->ranges[i].len;
+		if (i && x->ranges[i].sb != x->ranges[i - 1].sb + x->ranges[i - 1].len)
+			contiguous = false;
+	}
+	*bytes = total;
+	if (x->nranges == 0) {
+		mem = NULL;
+	} else if (contiguous) {
+		mem = s->slm.mem + x->ranges[0].sb;
+	} else {
+		uint64_t at = 0;
+
+		bounce = malloc(total);
+		if (!bounce) {
+			res->err = -ENOMEM;
+			return;
+		}
+		for (unsigned i = 0; i < x->nranges; i++) {
+			memcpy(bounce + at, s->slm.mem + x->ranges[i].sb, x->ranges[i].len);
+			at += x->ranges[i].len;
+		}
+		mem = bounce;
+	}
+	run_once(s, req, worker, mem, total, res);
+	if (bounce) {
+		uint64_t at = 0;
+
+		/* what the program wrote goes back to its ranges */
+		for (unsigned i = 0; i < x->nranges; i++) {
+			memcpy(s->slm.mem + x->ranges[i].sb, bounce + at, x->ranges[i].len);
+			at += x->ranges[i].len;
+		}
+		free(bounce);
+	}
+}
+
+static void run_stream(struct csd_subsys *s, struct csd_req *req, unsigned worker,
+		       struct run_result *res, uint64_t *bytes)
+{
+	struct csd_exec *x = req->exec;
+	const uint32_t lba_size = s->nvm.lba_size;
+	uint8_t *buf = malloc((size_t)x->overlap + x->window);
+	uint64_t carry = 0;
+
+	*bytes = 0;
+	if (!buf) {
+		res->err = -ENOMEM;
+		return;
+	}
+	for (unsigned i = 0; i < x->nstream && !res->err; i++) {
+		uint64_t lba = x->stream_ranges[i].slba, left = (uint64_t)x->stream_ranges[i].nlb + 1;
+
+		while (left && !res->err) {
+			uint64_t nlb = left < x->window / lba_size ? left : x->window / lba_size;
+			uint64_t len = carry + nlb * lba_size;
+
+			if (req->abort) {
+				res->err = -ECANCELED;
+				break;
+			}
+			if (csd_nvm_read_internal(s, lba, nlb, buf + carry)) {
+				res->err = -EIO;
+				break;
+			}
+			STAT_ADD(&s->stats, internal_bytes_moved, nlb * lba_size);
+			*bytes += nlb * lba_size;
+			run_once(s, req, worker, buf, len, res);
+			/* the window's tail opens the next one: a match across the edge is seen whole */
+			carry = len < x->overlap ? len : x->overlap;
+			memmove(buf, buf + len - carry, carry);
+			lba += nlb;
+			left -= nlb;
+		}
+	}
+	free(buf);
+}
+
+static void finish(struct csd_subsys *s, struct csd_req *req, const struct run_result *res,
+		   uint64_t bytes, uint64_t ns)
+{
+	struct csd_exec *x = req->exec;
+	unsigned pind = x->pind;
+	uint16_t status = SC_OK;
+
+	STAT_ADD(&s->stats, program_executions, 1);
+	STAT_ADD(&s->stats, program_insns, res->insns);
+	STAT_ADD(&s->stats, program_exec_ns, ns);
+	STAT_ADD(&s->stats, program[pind].executions, 1);
+	STAT_ADD(&s->stats, program[pind].insns, res->insns);
+	STAT_ADD(&s->stats, program[pind].exec_ns, ns);
+	STAT_ADD(&s->stats, program[pind].bytes_in, bytes);
+	if (res->err == -ECANCELED && !x->timed_out) {
+		status = SC_ABORTED;
+	} else if (res->err == -EIO || res->err == -ENOMEM) {
+		status = SC_INTERNAL;
+	} else if (res->err) {
+		STAT_ADD(&s->stats, program_faults, 1);
+		req->rsp.dw0 = res->fault.pc;
+		req->rsp.dw1 = x->timed_out ? CSD_EBPF_FAULT_ABORTED : res->fault.kind;
+		csd_error_reason(req->ctrl, "program %u stopped: %s", pind,
+				 x->timed_out ? "time limit reached" : res->fault.msg);
+		status = SC_CS(CSD_SC_VENDOR_PROGRAM_FAULT);
+	} else {
+		req->rsp.dw0 = (uint32_t)res->value;
+		req->rsp.dw1 = (uint32_t)(res->value >> 32);
+	}
+	csd_exec_release(s, req);
+	csd_req_complete(req, status);
+}
+
+static void execute(struct csd_subsys *s, struct csd_req *req, unsigned worker)
+{
+	struct run_result res = { 0 };
+	uint64_t t0 = csd_now_ns(), bytes = 0;
+
+	if (req->abort)
+		res.err = -ECANCELED;
+	else if (req->exec->stream)
+		run_stream(s, req, worker, &res, &bytes);
+	else
+		run_ranges(s, req, worker, &res, &bytes);
+	finish(s, req, &res, bytes, csd_now_ns() - t0);
+}
+
+struct worker_arg {
+	struct csd_subsys *s;
+	unsigned index;
+};
+
+static void *worker_main(void *argp)
+{
+	struct worker_arg *arg = argp;
+	struct csd_subsys *s = arg->s;
+	struct csd_engine *e = &s->engine;
+	unsigned index = arg->index;
+
+	free(arg);
+	pthread_mutex_lock(&e->lock);
+	for (;;) {
+		struct csd_req *req;
+
+		while (!e->head && !e->stop)
+			pthread_cond_wait(&e->cond, &e->lock);
+		if (!e->head)
+			break;	/* stopping, and nothing left */
+		req = e->head;
+		e->head = req->next;
+		if (!e->head)
+			e->tail = NULL;
+		e->running[index] = req;
+		if (s->cfg.exec_time_ms)
+			req->exec->deadline_ns = csd_now_ns() + s->cfg.exec_time_ms * 1000000ull;
+		pthread_mutex_unlock(&e->lock);
+		execute(s, req, index);
+		pthread_mutex_lock(&e->lock);
+		e->running[index] = NULL;
+		pthread_cond_broadcast(&e->cond);	/* abort_ctrl may be waiting */
+	}
+	pthread_mutex_unlock(&e->lock);
+	return NULL;
+}
+
+static void *watchdog_main(void *argp)
+{
+	struct csd_subsys *s = argp;
+	struct csd_engine *e = &s->engine;
+
+	pthread_mutex_lock(&e->lock);
+	while (!e->stop) {
+		uint64_t now = csd_now_ns();
+
+		for (unsigned i = 0; i < e->nthreads; i++) {
+			struct csd_req *r = e->running[i];
+
+			if (r && r->exec->deadline_ns && now > r->exec->deadline_ns && !r->abort) {
+				r->exec->timed_out = true;
+				r->abort = true;
+			}
+		}
+		pthread_mutex_unlock(&e->lock);
+		usleep(5000);
+		pthread_mutex_lock(&e->lock);
+	}
+	pthread_mutex_unlock(&e->lock);
+	return NULL;
+}
+
+int csd_engine_start(struct csd_subsys *s)
+{
+	struct csd_engine *e = &s->engine;
+
+	e->nthreads = s->cfg.engine_threads;
+	e->threads = calloc(e->nthreads, sizeof(*e->threads));
+	e->running = calloc(e->nthreads, sizeof(*e->running));
+	if (!e->threads || !e->running) {
+		free(e->threads);
+		free(e->running);
+		return -ENOMEM;
+	}
+	pthread_mutex_init(&e->lock, NULL);
+	pthread_cond_init(&e->cond, NULL);
+	for (unsigned i = 0; i < e->nthreads; i++) {
+		struct worker_arg *arg = malloc(sizeof(*arg));
+		int err;
+
+		if (!arg)
+			return -ENOMEM;
+		arg->s = s;
+		arg->index = i;
+		err = pthread_create(&e->threads[i], NULL, worker_main, arg);
+		if (err) {
+			free(arg);
+			e->nthreads = i;
+			csd_engine_stop(s);
+			return -err;
+		}
+	}
+	if (s->cfg.exec_time_ms && !pthread_create(&e->watchdog, NULL, watchdog_main, s))
+		e->has_watchdog = true;
+	return 0;
+}
+
+void csd_engine_stop(struct csd_subsys *s)
+{
+	struct csd_engine *e = &s->engine;
+
+	if (!e->threads)
+		return;
+	pthread_mutex_lock(&e->lock);
+	e->stop = true;
+	pthread_cond_broadcast(&e->cond);
+	pthread_mutex_unlock(&e->lock);
+	for (unsigned i = 0; i < e->nthreads; i++)
+		pthread_join(e->threads[i], NULL);
+	if (e->has_watchdog)
+		pthread_join(e->watchdog, NULL);
+	pthread_mutex_destroy(&e->lock);
+	pthread_cond_destroy(&e->cond);
+	free(e->threads);
+	free(e->running);
+	e->threads = NULL;
+}
+
+void csd_engine_queue(struct csd_subsys *s, struct csd_req *req)
+{
+	struct csd_engine *e = &s->engine;
+
+	req->next = NULL;
+	pthread_mutex_lock(&e->lock);
+	if (e->tail)
+		e->tail->next = req;
+	else
+		e->head = req;
+	e->tail = req;
+	pthread_cond_signal(&e->cond);
+	pthread_mutex_unlock(&e->lock);
+}
+
+/* Take matching waiting requests off the queue into `out`; flag matching running ones. */
+static bool abort_matching(struct csd_engine *e, struct csd_ctrl *ctrl, bool all, uint16_t qid,
+			   uint16_t cid, struct csd_req **out)
+{
+	struct csd_req **pp = &e->head, *prev = NULL;
+	bool found = false;
+
+	while (*pp) {
+		struct csd_req *r = *pp;
+
+		if (r->ctrl == ctrl && (all || (r->qid == qid && r->cmd.cid == cid))) {
+			*pp = r->next;
+			r->next = *out;
+			*out = r;
+			found = true;
+			continue;
+		}
+		prev = r;
+		pp = &r->next;
+	}
+	e->tail = prev;
+	for (unsigned i = 0; i < e->nthreads; i++) {
+		struct csd_req *r = e->running[i];
+
+		if (r && r->ctrl == ctrl && (all || (r->qid == qid && r->cmd.cid == cid))) {
+			r->abort = true;
+			found = true;
+		}
+	}
+	return found;
+}
+
+static void complete_aborted(struct csd_subsys *s, struct csd_req *list)
+{
+	while (list) {
+		struct csd_req *r = list;
+
+		list = r->next;
+		csd_exec_release(s, r);
+		csd_req_complete(r, SC_ABORTED);
+	}
+}
+
+bool csd_engine_abort(struct csd_subsys *s, struct csd_ctrl *ctrl, uint16_t qid, uint16_t cid)
+{
+	struct csd_engine *e = &s->engine;
+	struct csd_req *taken = NULL;
+	bool found;
+
+	pthread_mutex_lock(&e->lock);
+	found = abort_matching(e, ctrl, false, qid, cid, &taken);
+	pthread_mutex_unlock(&e->lock);
+	complete_aborted(s, taken);
+	return found;
+}
+
+void csd_engine_abort_ctrl(struct csd_subsys *s, struct csd_ctrl *ctrl)
+{
+	struct csd_engine *e = &s->engine;
+	struct csd_req *taken = NULL;
+	bool busy = true;
+
+	pthread_mutex_lock(&e->lock);
+	abort_matching(e, ctrl, true, 0, 0, &taken);
+	pthread_mutex_unlock(&e->lock);
+	complete_aborted(s, taken);
+	/* the controller may be freed only once none of its runs is still completing */
+	pthread_mutex_lock(&e->lock);
+	while (busy) {
+		busy = false;
+		for (unsigned i = 0; i < e->nthreads; i++)
+			busy |= e->running[i] && e->running[i]->ctrl == ctrl;
+		if (busy)
+			pthread_cond_wait(&e->cond, &e->lock);
+	}
+	pthread_mutex_unlock(&e->lock);
+}

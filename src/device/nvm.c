@@ -1,0 +1,307 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The NVM namespace (CSI 0) on a sparse backing file: Read, Write (FUA), Flush, Write Zeroes,
+ * Dataset Management (deallocate punches holes, which read back as zeroes) and Copy. What a
+ * write acknowledges is in the page cache; Flush or FUA puts it on the file (fdatasync), and
+ * a shutdown flushes too.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "device_internal.h"
+
+#define NVM_FUA		(1u << 30)	/* CDW12 */
+#define COPY_CHUNK	(1u << 20)
+
+int csd_nvm_open(struct csd_subsys *s, char *err, size_t err_size)
+{
+	struct csd_ns_nvm *n = &s->nvm;
+	const char *path = s->cfg.backing_path;
+	uint64_t bytes = s->cfg.nvm_bytes;
+	struct stat st;
+
+	n->fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+	if (n->fd < 0 || fstat(n->fd, &st)) {
+		snprintf(err, err_size, "%s: %s", path, strerror(errno));
+		if (n->fd >= 0)
+			close(n->fd);
+		n->fd = -1;
+		return -errno;
+	}
+	if (!bytes)
+		bytes = (uint64_t)st.st_size;
+	if (bytes < s->cfg.lba_size || bytes % s->cfg.lba_size) {
+		snprintf(err, err_size, "%s: namespace size %llu is not a positive multiple of the "
+			 "LBA size %u", path, (unsigned long long)bytes, s->cfg.lba_size);
+		close(n->fd);
+		n->fd = -1;
+		return -EINVAL;
+	}
+	/* sparse: only what is written takes space; an existing larger file keeps its data */
+	if ((uint64_t)st.st_size != bytes && ftruncate(n->fd, (off_t)bytes)) {
+		snprintf(err, err_size, "%s: cannot size to %llu bytes: %s", path,
+			 (unsigned long long)bytes, strerror(errno));
+		close(n->fd);
+		n->fd = -1;
+		return -errno;
+	}
+	n->lba_size = s->cfg.lba_size;
+	n->lba_shift = (uint8_t)__builtin_ctz(n->lba_size);
+	n->nlb = bytes >> n->lba_shift;
+	return 0;
+}
+
+void csd_nvm_close(struct csd_subsys *s)
+{
+	if (s->nvm.fd >= 0) {
+		fdatasync(s->nvm.fd);
+		close(s->nvm.fd);
+		s->nvm.fd = -1;
+	}
+}
+
+static uint16_t io_status(int err)
+{
+	return err == ENOSPC ? SC_CS(NVME_SC_CAP_EXCEEDED) :
+	       SC_CMD(NVME_SC_WRITE_FAULT) | CSD_NVME_DNR;	/* media error: write fault */
+}
+
+static int pread_full(int fd, void *buf, size_t len, off_t off)
+{
+	for (size_t done = 0; done < len;) {
+		ssize_t n = pread(fd, (uint8_t *)buf + done, len - done, off + (off_t)done);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return errno;
+		if (n == 0) {	/* past the end of a shorter file: zeroes */
+			memset((uint8_t *)buf + done, 0, len - done);
+			return 0;
+		}
+		done += (size_t)n;
+	}
+	return 0;
+}
+
+static int pwrite_full(int fd, const void *buf, size_t len, off_t off)
+{
+	for (size_t done = 0; done < len;) {
+		ssize_t n = pwrite(fd, (const uint8_t *)buf + done, len - done, off + (off_t)done);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			return n < 0 ? errno : EIO;
+		done += (size_t)n;
+	}
+	return 0;
+}
+
+uint16_t csd_nvm_read_internal(struct csd_subsys *s, uint64_t slba, uint64_t nlb, void *buf)
+{
+	int err;
+
+	if (slba >= s->nvm.nlb || nlb > s->nvm.nlb - slba)
+		return SC_LBA_RANGE;
+	err = pread_full(s->nvm.fd, buf, nlb << s->nvm.lba_shift, (off_t)(slba << s->nvm.lba_shift));
+	if (err)
+		return SC_GENERIC(NVME_SC_INTERNAL);
+	STAT_ADD(&s->stats, nvm_bytes_read, nlb << s->nvm.lba_shift);
+	return SC_OK;
+}
+
+static uint16_t check_lba_range(struct csd_req *req, uint64_t slba, uint64_t nlb)
+{
+	const struct csd_ns_nvm *n = &req->ctrl->subsys->nvm;
+
+	if (slba >= n->nlb || nlb > n->nlb - slba) {
+		req->error_loc = offsetof(struct csd_nvme_sqe, cdw10);
+		return SC_LBA_RANGE;
+	}
+	return SC_OK;
+}
+
+static void execute_rw(struct csd_req *req)
+{
+	struct csd_subsys *s = req->ctrl->subsys;
+	uint64_t slba = req->cmd.cdw10 | ((uint64_t)req->cmd.cdw11 << 32);
+	size_t len = req->data_len;
+	off_t off = (off_t)(slba << s->nvm.lba_shift);
+	int err;
+
+	if (req->cmd.opcode == nvme_cmd_read) {
+		err = pread_full(s->nvm.fd, req->data, len, off);
+		if (!err) {
+			req->c2h_len = (uint32_t)len;
+			STAT_ADD(&s->stats, nvm_read_cmds, 1);
+			STAT_ADD(&s->stats, nvm_bytes_read, len);
+		}
+		csd_req_complete(req, err ? SC_GENERIC(NVME_SC_INTERNAL) : SC_OK);
+		return;
+	}
+	err = pwrite_full(s->nvm.fd, req->data, len, off);
+	if (!err && (req->cmd.cdw12 & NVM_FUA) && fdatasync(s->nvm.fd))
+		err = errno;
+	if (!err) {
+		STAT_ADD(&s->stats, nvm_write_cmds, 1);
+		STAT_ADD(&s->stats, nvm_bytes_written, len);
+	}
+	csd_req_complete(req, err ? io_status(err) : SC_OK);
+}
+
+static void execute_flush(struct csd_req *req)
+{
+	int err = fdatasync(req->ctrl->subsys->nvm.fd) ? errno : 0;
+
+	csd_req_complete(req, err ? io_status(err) : SC_OK);
+}
+
+/* Zero or deallocate [slba, slba + nlb): a hole reads back as zeroes either way. */
+static int zero_range(struct csd_subsys *s, uint64_t slba, uint64_t nlb)
+{
+	off_t off = (off_t)(slba << s->nvm.lba_shift), len = (off_t)(nlb << s->nvm.lba_shift);
+
+	if (fallocate(s->nvm.fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, off, len) == 0)
+		return 0;
+	/* a file system without holes: write zeroes */
+	{
+		static const uint8_t zeroes[65536];
+
+		for (off_t done = 0; done < len;) {
+			size_t n = (size_t)(len - done) < sizeof(zeroes) ? (size_t)(len - done)
+									 : sizeof(zeroes);
+			int err = pwrite_full(s->nvm.fd, zeroes, n, off + done);
+
+			if (err)
+				return err;
+			done += (off_t)n;
+		}
+	}
+	return 0;
+}
+
+static void execute_write_zeroes(struct csd_req *req)
+{
+	struct csd_subsys *s = req->ctrl->subsys;
+	uint64_t slba = req->cmd.cdw10 | ((uint64_t)req->cmd.cdw11 << 32);
+	uint64_t nlb = (req->cmd.cdw12 & 0xffff) + 1;
+	int err = zero_range(s, slba, nlb);
+
+	if (!err && (req->cmd.cdw12 & NVM_FUA) && fdatasync(s->nvm.fd))
+		err = errno;
+	csd_req_complete(req, err ? io_status(err) : SC_OK);
+}
+
+static void execute_dsm(struct csd_req *req)
+{
+	struct csd_subsys *s = req->ctrl->subsys;
+	const struct nvme_dsm_range *r = req->data;
+	unsigned nr = (req->cmd.cdw10 & 0xff) + 1;
+	uint16_t status = SC_OK;
+
+	/* every range is checked before any is deallocated */
+	for (unsigned i = 0; i < nr && !status; i++)
+		status = check_lba_range(req, r[i].slba, r[i].nlb);
+	if (!status && (req->cmd.cdw11 & NVME_DSMGMT_AD)) {
+		for (unsigned i = 0; i < nr && !status; i++)
+			if (r[i].nlb && zero_range(s, r[i].slba, r[i].nlb))
+				status = io_status(errno);
+	}
+	csd_req_complete(req, status);
+}
+
+static void execute_copy(struct csd_req *req)
+{
+	struct csd_subsys *s = req->ctrl->subsys;
+	const struct nvme_copy_range *r = req->data;
+	unsigned nr = (req->cmd.cdw12 & 0xff) + 1;
+	uint64_t dlba = req->cmd.cdw10 | ((uint64_t)req->cmd.cdw11 << 32), total = 0;
+	uint16_t status = SC_OK;
+	uint8_t *buf = NULL;
+
+	for (unsigned i = 0; i < nr && !status; i++) {
+		status = check_lba_range(req, r[i].slba, (uint64_t)r[i].nlb + 1);
+		total += (uint64_t)r[i].nlb + 1;
+	}
+	if (!status)
+		status = check_lba_range(req, dlba, total);
+	if (!status && total > (1u << 20)) {	/* MCL */
+		req->error_loc = offsetof(struct csd_nvme_sqe, cdw12);
+		status = SC_CS(NVME_SC_CMD_SIZE_LIMIT_EXCEEDED);
+	}
+	if (!status && !(buf = malloc(COPY_CHUNK)))
+		status = SC_INTERNAL;
+	/* ranges are read and written in order, through a bounce buffer, as a host would see */
+	for (unsigned i = 0; i < nr && !status; i++) {
+		uint64_t left = ((uint64_t)r[i].nlb + 1) << s->nvm.lba_shift;
+		off_t src = (off_t)(r[i].slba << s->nvm.lba_shift);
+
+		while (left && !status) {
+			size_t n = left < COPY_CHUNK ? (size_t)left : COPY_CHUNK;
+			int err = pread_full(s->nvm.fd, buf, n, src);
+
+			if (!err)
+				err = pwrite_full(s->nvm.fd, buf, n, (off_t)(dlba << s->nvm.lba_shift));
+			if (err)
+				status = io_status(err);
+			src += (off_t)n;
+			dlba += n >> s->nvm.lba_shift;
+			left -= n;
+			STAT_ADD(&s->stats, internal_bytes_moved, n);
+		}
+	}
+	free(buf);
+	if (!status && (req->cmd.cdw12 & NVM_FUA) && fdatasync(s->nvm.fd))
+		status = io_status(errno);
+	csd_req_complete(req, status);
+}
+
+uint16_t csd_parse_nvm(struct csd_req *req)
+{
+	const struct csd_ns_nvm *n = &req->ctrl->subsys->nvm;
+	uint64_t slba = req->cmd.cdw10 | ((uint64_t)req->cmd.cdw11 << 32);
+	uint64_t nlb = (req->cmd.cdw12 & 0xffff) + 1;
+	uint16_t status;
+
+	switch (req->cmd.opcode) {
+	case nvme_cmd_read:
+	case nvme_cmd_write:
+		if ((status = check_lba_range(req, slba, nlb)))
+			return status;
+		if ((nlb << n->lba_shift) > CSD_MAX_TRANSFER) {
+			req->error_loc = offsetof(struct csd_nvme_sqe, cdw12);
+			return SC_INVALID_FIELD;
+		}
+		req->execute = execute_rw;
+		return csd_req_check_len(req, (uint32_t)(nlb << n->lba_shift));
+	case nvme_cmd_flush:
+		req->execute = execute_flush;
+		return csd_req_check_len(req, 0);
+	case nvme_cmd_write_zeroes:
+		if ((status = check_lba_range(req, slba, nlb)))
+			return status;
+		req->execute = execute_write_zeroes;
+		return csd_req_check_len(req, 0);
+	case nvme_cmd_dsm:
+		req->execute = execute_dsm;
+		return csd_req_check_len(req, ((req->cmd.cdw10 & 0xff) + 1) *
+					      (uint32_t)sizeof(struct nvme_dsm_range));
+	case nvme_cmd_copy:
+		if (((req->cmd.cdw12 >> 8) & 0xf) != 0) {	/* descriptor format 0 only */
+			req->error_loc = offsetof(struct csd_nvme_sqe, cdw12);
+			return SC_INVALID_FIELD;
+		}
+		req->execute = execute_copy;
+		return csd_req_check_len(req, ((req->cmd.cdw12 & 0xff) + 1) *
+					      (uint32_t)sizeof(struct nvme_copy_range));
+	default:
+		req->error_loc = offsetof(struct csd_nvme_sqe, opcode);
+		return SC_INVALID_OPCODE;
+	}
+}
