@@ -1,0 +1,415 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The compute and memory namespaces end to end: the Alpha offload through TP4091 commands
+ * (Load Program in chunks, activation, Memory Copy NVM -> SLM, range sets, Execute), the
+ * host-driven window loop against the drive's streaming Execute, parameters and output
+ * ranges, built-in programs, faults, Abort, the time limit, and that reads keep flowing while a
+ * program runs. argv[1] = count_alpha.bpf.o
+ */
+#include <errno.h>
+#include <nvme/types.h>
+#include <pthread.h>
+#include <stdarg.h>
+#include <setjmp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <cmocka.h>
+
+#include "csd/ebpf.h"
+#include "csd/textgen.h"
+#include "harness.h"
+#include "util.h"
+
+static const char *count_alpha_path;
+
+static uint8_t *generate(size_t len, uint64_t seed, uint64_t *count)
+{
+	struct csd_textgen g;
+	uint8_t *buf = malloc(len);
+
+	csd_textgen_init(&g, seed, 10);
+	*count = csd_textgen_fill(&g, buf, len);
+	return buf;
+}
+
+static void write_all(struct drive *d, const uint8_t *buf, size_t len)
+{
+	const uint32_t chunk = 256;	/* blocks of 512 bytes: 128 KiB */
+
+	for (size_t lba = 0; lba < len / 512; lba += chunk)
+		assert_int_equal(nvm_write(d, lba, chunk, buf + lba * 512, false).status, 0);
+}
+
+static void load_count_alpha(struct drive *d, uint16_t pind)
+{
+	uint8_t *obj;
+	size_t len;
+
+	assert_int_equal(csd_read_file(count_alpha_path, &obj, &len), 0);
+	assert_int_equal(load_program(d, pind, CSD_PTYPE_EBPF_ELF, obj, (uint32_t)len, 4096).status, 0);
+	assert_int_equal(activate(d, pind, true).status, 0);
+	free(obj);
+}
+
+static struct result mem_copy_from_nvm(struct drive *d, uint64_t dst, uint64_t slba,
+				       uint32_t nlb)
+{
+	struct csd_copy_src_nvm src = { .nsid = CSD_NSID_NVM, .slba = slba, .nlb = nlb - 1 };
+	struct csd_nvme_sqe c = { .opcode = CSD_IO_MEMORY_COPY, .nsid = CSD_NSID_SLM,
+				  .cdw10 = (uint32_t)dst, .cdw11 = (uint32_t)(dst >> 32),
+				  .cdw12 = (CSD_COPY_DESFMT_NVM << 8) | 0 };
+
+	return drive_cmd(d, 1, &c, &src, sizeof(src));
+}
+
+static void test_offload_flow(void **state)
+{
+	const size_t len = 1u << 20;
+	struct csd_program_entry progs[16];
+	struct csd_vendor_stats stats;
+	struct csd_mem_range r = { .nsid = CSD_NSID_SLM, .sb = 0, .len = len };
+	uint64_t expected;
+	uint8_t *text = generate(len, 3, &expected);
+	struct drive d;
+	struct result res;
+
+	(void)state;
+	drive_open(&d, 0, 0);
+	write_all(&d, text, len);
+	load_count_alpha(&d, 2);
+	{
+		struct csd_nvme_sqe c = { .opcode = nvme_admin_get_log_page,
+					  .cdw10 = CSD_LOG_PROGRAM_LIST | ((sizeof(progs) / 4 - 1) << 16) };
+
+		assert_int_equal(drive_cmd(&d, 0, &c, progs, sizeof(progs)).status, 0);
+		assert_int_equal(progs[2].state, CSD_PROG_ACTIVE);
+		assert_int_equal(progs[2].ptype, CSD_PTYPE_EBPF_ELF);
+		assert_int_equal(progs[0].flags, CSD_PROG_FLAG_BUILTIN);
+		assert_string_equal(progs[0].name, "count_byte");
+		assert_int_equal(progs[5].state, CSD_PROG_EMPTY);
+	}
+	assert_int_equal(mem_copy_from_nvm(&d, 0, 0, len / 512).status, 0);
+	res = range_set_create(&d, &r, 1);
+	assert_int_equal(res.status, 0);
+	assert_true(res.dw0 > 0);
+	res = execute(&d, 2, (uint16_t)res.dw0, 0, 0, NULL, 0);
+	assert_int_equal(res.status, 0);
+	assert_int_equal(res.value, expected);
+	/* the same with an inline range over the second half */
+	r.sb = len / 2;
+	r.len = len / 2;
+	res = execute(&d, 2, 0, 0, 0, &r, 1);
+	assert_int_equal(res.status, 0);
+	assert_int_equal(res.value, csd_count_alpha(text + len / 2, len / 2));
+
+	csd_subsys_stats(d.subsys, &stats);
+	assert_int_equal(stats.internal_bytes_moved, len);
+	assert_int_equal(stats.program_executions, 2);
+	assert_int_equal(stats.program[2].executions, 2);
+	assert_int_equal(stats.program[2].bytes_in, len + len / 2);
+	assert_true(stats.program_insns > len);
+	assert_int_equal(stats.program_loads, 1);
+	drive_close(&d, true);
+	free(text);
+}
+
+/* The host-driven window loop and the drive's streaming Execute give the generator's count. */
+static void test_windows_and_streaming_agree(void **state)
+{
+	const size_t len = 3u << 20, window = 256u << 10;
+	uint64_t expected, host_total = 0;
+	uint8_t *text = generate(len, 11, &expected);
+	struct drive d;
+	struct result res;
+
+	(void)state;
+	drive_open(&d, 0, 0);
+	write_all(&d, text, len);
+	load_count_alpha(&d, 4);
+	for (size_t off = 0; off < len; off += window) {
+		/* copy the window and the block before it; run from 4 bytes before the window */
+		uint64_t first = off ? off / 512 - 1 : 0;
+		uint32_t nlb = (uint32_t)((off + window) / 512 - first);
+		struct csd_mem_range r = { .nsid = CSD_NSID_SLM, .sb = off ? 512 - 4 : 0,
+					   .len = (uint32_t)(off ? window + 4 : window) };
+
+		assert_int_equal(mem_copy_from_nvm(&d, 0, first, nlb).status, 0);
+		res = execute(&d, 4, 0, 0, 0, &r, 1);
+		assert_int_equal(res.status, 0);
+		host_total += res.value;
+	}
+	assert_int_equal(host_total, expected);
+
+	{
+		struct csd_stream_range sr[2] = { { .slba = 0, .nlb = len / 512 / 2 - 1 },
+						  { .slba = len / 512 / 2, .nlb = len / 512 / 2 - 1 } };
+		struct csd_nvme_sqe c = { .opcode = CSD_IO_VENDOR_EXECUTE_STREAM,
+					  .nsid = CSD_NSID_COMPUTE, .cdw2 = 4, .cdw3 = 4,
+					  .cdw14 = CSD_NSID_NVM, .cdw15 = 64u << 10 };
+
+		res = drive_cmd(&d, 2, &c, sr, sizeof(sr));
+		assert_int_equal(res.status, 0);
+		assert_int_equal(res.value, expected);
+		/* without the overlap, the matches across window edges are lost */
+		c.cdw3 = 0;
+		res = drive_cmd(&d, 2, &c, sr, sizeof(sr));
+		assert_int_equal(res.status, 0);
+		assert_true(res.value < expected);
+		/* a window that is not whole blocks, an overlap as large as the window */
+		c.cdw15 = 1000;
+		assert_int_equal(drive_cmd(&d, 2, &c, sr, sizeof(sr)).status, STATUS(0, 2) | DNR);
+		c.cdw15 = 4096;
+		c.cdw3 = 4096;
+		assert_int_equal(drive_cmd(&d, 2, &c, sr, sizeof(sr)).status, STATUS(0, 2) | DNR);
+		c.cdw3 = 4;
+		c.cdw14 = CSD_NSID_SLM;		/* not an NVM namespace */
+		assert_int_equal(drive_cmd(&d, 2, &c, sr, sizeof(sr)).status, STATUS(1, 0x88) | DNR);
+		c.cdw14 = CSD_NSID_NVM;
+		sr[1].slba = len / 512;		/* past the namespace end? no: inside 1 GiB; move far */
+		sr[1].slba = (1ull << 30) / 512 - 10;
+		assert_int_equal(drive_cmd(&d, 2, &c, sr, sizeof(sr)).status, STATUS(0, 0x80) | DNR);
+	}
+	drive_close(&d, true);
+	free(text);
+}
+
+static void test_params_and_output(void **state)
+{
+	/* r0 = r3 + r4; write it to the first 8 bytes of the memory; return it */
+	static const char *text = "mov %r0, %r3\nadd %r0, %r4\nstxdw [%r1+0], %r0\nexit\n";
+	struct csd_ebpf_insn *insns;
+	struct csd_mem_range r[2] = { { .nsid = CSD_NSID_SLM, .sb = 4096, .len = 64 },
+				      { .nsid = CSD_NSID_SLM, .sb = 64, .len = 64 } };
+	char err[128];
+	size_t cnt;
+	uint64_t out = 0;
+	struct drive d;
+	struct result res;
+
+	(void)state;
+	assert_int_equal(csd_ebpf_asm(text, &insns, &cnt, err, sizeof(err)), 0);
+	drive_open(&d, 0, 0);
+	assert_int_equal(load_program(&d, 7, CSD_PTYPE_EBPF_RAW, insns, (uint32_t)(cnt * 8), 8).status, 0);
+	assert_int_equal(activate(&d, 7, true).status, 0);
+	res = execute(&d, 7, 0, 0x100000000ull, 0x23, r, 2);	/* two ranges, not contiguous */
+	assert_int_equal(res.status, 0);
+	assert_int_equal(res.value, 0x100000023ull);
+	assert_int_equal(res.dw1, 1);
+	/* written through the gathered region back into the first range */
+	assert_int_equal(mem_read(&d, 4096, &out, 8).status, 0);
+	assert_int_equal(out, 0x100000023ull);
+	free(insns);
+	drive_close(&d, true);
+}
+
+static void test_builtins(void **state)
+{
+	struct csd_mem_range r = { .nsid = CSD_NSID_SLM, .sb = 0, .len = 12 };
+	struct drive d;
+
+	(void)state;
+	drive_open(&d, 0, 0);
+	assert_int_equal(mem_write(&d, 0, "123456789aaa", 12).status, 0);
+	assert_int_equal(execute(&d, 0, 0, 'a', 0, &r, 1).value, 3);	/* count_byte */
+	r.len = 8;	/* "12345678" */
+	assert_int_equal(execute(&d, 1, 0, 0, 0, &r, 1).value, 0x6087809a);	/* crc32c */
+	/* built-ins are not downloadable and always active */
+	assert_int_equal(load_program(&d, 1, CSD_PTYPE_EBPF_RAW, "12345678", 8, 8).status,
+			 STATUS(1, 0x9a) | DNR);
+	assert_int_equal(activate(&d, 0, false).status, STATUS(1, 0x9a) | DNR);
+	drive_close(&d, true);
+}
+
+static uint16_t load_asm(struct drive *d, uint16_t pind, const char *text)
+{
+	struct csd_ebpf_insn *insns;
+	char err[128];
+	size_t cnt;
+	uint16_t status;
+
+	assert_int_equal(csd_ebpf_asm(text, &insns, &cnt, err, sizeof(err)), 0);
+	status = load_program(d, pind, CSD_PTYPE_EBPF_RAW, insns, (uint32_t)(cnt * 8), 4096).status;
+	free(insns);
+	return status ? status : activate(d, pind, true).status;
+}
+
+static void reasons(struct drive *d, char *buf)
+{
+	struct csd_nvme_sqe c = { .opcode = nvme_admin_get_log_page,
+				  .cdw10 = CSD_LOG_VENDOR_REASONS | ((2048 / 4 - 1) << 16) };
+
+	assert_int_equal(drive_cmd(d, 0, &c, buf, 2048).status, 0);
+}
+
+static void test_refused_and_faulting_programs(void **state)
+{
+	struct csd_mem_range r = { .nsid = CSD_NSID_SLM, .sb = 0, .len = 16 };
+	struct nvme_error_log_page err;
+	char why[2048];
+	struct drive d;
+	struct result res;
+
+	(void)state;
+	drive_open(&d, 0, 0);
+	/* activation checks the program: Invalid Program Data, the reason in log C1h */
+	assert_int_equal(load_program(&d, 3, CSD_PTYPE_EBPF_RAW,
+				      "\xff\0\0\0\0\0\0\0\x95\0\0\0\0\0\0\0", 16, 16).status, 0);
+	assert_int_equal(activate(&d, 3, true).status, STATUS(1, 0x8e) | DNR);
+	reasons(&d, why);
+	assert_non_null(strstr(why, "program 3 refused: instruction 0 (.8byte"));
+	{
+		struct csd_nvme_sqe c = { .opcode = nvme_admin_get_log_page,
+					  .cdw10 = 1 | ((64 / 4 - 1) << 16) };
+
+		assert_int_equal(drive_cmd(&d, 0, &c, &err, 64).status, 0);
+		assert_int_equal(err.vs, CSD_LOG_VENDOR_REASONS);
+	}
+	/* an ELF that is not one */
+	assert_int_equal(load_program(&d, 4, CSD_PTYPE_EBPF_ELF, "not an elf", 10, 10).status, 0);
+	assert_int_equal(activate(&d, 4, true).status, STATUS(1, 0x8e) | DNR);
+	reasons(&d, why);
+	assert_non_null(strstr(why, "program 4 refused: not an ELF object"));
+
+	/* a run that reads past its memory: the vendor fault status, pc in DW0 */
+	assert_int_equal(load_asm(&d, 5, "mov %r0, 0\nldxb %r0, [%r1+16]\nexit\n"), 0);
+	res = execute(&d, 5, 0, 0, 0, &r, 1);
+	assert_int_equal(res.status, STATUS(1, 0xc0) | DNR);
+	assert_int_equal(res.dw0, 1);
+	assert_int_equal(res.dw1, CSD_EBPF_FAULT_MEMORY);
+	reasons(&d, why);
+	assert_non_null(strstr(why, "program 5 stopped: pc 1 (ldxb %r0, [%r1+16]): 1-byte read"));
+	/* still usable afterwards */
+	r.len = 32;
+	assert_int_equal(execute(&d, 5, 0, 0, 0, &r, 1).status, 0);
+	drive_close(&d, true);
+}
+
+struct async {
+	struct csd_req req;
+	volatile bool done;
+};
+
+static void async_done(struct csd_req *req)
+{
+	((struct async *)req)->done = true;
+}
+
+static void submit_spin(struct drive *d, struct async *a, uint16_t cid)
+{
+	memset(a, 0, sizeof(*a));
+	a->req.cmd.opcode = CSD_IO_EXECUTE_PROGRAM;
+	a->req.cmd.nsid = CSD_NSID_COMPUTE;
+	a->req.cmd.cid = cid;
+	a->req.cmd.cdw2 = 6;
+	a->req.qid = 2;
+	a->req.done = async_done;
+	csd_ctrl_submit(d->ctrl, &a->req);
+}
+
+static void test_abort_and_io_during_a_run(void **state)
+{
+	struct async a;
+	uint8_t block[512];
+	struct drive d;
+	struct result res;
+
+	(void)state;
+	drive_open(&d, 0, 0);
+	d.cfg.exec_budget = UINT64_MAX;
+	drive_restart(&d);
+	assert_int_equal(load_asm(&d, 6, "mov %r0, 0\nloop:\nadd %r0, 1\nja loop\nexit\n"), 0);
+	submit_spin(&d, &a, 7000);
+	/* reads and writes keep flowing while the program spins on an engine thread */
+	for (int i = 0; i < 200; i++) {
+		memset(block, i, sizeof(block));
+		assert_int_equal(nvm_write(&d, (uint64_t)i, 1, block, false).status, 0);
+		assert_int_equal(nvm_read(&d, (uint64_t)i, 1, block).status, 0);
+		assert_int_equal(block[511], (uint8_t)i);
+	}
+	assert_false(a.done);
+	/* deactivation or unload while it runs: Program In Use */
+	assert_int_equal(activate(&d, 6, false).status, STATUS(1, 0x99) | DNR);
+	{
+		struct csd_nvme_sqe c = { .opcode = nvme_admin_abort_cmd, .cdw10 = 2 | (7000u << 16) };
+
+		res = drive_cmd(&d, 0, &c, NULL, 0);
+		assert_int_equal(res.status, 0);
+		assert_int_equal(res.dw0, 0);	/* aborted */
+		while (!a.done)
+			usleep(1000);
+		assert_int_equal(a.req.rsp.status >> 1, STATUS(0, 7));
+		/* nothing left to abort */
+		assert_int_equal(drive_cmd(&d, 0, &c, NULL, 0).dw0, 1);
+	}
+	assert_int_equal(activate(&d, 6, false).status, 0);
+	drive_close(&d, true);
+}
+
+static void test_time_limit(void **state)
+{
+	struct drive d;
+	struct result res;
+	char why[2048];
+
+	(void)state;
+	drive_open(&d, 0, 0);
+	d.cfg.exec_budget = UINT64_MAX;
+	d.cfg.exec_time_ms = 50;
+	drive_restart(&d);
+	assert_int_equal(load_asm(&d, 6, "mov %r0, 0\nloop:\nadd %r0, 1\nja loop\nexit\n"), 0);
+	res = execute(&d, 6, 0, 0, 0, NULL, 0);
+	assert_int_equal(res.status, STATUS(1, 0xc0) | DNR);
+	assert_int_equal(res.dw1, CSD_EBPF_FAULT_ABORTED);
+	reasons(&d, why);
+	assert_non_null(strstr(why, "program 6 stopped: time limit reached"));
+	/* and the budget */
+	d.cfg.exec_time_ms = 0;
+	d.cfg.exec_budget = 1000;
+	drive_restart(&d);
+	assert_int_equal(load_asm(&d, 6, "mov %r0, 0\nloop:\nadd %r0, 1\nja loop\nexit\n"), 0);
+	res = execute(&d, 6, 0, 0, 0, NULL, 0);
+	assert_int_equal(res.dw1, CSD_EBPF_FAULT_BUDGET);
+	drive_close(&d, true);
+}
+
+static void test_controller_gone_while_running(void **state)
+{
+	struct async a;
+	struct drive d;
+
+	(void)state;
+	drive_open(&d, 0, 0);
+	d.cfg.exec_budget = UINT64_MAX;
+	drive_restart(&d);
+	assert_int_equal(load_asm(&d, 6, "mov %r0, 0\nloop:\nadd %r0, 1\nja loop\nexit\n"), 0);
+	submit_spin(&d, &a, 1);
+	usleep(20000);
+	csd_ctrl_destroy(d.ctrl);	/* returns only when the run has completed */
+	assert_true(a.done);
+	assert_int_equal(a.req.rsp.status >> 1, STATUS(0, 7));
+	csd_subsys_destroy(d.subsys);
+	unlink(d.path);
+}
+
+int main(int argc, char **argv)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_offload_flow),
+		cmocka_unit_test(test_windows_and_streaming_agree),
+		cmocka_unit_test(test_params_and_output),
+		cmocka_unit_test(test_builtins),
+		cmocka_unit_test(test_refused_and_faulting_programs),
+		cmocka_unit_test(test_abort_and_io_during_a_run),
+		cmocka_unit_test(test_time_limit),
+		cmocka_unit_test(test_controller_gone_while_running),
+	};
+
+	if (argc != 2) {
+		fprintf(stderr, "usage: %s count_alpha.bpf.o\n", argv[0]);
+		return 2;
+	}
+	count_alpha_path = argv[1];
+	return cmocka_run_group_tests_name("device-compute", tests, NULL, NULL);
+}
