@@ -1,0 +1,127 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The NVM and memory namespaces: data written and flushed survives a restart, Write Zeroes and
+ * deallocation read back as zeroes, Copy moves data inside the drive, Memory Read/Write/Copy.
+ */
+#include <nvme/types.h>
+#include <stdarg.h>
+#include <setjmp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <cmocka.h>
+
+#include "harness.h"
+
+static void fill(uint8_t *buf, size_t len, uint8_t seed)
+{
+	for (size_t i = 0; i < len; i++)
+		buf[i] = (uint8_t)(seed + i * 7);
+}
+
+static void test_write_read_restart(void **state)
+{
+	uint8_t out[4 * 4096], in[4 * 4096];
+	struct csd_nvme_sqe flush = { .opcode = nvme_cmd_flush, .nsid = CSD_NSID_NVM };
+	struct drive d;
+	struct stat st;
+
+	(void)state;
+	drive_open(&d, 64u << 20, 4096);
+	fill(out, sizeof(out), 1);
+	assert_int_equal(nvm_write(&d, 100, 4, out, false).status, 0);
+	assert_int_equal(drive_cmd(&d, 1, &flush, NULL, 0).status, 0);
+	fill(out, 4096, 9);
+	assert_int_equal(nvm_write(&d, 16383, 1, out, true).status, 0);	/* the last block, FUA */
+	/* sparse: 64 MiB namespace, a few blocks allocated */
+	assert_int_equal(stat(d.path, &st), 0);
+	assert_int_equal(st.st_size, 64u << 20);
+	assert_true(st.st_blocks * 512 < (1u << 20));
+	drive_restart(&d);
+	assert_int_equal(nvm_read(&d, 16383, 1, in).status, 0);
+	assert_memory_equal(in, out, 4096);
+	fill(out, sizeof(out), 1);
+	assert_int_equal(nvm_read(&d, 100, 4, in).status, 0);
+	assert_memory_equal(in, out, sizeof(out));
+	/* past the end */
+	assert_int_equal(nvm_read(&d, 16383, 2, in).status, STATUS(0, 0x80) | DNR);
+	assert_int_equal(nvm_write(&d, 16384, 1, in, false).status, STATUS(0, 0x80) | DNR);
+	drive_close(&d, true);
+}
+
+static void test_zeroes_dsm_copy(void **state)
+{
+	uint8_t out[8 * 512], in[8 * 512], zero[8 * 512] = { 0 };
+	struct nvme_dsm_range dsm = { .slba = 2, .nlb = 2 };
+	struct nvme_copy_range copy[2] = { { .slba = 0, .nlb = 1 }, { .slba = 6, .nlb = 1 } };
+	struct csd_nvme_sqe c;
+	struct drive d;
+
+	(void)state;
+	drive_open(&d, 1u << 20, 512);
+	fill(out, sizeof(out), 3);
+	assert_int_equal(nvm_write(&d, 0, 8, out, false).status, 0);
+	/* write zeroes over blocks 4-5 */
+	c = (struct csd_nvme_sqe){ .opcode = nvme_cmd_write_zeroes, .nsid = 1, .cdw10 = 4, .cdw12 = 1 };
+	assert_int_equal(drive_cmd(&d, 1, &c, NULL, 0).status, 0);
+	/* deallocate blocks 2-3 */
+	c = (struct csd_nvme_sqe){ .opcode = nvme_cmd_dsm, .nsid = 1, .cdw10 = 0, .cdw11 = 1 << 2 };
+	assert_int_equal(drive_cmd(&d, 1, &c, &dsm, sizeof(dsm)).status, 0);
+	assert_int_equal(nvm_read(&d, 0, 8, in).status, 0);
+	assert_memory_equal(in, out, 2 * 512);
+	assert_memory_equal(in + 2 * 512, zero, 4 * 512);
+	assert_memory_equal(in + 6 * 512, out + 6 * 512, 2 * 512);
+	/* copy blocks 0-1 and 6-7 to 100..103 */
+	c = (struct csd_nvme_sqe){ .opcode = nvme_cmd_copy, .nsid = 1, .cdw10 = 100, .cdw12 = 1 };
+	assert_int_equal(drive_cmd(&d, 1, &c, copy, sizeof(copy)).status, 0);
+	assert_int_equal(nvm_read(&d, 100, 4, in).status, 0);
+	assert_memory_equal(in, out, 2 * 512);
+	assert_memory_equal(in + 2 * 512, out + 6 * 512, 2 * 512);
+	/* a DSM range past the end changes nothing */
+	dsm.slba = 2040;
+	dsm.nlb = 100;
+	c = (struct csd_nvme_sqe){ .opcode = nvme_cmd_dsm, .nsid = 1, .cdw11 = 1 << 2 };
+	assert_int_equal(drive_cmd(&d, 1, &c, &dsm, sizeof(dsm)).status, STATUS(0, 0x80) | DNR);
+	drive_close(&d, true);
+}
+
+static void test_memory_namespace(void **state)
+{
+	uint8_t out[4096], in[4096];
+	struct csd_mem_range src = { .nsid = CSD_NSID_SLM, .sb = 0, .len = 1024 };
+	struct csd_nvme_sqe c = { .opcode = CSD_IO_MEMORY_COPY, .nsid = CSD_NSID_SLM,
+				  .cdw10 = 8192, .cdw12 = CSD_COPY_DESFMT_MEMORY << 8 };
+	struct drive d;
+
+	(void)state;
+	drive_open(&d, 0, 0);
+	fill(out, sizeof(out), 5);
+	assert_int_equal(mem_write(&d, 0, out, sizeof(out)).status, 0);
+	assert_int_equal(mem_read(&d, 0, in, sizeof(in)).status, 0);
+	assert_memory_equal(in, out, sizeof(out));
+	assert_int_equal(drive_cmd(&d, 1, &c, &src, sizeof(src)).status, 0);
+	assert_int_equal(mem_read(&d, 8192, in, 1024).status, 0);
+	assert_memory_equal(in, out, 1024);
+	/* misaligned, zero length, out of the namespace */
+	assert_int_equal(mem_read(&d, 2, in, 4).status, STATUS(0, 2) | DNR);
+	assert_int_equal(mem_read(&d, 0, in, 0).status, STATUS(0, 2) | DNR);
+	assert_int_equal(mem_read(&d, (16u << 20) - 4, in, 8).status, STATUS(0, 0x80) | DNR);
+	/* a source in the wrong namespace; an unknown descriptor format */
+	src.nsid = CSD_NSID_NVM;
+	assert_int_equal(drive_cmd(&d, 1, &c, &src, sizeof(src)).status, STATUS(1, 0x8b) | DNR);
+	c.cdw12 = 7 << 8;
+	assert_int_equal(drive_cmd(&d, 1, &c, &src, sizeof(src)).status, STATUS(0, 2) | DNR);
+	drive_close(&d, true);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_write_read_restart),
+		cmocka_unit_test(test_zeroes_dsm_copy),
+		cmocka_unit_test(test_memory_namespace),
+	};
+
+	return cmocka_run_group_tests_name("device-nvm", tests, NULL, NULL);
+}
