@@ -73,8 +73,10 @@ int csd_subsys_create(const struct csd_dev_config *cfg, struct csd_subsys **out,
 /* Stops the engine, flushes the NVM data and frees everything. Controllers first. */
 void csd_subsys_destroy(struct csd_subsys *subsys);
 const char *csd_subsys_nqn(const struct csd_subsys *subsys);
-/* A copy of the drive's statistics (the vendor log page). */
+/* A copy of the drive's statistics (the vendor log page C0h). */
 void csd_subsys_stats(struct csd_subsys *subsys, struct csd_vendor_stats *out);
+/* The same counters for one controller (log C0h with LSP 1). */
+void csd_ctrl_stats(struct csd_ctrl *ctrl, struct csd_vendor_stats *out);
 
 /* A controller for one host association; hostnqn is recorded. */
 int csd_ctrl_create(struct csd_subsys *subsys, const char *hostnqn, struct csd_ctrl **out);

@@ -153,7 +153,7 @@ uint16_t csd_parse_admin(struct csd_req *req)
 	struct csd_ctrl *c = req->ctrl;
 	uint16_t status;
 
-	STAT_ADD(&c->subsys->stats, admin_cmds, 1);
+	REQ_STAT(req, admin_cmds, 1);
 	if (req->cmd.opcode == nvme_admin_fabrics)
 		return csd_parse_fabrics(req);
 	if (!(c->csts & CSTS_RDY))

@@ -130,8 +130,16 @@ const char *csd_subsys_nqn(const struct csd_subsys *s)
 
 void csd_subsys_stats(struct csd_subsys *s, struct csd_vendor_stats *out)
 {
-	const struct csd_stats *st = &s->stats;
+	csd_stats_snapshot(&s->stats, out);
+}
 
+void csd_ctrl_stats(struct csd_ctrl *c, struct csd_vendor_stats *out)
+{
+	csd_stats_snapshot(&c->stats, out);
+}
+
+void csd_stats_snapshot(const struct csd_stats *st, struct csd_vendor_stats *out)
+{
 	memset(out, 0, sizeof(*out));
 	out->version = 1;
 	out->admin_cmds = st->admin_cmds;
@@ -265,7 +273,7 @@ void csd_req_complete(struct csd_req *req, uint16_t status)
 	req->rsp.sq_id = req->qid;
 	req->rsp.status = (uint16_t)(status << 1);
 	if (status) {
-		STAT_ADD(&c->subsys->stats, errors, 1);
+		REQ_STAT(req, errors, 1);
 		csd_error_log_add(req, status);
 	}
 	pthread_mutex_lock(&c->lock);
@@ -289,7 +297,7 @@ static uint16_t parse_io(struct csd_req *req)
 {
 	struct csd_ctrl *c = req->ctrl;
 
-	STAT_ADD(&c->subsys->stats, io_cmds, 1);
+	REQ_STAT(req, io_cmds, 1);
 	if (!(c->csts & CSTS_RDY))
 		return SC_CMD_SEQ;
 	if (!csd_ctrl_ns_active(c, req->cmd.nsid)) {
@@ -343,7 +351,7 @@ void csd_ctrl_submit(struct csd_ctrl *c, struct csd_req *req)
 		req->rsp.cid = req->cmd.cid;
 		req->rsp.sq_id = req->qid;
 		req->rsp.status = SC_CMDID_CONFLICT << 1;
-		STAT_ADD(&c->subsys->stats, errors, 1);
+		REQ_STAT(req, errors, 1);
 		req->done(req);
 		return;
 	}

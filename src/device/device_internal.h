@@ -121,6 +121,11 @@ struct csd_engine {
 
 /* Statistics are counted with relaxed atomics: many threads add, readers take a snapshot. */
 #define STAT_ADD(s, field, v) atomic_fetch_add_explicit(&(s)->field, (v), memory_order_relaxed)
+/* Count for the drive and for the controller the request came through. */
+#define REQ_STAT(req, field, v) do {						\
+		STAT_ADD(&(req)->ctrl->subsys->stats, field, (v));		\
+		STAT_ADD(&(req)->ctrl->stats, field, (v));			\
+	} while (0)
 
 struct csd_stats {
 	_Atomic uint64_t admin_cmds, io_cmds, nvm_read_cmds, nvm_write_cmds;
@@ -157,6 +162,8 @@ struct csd_queue {
 	uint64_t *cids;		/* bitmap of command ids outstanding */
 };
 
+void csd_stats_snapshot(const struct csd_stats *st, struct csd_vendor_stats *out);
+
 struct csd_ctrl {
 	struct csd_subsys *subsys;
 	uint16_t cntlid;
@@ -177,6 +184,7 @@ struct csd_ctrl {
 	struct nvme_error_log_page errors[CSD_ERROR_LOG_ENTRIES];
 	uint64_t error_count;
 	char reasons[8][256];		/* the last readable reasons, newest at reason_next - 1 */
+	struct csd_stats stats;		/* this controller's share of the drive's */
 	unsigned reason_next;
 };
 
@@ -206,7 +214,7 @@ uint16_t csd_parse_compute_io(struct csd_req *req);
 uint16_t csd_parse_compute_admin(struct csd_req *req);
 
 /* NVM namespace I/O inside the drive (used by Memory Copy and streaming). */
-uint16_t csd_nvm_read_internal(struct csd_subsys *s, uint64_t slba, uint64_t nlb, void *buf);
+uint16_t csd_nvm_read_internal(struct csd_req *req, uint64_t slba, uint64_t nlb, void *buf);
 int csd_nvm_open(struct csd_subsys *s, char *err, size_t err_size);
 void csd_nvm_close(struct csd_subsys *s);
 

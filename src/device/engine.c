@@ -117,11 +117,11 @@ static void run_stream(struct csd_subsys *s, struct csd_req *req, unsigned worke
 				res->err = -ECANCELED;
 				break;
 			}
-			if (csd_nvm_read_internal(s, lba, nlb, buf + carry)) {
+			if (csd_nvm_read_internal(req, lba, nlb, buf + carry)) {
 				res->err = -EIO;
 				break;
 			}
-			STAT_ADD(&s->stats, internal_bytes_moved, nlb * lba_size);
+			REQ_STAT(req, internal_bytes_moved, nlb * lba_size);
 			*bytes += nlb * lba_size;
 			run_once(s, req, worker, buf, len, res);
 			/* the window's tail opens the next one: a match across the edge is seen whole */
@@ -141,19 +141,19 @@ static void finish(struct csd_subsys *s, struct csd_req *req, const struct run_r
 	unsigned pind = x->pind;
 	uint16_t status = SC_OK;
 
-	STAT_ADD(&s->stats, program_executions, 1);
-	STAT_ADD(&s->stats, program_insns, res->insns);
-	STAT_ADD(&s->stats, program_exec_ns, ns);
-	STAT_ADD(&s->stats, program[pind].executions, 1);
-	STAT_ADD(&s->stats, program[pind].insns, res->insns);
-	STAT_ADD(&s->stats, program[pind].exec_ns, ns);
-	STAT_ADD(&s->stats, program[pind].bytes_in, bytes);
+	REQ_STAT(req, program_executions, 1);
+	REQ_STAT(req, program_insns, res->insns);
+	REQ_STAT(req, program_exec_ns, ns);
+	REQ_STAT(req, program[pind].executions, 1);
+	REQ_STAT(req, program[pind].insns, res->insns);
+	REQ_STAT(req, program[pind].exec_ns, ns);
+	REQ_STAT(req, program[pind].bytes_in, bytes);
 	if (res->err == -ECANCELED && !x->timed_out) {
 		status = SC_ABORTED;
 	} else if (res->err == -EIO || res->err == -ENOMEM) {
 		status = SC_INTERNAL;
 	} else if (res->err) {
-		STAT_ADD(&s->stats, program_faults, 1);
+		REQ_STAT(req, program_faults, 1);
 		req->rsp.dw0 = res->fault.pc;
 		req->rsp.dw1 = x->timed_out ? CSD_EBPF_FAULT_ABORTED : res->fault.kind;
 		csd_error_reason(req->ctrl, "program %u stopped: %s", pind,

@@ -222,7 +222,11 @@ static void execute_get_log_page(struct csd_req *req)
 		size = log_range_sets(s, buf);
 		break;
 	case CSD_LOG_VENDOR_STATS:
-		csd_subsys_stats(s, (struct csd_vendor_stats *)buf);
+		/* LSP 1: this controller's counters; 0: the whole drive's */
+		if ((req->cmd.cdw10 >> 8) & 0x7f)
+			csd_ctrl_stats(c, (struct csd_vendor_stats *)buf);
+		else
+			csd_subsys_stats(s, (struct csd_vendor_stats *)buf);
 		size = sizeof(struct csd_vendor_stats);
 		break;
 	case CSD_LOG_VENDOR_REASONS:

@@ -103,8 +103,9 @@ static int pwrite_full(int fd, const void *buf, size_t len, off_t off)
 	return 0;
 }
 
-uint16_t csd_nvm_read_internal(struct csd_subsys *s, uint64_t slba, uint64_t nlb, void *buf)
+uint16_t csd_nvm_read_internal(struct csd_req *req, uint64_t slba, uint64_t nlb, void *buf)
 {
+	struct csd_subsys *s = req->ctrl->subsys;
 	int err;
 
 	if (slba >= s->nvm.nlb || nlb > s->nvm.nlb - slba)
@@ -112,7 +113,7 @@ uint16_t csd_nvm_read_internal(struct csd_subsys *s, uint64_t slba, uint64_t nlb
 	err = pread_full(s->nvm.fd, buf, nlb << s->nvm.lba_shift, (off_t)(slba << s->nvm.lba_shift));
 	if (err)
 		return SC_GENERIC(NVME_SC_INTERNAL);
-	STAT_ADD(&s->stats, nvm_bytes_read, nlb << s->nvm.lba_shift);
+	REQ_STAT(req, nvm_bytes_read, nlb << s->nvm.lba_shift);
 	return SC_OK;
 }
 
@@ -139,8 +140,8 @@ static void execute_rw(struct csd_req *req)
 		err = pread_full(s->nvm.fd, req->data, len, off);
 		if (!err) {
 			req->c2h_len = (uint32_t)len;
-			STAT_ADD(&s->stats, nvm_read_cmds, 1);
-			STAT_ADD(&s->stats, nvm_bytes_read, len);
+			REQ_STAT(req, nvm_read_cmds, 1);
+			REQ_STAT(req, nvm_bytes_read, len);
 		}
 		csd_req_complete(req, err ? SC_GENERIC(NVME_SC_INTERNAL) : SC_OK);
 		return;
@@ -149,8 +150,8 @@ static void execute_rw(struct csd_req *req)
 	if (!err && (req->cmd.cdw12 & NVM_FUA) && fdatasync(s->nvm.fd))
 		err = errno;
 	if (!err) {
-		STAT_ADD(&s->stats, nvm_write_cmds, 1);
-		STAT_ADD(&s->stats, nvm_bytes_written, len);
+		REQ_STAT(req, nvm_write_cmds, 1);
+		REQ_STAT(req, nvm_bytes_written, len);
 	}
 	csd_req_complete(req, err ? io_status(err) : SC_OK);
 }
@@ -253,7 +254,7 @@ static void execute_copy(struct csd_req *req)
 			src += (off_t)n;
 			dlba += n >> s->nvm.lba_shift;
 			left -= n;
-			STAT_ADD(&s->stats, internal_bytes_moved, n);
+			REQ_STAT(req, internal_bytes_moved, n);
 		}
 	}
 	free(buf);

@@ -128,7 +128,7 @@ static uint16_t load_program(struct csd_req *req)
 	p->received = loff + numb;
 	if (p->received == p->size) {
 		p->state = CSD_PROG_LOADED;
-		STAT_ADD(&s->stats, program_loads, 1);
+		REQ_STAT(req, program_loads, 1);
 	}
 	return SC_OK;
 }

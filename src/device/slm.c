@@ -33,10 +33,10 @@ static void execute_mem_rw(struct csd_req *req)
 
 	if (req->cmd.opcode == CSD_IO_MEMORY_READ) {
 		csd_req_copy_out(req, s->slm.mem + sb, req->data_len);
-		STAT_ADD(&s->stats, slm_bytes_read, req->data_len);
+		REQ_STAT(req, slm_bytes_read, req->data_len);
 	} else {
 		memcpy(s->slm.mem + sb, req->data, req->data_len);
-		STAT_ADD(&s->stats, slm_bytes_written, req->data_len);
+		REQ_STAT(req, slm_bytes_written, req->data_len);
 	}
 	csd_req_complete(req, SC_OK);
 }
@@ -82,7 +82,7 @@ static void execute_mem_copy(struct csd_req *req)
 			const struct csd_copy_src_nvm *d = (const struct csd_copy_src_nvm *)req->data + i;
 			uint64_t nlb = (uint64_t)d->nlb + 1;
 
-			status = csd_nvm_read_internal(s, d->slba, nlb, s->slm.mem + at);
+			status = csd_nvm_read_internal(req, d->slba, nlb, s->slm.mem + at);
 			at += nlb << s->nvm.lba_shift;
 		} else {
 			const struct csd_mem_range *d = (const struct csd_mem_range *)req->data + i;
@@ -92,7 +92,7 @@ static void execute_mem_copy(struct csd_req *req)
 		}
 	}
 	if (!status)
-		STAT_ADD(&s->stats, internal_bytes_moved, total);
+		REQ_STAT(req, internal_bytes_moved, total);
 	csd_req_complete(req, status);
 }
 

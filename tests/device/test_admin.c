@@ -254,6 +254,22 @@ static void test_logs(void **state)
 	assert_int_equal(get_log(&d, CSD_LOG_VENDOR_STATS, 0, &stats, sizeof(stats)).status, 0);
 	assert_int_equal(stats.nvm_write_cmds, 2000);
 	assert_int_equal(stats.nvm_bytes_written, 2000 * 512);
+	/* per controller (LSP 1): a second controller has its own, zero, counters */
+	{
+		struct csd_ctrl *other;
+		struct csd_vendor_stats mine;
+		struct csd_nvme_sqe c = { .opcode = nvme_admin_get_log_page,
+					  .cdw10 = CSD_LOG_VENDOR_STATS | (1 << 8) |
+						   ((sizeof(mine) / 4 - 1) << 16) };
+
+		assert_int_equal(drive_cmd(&d, 0, &c, &mine, sizeof(mine)).status, 0);
+		assert_int_equal(mine.nvm_write_cmds, 2000);
+		assert_int_equal(csd_ctrl_create(d.subsys, "another host", &other), 0);
+		csd_ctrl_stats(other, &mine);
+		assert_int_equal(mine.nvm_write_cmds, 0);
+		assert_int_equal(mine.admin_cmds, 0);
+		csd_ctrl_destroy(other);
+	}
 	assert_int_equal(get_log(&d, 0x70, 0, &stats, 64).status, STATUS(1, 9) | DNR);
 	/* an offset past the page */
 	{

@@ -393,6 +393,49 @@ static void test_controller_gone_while_running(void **state)
 	unlink(d.path);
 }
 
+/* Several Executes of one program at once, on several engine threads: each gets its answer. */
+static void test_concurrent_executions(void **state)
+{
+	const size_t len = 4u << 20, part = len / 4;
+	uint64_t expected;
+	uint8_t *text = generate(len, 5, &expected);
+	struct async a[4];
+	struct csd_mem_range r[4];
+	struct drive d;
+
+	(void)state;
+	drive_open(&d, 0, 0);
+	d.cfg.engine_threads = 3;
+	drive_restart(&d);
+	assert_int_equal(mem_write(&d, 0, text, 1u << 20).status, 0);
+	for (size_t off = 1u << 20; off < len; off += 1u << 20)
+		assert_int_equal(mem_write(&d, off, text + off, 1u << 20).status, 0);
+	load_count_alpha(&d, 2);
+	for (int i = 0; i < 4; i++) {
+		r[i] = (struct csd_mem_range){ .nsid = CSD_NSID_SLM, .sb = i * part, .len = part };
+		memset(&a[i], 0, sizeof(a[i]));
+		a[i].req.cmd = (struct csd_nvme_sqe){ .opcode = CSD_IO_EXECUTE_PROGRAM,
+						      .nsid = CSD_NSID_COMPUTE, .cid = (uint16_t)(50 + i),
+						      .cdw2 = 2, .cdw3 = 1 };
+		a[i].req.qid = (uint16_t)(1 + i % 2);
+		a[i].req.data = &r[i];
+		a[i].req.data_len = sizeof(r[i]);
+		a[i].req.done = async_done;
+		csd_ctrl_submit(d.ctrl, &a[i].req);
+	}
+	for (int i = 0; i < 4; i++) {
+		uint64_t got;
+
+		while (!a[i].done)
+			usleep(1000);
+		got = a[i].req.rsp.dw0 | ((uint64_t)a[i].req.rsp.dw1 << 32);
+		assert_int_equal(a[i].req.rsp.status, 0);
+		assert_int_equal(got, csd_count_alpha(text + i * part, part));
+	}
+	drive_close(&d, true);
+	free(text);
+}
+
 int main(int argc, char **argv)
 {
 	const struct CMUnitTest tests[] = {
@@ -404,6 +447,7 @@ int main(int argc, char **argv)
 		cmocka_unit_test(test_abort_and_io_during_a_run),
 		cmocka_unit_test(test_time_limit),
 		cmocka_unit_test(test_controller_gone_while_running),
+		cmocka_unit_test(test_concurrent_executions),
 	};
 
 	if (argc != 2) {
