@@ -97,6 +97,8 @@ uint16_t csd_ctrl_prop_set(struct csd_ctrl *ctrl, uint32_t offset, bool size8, u
 
 /* Keep Alive Timeout in ms (0: none) and whether it expired by `now_ms` (CLOCK_MONOTONIC). */
 uint32_t csd_ctrl_kato_ms(const struct csd_ctrl *ctrl);
+/* The KATO a fabrics Connect asked for; the timer starts now. */
+void csd_ctrl_set_kato(struct csd_ctrl *ctrl, uint32_t kato_ms);
 bool csd_ctrl_keep_alive_expired(const struct csd_ctrl *ctrl, uint64_t now_ms);
 
 /* A readable name of an NVMe status ("Invalid Program Data"). */

@@ -453,6 +453,12 @@ uint32_t csd_ctrl_kato_ms(const struct csd_ctrl *c)
 	return c->kato_ms;
 }
 
+void csd_ctrl_set_kato(struct csd_ctrl *c, uint32_t kato_ms)
+{
+	c->kato_ms = kato_ms;
+	c->last_keep_alive_ms = csd_now_ns() / 1000000;
+}
+
 bool csd_ctrl_keep_alive_expired(const struct csd_ctrl *c, uint64_t now_ms)
 {
 	return c->kato_ms && now_ms > c->last_keep_alive_ms + c->kato_ms;

@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "crc32c.h"
 #include "device_internal.h"
 
 #define MAX_TOTAL_PROGRAM_BYTES	(4u << 20)	/* all downloaded programs together */
@@ -32,15 +33,8 @@ static uint64_t builtin_count_byte(const uint8_t *mem, uint64_t len, uint64_t p1
 
 static uint64_t builtin_crc32c(const uint8_t *mem, uint64_t len, uint64_t p1, uint64_t p2)
 {
-	uint32_t crc = ~(uint32_t)p1;
-
 	(void)p2;
-	for (uint64_t i = 0; i < len; i++) {
-		crc ^= mem[i];
-		for (int k = 0; k < 8; k++)
-			crc = (crc >> 1) ^ (0x82f63b78u & -(crc & 1));
-	}
-	return ~crc;
+	return csd_crc32c((uint32_t)p1, mem, len);
 }
 
 const struct csd_builtin csd_builtins[CSD_BUILTIN_PROGRAMS] = {

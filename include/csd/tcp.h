@@ -1,0 +1,53 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * NVMe/TCP target: puts a csdlab drive (struct csd_subsys) on a TCP port. One TCP connection
+ * per queue, any number of hosts, one epoll event loop that never waits on one client; every
+ * byte that crosses a socket is counted by direction and PDU type.
+ */
+#ifndef CSD_TCP_H
+#define CSD_TCP_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "csd/device.h"
+
+#define CSD_TCP_PDU_TYPES 10
+
+/* Traffic on the wire: PDU headers, padding, data and digests included. */
+struct csd_tcp_traffic {
+	uint64_t bytes_in, bytes_out;
+	uint64_t pdus_in[CSD_TCP_PDU_TYPES], pdus_out[CSD_TCP_PDU_TYPES];
+	uint64_t pdu_bytes_in[CSD_TCP_PDU_TYPES], pdu_bytes_out[CSD_TCP_PDU_TYPES];
+};
+
+struct csd_tcp_target_config {
+	size_t sz;			/* sizeof(struct csd_tcp_target_config) */
+	const char *addr;		/* default 127.0.0.1 */
+	uint16_t port;			/* default 4420; 0 picks a free port */
+	const char *advertise_addr;	/* in the discovery log; default: addr */
+	const char *const *allowed_hosts; /* host NQNs; NULL: any host */
+	size_t nallowed;
+	uint32_t maxh2cdata;		/* default 128 KiB */
+	bool verbose;			/* connection events on stderr */
+};
+
+struct csd_tcp_target;
+
+int csd_tcp_target_create(struct csd_subsys *subsys, const struct csd_tcp_target_config *cfg,
+			  struct csd_tcp_target **out, char *err, size_t err_size);
+/* The port actually listened on. */
+uint16_t csd_tcp_target_port(const struct csd_tcp_target *t);
+/* Serve until csd_tcp_target_stop(); returns 0 or a negative errno. */
+int csd_tcp_target_run(struct csd_tcp_target *t);
+/* Async-signal-safe: makes run() return after closing every connection. */
+void csd_tcp_target_stop(struct csd_tcp_target *t);
+void csd_tcp_target_destroy(struct csd_tcp_target *t);
+
+/* All traffic since the start (connections that closed included); thread-safe. */
+void csd_tcp_target_traffic(struct csd_tcp_target *t, struct csd_tcp_traffic *out);
+/* Connections open now. */
+unsigned csd_tcp_target_connections(struct csd_tcp_target *t);
+
+#endif

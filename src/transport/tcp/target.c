@@ -1,0 +1,997 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The NVMe/TCP target: an epoll loop over a listening socket and one connection per queue.
+ * Each connection is a small state machine: ICReq first, then PDUs whose headers are checked
+ * (type, length, digest) before anything else is read; command data arrives in the capsule or
+ * through R2T/H2CData; responses go out as C2HData and CapsuleResp. Sockets are non-blocking,
+ * output is queued per connection, and a connection whose peer stops reading stops being read
+ * from, so no client can stall another. A protocol error ends only that connection, with a
+ * C2HTermReq that says why.
+ *
+ * The drive completes most commands inside csd_ctrl_submit(); Execute Program completes on an
+ * engine thread, which hands the command to the loop through a locked list and an eventfd.
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "crc32c.h"
+#include "target_internal.h"
+
+static uint64_t now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+uint8_t tcp_pdu_hlen(uint8_t type)
+{
+	switch (type) {
+	case TCP_PDU_ICREQ:
+	case TCP_PDU_ICRESP: return 128;
+	case TCP_PDU_H2C_TERM:
+	case TCP_PDU_C2H_TERM: return 24;
+	case TCP_PDU_CMD: return 72;
+	case TCP_PDU_RSP:
+	case TCP_PDU_H2C_DATA:
+	case TCP_PDU_C2H_DATA:
+	case TCP_PDU_R2T: return 24;
+	default: return 0;
+	}
+}
+
+static void traffic_add(struct csd_tcp_traffic *to, const struct csd_tcp_traffic *from)
+{
+	to->bytes_in += from->bytes_in;
+	to->bytes_out += from->bytes_out;
+	for (int i = 0; i < CSD_TCP_PDU_TYPES; i++) {
+		to->pdus_in[i] += from->pdus_in[i];
+		to->pdus_out[i] += from->pdus_out[i];
+		to->pdu_bytes_in[i] += from->pdu_bytes_in[i];
+		to->pdu_bytes_out[i] += from->pdu_bytes_out[i];
+	}
+}
+
+static void log_event(struct tcp_target *t, const char *fmt, const char *peer, const char *what)
+{
+	if (t->cfg.verbose)
+		fprintf(stderr, fmt, peer, what);
+}
+
+/* Output */
+
+static void update_events(struct tcp_queue *q)
+{
+	struct epoll_event ev = { .data.ptr = q };
+	bool want_out = q->out_head != NULL;
+
+	/* a peer that does not read its responses is not read from either */
+	ev.events = (q->out_bytes < TCP_OUT_LIMIT ? EPOLLIN : 0) | (want_out ? EPOLLOUT : 0);
+	epoll_ctl(q->t->epfd, EPOLL_CTL_MOD, q->fd, &ev);
+	q->epollout = want_out;
+}
+
+static void flush_out(struct tcp_queue *q)
+{
+	while (q->out_head && !q->dead) {
+		struct out_buf *b = q->out_head;
+		ssize_t n = send(q->fd, b->data + b->off, b->len - b->off, MSG_NOSIGNAL | MSG_DONTWAIT);
+
+		if (n < 0) {
+			if (errno == EAGAIN || errno == EINTR)
+				break;
+			tcp_queue_close(q);
+			return;
+		}
+		q->traffic.bytes_out += (uint64_t)n;
+		b->off += (size_t)n;
+		q->out_bytes -= (size_t)n;
+		if (b->off < b->len)
+			break;
+		q->out_head = b->next;
+		if (!q->out_head)
+			q->out_tail = NULL;
+		free(b);
+	}
+	if (!q->dead)
+		update_events(q);
+}
+
+/*
+ * Queue one PDU: `hdr` (hlen bytes, its common header's plen/pdo filled in here), the header
+ * digest, padding up to HPDA, the data and its digest, as the connection negotiated.
+ */
+void tcp_queue_send(struct tcp_queue *q, uint8_t type, const void *hdr, size_t hlen,
+		    const void *data, size_t dlen)
+{
+	size_t hd = q->hdgst && type != TCP_PDU_ICRESP ? TCP_DIGEST_LEN : 0;
+	size_t dd = q->ddgst && dlen ? TCP_DIGEST_LEN : 0;
+	size_t pdo = 0, pad = 0, total;
+	struct out_buf *b;
+	struct tcp_hdr *h;
+
+	if (q->dead)
+		return;
+	if (dlen) {
+		size_t align = (size_t)(q->hpda + 1) * 4;
+
+		pdo = (hlen + hd + align - 1) / align * align;
+		pad = pdo - hlen - hd;
+	}
+	total = hlen + hd + pad + dlen + dd;
+	b = malloc(sizeof(*b) + total);
+	if (!b) {
+		tcp_queue_close(q);
+		return;
+	}
+	b->next = NULL;
+	b->len = total;
+	b->off = 0;
+	memcpy(b->data, hdr, hlen);
+	h = (struct tcp_hdr *)b->data;
+	h->type = type;
+	h->hlen = (uint8_t)hlen;
+	h->pdo = (uint8_t)pdo;
+	h->plen = (uint32_t)total;
+	h->flags = (uint8_t)((h->flags & ~(TCP_F_HDGST | TCP_F_DDGST)) |
+			     (hd ? TCP_F_HDGST : 0) | (dd ? TCP_F_DDGST : 0));
+	if (hd) {
+		uint32_t crc = csd_crc32c(0, b->data, hlen);
+
+		memcpy(b->data + hlen, &crc, TCP_DIGEST_LEN);
+	}
+	memset(b->data + hlen + hd, 0, pad);
+	if (dlen)
+		memcpy(b->data + pdo, data, dlen);
+	if (dd) {
+		uint32_t crc = csd_crc32c(0, data, dlen);
+
+		memcpy(b->data + pdo + dlen, &crc, TCP_DIGEST_LEN);
+	}
+	q->traffic.pdus_out[type]++;
+	q->traffic.pdu_bytes_out[type] += total;
+	if (q->out_tail)
+		q->out_tail->next = b;
+	else
+		q->out_head = b;
+	q->out_tail = b;
+	q->out_bytes += total;
+	flush_out(q);
+}
+
+/*
+ * A fatal error on this connection: a C2HTermReq (24-byte header, then a copy of the offending
+ * PDU header, never digests), then close.
+ */
+static void terminate(struct tcp_queue *q, uint16_t fes, uint32_t fei)
+{
+	struct {
+		struct tcp_term_pdu term;
+		uint8_t hdr[128];
+	} pdu;
+	size_t copy = q->hdr_have < 128 ? q->hdr_have : 128;
+	ssize_t n;
+
+	memset(&pdu, 0, sizeof(pdu));
+	pdu.term.hdr.type = TCP_PDU_C2H_TERM;
+	pdu.term.hdr.hlen = sizeof(pdu.term);
+	pdu.term.hdr.plen = (uint32_t)(sizeof(pdu.term) + copy);
+	pdu.term.fes = fes;
+	pdu.term.fei = fei;
+	memcpy(pdu.hdr, q->hdr, copy);
+	log_event(q->t, "csd-target: %s: terminating the connection: %s\n", q->peer,
+		  fes == TCP_FES_HDR_DIGEST_ERR ? "header digest" :
+		  fes == TCP_FES_PDU_SEQ_ERR ? "PDU out of sequence" :
+		  fes == TCP_FES_DATA_OUT_OF_RANGE ? "data out of range" :
+		  fes == TCP_FES_DATA_LIMIT_EXCEEDED ? "data limit exceeded" :
+		  fes == TCP_FES_UNSUPPORTED_PARAM ? "unsupported parameter" : "invalid PDU header");
+	/* best effort: what is queued before it is dropped, the connection ends here */
+	flush_out(q);
+	if (!q->dead) {
+		n = send(q->fd, &pdu, pdu.term.hdr.plen, MSG_NOSIGNAL | MSG_DONTWAIT);
+		if (n > 0) {
+			q->traffic.bytes_out += (uint64_t)n;
+			q->traffic.pdus_out[TCP_PDU_C2H_TERM]++;
+			q->traffic.pdu_bytes_out[TCP_PDU_C2H_TERM] += (uint64_t)n;
+		}
+	}
+	tcp_queue_close(q);
+}
+
+/* Commands */
+
+static struct tcp_cmd *cmd_alloc(struct tcp_queue *q)
+{
+	for (unsigned i = 0; i < q->ncmds; i++) {
+		struct tcp_cmd *c = &q->cmds[i];
+
+		if (!c->in_use) {
+			memset(c, 0, sizeof(*c));
+			c->q = q;
+			c->in_use = true;
+			return c;
+		}
+	}
+	return NULL;
+}
+
+static void cmd_free(struct tcp_cmd *c)
+{
+	free(c->buf);
+	c->buf = NULL;
+	c->in_use = false;
+}
+
+static void queue_free_if_done(struct tcp_queue *q);
+
+/* Send the response of a command (its data first) and release it. */
+void tcp_cmd_respond(struct tcp_cmd *c)
+{
+	struct tcp_queue *q = c->q;
+	struct tcp_rsp_pdu rsp = { .cqe = c->req.rsp };
+	bool c2h = csd_nvme_data_dir(&c->req.cmd, q->qid == 0) == 2;
+
+	if (c2h && c->req.c2h_len && !(c->req.rsp.status >> 1)) {
+		for (uint32_t off = 0; off < c->req.c2h_len; off += TCP_C2H_CHUNK) {
+			uint32_t n = c->req.c2h_len - off < TCP_C2H_CHUNK ? c->req.c2h_len - off
+									   : TCP_C2H_CHUNK;
+			struct tcp_data_pdu d = { .cccid = c->req.cmd.cid, .datao = off, .datal = n };
+
+			if (off + n == c->req.c2h_len)
+				d.hdr.flags = TCP_F_DATA_LAST;
+			tcp_queue_send(q, TCP_PDU_C2H_DATA, &d, sizeof(d), c->buf + off, n);
+		}
+	}
+	tcp_queue_send(q, TCP_PDU_RSP, &rsp, sizeof(rsp), NULL, 0);
+	cmd_free(c);
+}
+
+static void cmd_done(struct csd_req *req)
+{
+	struct tcp_cmd *c = (struct tcp_cmd *)req;
+	struct tcp_target *t = c->q->t;
+
+	if (pthread_equal(pthread_self(), t->loop_thread)) {
+		struct tcp_queue *q = c->q;
+
+		c->submitted = false;
+		q->outstanding--;
+		if (q->dead) {
+			cmd_free(c);
+			queue_free_if_done(q);
+		} else {
+			tcp_cmd_respond(c);
+		}
+		return;
+	}
+	/* an engine thread: hand it to the loop */
+	pthread_mutex_lock(&t->lock);
+	c->next_done = t->done_head;
+	t->done_head = c;
+	pthread_mutex_unlock(&t->lock);
+	{
+		uint64_t one = 1;
+		ssize_t n = write(t->evfd, &one, sizeof(one));
+
+		(void)n;
+	}
+}
+
+static void drain_done(struct tcp_target *t)
+{
+	struct tcp_cmd *list;
+	uint64_t v;
+	ssize_t n = read(t->evfd, &v, sizeof(v));
+
+	(void)n;
+	pthread_mutex_lock(&t->lock);
+	list = t->done_head;
+	t->done_head = NULL;
+	pthread_mutex_unlock(&t->lock);
+	while (list) {
+		struct tcp_cmd *c = list;
+
+		list = c->next_done;
+		cmd_done(&c->req);	/* now on the loop thread */
+	}
+}
+
+/* A command with all its data: Connect, the discovery controller, or the drive. */
+static void dispatch(struct tcp_queue *q, struct tcp_cmd *c)
+{
+	bool fabrics = c->req.cmd.opcode == nvme_admin_fabrics;
+	uint8_t fctype = c->req.cmd.nsid & 0xff;
+
+	c->req.qid = q->qid;
+	c->req.data = c->buf;
+	c->req.data_len = c->len;
+	c->req.done = cmd_done;
+	if (fabrics && fctype == nvme_fabrics_type_connect) {
+		tcp_handle_connect(q, c);
+		return;
+	}
+	if (!q->assoc) {
+		/* nothing but Connect before Connect */
+		tcp_cmd_status(c, CSD_NVME_STATUS(0, NVME_SC_CMD_SEQ_ERROR) | CSD_NVME_DNR);
+		tcp_cmd_respond(c);
+		return;
+	}
+	if (q->assoc->discovery) {
+		tcp_discovery_cmd(q, c);
+		return;
+	}
+	c->submitted = true;
+	q->outstanding++;
+	csd_ctrl_submit(q->assoc->ctrl, &c->req);
+}
+
+/* Receive */
+
+static void rx_expect_header(struct tcp_queue *q)
+{
+	q->rx = RX_HDR;
+	q->hdr_have = 0;
+	q->hdr_need = sizeof(struct tcp_hdr);
+	q->rx_cmd = NULL;
+}
+
+/* After the header: padding, then `len` bytes of data into dst, then the data digest. */
+static void rx_expect_data(struct tcp_queue *q, uint32_t pad, uint8_t *dst, uint32_t len)
+{
+	q->rx_dst = dst;
+	q->rx_crc = 0;
+	if (pad) {
+		q->rx = RX_PAD;
+		q->rx_left = pad;
+	} else {
+		q->rx = RX_DATA;
+		q->rx_left = len;
+	}
+	q->rx_plen = len;	/* remembered for after the padding */
+}
+
+static void handle_icreq(struct tcp_queue *q)
+{
+	const struct tcp_icreq *req = (const struct tcp_icreq *)q->hdr;
+	struct tcp_icresp rsp = { 0 };
+
+	if (q->ready) {
+		terminate(q, TCP_FES_PDU_SEQ_ERR, 0);
+		return;
+	}
+	if (req->pfv != 0) {
+		terminate(q, TCP_FES_UNSUPPORTED_PARAM, offsetof(struct tcp_icreq, pfv));
+		return;
+	}
+	if (req->hpda > 31) {
+		terminate(q, TCP_FES_UNSUPPORTED_PARAM, offsetof(struct tcp_icreq, hpda));
+		return;
+	}
+	q->hpda = req->hpda;
+	rsp.pfv = 0;
+	rsp.cpda = 0;
+	rsp.digest = req->digest & 3;
+	rsp.maxdata = q->t->cfg.maxh2cdata;
+	tcp_queue_send(q, TCP_PDU_ICRESP, &rsp, sizeof(rsp), NULL, 0);
+	q->hdgst = req->digest & 1;
+	q->ddgst = req->digest & 2;
+	q->ready = true;
+	rx_expect_header(q);
+}
+
+static void handle_cmd_pdu(struct tcp_queue *q)
+{
+	const struct tcp_cmd_pdu *p = (const struct tcp_cmd_pdu *)q->hdr;
+	const struct tcp_sgl *sgl = (const struct tcp_sgl *)p->cmd.dptr;
+	uint32_t hd = q->hdgst ? TCP_DIGEST_LEN : 0, incapsule = 0, pad = 0;
+	int dir = csd_nvme_data_dir(&p->cmd, q->qid == 0);
+	struct tcp_cmd *c;
+
+	if (p->hdr.plen > p->hdr.hlen + hd) {
+		uint32_t dd = q->ddgst ? TCP_DIGEST_LEN : 0;
+
+		if (p->hdr.pdo < p->hdr.hlen + hd || p->hdr.plen < (uint32_t)p->hdr.pdo + dd + 1) {
+			terminate(q, TCP_FES_INVALID_PDU_HDR, offsetof(struct tcp_hdr, pdo));
+			return;
+		}
+		incapsule = p->hdr.plen - p->hdr.pdo - dd;
+		pad = p->hdr.pdo - p->hdr.hlen - hd;
+	}
+	if (incapsule > TCP_INLINE_DATA) {
+		terminate(q, TCP_FES_DATA_LIMIT_EXCEEDED, offsetof(struct tcp_hdr, plen));
+		return;
+	}
+	/* the data the command describes must be what the capsule carries, or come later */
+	if (incapsule && (sgl->type != SGL_DATA_BLOCK_OFFSET || sgl->length != incapsule ||
+			  sgl->addr != 0 || dir != 1)) {
+		terminate(q, TCP_FES_INVALID_PDU_HDR, sizeof(struct tcp_hdr) +
+			  offsetof(struct csd_nvme_sqe, dptr));
+		return;
+	}
+	if (!incapsule && sgl->length && sgl->type != SGL_TRANSPORT_DATA) {
+		terminate(q, TCP_FES_INVALID_PDU_HDR, sizeof(struct tcp_hdr) +
+			  offsetof(struct csd_nvme_sqe, dptr));
+		return;
+	}
+	c = cmd_alloc(q);
+	if (!c) {
+		/* more commands than the queue size the host connected with */
+		terminate(q, TCP_FES_PDU_SEQ_ERR, 0);
+		return;
+	}
+	c->req.cmd = p->cmd;
+	c->len = sgl->length;
+	if (c->len > TCP_MAX_DATA) {
+		/* too much data for the drive: refuse the command, keep the connection */
+		c->len = 0;
+		tcp_cmd_status(c, CSD_NVME_STATUS(0, NVME_SC_SGL_INVALID_DATA) | CSD_NVME_DNR);
+		if (incapsule) {
+			rx_expect_data(q, pad, NULL, incapsule);
+			q->rx_cmd = c;
+			return;
+		}
+		tcp_cmd_respond(c);
+		rx_expect_header(q);
+		return;
+	}
+	if (c->len && !(c->buf = malloc(c->len))) {
+		cmd_free(c);
+		terminate(q, TCP_FES_DATA_LIMIT_EXCEEDED, 0);
+		return;
+	}
+	if (incapsule) {
+		q->rx_cmd = c;
+		rx_expect_data(q, pad, c->buf, incapsule);
+		return;
+	}
+	rx_expect_header(q);
+	if (dir == 1 && c->len) {
+		/* ask for the data: one R2T per MAXH2CDATA */
+		for (uint32_t off = 0; off < c->len; off += q->t->cfg.maxh2cdata) {
+			uint32_t n = c->len - off < q->t->cfg.maxh2cdata ? c->len - off
+									   : q->t->cfg.maxh2cdata;
+			struct tcp_r2t_pdu r2t = { .cccid = c->req.cmd.cid,
+						   .ttag = (uint16_t)(c - q->cmds), .r2to = off,
+						   .r2tl = n };
+
+			tcp_queue_send(q, TCP_PDU_R2T, &r2t, sizeof(r2t), NULL, 0);
+		}
+		return;
+	}
+	dispatch(q, c);
+}
+
+static void handle_h2c_data(struct tcp_queue *q)
+{
+	const struct tcp_data_pdu *p = (const struct tcp_data_pdu *)q->hdr;
+	uint32_t hd = q->hdgst ? TCP_DIGEST_LEN : 0, dd = q->ddgst ? TCP_DIGEST_LEN : 0;
+	struct tcp_cmd *c;
+
+	if (p->ttag >= q->ncmds || !(c = &q->cmds[p->ttag])->in_use || c->submitted ||
+	    c->req.cmd.cid != p->cccid || !c->buf) {
+		terminate(q, TCP_FES_INVALID_PDU_HDR, offsetof(struct tcp_data_pdu, ttag));
+		return;
+	}
+	if (p->datao != c->h2c_received || p->datal == 0 || p->datal > c->len - c->h2c_received ||
+	    p->datal > q->t->cfg.maxh2cdata) {
+		terminate(q, TCP_FES_DATA_OUT_OF_RANGE, offsetof(struct tcp_data_pdu, datao));
+		return;
+	}
+	if (p->hdr.pdo < p->hdr.hlen + hd || p->hdr.plen != p->hdr.pdo + p->datal + dd) {
+		terminate(q, TCP_FES_INVALID_PDU_HDR, offsetof(struct tcp_hdr, plen));
+		return;
+	}
+	q->rx_cmd = c;
+	rx_expect_data(q, p->hdr.pdo - p->hdr.hlen - hd, c->buf + p->datao, p->datal);
+}
+
+/* A whole header (and its digest) is in q->hdr. */
+static void handle_header(struct tcp_queue *q)
+{
+	const struct tcp_hdr *h = (const struct tcp_hdr *)q->hdr;
+
+	q->traffic.pdus_in[h->type]++;
+	q->traffic.pdu_bytes_in[h->type] += h->plen;
+	if (q->hdgst && h->type != TCP_PDU_ICREQ) {
+		uint32_t want = csd_crc32c(0, q->hdr, h->hlen), got;
+
+		memcpy(&got, q->hdr + h->hlen, TCP_DIGEST_LEN);
+		if (want != got) {
+			terminate(q, TCP_FES_HDR_DIGEST_ERR, 0);
+			return;
+		}
+	}
+	switch (h->type) {
+	case TCP_PDU_ICREQ:
+		handle_icreq(q);
+		return;
+	case TCP_PDU_CMD:
+		handle_cmd_pdu(q);
+		return;
+	case TCP_PDU_H2C_DATA:
+		handle_h2c_data(q);
+		return;
+	case TCP_PDU_H2C_TERM:
+		log_event(q->t, "csd-target: %s: host terminated the connection%s\n", q->peer, "");
+		tcp_queue_close(q);
+		return;
+	default:
+		terminate(q, TCP_FES_INVALID_PDU_HDR, offsetof(struct tcp_hdr, type));
+	}
+}
+
+/* The common header is in: check it before reading the rest. */
+static bool check_common_header(struct tcp_queue *q)
+{
+	const struct tcp_hdr *h = (const struct tcp_hdr *)q->hdr;
+	uint8_t hlen = tcp_pdu_hlen(h->type);
+	uint32_t hd = q->hdgst && h->type != TCP_PDU_ICREQ ? TCP_DIGEST_LEN : 0;
+	bool host_sends = h->type == TCP_PDU_ICREQ || h->type == TCP_PDU_CMD ||
+			  h->type == TCP_PDU_H2C_DATA || h->type == TCP_PDU_H2C_TERM;
+
+	if (!host_sends || hlen == 0) {
+		terminate(q, TCP_FES_INVALID_PDU_HDR, offsetof(struct tcp_hdr, type));
+		return false;
+	}
+	if (!q->ready && h->type != TCP_PDU_ICREQ) {
+		terminate(q, TCP_FES_PDU_SEQ_ERR, 0);
+		return false;
+	}
+	if (h->hlen != hlen) {
+		terminate(q, TCP_FES_INVALID_PDU_HDR, offsetof(struct tcp_hdr, hlen));
+		return false;
+	}
+	if (h->plen < hlen + hd || (h->type == TCP_PDU_ICREQ && h->plen != hlen) ||
+	    h->plen > hlen + hd + 255 + TCP_MAX_DATA + TCP_DIGEST_LEN ||
+	    (h->type == TCP_PDU_H2C_TERM && h->plen > TCP_MAX_TERM_PLEN)) {
+		terminate(q, TCP_FES_INVALID_PDU_HDR, offsetof(struct tcp_hdr, plen));
+		return false;
+	}
+	q->hdr_need = hlen + hd;
+	return true;
+}
+
+/* Feed received bytes through the state machine; false once the connection is gone. */
+static bool rx_bytes(struct tcp_queue *q, const uint8_t *p, size_t n)
+{
+	while (n && !q->dead) {
+		size_t take;
+
+		switch (q->rx) {
+		case RX_HDR:
+			take = q->hdr_need - q->hdr_have < n ? q->hdr_need - q->hdr_have : n;
+			memcpy(q->hdr + q->hdr_have, p, take);
+			q->hdr_have += (uint32_t)take;
+			p += take;
+			n -= take;
+			if (q->hdr_have < q->hdr_need)
+				break;
+			if (q->hdr_need == sizeof(struct tcp_hdr)) {
+				if (!check_common_header(q))
+					return false;
+				if (q->hdr_have < q->hdr_need)
+					break;
+			}
+			handle_header(q);
+			/* H2CTermReq carries the host's copy of a header: skip it */
+			break;
+		case RX_PAD:
+			take = q->rx_left < n ? q->rx_left : n;
+			q->rx_left -= (uint32_t)take;
+			p += take;
+			n -= take;
+			if (!q->rx_left) {
+				q->rx = RX_DATA;
+				q->rx_left = q->rx_plen;
+			}
+			break;
+		case RX_DATA:
+			take = q->rx_left < n ? q->rx_left : n;
+			if (q->rx_dst) {
+				memcpy(q->rx_dst, p, take);
+				if (q->ddgst)
+					q->rx_crc = csd_crc32c(q->rx_crc, p, take);
+				q->rx_dst += take;
+			}
+			q->rx_left -= (uint32_t)take;
+			p += take;
+			n -= take;
+			if (q->rx_left)
+				break;
+			if (q->ddgst) {
+				q->rx = RX_DDGST;
+				q->rx_left = TCP_DIGEST_LEN;
+				break;
+			}
+			goto data_complete;
+		case RX_DDGST:
+			take = q->rx_left < n ? q->rx_left : n;
+			memcpy(q->rx_ddgst + TCP_DIGEST_LEN - q->rx_left, p, take);
+			q->rx_left -= (uint32_t)take;
+			p += take;
+			n -= take;
+			if (q->rx_left)
+				break;
+			if (q->rx_dst) {
+				uint32_t got;
+
+				memcpy(&got, q->rx_ddgst, TCP_DIGEST_LEN);
+				if (got != q->rx_crc) {
+					/* a data digest error fails the command, not the connection */
+					tcp_cmd_status(q->rx_cmd, CSD_NVME_STATUS(0, 0x22));
+					q->rx_cmd->len = 0;
+					tcp_cmd_respond(q->rx_cmd);
+					rx_expect_header(q);
+					break;
+				}
+			}
+data_complete: {
+			struct tcp_cmd *c = q->rx_cmd;
+			const struct tcp_hdr *h = (const struct tcp_hdr *)q->hdr;
+
+			rx_expect_header(q);
+			if (!c) {
+				break;
+			} else if (c->req.rsp.status) {	/* refused at the header: answer now */
+				tcp_cmd_respond(c);
+			} else if (h->type == TCP_PDU_H2C_DATA) {
+				c->h2c_received += ((const struct tcp_data_pdu *)h)->datal;
+				if (c->h2c_received == c->len)
+					dispatch(q, c);
+			} else {
+				dispatch(q, c);
+			}
+			break;
+		}
+		}
+	}
+	return !q->dead;
+}
+
+static void on_readable(struct tcp_queue *q)
+{
+	uint8_t buf[65536];
+
+	for (int rounds = 0; rounds < 16 && !q->dead; rounds++) {
+		ssize_t n = recv(q->fd, buf, sizeof(buf), MSG_DONTWAIT);
+
+		if (n == 0 || (n < 0 && errno != EAGAIN && errno != EINTR)) {
+			log_event(q->t, "csd-target: %s: connection closed%s\n", q->peer, "");
+			tcp_queue_close(q);
+			return;
+		}
+		if (n < 0)
+			return;
+		q->traffic.bytes_in += (uint64_t)n;
+		if (!rx_bytes(q, buf, (size_t)n))
+			return;
+		if (q->out_bytes >= TCP_OUT_LIMIT)
+			return;	/* let the peer read first */
+	}
+}
+
+/* Connections */
+
+static void queue_free_if_done(struct tcp_queue *q)
+{
+	struct tcp_target *t = q->t;
+	struct tcp_queue **pp;
+
+	if (!q->dead || q->outstanding)
+		return;
+	for (pp = &t->queues; *pp; pp = &(*pp)->next) {
+		if (*pp == q) {
+			*pp = q->next;
+			break;
+		}
+	}
+	for (unsigned i = 0; i < q->ncmds; i++)
+		free(q->cmds[i].buf);
+	free(q->cmds);
+	free(q);
+}
+
+void tcp_queue_close(struct tcp_queue *q)
+{
+	struct tcp_target *t = q->t;
+	struct tcp_assoc *a = q->assoc;
+
+	if (q->dead)
+		return;
+	q->dead = true;
+	epoll_ctl(t->epfd, EPOLL_CTL_DEL, q->fd, NULL);
+	close(q->fd);
+	while (q->out_head) {
+		struct out_buf *b = q->out_head;
+
+		q->out_head = b->next;
+		free(b);
+	}
+	q->out_tail = NULL;
+	pthread_mutex_lock(&t->lock);
+	traffic_add(&t->closed, &q->traffic);
+	t->nconn--;
+	pthread_mutex_unlock(&t->lock);
+	/* commands not yet with the drive go now; the others when the drive is done */
+	for (unsigned i = 0; i < q->ncmds; i++)
+		if (q->cmds[i].in_use && !q->cmds[i].submitted)
+			cmd_free(&q->cmds[i]);
+	if (a) {
+		traffic_add(&a->closed, &q->traffic);
+		a->queues[q->qid] = NULL;
+		if (q->qid == 0)
+			tcp_assoc_destroy(a);
+		else if (a->ctrl)
+			csd_ctrl_remove_queue(a->ctrl, q->qid);
+	}
+	queue_free_if_done(q);
+}
+
+/* The admin queue went away: the controller and all its queues go. */
+void tcp_assoc_destroy(struct tcp_assoc *a)
+{
+	struct tcp_target *t = a->t;
+	struct tcp_assoc **pp;
+
+	for (unsigned i = 1; i < 65; i++)
+		if (a->queues[i])
+			tcp_queue_close(a->queues[i]);
+	for (pp = &t->assocs; *pp; pp = &(*pp)->next) {
+		if (*pp == a) {
+			*pp = a->next;
+			break;
+		}
+	}
+	if (a->ctrl) {
+		/* completes (aborts) what it still holds; those completions find dead queues */
+		csd_ctrl_destroy(a->ctrl);
+	}
+	free(a);
+}
+
+static void accept_all(struct tcp_target *t)
+{
+	for (;;) {
+		struct sockaddr_in sa;
+		socklen_t sl = sizeof(sa);
+		int fd = accept4(t->lfd, (struct sockaddr *)&sa, &sl, SOCK_NONBLOCK | SOCK_CLOEXEC);
+		struct epoll_event ev;
+		struct tcp_queue *q;
+		int one = 1;
+
+		if (fd < 0)
+			return;
+		q = calloc(1, sizeof(*q));
+		if (!q) {
+			close(fd);
+			continue;
+		}
+		setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+		q->t = t;
+		q->fd = fd;
+		snprintf(q->peer, sizeof(q->peer), "%s:%u", inet_ntoa(sa.sin_addr), ntohs(sa.sin_port));
+		/* room for the largest queue; until Connect says its size, one command */
+		q->ncmds = 1;
+		q->cmds = calloc(CSD_MAX_QUEUE_SIZE_TCP, sizeof(*q->cmds));
+		rx_expect_header(q);
+		ev.events = EPOLLIN;
+		ev.data.ptr = q;
+		if (!q->cmds || epoll_ctl(t->epfd, EPOLL_CTL_ADD, fd, &ev)) {
+			close(fd);
+			free(q->cmds);
+			free(q);
+			continue;
+		}
+		q->next = t->queues;
+		t->queues = q;
+		pthread_mutex_lock(&t->lock);
+		t->nconn++;
+		pthread_mutex_unlock(&t->lock);
+		log_event(t, "csd-target: %s: connected%s\n", q->peer, "");
+	}
+}
+
+static void check_keep_alive(struct tcp_target *t)
+{
+	uint64_t now = now_ms();
+	struct tcp_assoc *a = t->assocs;
+
+	while (a) {
+		struct tcp_assoc *next = a->next;
+
+		if (a->ctrl && csd_ctrl_keep_alive_expired(a->ctrl, now)) {
+			log_event(t, "csd-target: %s: keep alive timeout%s\n", a->hostnqn, "");
+			if (a->queues[0])
+				tcp_queue_close(a->queues[0]);
+			else
+				tcp_assoc_destroy(a);
+		}
+		a = next;
+	}
+	tcp_discovery_check_keep_alive(t, now);
+}
+
+int csd_tcp_target_create(struct csd_subsys *subsys, const struct csd_tcp_target_config *cfg,
+			  struct csd_tcp_target **out, char *err, size_t err_size)
+{
+	struct tcp_target *t = calloc(1, sizeof(*t));
+	struct sockaddr_in sa = { .sin_family = AF_INET };
+	socklen_t sl = sizeof(sa);
+	struct epoll_event ev = { .events = EPOLLIN };
+	int one = 1;
+
+	if (!t)
+		return -ENOMEM;
+	if (cfg && cfg->sz >= sizeof(*cfg))
+		t->cfg = *cfg;
+	if (!t->cfg.addr)
+		t->cfg.addr = "127.0.0.1";
+	if (!cfg || !cfg->sz)
+		t->cfg.port = 4420;
+	if (!t->cfg.maxh2cdata)
+		t->cfg.maxh2cdata = 128u << 10;
+	if (t->cfg.maxh2cdata < 4096 || t->cfg.maxh2cdata % 4) {
+		snprintf(err, err_size, "MAXH2CDATA %u: at least 4096, a multiple of 4",
+			 t->cfg.maxh2cdata);
+		free(t);
+		return -EINVAL;
+	}
+	t->subsys = subsys;
+	t->lfd = t->epfd = t->evfd = -1;
+	t->next_disc_cntlid = 1;
+	pthread_mutex_init(&t->lock, NULL);
+	if (inet_pton(AF_INET, t->cfg.addr, &sa.sin_addr) != 1) {
+		snprintf(err, err_size, "'%s' is not an IPv4 address", t->cfg.addr);
+		goto fail;
+	}
+	sa.sin_port = htons(t->cfg.port);
+	t->lfd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (t->lfd < 0 || setsockopt(t->lfd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) ||
+	    bind(t->lfd, (struct sockaddr *)&sa, sizeof(sa)) || listen(t->lfd, 128) ||
+	    getsockname(t->lfd, (struct sockaddr *)&sa, &sl)) {
+		snprintf(err, err_size, "cannot listen on %s:%u: %s", t->cfg.addr, t->cfg.port,
+			 strerror(errno));
+		goto fail;
+	}
+	t->port = ntohs(sa.sin_port);
+	snprintf(t->advertise, sizeof(t->advertise), "%s",
+		 t->cfg.advertise_addr ? t->cfg.advertise_addr : t->cfg.addr);
+	t->epfd = epoll_create1(EPOLL_CLOEXEC);
+	t->evfd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+	if (t->epfd < 0 || t->evfd < 0) {
+		snprintf(err, err_size, "epoll/eventfd: %s", strerror(errno));
+		goto fail;
+	}
+	ev.data.ptr = &t->lfd;
+	epoll_ctl(t->epfd, EPOLL_CTL_ADD, t->lfd, &ev);
+	ev.data.ptr = &t->evfd;
+	epoll_ctl(t->epfd, EPOLL_CTL_ADD, t->evfd, &ev);
+	*out = (struct csd_tcp_target *)t;
+	return 0;
+fail:
+	if (t->lfd >= 0)
+		close(t->lfd);
+	if (t->epfd >= 0)
+		close(t->epfd);
+	if (t->evfd >= 0)
+		close(t->evfd);
+	pthread_mutex_destroy(&t->lock);
+	free(t);
+	return -EINVAL;
+}
+
+uint16_t csd_tcp_target_port(const struct csd_tcp_target *tt)
+{
+	return ((const struct tcp_target *)tt)->port;
+}
+
+int csd_tcp_target_run(struct csd_tcp_target *tt)
+{
+	struct tcp_target *t = (struct tcp_target *)tt;
+	struct epoll_event events[64];
+	uint64_t last_check = now_ms();
+
+	t->loop_thread = pthread_self();
+	while (!t->stopping) {
+		int n = epoll_wait(t->epfd, events, 64, 200);
+
+		if (n < 0 && errno != EINTR)
+			return -errno;
+		for (int i = 0; i < n && !t->stopping; i++) {
+			void *ptr = events[i].data.ptr;
+			struct tcp_queue *q = ptr;
+
+			if (ptr == &t->lfd) {
+				accept_all(t);
+				continue;
+			}
+			if (ptr == &t->evfd) {
+				drain_done(t);
+				continue;
+			}
+			if (q->dead)
+				continue;
+			if (events[i].events & (EPOLLERR | EPOLLHUP) && !(events[i].events & EPOLLIN)) {
+				tcp_queue_close(q);
+				continue;
+			}
+			if (events[i].events & EPOLLOUT)
+				flush_out(q);
+			if (!q->dead && (events[i].events & EPOLLIN))
+				on_readable(q);
+		}
+		if (now_ms() - last_check >= 100) {
+			last_check = now_ms();
+			check_keep_alive(t);
+		}
+	}
+	/* stopping: every association and connection goes, completions are drained */
+	while (t->assocs)
+		tcp_assoc_destroy(t->assocs);
+	for (struct tcp_queue *q = t->queues, *next; q; q = next) {
+		next = q->next;
+		tcp_queue_close(q);
+	}
+	drain_done(t);
+	return 0;
+}
+
+void csd_tcp_target_stop(struct csd_tcp_target *tt)
+{
+	struct tcp_target *t = (struct tcp_target *)tt;
+	uint64_t one = 1;
+	ssize_t n;
+
+	t->stopping = 1;
+	n = write(t->evfd, &one, sizeof(one));
+	(void)n;
+}
+
+void csd_tcp_target_destroy(struct csd_tcp_target *tt)
+{
+	struct tcp_target *t = (struct tcp_target *)tt;
+
+	if (!t)
+		return;
+	close(t->lfd);
+	close(t->epfd);
+	close(t->evfd);
+	pthread_mutex_destroy(&t->lock);
+	free(t);
+}
+
+void csd_tcp_target_traffic(struct csd_tcp_target *tt, struct csd_tcp_traffic *out)
+{
+	struct tcp_target *t = (struct tcp_target *)tt;
+
+	pthread_mutex_lock(&t->lock);
+	*out = t->closed;
+	pthread_mutex_unlock(&t->lock);
+	/* open connections are the loop's: read without the lock, counters only grow */
+	for (struct tcp_queue *q = t->queues; q; q = q->next)
+		if (!q->dead)
+			traffic_add(out, &q->traffic);
+}
+
+unsigned csd_tcp_target_connections(struct csd_tcp_target *tt)
+{
+	struct tcp_target *t = (struct tcp_target *)tt;
+	unsigned n;
+
+	pthread_mutex_lock(&t->lock);
+	n = t->nconn;
+	pthread_mutex_unlock(&t->lock);
+	return n;
+}

@@ -1,0 +1,131 @@
+/* SPDX-License-Identifier: MIT */
+/* Private to the NVMe/TCP target: connections (queues), associations, the event loop. */
+#ifndef CSD_TCP_TARGET_INTERNAL_H
+#define CSD_TCP_TARGET_INTERNAL_H
+
+#include <nvme/types.h>
+#include <pthread.h>
+
+#include "csd/tcp.h"
+#include "pdu.h"
+
+#define TCP_INLINE_DATA		8192		/* in-capsule data accepted (IOCCSZ) */
+#define TCP_MAX_DATA		(1u << 20)	/* a command's data: the drive's MDTS */
+#define TCP_C2H_CHUNK		(128u << 10)
+#define TCP_OUT_LIMIT		(8u << 20)	/* queued output before we stop reading */
+#define TCP_MAX_HDR		(128 + TCP_DIGEST_LEN)
+#define CSD_MAX_QUEUE_SIZE_TCP	1024	/* the drive's MQES + 1 */
+
+struct tcp_queue;
+struct tcp_target;
+
+/* One command in flight on a queue; req first so that done() can find it. */
+struct tcp_cmd {
+	struct csd_req req;
+	struct tcp_queue *q;
+	uint8_t *buf;
+	uint32_t len;		/* the SGL's data length */
+	uint32_t h2c_received;
+	bool in_use;
+	bool submitted;		/* owned by the drive until done() */
+	struct tcp_cmd *next_done;
+};
+
+/* The queues of one host's controller: the admin queue's Connect creates it. */
+struct tcp_assoc {
+	struct tcp_target *t;
+	struct csd_ctrl *ctrl;		/* NULL for the discovery controller */
+	bool discovery;
+	uint16_t cntlid;
+	char hostnqn[NVME_NQN_LENGTH];
+	uint8_t hostid[16];
+	struct tcp_queue *queues[65];
+	struct csd_tcp_traffic closed;	/* of its queues that closed */
+	/* discovery controller state */
+	uint32_t cc, csts, kato_ms;
+	uint64_t last_ka_ms;
+	struct tcp_assoc *next;
+};
+
+struct out_buf {
+	struct out_buf *next;
+	size_t len, off;
+	uint8_t data[];
+};
+
+enum rx_state { RX_HDR, RX_PAD, RX_DATA, RX_DDGST };
+
+struct tcp_queue {
+	struct tcp_target *t;
+	int fd;
+	bool ready;		/* ICReq done */
+	bool dead;		/* closed; freed when nothing is outstanding */
+	bool hdgst, ddgst;
+	uint8_t hpda;
+	uint16_t qid, sqsize;
+	struct tcp_assoc *assoc;
+	char peer[64];
+
+	/* receive */
+	enum rx_state rx;
+	uint8_t hdr[TCP_MAX_HDR];
+	uint32_t hdr_have, hdr_need;
+	uint32_t rx_left;	/* bytes left in the current state */
+	uint8_t *rx_dst;
+	uint32_t rx_crc;
+	uint8_t rx_ddgst[TCP_DIGEST_LEN];
+	struct tcp_cmd *rx_cmd;	/* receiving data for it */
+	uint8_t rx_type;	/* of the PDU being received */
+	uint32_t rx_plen;
+
+	/* commands */
+	struct tcp_cmd *cmds;
+	unsigned ncmds;
+	unsigned outstanding;
+
+	/* send */
+	struct out_buf *out_head, *out_tail;
+	size_t out_bytes;
+	bool epollout;
+
+	struct csd_tcp_traffic traffic;
+	struct tcp_queue *next;
+};
+
+struct tcp_target {
+	struct csd_tcp_target_config cfg;
+	struct csd_subsys *subsys;
+	int lfd, epfd, evfd;
+	uint16_t port;
+	char advertise[64];
+	volatile int stopping;
+	pthread_t loop_thread;
+	struct tcp_queue *queues;
+	struct tcp_assoc *assocs;
+	uint16_t next_disc_cntlid;
+	pthread_mutex_t lock;		/* done list, totals */
+	struct tcp_cmd *done_head;
+	struct csd_tcp_traffic closed;	/* of connections that closed */
+	unsigned nconn;
+};
+
+/* target.c */
+void tcp_queue_send(struct tcp_queue *q, uint8_t type, const void *hdr, size_t hlen,
+		    const void *data, size_t dlen);
+void tcp_cmd_respond(struct tcp_cmd *cmd);
+void tcp_queue_close(struct tcp_queue *q);
+void tcp_assoc_destroy(struct tcp_assoc *a);
+
+/* fabrics.c: Connect and the discovery controller */
+void tcp_handle_connect(struct tcp_queue *q, struct tcp_cmd *cmd);
+void tcp_discovery_cmd(struct tcp_queue *q, struct tcp_cmd *cmd);
+void tcp_discovery_check_keep_alive(struct tcp_target *t, uint64_t now_ms);
+
+static inline void tcp_cmd_status(struct tcp_cmd *cmd, uint16_t status)
+{
+	cmd->req.rsp.cid = cmd->req.cmd.cid;
+	cmd->req.rsp.sq_id = cmd->req.qid;
+	cmd->req.rsp.status = (uint16_t)(status << 1);
+}
+
+#endif
