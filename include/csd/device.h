@@ -65,9 +65,6 @@ struct csd_req {
 	uint64_t start_ns;
 };
 
-/* Direction of a command's data by the opcode's low bits: 0 none, 1 to the drive, 2 from it. */
-int csd_nvme_data_dir(const struct csd_nvme_sqe *cmd, bool admin);
-
 int csd_subsys_create(const struct csd_dev_config *cfg, struct csd_subsys **out, char *err,
 		      size_t err_size);
 /* Stops the engine, flushes the NVM data and frees everything. Controllers first. */

@@ -10,6 +10,7 @@
 #ifndef CSD_NVME_CS_H
 #define CSD_NVME_CS_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 /* Submission queue entry, as on the wire (little-endian). */
@@ -41,6 +42,19 @@ struct csd_nvme_cqe {
 	uint16_t status;	/* phase [0], SC [8:1], SCT [11:9], CRD, M, DNR [15] */
 };
 _Static_assert(sizeof(struct csd_nvme_cqe) == 16, "a CQE is 16 bytes");
+
+/*
+ * Direction of a command's data by the opcode's low two bits: 0 none, 1 host to controller,
+ * 2 controller to host. Fabrics commands (7Fh, admin queue) carry it in their fctype.
+ */
+static inline int csd_nvme_data_dir(const struct csd_nvme_sqe *cmd, bool admin)
+{
+	uint8_t op = cmd->opcode;
+
+	if (admin && op == 0x7f)
+		op = (uint8_t)(cmd->nsid & 0xff);
+	return op & 3;
+}
 
 /* Status field (without the phase bit): SCT and SC, plus Do Not Retry. */
 #define CSD_NVME_STATUS(sct, sc)	((uint16_t)(((sct) << 8) | (sc)))

@@ -22,6 +22,9 @@ struct csd_tcp_traffic {
 	uint64_t pdu_bytes_in[CSD_TCP_PDU_TYPES], pdu_bytes_out[CSD_TCP_PDU_TYPES];
 };
 
+/* "CapsuleCmd", "C2HData", ... for a PDU type; "?" for others. */
+const char *csd_tcp_pdu_name(unsigned type);
+
 struct csd_tcp_target_config {
 	size_t sz;			/* sizeof(struct csd_tcp_target_config) */
 	const char *addr;		/* default 127.0.0.1 */

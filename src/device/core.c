@@ -33,16 +33,6 @@ void csd_dev_config_defaults(struct csd_dev_config *cfg)
 	cfg->serial = "CSDLAB0001";
 }
 
-int csd_nvme_data_dir(const struct csd_nvme_sqe *cmd, bool admin)
-{
-	uint8_t op = cmd->opcode;
-
-	/* fabrics commands carry the direction in their fctype */
-	if (admin && op == nvme_admin_fabrics)
-		op = (uint8_t)(cmd->nsid & 0xff);
-	return op & 3;
-}
-
 int csd_subsys_create(const struct csd_dev_config *cfg, struct csd_subsys **out, char *err,
 		      size_t err_size)
 {

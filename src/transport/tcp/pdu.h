@@ -132,6 +132,20 @@ _Static_assert(sizeof(struct tcp_sgl) == 16, "SGL descriptor");
 uint8_t tcp_pdu_hlen(uint8_t type);
 
 
+#include "csd/tcp.h"
+
+static inline void tcp_traffic_add(struct csd_tcp_traffic *to, const struct csd_tcp_traffic *from)
+{
+	to->bytes_in += from->bytes_in;
+	to->bytes_out += from->bytes_out;
+	for (int i = 0; i < CSD_TCP_PDU_TYPES; i++) {
+		to->pdus_in[i] += from->pdus_in[i];
+		to->pdus_out[i] += from->pdus_out[i];
+		to->pdu_bytes_in[i] += from->pdu_bytes_in[i];
+		to->pdu_bytes_out[i] += from->pdu_bytes_out[i];
+	}
+}
+
 static inline const char *tcp_pdu_name(uint8_t type)
 {
 	static const char *const names[TCP_PDU_TYPES] = {

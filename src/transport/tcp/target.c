@@ -36,34 +36,6 @@ static uint64_t now_ms(void)
 	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
 }
 
-uint8_t tcp_pdu_hlen(uint8_t type)
-{
-	switch (type) {
-	case TCP_PDU_ICREQ:
-	case TCP_PDU_ICRESP: return 128;
-	case TCP_PDU_H2C_TERM:
-	case TCP_PDU_C2H_TERM: return 24;
-	case TCP_PDU_CMD: return 72;
-	case TCP_PDU_RSP:
-	case TCP_PDU_H2C_DATA:
-	case TCP_PDU_C2H_DATA:
-	case TCP_PDU_R2T: return 24;
-	default: return 0;
-	}
-}
-
-static void traffic_add(struct csd_tcp_traffic *to, const struct csd_tcp_traffic *from)
-{
-	to->bytes_in += from->bytes_in;
-	to->bytes_out += from->bytes_out;
-	for (int i = 0; i < CSD_TCP_PDU_TYPES; i++) {
-		to->pdus_in[i] += from->pdus_in[i];
-		to->pdus_out[i] += from->pdus_out[i];
-		to->pdu_bytes_in[i] += from->pdu_bytes_in[i];
-		to->pdu_bytes_out[i] += from->pdu_bytes_out[i];
-	}
-}
-
 static void log_event(struct tcp_target *t, const char *fmt, const char *peer, const char *what)
 {
 	if (t->cfg.verbose)
@@ -721,7 +693,7 @@ void tcp_queue_close(struct tcp_queue *q)
 	}
 	q->out_tail = NULL;
 	pthread_mutex_lock(&t->lock);
-	traffic_add(&t->closed, &q->traffic);
+	tcp_traffic_add(&t->closed, &q->traffic);
 	t->nconn--;
 	pthread_mutex_unlock(&t->lock);
 	/* commands not yet with the drive go now; the others when the drive is done */
@@ -729,7 +701,7 @@ void tcp_queue_close(struct tcp_queue *q)
 		if (q->cmds[i].in_use && !q->cmds[i].submitted)
 			cmd_free(&q->cmds[i]);
 	if (a) {
-		traffic_add(&a->closed, &q->traffic);
+		tcp_traffic_add(&a->closed, &q->traffic);
 		a->queues[q->qid] = NULL;
 		if (q->qid == 0)
 			tcp_assoc_destroy(a);
@@ -982,7 +954,7 @@ void csd_tcp_target_traffic(struct csd_tcp_target *tt, struct csd_tcp_traffic *o
 	/* open connections are the loop's: read without the lock, counters only grow */
 	for (struct tcp_queue *q = t->queues; q; q = q->next)
 		if (!q->dead)
-			traffic_add(out, &q->traffic);
+			tcp_traffic_add(out, &q->traffic);
 }
 
 unsigned csd_tcp_target_connections(struct csd_tcp_target *tt)

@@ -1,0 +1,477 @@
+/* SPDX-License-Identifier: MIT */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <nvme/types.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "../transport/tcp/pdu.h"
+#include "crc32c.h"
+#include "tcp_host.h"
+
+#define INLINE_DATA	8192	/* what csd-target and Linux targets take in a capsule */
+#define MAX_QUEUES	65
+
+struct host_queue {
+	int fd;
+	uint16_t qid, size;
+	uint32_t maxh2cdata;
+	struct tcp_host_cmd **slots;	/* by command id */
+	unsigned inflight;
+	struct csd_tcp_traffic traffic;
+};
+
+struct tcp_host {
+	struct tcp_host_opts opts;
+	char subnqn[NVME_NQN_LENGTH], hostnqn[NVME_NQN_LENGTH];
+	uint8_t hostid[16];
+	uint16_t cntlid;
+	unsigned nio;
+	struct host_queue q[MAX_QUEUES];
+	struct csd_tcp_traffic closed;
+};
+
+static int send_all(struct host_queue *q, const void *buf, size_t len)
+{
+	const uint8_t *p = buf;
+
+	while (len) {
+		ssize_t n = send(q->fd, p, len, MSG_NOSIGNAL);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			return n < 0 ? -errno : -EPIPE;
+		q->traffic.bytes_out += (uint64_t)n;
+		p += n;
+		len -= (size_t)n;
+	}
+	return 0;
+}
+
+static int recv_all(struct host_queue *q, void *buf, size_t len)
+{
+	uint8_t *p = buf;
+
+	while (len) {
+		ssize_t n = recv(q->fd, p, len, 0);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			return n < 0 ? -errno : -ECONNRESET;
+		q->traffic.bytes_in += (uint64_t)n;
+		p += n;
+		len -= (size_t)n;
+	}
+	return 0;
+}
+
+/* Send one PDU: header (+digest), padding to pdo, data (+digest). */
+static int send_pdu(struct tcp_host *h, struct host_queue *q, void *hdrp, size_t hlen,
+		    const void *data, size_t dlen)
+{
+	struct tcp_hdr *hdr = hdrp;
+	bool icreq = hdr->type == TCP_PDU_ICREQ;
+	size_t hd = h->opts.hdgst && !icreq ? TCP_DIGEST_LEN : 0;
+	size_t dd = h->opts.ddgst && dlen ? TCP_DIGEST_LEN : 0;
+	uint8_t head[128 + TCP_DIGEST_LEN];
+	uint32_t crc;
+	int err;
+
+	hdr->hlen = (uint8_t)hlen;
+	hdr->pdo = dlen ? (uint8_t)(hlen + hd) : 0;
+	hdr->plen = (uint32_t)(hlen + hd + dlen + dd);
+	hdr->flags |= (hd ? TCP_F_HDGST : 0) | (dd ? TCP_F_DDGST : 0);
+	memcpy(head, hdr, hlen);
+	if (hd) {
+		crc = csd_crc32c(0, head, hlen);
+		memcpy(head + hlen, &crc, TCP_DIGEST_LEN);
+	}
+	q->traffic.pdus_out[hdr->type]++;
+	q->traffic.pdu_bytes_out[hdr->type] += hdr->plen;
+	if ((err = send_all(q, head, hlen + hd)))
+		return err;
+	if (dlen && (err = send_all(q, data, dlen)))
+		return err;
+	if (dd) {
+		crc = csd_crc32c(0, data, dlen);
+		return send_all(q, &crc, TCP_DIGEST_LEN);
+	}
+	return 0;
+}
+
+/* Receive one PDU header (and its digest) into buf; returns its plen or -errno. */
+static int recv_header(struct tcp_host *h, struct host_queue *q, uint8_t *buf, bool icresp)
+{
+	struct tcp_hdr *hdr = (struct tcp_hdr *)buf;
+	size_t hd = h->opts.hdgst && !icresp ? TCP_DIGEST_LEN : 0;
+	int err;
+
+	if ((err = recv_all(q, buf, sizeof(*hdr))))
+		return err;
+	if (hdr->type == TCP_PDU_C2H_TERM)
+		return -ECONNRESET;
+	if (hdr->hlen != tcp_pdu_hlen(hdr->type) || hdr->hlen < sizeof(*hdr) ||
+	    hdr->plen < hdr->hlen + hd)
+		return -EPROTO;
+	if ((err = recv_all(q, buf + sizeof(*hdr), hdr->hlen - sizeof(*hdr) + hd)))
+		return err;
+	if (hd) {
+		uint32_t crc = csd_crc32c(0, buf, hdr->hlen), got;
+
+		memcpy(&got, buf + hdr->hlen, TCP_DIGEST_LEN);
+		if (crc != got)
+			return -EBADMSG;
+	}
+	q->traffic.pdus_in[hdr->type]++;
+	q->traffic.pdu_bytes_in[hdr->type] += hdr->plen;
+	return (int)hdr->plen;
+}
+
+static int skip(struct host_queue *q, size_t n)
+{
+	uint8_t junk[256];
+
+	while (n) {
+		size_t k = n < sizeof(junk) ? n : sizeof(junk);
+		int err = recv_all(q, junk, k);
+
+		if (err)
+			return err;
+		n -= k;
+	}
+	return 0;
+}
+
+static int open_queue(struct tcp_host *h, struct host_queue *q, uint16_t qid, char *err,
+		      size_t err_size)
+{
+	struct sockaddr_in sa = { .sin_family = AF_INET, .sin_port = htons(h->opts.port) };
+	struct tcp_icreq req = { .hdr.type = TCP_PDU_ICREQ };
+	uint8_t buf[128 + TCP_DIGEST_LEN];
+	struct tcp_icresp *rsp = (struct tcp_icresp *)buf;
+	int one = 1, ret;
+
+	q->qid = qid;
+	q->size = h->opts.queue_size;
+	q->fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (inet_pton(AF_INET, h->opts.addr, &sa.sin_addr) != 1) {
+		snprintf(err, err_size, "'%s' is not an IPv4 address", h->opts.addr);
+		return -EINVAL;
+	}
+	if (q->fd < 0 || connect(q->fd, (struct sockaddr *)&sa, sizeof(sa))) {
+		/* the caller closes q->fd */
+		ret = -errno;
+		snprintf(err, err_size, "cannot connect to %s:%u: %s", h->opts.addr, h->opts.port,
+			 strerror(errno));
+		return ret;
+	}
+	setsockopt(q->fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+	q->slots = calloc(q->size, sizeof(*q->slots));
+	if (!q->slots)
+		return -ENOMEM;
+	req.digest = (h->opts.hdgst ? 1 : 0) | (h->opts.ddgst ? 2 : 0);
+	if ((ret = send_pdu(h, q, &req, sizeof(req), NULL, 0)) ||
+	    (ret = recv_header(h, q, buf, true)) < 0) {
+		snprintf(err, err_size, "ICReq/ICResp failed: %s", strerror(-ret));
+		return ret;
+	}
+	if (rsp->hdr.type != TCP_PDU_ICRESP || rsp->pfv != 0 || rsp->maxdata < 4096 ||
+	    (rsp->digest & 3) != req.digest) {
+		snprintf(err, err_size, "the target's ICResp is not acceptable");
+		return -EPROTO;
+	}
+	q->maxh2cdata = rsp->maxdata;
+	return 0;
+}
+
+int tcp_host_submit(struct tcp_host *h, uint16_t qid, struct tcp_host_cmd *cmd)
+{
+	struct host_queue *q = qid < MAX_QUEUES ? &h->q[qid] : NULL;
+	struct tcp_cmd_pdu pdu = { .hdr.type = TCP_PDU_CMD };
+	struct tcp_sgl *sgl = (struct tcp_sgl *)pdu.cmd.dptr;
+	bool admin = qid == 0;
+	int dir = csd_nvme_data_dir(&cmd->sqe, admin);
+	bool incapsule = dir == 1 && cmd->len && cmd->len <= INLINE_DATA;
+	uint16_t cid;
+
+	if (!q || q->fd < 0)
+		return -EINVAL;
+	/* the last slot stays free: a queue of N entries holds N - 1 commands */
+	if (q->inflight + 1 >= q->size)
+		return -EBUSY;
+	for (cid = 0; cid < q->size && q->slots[cid]; cid++)
+		;
+	cmd->done = false;
+	q->slots[cid] = cmd;
+	q->inflight++;
+	pdu.cmd = cmd->sqe;
+	pdu.cmd.cid = cid;
+	pdu.cmd.flags = 0x40;	/* PSDT: SGL */
+	memset(pdu.cmd.dptr, 0, sizeof(pdu.cmd.dptr));
+	sgl->length = cmd->len;
+	sgl->type = incapsule ? SGL_DATA_BLOCK_OFFSET : SGL_TRANSPORT_DATA;
+	return send_pdu(h, q, &pdu, sizeof(pdu), incapsule ? cmd->data : NULL,
+			incapsule ? cmd->len : 0);
+}
+
+struct tcp_host_cmd *tcp_host_reap(struct tcp_host *h, uint16_t qid, int *err)
+{
+	struct host_queue *q = &h->q[qid];
+	uint8_t buf[128 + TCP_DIGEST_LEN];
+	const struct tcp_hdr *hdr = (const struct tcp_hdr *)buf;
+
+	for (;;) {
+		int plen = recv_header(h, q, buf, false);
+		size_t hd = h->opts.hdgst ? TCP_DIGEST_LEN : 0, dd;
+		struct tcp_host_cmd *cmd;
+
+		if (plen < 0) {
+			*err = plen;
+			return NULL;
+		}
+		switch (hdr->type) {
+		case TCP_PDU_RSP: {
+			const struct tcp_rsp_pdu *rsp = (const struct tcp_rsp_pdu *)buf;
+
+			if (rsp->cqe.cid >= q->size || !(cmd = q->slots[rsp->cqe.cid])) {
+				*err = -EPROTO;
+				return NULL;
+			}
+			cmd->cqe = rsp->cqe;
+			cmd->done = true;
+			q->slots[rsp->cqe.cid] = NULL;
+			q->inflight--;
+			return cmd;
+		}
+		case TCP_PDU_C2H_DATA: {
+			const struct tcp_data_pdu *d = (const struct tcp_data_pdu *)buf;
+			uint32_t crc;
+
+			dd = (hdr->flags & TCP_F_DDGST) ? TCP_DIGEST_LEN : 0;
+			if (d->cccid >= q->size || !(cmd = q->slots[d->cccid]) ||
+			    d->datao > cmd->len || d->datal > cmd->len - d->datao ||
+			    hdr->pdo < hdr->hlen + hd || (uint32_t)plen != hdr->pdo + d->datal + dd) {
+				*err = -EPROTO;
+				return NULL;
+			}
+			if ((*err = skip(q, hdr->pdo - hdr->hlen - hd)) ||
+			    (*err = recv_all(q, (uint8_t *)cmd->data + d->datao, d->datal)))
+				return NULL;
+			if (dd) {
+				if ((*err = recv_all(q, &crc, sizeof(crc))))
+					return NULL;
+				if (crc != csd_crc32c(0, (uint8_t *)cmd->data + d->datao, d->datal)) {
+					*err = -EBADMSG;
+					return NULL;
+				}
+			}
+			break;
+		}
+		case TCP_PDU_R2T: {
+			const struct tcp_r2t_pdu *r = (const struct tcp_r2t_pdu *)buf;
+
+			if (r->cccid >= q->size || !(cmd = q->slots[r->cccid]) ||
+			    r->r2to > cmd->len || r->r2tl > cmd->len - r->r2to) {
+				*err = -EPROTO;
+				return NULL;
+			}
+			/* answer with H2CData PDUs of at most MAXH2CDATA */
+			for (uint32_t off = 0; off < r->r2tl; off += q->maxh2cdata) {
+				uint32_t n = r->r2tl - off < q->maxh2cdata ? r->r2tl - off
+									   : q->maxh2cdata;
+				struct tcp_data_pdu d = { .hdr.type = TCP_PDU_H2C_DATA,
+							  .cccid = r->cccid, .ttag = r->ttag,
+							  .datao = r->r2to + off, .datal = n };
+
+				if (off + n == r->r2tl)
+					d.hdr.flags = TCP_F_DATA_LAST;
+				if ((*err = send_pdu(h, q, &d, sizeof(d),
+						     (uint8_t *)cmd->data + r->r2to + off, n)))
+					return NULL;
+			}
+			break;
+		}
+		default:
+			*err = -EPROTO;
+			return NULL;
+		}
+	}
+}
+
+int tcp_host_cmd(struct tcp_host *h, uint16_t qid, struct csd_nvme_sqe *sqe, void *data,
+		 uint32_t len, struct csd_nvme_cqe *cqe)
+{
+	struct tcp_host_cmd cmd = { .sqe = *sqe, .data = data, .len = len };
+	int err = tcp_host_submit(h, qid, &cmd);
+
+	while (!err && !cmd.done)
+		if (!tcp_host_reap(h, qid, &err))
+			break;
+	if (!err)
+		*cqe = cmd.cqe;
+	return err;
+}
+
+static int fabrics_connect(struct tcp_host *h, uint16_t qid, char *err, size_t err_size)
+{
+	struct nvmf_connect_data d;
+	struct csd_nvme_sqe c = { .opcode = nvme_admin_fabrics,
+				  .nsid = nvme_fabrics_type_connect,
+				  .cdw10 = (uint32_t)qid << 16,
+				  .cdw11 = (uint32_t)(h->opts.queue_size - 1),
+				  .cdw12 = qid ? 0 : h->opts.kato_ms };
+	struct csd_nvme_cqe cqe;
+	int ret;
+
+	memset(&d, 0, sizeof(d));
+	memcpy(d.hostid, h->hostid, sizeof(d.hostid));
+	d.cntlid = qid ? h->cntlid : 0xffff;
+	snprintf(d.subsysnqn, sizeof(d.subsysnqn), "%s", h->subnqn);
+	snprintf(d.hostnqn, sizeof(d.hostnqn), "%s", h->hostnqn);
+	ret = tcp_host_cmd(h, qid, &c, &d, sizeof(d), &cqe);
+	if (ret || cqe.status >> 1) {
+		snprintf(err, err_size, "Connect of queue %u refused: %s (status 0x%x, DW0 0x%x)",
+			 qid, ret ? strerror(-ret) : "by the target", cqe.status >> 1, cqe.dw0);
+		return ret ? ret : -ECONNREFUSED;
+	}
+	if (qid == 0)
+		h->cntlid = (uint16_t)cqe.dw0;
+	return 0;
+}
+
+static int prop(struct tcp_host *h, bool set, uint32_t off, uint64_t *v)
+{
+	struct csd_nvme_sqe c = { .opcode = nvme_admin_fabrics,
+				  .nsid = set ? nvme_fabrics_type_property_set
+					      : nvme_fabrics_type_property_get,
+				  .cdw10 = off == 0 ? 1 : 0, .cdw11 = off,
+				  .cdw12 = (uint32_t)*v, .cdw13 = (uint32_t)(*v >> 32) };
+	struct csd_nvme_cqe cqe;
+	int err = tcp_host_cmd(h, 0, &c, NULL, 0, &cqe);
+
+	if (!err && cqe.status >> 1)
+		err = -EIO;
+	*v = cqe.dw0 | ((uint64_t)cqe.dw1 << 32);
+	return err;
+}
+
+int tcp_host_connect(const struct tcp_host_opts *opts, struct tcp_host **out, char *err,
+		     size_t err_size)
+{
+	struct tcp_host *h = calloc(1, sizeof(*h));
+	bool discovery;
+	uint64_t v;
+	int ret;
+
+	if (!h)
+		return -ENOMEM;
+	for (int i = 0; i < MAX_QUEUES; i++)
+		h->q[i].fd = -1;
+	h->opts = *opts;
+	if (!h->opts.addr)
+		h->opts.addr = "127.0.0.1";
+	if (!h->opts.port)
+		h->opts.port = 4420;
+	if (!h->opts.queue_size)
+		h->opts.queue_size = 128;
+	if (h->opts.queue_size < 2 || h->opts.queue_size > 1024) {
+		snprintf(err, err_size, "queue size %u: 2 to 1024", h->opts.queue_size);
+		free(h);
+		return -EINVAL;
+	}
+	snprintf(h->subnqn, sizeof(h->subnqn), "%s",
+		 opts->subnqn ? opts->subnqn : "nqn.2026-01.io.csdlab:drive0");
+	snprintf(h->hostnqn, sizeof(h->hostnqn), "%s",
+		 opts->hostnqn ? opts->hostnqn : "nqn.2014-08.org.nvmexpress:uuid:csdlab-host");
+	memcpy(h->hostid, "csdlab-host-id-0", 16);
+	discovery = !strcmp(h->subnqn, NVME_DISC_SUBSYS_NAME);
+	h->nio = discovery ? 0 : (opts->nr_io_queues ? opts->nr_io_queues : 1);
+	if (h->nio > 64) {
+		snprintf(err, err_size, "%u I/O queues: at most 64", h->nio);
+		free(h);
+		return -EINVAL;
+	}
+	if ((ret = open_queue(h, &h->q[0], 0, err, err_size)) ||
+	    (ret = fabrics_connect(h, 0, err, err_size)))
+		goto fail;
+	/* enable: all I/O command sets, 64-byte SQEs, 16-byte CQEs */
+	v = 1 | ((discovery ? 0u : 6u) << 4) | (6 << 16) | (4 << 20);
+	if ((ret = prop(h, true, 0x14, &v))) {
+		snprintf(err, err_size, "enabling the controller failed");
+		goto fail;
+	}
+	v = 0;
+	if ((ret = prop(h, false, 0x1c, &v)) || !(v & 1)) {
+		snprintf(err, err_size, "the controller did not become ready (CSTS 0x%llx)",
+			 (unsigned long long)v);
+		ret = ret ? ret : -EIO;
+		goto fail;
+	}
+	if (h->nio) {
+		struct csd_nvme_sqe c = { .opcode = nvme_admin_set_features,
+					  .cdw10 = NVME_FEAT_FID_NUM_QUEUES,
+					  .cdw11 = (h->nio - 1) | ((h->nio - 1) << 16) };
+		struct csd_nvme_cqe cqe;
+
+		if ((ret = tcp_host_cmd(h, 0, &c, NULL, 0, &cqe)) || (cqe.status >> 1)) {
+			snprintf(err, err_size, "Set Features Number of Queues failed");
+			ret = ret ? ret : -EIO;
+			goto fail;
+		}
+		if ((cqe.dw0 & 0xffff) + 1 < h->nio)
+			h->nio = (cqe.dw0 & 0xffff) + 1;
+	}
+	for (unsigned i = 1; i <= h->nio; i++)
+		if ((ret = open_queue(h, &h->q[i], (uint16_t)i, err, err_size)) ||
+		    (ret = fabrics_connect(h, (uint16_t)i, err, err_size)))
+			goto fail;
+	*out = h;
+	return 0;
+fail:
+	tcp_host_disconnect(h);
+	return ret;
+}
+
+void tcp_host_disconnect(struct tcp_host *h)
+{
+	if (!h)
+		return;
+	/* I/O queues first, then the admin queue, as a host tears an association down */
+	for (int i = MAX_QUEUES - 1; i >= 0; i--) {
+		struct host_queue *q = &h->q[i];
+
+		if (q->fd >= 0)
+			close(q->fd);
+		free(q->slots);
+	}
+	free(h);
+}
+
+uint16_t tcp_host_cntlid(const struct tcp_host *h)
+{
+	return h->cntlid;
+}
+
+unsigned tcp_host_nr_io_queues(const struct tcp_host *h)
+{
+	return h->nio;
+}
+
+void tcp_host_traffic(struct tcp_host *h, struct csd_tcp_traffic *out)
+{
+	memset(out, 0, sizeof(*out));
+	for (int i = 0; i < MAX_QUEUES; i++)
+		tcp_traffic_add(out, &h->q[i].traffic);
+}
+
+int tcp_host_queue_fd(struct tcp_host *h, uint16_t qid)
+{
+	return qid < MAX_QUEUES ? h->q[qid].fd : -1;
+}

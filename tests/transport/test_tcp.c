@@ -1,0 +1,570 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * NVMe/TCP end to end, in one process: the target serves a drive on a loopback port from its
+ * own thread, csdlab's initiator (and raw sockets, for what a well-behaved initiator never
+ * sends) talk to it. Digests, R2T, queue depth, the offload over the link, discovery,
+ * malformed PDUs, keep alive, many connections, a peer that stops reading, and byte counts
+ * checked against the kernel's TCP_INFO.
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <linux/tcp.h>
+#include <nvme/types.h>
+#include <pthread.h>
+#include <stdarg.h>
+#include <setjmp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+#include <cmocka.h>
+
+#include "../../src/transport/tcp/pdu.h"
+#include "crc32c.h"
+#include "csd/device.h"
+#include "csd/ebpf.h"
+#include "csd/tcp.h"
+#include "tcp_host.h"
+
+struct server {
+	struct csd_subsys *subsys;
+	struct csd_tcp_target *target;
+	pthread_t thread;
+	char path[64];
+	uint16_t port;
+};
+
+static struct server srv;
+
+static void *serve(void *arg)
+{
+	csd_tcp_target_run(arg);
+	return NULL;
+}
+
+static void server_start(uint32_t kato_unused)
+{
+	struct csd_dev_config cfg;
+	CSD_EBPF_OPTS(csd_ebpf_run_opts, unused);
+	struct csd_tcp_target_config tc = { .sz = sizeof(tc), .port = 0, .maxh2cdata = 32768 };
+	char err[256];
+	int fd;
+
+	(void)kato_unused;
+	(void)unused;
+	memset(&srv, 0, sizeof(srv));
+	snprintf(srv.path, sizeof(srv.path), "/tmp/csd-tcp-test-XXXXXX");
+	fd = mkstemp(srv.path);
+	close(fd);
+	csd_dev_config_defaults(&cfg);
+	cfg.backing_path = srv.path;
+	cfg.nvm_bytes = 64u << 20;
+	cfg.slm_bytes = 16u << 20;
+	if (csd_subsys_create(&cfg, &srv.subsys, err, sizeof(err)) ||
+	    csd_tcp_target_create(srv.subsys, &tc, &srv.target, err, sizeof(err))) {
+		fprintf(stderr, "server: %s\n", err);
+		abort();
+	}
+	srv.port = csd_tcp_target_port(srv.target);
+	pthread_create(&srv.thread, NULL, serve, srv.target);
+}
+
+static void server_stop(void)
+{
+	csd_tcp_target_stop(srv.target);
+	pthread_join(srv.thread, NULL);
+	csd_tcp_target_destroy(srv.target);
+	csd_subsys_destroy(srv.subsys);
+	unlink(srv.path);
+}
+
+static int setup(void **state)
+{
+	(void)state;
+	server_start(0);
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	(void)state;
+	server_stop();
+	return 0;
+}
+
+static struct tcp_host *host(bool digests, unsigned nio)
+{
+	struct tcp_host_opts o = { .port = srv.port, .hdgst = digests, .ddgst = digests,
+				   .nr_io_queues = nio };
+	struct tcp_host *h;
+	char err[256];
+
+	if (tcp_host_connect(&o, &h, err, sizeof(err)))
+		fail_msg("connect: %s", err);
+	return h;
+}
+
+static uint16_t status(const struct csd_nvme_cqe *cqe)
+{
+	return cqe->status >> 1;
+}
+
+static void rw(struct tcp_host *h, uint16_t qid, uint8_t opcode, uint64_t slba, void *buf,
+	       uint32_t nlb)
+{
+	struct csd_nvme_sqe c = { .opcode = opcode, .nsid = 1, .cdw10 = (uint32_t)slba,
+				  .cdw11 = (uint32_t)(slba >> 32), .cdw12 = nlb - 1 };
+	struct csd_nvme_cqe cqe;
+
+	assert_int_equal(tcp_host_cmd(h, qid, &c, buf, nlb * 512, &cqe), 0);
+	assert_int_equal(status(&cqe), 0);
+}
+
+static void fill(uint8_t *p, size_t n, unsigned seed)
+{
+	for (size_t i = 0; i < n; i++)
+		p[i] = (uint8_t)(i * 31 + seed + i / 4096);
+}
+
+static void identify_and_io(bool digests)
+{
+	struct tcp_host *h = host(digests, 2);
+	struct nvme_id_ctrl id;
+	struct csd_nvme_sqe c = { .opcode = nvme_admin_identify, .cdw10 = 1 };
+	struct csd_nvme_cqe cqe;
+	const size_t big = 1u << 20;
+	uint8_t *out = malloc(big), *in = malloc(big);
+
+	assert_int_equal(tcp_host_cmd(h, 0, &c, &id, sizeof(id), &cqe), 0);
+	assert_int_equal(status(&cqe), 0);
+	assert_memory_equal(id.mn, "csdlab", 6);
+	assert_int_equal(id.cntlid, tcp_host_cntlid(h));
+	/* in-capsule (4 KiB) and R2T (1 MiB, 32 R2Ts of MAXH2CDATA 32 KiB) writes */
+	fill(out, big, digests);
+	rw(h, 1, nvme_cmd_write, 0, out, 8);
+	rw(h, 2, nvme_cmd_write, 100, out, (uint32_t)(big / 512));
+	memset(in, 0, big);
+	rw(h, 1, nvme_cmd_read, 100, in, (uint32_t)(big / 512));
+	assert_memory_equal(in, out, big);
+	rw(h, 2, nvme_cmd_read, 0, in, 8);
+	assert_memory_equal(in, out, 4096);
+	tcp_host_disconnect(h);
+	free(out);
+	free(in);
+}
+
+static void test_io(void **state)
+{
+	(void)state;
+	identify_and_io(false);
+}
+
+static void test_io_with_digests(void **state)
+{
+	(void)state;
+	identify_and_io(true);
+}
+
+static void test_queue_depth(void **state)
+{
+	struct tcp_host *h = host(false, 1);
+	struct tcp_host_cmd cmds[64];
+	uint8_t bufs[64][512], pattern[64 * 512];
+	int err = 0;
+
+	(void)state;
+	fill(pattern, sizeof(pattern), 9);
+	rw(h, 1, nvme_cmd_write, 5000, pattern, 64);
+	for (int i = 0; i < 64; i++) {
+		cmds[i] = (struct tcp_host_cmd){ .sqe = { .opcode = nvme_cmd_read, .nsid = 1,
+							  .cdw10 = 5000 + (uint32_t)i },
+						 .data = bufs[i], .len = 512 };
+		assert_int_equal(tcp_host_submit(h, 1, &cmds[i]), 0);
+	}
+	for (int done = 0; done < 64; done++)
+		assert_non_null(tcp_host_reap(h, 1, &err));
+	for (int i = 0; i < 64; i++) {
+		assert_true(cmds[i].done);
+		assert_int_equal(status(&cmds[i].cqe), 0);
+		assert_memory_equal(bufs[i], pattern + i * 512, 512);
+	}
+	tcp_host_disconnect(h);
+}
+
+/* Load, activate and run a program over the link: only the answer comes back. */
+static void test_offload_over_the_link(void **state)
+{
+	static const char *text = "AlphaxxAlphaAlp\nAlpha.";	/* 3 */
+	struct tcp_host *h = host(true, 1);
+	struct csd_ebpf_insn *insns;
+	struct csd_mem_range r = { .nsid = 2, .sb = 0, .len = 24 };
+	struct csd_nvme_cqe cqe;
+	uint8_t mem[24] = { 0 };
+	char err[128];
+	size_t cnt;
+	/* count "Alpha" the slow way, in assembler: r0 = matches of 'A','l','p','h','a' */
+	const char *prog =
+		"mov %r0, 0\nmov %r3, 0\n"
+		"loop:\nmov %r4, %r3\nadd %r4, 5\njgt %r4, %r2, done\n"
+		"mov %r5, %r1\nadd %r5, %r3\nldxb %r6, [%r5+0]\njne %r6, 65, next\n"
+		"ldxw %r6, [%r5+1]\njne %r6, 0x6168706c, next\nadd %r0, 1\n"
+		"next:\nadd %r3, 1\nja loop\ndone:\nexit\n";
+
+	(void)state;
+	memcpy(mem, text, strlen(text));
+	assert_int_equal(csd_ebpf_asm(prog, &insns, &cnt, err, sizeof(err)), 0);
+	{
+		struct csd_nvme_sqe load = { .opcode = CSD_ADMIN_LOAD_PROGRAM, .nsid = 3,
+					     .cdw10 = 5 | (CSD_PTYPE_EBPF_RAW << 16),
+					     .cdw11 = (uint32_t)(cnt * 8), .cdw14 = (uint32_t)(cnt * 8) };
+		struct csd_nvme_sqe act = { .opcode = CSD_ADMIN_PROGRAM_ACTIVATION, .nsid = 3,
+					    .cdw10 = 5 | (1u << 16) };
+		struct csd_nvme_sqe mw = { .opcode = CSD_IO_MEMORY_WRITE, .nsid = 2, .cdw12 = 24 };
+		struct csd_nvme_sqe ex = { .opcode = CSD_IO_EXECUTE_PROGRAM, .nsid = 3, .cdw2 = 5,
+					   .cdw3 = 1 };
+
+		assert_int_equal(tcp_host_cmd(h, 0, &load, insns, (uint32_t)(cnt * 8), &cqe), 0);
+		assert_int_equal(status(&cqe), 0);
+		assert_int_equal(tcp_host_cmd(h, 0, &act, NULL, 0, &cqe), 0);
+		assert_int_equal(status(&cqe), 0);
+		assert_int_equal(tcp_host_cmd(h, 1, &mw, mem, 24, &cqe), 0);
+		assert_int_equal(status(&cqe), 0);
+		assert_int_equal(tcp_host_cmd(h, 1, &ex, &r, sizeof(r), &cqe), 0);
+		assert_int_equal(status(&cqe), 0);
+		assert_int_equal(cqe.dw0, 3);
+	}
+	free(insns);
+	tcp_host_disconnect(h);
+}
+
+static void test_discovery(void **state)
+{
+	struct tcp_host_opts o = { .port = srv.port, .subnqn = NVME_DISC_SUBSYS_NAME };
+	uint8_t buf[2048];
+	struct nvmf_discovery_log *log = (struct nvmf_discovery_log *)buf;
+	struct csd_nvme_sqe c = { .opcode = nvme_admin_get_log_page,
+				  .cdw10 = NVME_LOG_LID_DISCOVER | ((2048 / 4 - 1) << 16) };
+	struct csd_nvme_cqe cqe;
+	struct tcp_host *h;
+	char err[256], port[8];
+
+	(void)state;
+	assert_int_equal(tcp_host_connect(&o, &h, err, sizeof(err)), 0);
+	assert_int_equal(tcp_host_cmd(h, 0, &c, buf, sizeof(buf), &cqe), 0);
+	assert_int_equal(status(&cqe), 0);
+	assert_int_equal(log->numrec, 1);
+	assert_int_equal(log->entries[0].trtype, NVMF_TRTYPE_TCP);
+	assert_string_equal(log->entries[0].subnqn, "nqn.2026-01.io.csdlab:drive0");
+	assert_string_equal(log->entries[0].traddr, "127.0.0.1");
+	snprintf(port, sizeof(port), "%u", srv.port);
+	assert_string_equal(log->entries[0].trsvcid, port);
+	tcp_host_disconnect(h);
+}
+
+/* Raw sockets: what a proper initiator never sends. */
+
+static int raw_connect(void)
+{
+	struct sockaddr_in sa = { .sin_family = AF_INET, .sin_port = htons(srv.port) };
+	int fd = socket(AF_INET, SOCK_STREAM, 0);
+	struct timeval tv = { .tv_sec = 5 };
+
+	inet_pton(AF_INET, "127.0.0.1", &sa.sin_addr);
+	assert_int_equal(connect(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+	return fd;
+}
+
+/* Read until EOF; returns the first PDU's type and its FES if a TermReq (else -1). */
+static int expect_term(int fd, uint16_t *fes)
+{
+	uint8_t buf[512];
+	size_t have = 0;
+	ssize_t n;
+
+	while ((n = recv(fd, buf + have, sizeof(buf) - have, 0)) > 0)
+		have += (size_t)n;
+	close(fd);
+	/* skip an ICResp if the connection got that far */
+	if (have >= 128 + 24 && buf[0] == TCP_PDU_ICRESP) {
+		memmove(buf, buf + 128, have - 128);
+		have -= 128;
+	}
+	if (have < 24 || buf[0] != TCP_PDU_C2H_TERM)
+		return -1;
+	memcpy(fes, buf + 8, 2);
+	return buf[0];
+}
+
+static void send_icreq(int fd, uint8_t digest)
+{
+	struct tcp_icreq req = { .hdr = { .type = TCP_PDU_ICREQ, .hlen = 128, .plen = 128 },
+				 .digest = digest };
+	uint8_t rsp[128];
+
+	assert_int_equal(send(fd, &req, sizeof(req), 0), 128);
+	assert_int_equal(recv(fd, rsp, sizeof(rsp), MSG_WAITALL), 128);
+	assert_int_equal(rsp[0], TCP_PDU_ICRESP);
+}
+
+static void test_malformed_pdus(void **state)
+{
+	struct tcp_host *other = host(false, 1);	/* must keep working throughout */
+	uint8_t block[512];
+	uint16_t fes = 0;
+	int fd;
+
+	(void)state;
+	/* an unknown PDU type */
+	fd = raw_connect();
+	assert_int_equal(send(fd, (uint8_t[8]){ 0x42, 0, 8, 0, 8, 0, 0, 0 }, 8, 0), 8);
+	assert_int_equal(expect_term(fd, &fes), TCP_PDU_C2H_TERM);
+	assert_int_equal(fes, TCP_FES_INVALID_PDU_HDR);
+	/* a command before ICReq */
+	fd = raw_connect();
+	{
+		struct tcp_cmd_pdu p = { .hdr = { .type = TCP_PDU_CMD, .hlen = 72, .plen = 72 } };
+
+		assert_int_equal(send(fd, &p, sizeof(p), 0), 72);
+	}
+	assert_int_equal(expect_term(fd, &fes), TCP_PDU_C2H_TERM);
+	assert_int_equal(fes, TCP_FES_PDU_SEQ_ERR);
+	/* ICReq with a wrong header length */
+	fd = raw_connect();
+	assert_int_equal(send(fd, (uint8_t[8]){ 0, 0, 100, 0, 128, 0, 0, 0 }, 8, 0), 8);
+	assert_int_equal(expect_term(fd, &fes), TCP_PDU_C2H_TERM);
+	assert_int_equal(fes, TCP_FES_INVALID_PDU_HDR);
+	/* plen shorter than the header */
+	fd = raw_connect();
+	send_icreq(fd, 0);
+	assert_int_equal(send(fd, (uint8_t[8]){ TCP_PDU_CMD, 0, 72, 0, 10, 0, 0, 0 }, 8, 0), 8);
+	assert_int_equal(expect_term(fd, &fes), TCP_PDU_C2H_TERM);
+	assert_int_equal(fes, TCP_FES_INVALID_PDU_HDR);
+	/* a wrong header digest */
+	fd = raw_connect();
+	send_icreq(fd, 1);
+	{
+		uint8_t p[76] = { TCP_PDU_CMD, TCP_F_HDGST, 72, 0, 76 };
+
+		memset(p + 72, 0xab, 4);
+		assert_int_equal(send(fd, p, sizeof(p), 0), 76);
+	}
+	assert_int_equal(expect_term(fd, &fes), TCP_PDU_C2H_TERM);
+	assert_int_equal(fes, TCP_FES_HDR_DIGEST_ERR);
+	/* ICReq one byte per segment, then a command before Connect: status, not termination */
+	fd = raw_connect();
+	{
+		struct tcp_icreq req = { .hdr = { .type = TCP_PDU_ICREQ, .hlen = 128, .plen = 128 } };
+		struct tcp_cmd_pdu p = { .hdr = { .type = TCP_PDU_CMD, .hlen = 72, .plen = 72 },
+					 .cmd = { .opcode = nvme_admin_keep_alive, .cid = 7 } };
+		uint8_t rsp[128];
+
+		for (size_t i = 0; i < sizeof(req); i++) {
+			assert_int_equal(send(fd, (uint8_t *)&req + i, 1, 0), 1);
+			usleep(200);
+		}
+		assert_int_equal(recv(fd, rsp, 128, MSG_WAITALL), 128);
+		assert_int_equal(rsp[0], TCP_PDU_ICRESP);
+		assert_int_equal(send(fd, &p, sizeof(p), 0), 72);
+		assert_int_equal(recv(fd, rsp, 24, MSG_WAITALL), 24);
+		assert_int_equal(rsp[0], TCP_PDU_RSP);
+		assert_int_equal(((struct tcp_rsp_pdu *)rsp)->cqe.cid, 7);
+		assert_int_equal(((struct tcp_rsp_pdu *)rsp)->cqe.status >> 1, 0x400c);
+		close(fd);
+	}
+	/* H2CData for a transfer tag nobody asked for */
+	fd = raw_connect();
+	send_icreq(fd, 0);
+	{
+		struct tcp_data_pdu d = { .hdr = { .type = TCP_PDU_H2C_DATA, .hlen = 24, .pdo = 24,
+						   .plen = 28 }, .ttag = 9, .datal = 4 };
+		uint8_t p[28] = { 0 };
+
+		memcpy(p, &d, 24);
+		assert_int_equal(send(fd, p, sizeof(p), 0), 28);
+	}
+	assert_int_equal(expect_term(fd, &fes), TCP_PDU_C2H_TERM);
+	assert_int_equal(fes, TCP_FES_INVALID_PDU_HDR);
+	/* the well-behaved host never noticed */
+	rw(other, 1, nvme_cmd_read, 0, block, 1);
+	tcp_host_disconnect(other);
+}
+
+static void test_data_digest_error_fails_the_command_only(void **state)
+{
+	struct tcp_host *h = host(true, 1);
+	uint8_t block[512], before[512];
+	int fd;
+
+	(void)state;
+	fill(block, sizeof(block), 3);
+	rw(h, 1, nvme_cmd_write, 77, block, 1);
+	/* a raw connection that connects properly, then sends a write with a bad data digest */
+	fd = tcp_host_queue_fd(h, 1);
+	{
+		struct {
+			struct tcp_cmd_pdu p;
+			uint32_t hcrc;
+			uint8_t data[512];
+			uint32_t dcrc;
+		} __attribute__((packed)) w;
+		struct tcp_sgl sgl = { .length = 512, .type = SGL_DATA_BLOCK_OFFSET };
+		uint8_t rsp[28];
+
+		memset(&w, 0, sizeof(w));
+		w.p.hdr = (struct tcp_hdr){ .type = TCP_PDU_CMD, .flags = TCP_F_HDGST | TCP_F_DDGST,
+					    .hlen = 72, .pdo = 76, .plen = sizeof(w) };
+		w.p.cmd = (struct csd_nvme_sqe){ .opcode = nvme_cmd_write, .cid = 99, .nsid = 1,
+						 .cdw10 = 77 };
+		memcpy(w.p.cmd.dptr, &sgl, sizeof(sgl));
+		w.hcrc = csd_crc32c(0, (const void *)&w, 72);
+		memset(w.data, 0xee, 512);
+		w.dcrc = 0x12345678;
+		assert_int_equal(send(fd, &w, sizeof(w), 0), (ssize_t)sizeof(w));
+		assert_int_equal(recv(fd, rsp, 28, MSG_WAITALL), 28);
+		assert_int_equal(rsp[0], TCP_PDU_RSP);
+		assert_int_equal(((struct tcp_rsp_pdu *)rsp)->cqe.status >> 1, 0x22);
+	}
+	/* nothing was written, and the connection still works */
+	rw(h, 1, nvme_cmd_read, 77, before, 1);
+	assert_memory_equal(before, block, 512);
+	tcp_host_disconnect(h);
+}
+
+static void test_keep_alive_timeout(void **state)
+{
+	struct tcp_host_opts o = { .port = srv.port, .kato_ms = 300 };
+	struct tcp_host *h;
+	char err[256], b;
+	int fd;
+
+	(void)state;
+	assert_int_equal(tcp_host_connect(&o, &h, err, sizeof(err)), 0);
+	assert_int_equal(csd_tcp_target_connections(srv.target), 2);
+	usleep(800000);		/* no keep alive: the target tears the association down */
+	fd = tcp_host_queue_fd(h, 0);
+	assert_int_equal(recv(fd, &b, 1, 0), 0);
+	assert_int_equal(csd_tcp_target_connections(srv.target), 0);
+	tcp_host_disconnect(h);
+}
+
+static void test_many_connections(void **state)
+{
+	int fds[100];
+	struct tcp_host *h;
+	uint8_t block[512];
+
+	(void)state;
+	for (int i = 0; i < 100; i++) {
+		fds[i] = raw_connect();
+		send_icreq(fds[i], i % 4);
+	}
+	assert_int_equal(csd_tcp_target_connections(srv.target), 100);
+	h = host(false, 1);
+	rw(h, 1, nvme_cmd_read, 0, block, 1);
+	tcp_host_disconnect(h);
+	for (int i = 0; i < 100; i++)
+		close(fds[i]);
+	usleep(100000);
+	assert_int_equal(csd_tcp_target_connections(srv.target), 0);
+}
+
+/* A host that sends reads and never reads the answers does not stall another host. */
+static void test_peer_that_stops_reading(void **state)
+{
+	struct tcp_host *greedy = host(false, 1), *other = host(false, 1);
+	struct csd_nvme_sqe c = { .opcode = nvme_cmd_read, .nsid = 1, .cdw12 = 255 };
+	struct tcp_cmd_pdu p = { .hdr = { .type = TCP_PDU_CMD, .hlen = 72, .plen = 72 } };
+	struct tcp_sgl *sgl = (struct tcp_sgl *)p.cmd.dptr;
+	int fd = tcp_host_queue_fd(greedy, 1), rcv = 4096;
+	uint8_t block[512];
+
+	(void)state;
+	setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &rcv, sizeof(rcv));
+	sgl->length = 128 * 1024;
+	sgl->type = SGL_TRANSPORT_DATA;
+	for (int i = 0; i < 100; i++) {
+		p.cmd = c;
+		p.cmd.cid = (uint16_t)i;
+		memcpy(p.cmd.dptr, sgl, 16);
+		if (send(fd, &p, sizeof(p), MSG_DONTWAIT) != sizeof(p))
+			break;
+	}
+	for (int i = 0; i < 50; i++)
+		rw(other, 1, nvme_cmd_read, (uint64_t)i, block, 1);
+	tcp_host_disconnect(other);
+	tcp_host_disconnect(greedy);
+}
+
+/* Every byte the target counted is a byte the kernel moved on that socket. */
+static void test_byte_counts_match_tcp_info(void **state)
+{
+	struct csd_tcp_traffic before, after, mine;
+	struct tcp_host *h;
+	uint64_t acked = 0, received = 0;
+	uint8_t *buf = malloc(256 * 1024);
+
+	(void)state;
+	usleep(100000);
+	csd_tcp_target_traffic(srv.target, &before);
+	h = host(true, 2);
+	fill(buf, 256 * 1024, 1);
+	for (int i = 0; i < 8; i++) {
+		rw(h, 1, nvme_cmd_write, (uint64_t)i * 512, buf, 512);
+		rw(h, 2, nvme_cmd_read, (uint64_t)i * 512, buf, 512);
+	}
+	usleep(50000);	/* let the last ACKs arrive */
+	for (uint16_t q = 0; q <= 2; q++) {
+		struct tcp_info ti;
+		socklen_t len = sizeof(ti);
+
+		assert_int_equal(getsockopt(tcp_host_queue_fd(h, q), IPPROTO_TCP, TCP_INFO, &ti, &len), 0);
+		acked += ti.tcpi_bytes_acked;
+		received += ti.tcpi_bytes_received;
+	}
+	tcp_host_traffic(h, &mine);
+	csd_tcp_target_traffic(srv.target, &after);
+	print_message("# host sent %llu (kernel: %llu acked), target received %llu; "
+		      "target sent %llu, host received %llu (kernel: %llu)\n",
+		      (unsigned long long)mine.bytes_out, (unsigned long long)acked,
+		      (unsigned long long)(after.bytes_in - before.bytes_in),
+		      (unsigned long long)(after.bytes_out - before.bytes_out),
+		      (unsigned long long)mine.bytes_in, (unsigned long long)received);
+	/* Linux counts the SYN as one acknowledged byte of each of the 3 connections */
+	acked -= 3;
+	assert_int_equal(mine.bytes_out, acked);
+	assert_int_equal(mine.bytes_in, received);
+	assert_int_equal(after.bytes_in - before.bytes_in, acked);
+	assert_int_equal(after.bytes_out - before.bytes_out, received);
+	/* and the per-type counts add up to the total */
+	{
+		uint64_t sum = 0;
+
+		for (int i = 0; i < CSD_TCP_PDU_TYPES; i++)
+			sum += mine.pdu_bytes_out[i];
+		assert_int_equal(sum, mine.bytes_out);
+	}
+	tcp_host_disconnect(h);
+	free(buf);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_io),
+		cmocka_unit_test(test_io_with_digests),
+		cmocka_unit_test(test_queue_depth),
+		cmocka_unit_test(test_offload_over_the_link),
+		cmocka_unit_test(test_discovery),
+		cmocka_unit_test(test_malformed_pdus),
+		cmocka_unit_test(test_data_digest_error_fails_the_command_only),
+		cmocka_unit_test(test_keep_alive_timeout),
+		cmocka_unit_test(test_many_connections),
+		cmocka_unit_test(test_peer_that_stops_reading),
+		cmocka_unit_test(test_byte_counts_match_tcp_info),
+	};
+
+	return cmocka_run_group_tests_name("transport-tcp", tests, setup, teardown);
+}

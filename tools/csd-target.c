@@ -1,0 +1,269 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * csd-target: the csdlab drive served over NVMe/TCP.
+ *
+ *   csd-target [--addr 127.0.0.1] [--port 4420] [--nqn NQN] [--file PATH] [--size 1G]
+ *              [--lba-size 512] [--slm-size 64M] [--threads 2] [--allow-host NQN]...
+ *              [--advertise ADDR] [--budget N] [--time-limit-ms N] [--config FILE] [-v]
+ *
+ * Without --file the NVM data lives in a new temporary directory (named on start, removed on a
+ * clean stop); give --file for data that outlives the daemon. SIGINT and
+ * SIGTERM stop it cleanly: connections close, data is flushed to the file, and the traffic
+ * and program counters are printed.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "csd/device.h"
+#include "csd/tcp.h"
+#include "util.h"
+
+#define MAX_HOSTS 64
+
+static struct csd_tcp_target *the_target;
+
+static void on_signal(int sig)
+{
+	(void)sig;
+	if (the_target)
+		csd_tcp_target_stop(the_target);
+}
+
+static void usage(FILE *f)
+{
+	fprintf(f,
+		"usage: csd-target [options]\n"
+		"  -a, --addr ADDR         listen address (default 127.0.0.1)\n"
+		"  -p, --port PORT         TCP port (default 4420; 0 picks one)\n"
+		"  -n, --nqn NQN           subsystem NQN (default nqn.2026-01.io.csdlab:drive0)\n"
+		"  -f, --file PATH         NVM backing file (default: in a new temporary directory)\n"
+		"  -s, --size SIZE         NVM namespace size (default 1G, or the file's size)\n"
+		"  -l, --lba-size N        512 or 4096 (default 512)\n"
+		"  -m, --slm-size SIZE     Subsystem Local Memory (default 64M)\n"
+		"  -t, --threads N         engine threads for Execute Program (default 2)\n"
+		"  -H, --allow-host NQN    accept only these hosts (repeat; default: any)\n"
+		"  -A, --advertise ADDR    address in the discovery log (default: --addr)\n"
+		"  -b, --budget N          instructions per program run (default 2^32)\n"
+		"  -T, --time-limit-ms N   wall-clock limit per program run (default none)\n"
+		"  -c, --config FILE       read options from FILE: one 'name value' per line\n"
+		"  -v, --verbose           log connections on stderr\n");
+}
+
+struct options {
+	struct csd_dev_config dev;
+	struct csd_tcp_target_config tcp;
+	const char *hosts[MAX_HOSTS];
+	char *owned[64];
+	unsigned nowned;
+	char tmpdir[64];
+	char tmpfile[96];
+};
+
+static const struct option longopts[] = {
+	{ "addr", required_argument, NULL, 'a' },
+	{ "port", required_argument, NULL, 'p' },
+	{ "nqn", required_argument, NULL, 'n' },
+	{ "file", required_argument, NULL, 'f' },
+	{ "size", required_argument, NULL, 's' },
+	{ "lba-size", required_argument, NULL, 'l' },
+	{ "slm-size", required_argument, NULL, 'm' },
+	{ "threads", required_argument, NULL, 't' },
+	{ "allow-host", required_argument, NULL, 'H' },
+	{ "advertise", required_argument, NULL, 'A' },
+	{ "budget", required_argument, NULL, 'b' },
+	{ "time-limit-ms", required_argument, NULL, 'T' },
+	{ "config", required_argument, NULL, 'c' },
+	{ "verbose", no_argument, NULL, 'v' },
+	{ "help", no_argument, NULL, 'h' },
+	{ NULL, 0, NULL, 0 },
+};
+
+static int apply(struct options *o, int opt, const char *arg, const char *name);
+
+/* A config file: "name value" per line, names as the long options, # comments. */
+static int read_config(struct options *o, const char *path)
+{
+	uint8_t *text;
+	size_t len;
+	char *line, *save = NULL;
+	int lineno = 0;
+
+	if (csd_read_file(path, &text, &len)) {
+		fprintf(stderr, "csd-target: %s: %s\n", path, strerror(errno));
+		return -1;
+	}
+	for (line = strtok_r((char *)text, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
+		char name[64], value[512];
+		int found = 0;
+
+		lineno++;
+		if (line[0] == '#' || strspn(line, " \t\r") == strlen(line))
+			continue;
+		if (sscanf(line, " %63s %511s", name, value) != 2) {
+			fprintf(stderr, "csd-target: %s:%d: 'name value' expected\n", path, lineno);
+			free(text);
+			return -1;
+		}
+		for (const struct option *lo = longopts; lo->name; lo++) {
+			if (strcmp(lo->name, name) || lo->has_arg != required_argument || lo->val == 'c')
+				continue;
+			found = 1;
+			if (o->nowned == 64 || !(o->owned[o->nowned] = strdup(value)) ||
+			    apply(o, lo->val, o->owned[o->nowned++], name)) {
+				free(text);
+				return -1;
+			}
+		}
+		if (!found) {
+			fprintf(stderr, "csd-target: %s:%d: unknown option '%s'\n", path, lineno, name);
+			free(text);
+			return -1;
+		}
+	}
+	free(text);
+	return 0;
+}
+
+static int apply(struct options *o, int opt, const char *arg, const char *name)
+{
+	uint64_t v;
+
+	switch (opt) {
+	case 'a': o->tcp.addr = arg; return 0;
+	case 'n': o->dev.subnqn = arg; return 0;
+	case 'f': o->dev.backing_path = arg; return 0;
+	case 'A': o->tcp.advertise_addr = arg; return 0;
+	case 'v': o->tcp.verbose = true; return 0;
+	case 'c': return read_config(o, arg);
+	case 'H':
+		if (o->tcp.nallowed == MAX_HOSTS) {
+			fprintf(stderr, "csd-target: at most %d --allow-host\n", MAX_HOSTS);
+			return -1;
+		}
+		o->hosts[o->tcp.nallowed++] = arg;
+		o->tcp.allowed_hosts = o->hosts;
+		return 0;
+	case 's': case 'm':
+		if (csd_parse_size(arg, &v) || !v)
+			break;
+		if (opt == 's')
+			o->dev.nvm_bytes = v;
+		else
+			o->dev.slm_bytes = v;
+		return 0;
+	case 'p': case 'l': case 't': case 'b': case 'T':
+		if (csd_parse_u64(arg, &v))
+			break;
+		if (opt == 'p' && v <= 65535)
+			o->tcp.port = (uint16_t)v;
+		else if (opt == 'l' && (v == 512 || v == 4096))
+			o->dev.lba_size = (uint32_t)v;
+		else if (opt == 't' && v >= 1 && v <= 64)
+			o->dev.engine_threads = (unsigned)v;
+		else if (opt == 'b' && v)
+			o->dev.exec_budget = v;
+		else if (opt == 'T' && v <= 3600000)
+			o->dev.exec_time_ms = (uint32_t)v;
+		else
+			break;
+		return 0;
+	}
+	fprintf(stderr, "csd-target: --%s '%s' is not a valid value\n", name, arg);
+	return -1;
+}
+
+static void print_stats(struct csd_subsys *s, struct csd_tcp_target *t)
+{
+	struct csd_tcp_traffic tr;
+	struct csd_vendor_stats st;
+
+	csd_tcp_target_traffic(t, &tr);
+	csd_subsys_stats(s, &st);
+	fprintf(stderr, "csd-target: link: %" PRIu64 " bytes in, %" PRIu64 " bytes out\n",
+		tr.bytes_in, tr.bytes_out);
+	for (int i = 0; i < CSD_TCP_PDU_TYPES; i++) {
+		if (tr.pdus_in[i] || tr.pdus_out[i])
+			fprintf(stderr, "csd-target:   %-12s in %8" PRIu64 " PDUs %12" PRIu64
+				" bytes, out %8" PRIu64 " PDUs %12" PRIu64 " bytes\n", csd_tcp_pdu_name((unsigned)i),
+				tr.pdus_in[i], tr.pdu_bytes_in[i], tr.pdus_out[i],
+				tr.pdu_bytes_out[i]);
+	}
+	fprintf(stderr, "csd-target: drive: %" PRIu64 " NVM bytes read, %" PRIu64 " written, %"
+		PRIu64 " moved inside, %" PRIu64 " program runs, %" PRIu64 " instructions\n",
+		st.nvm_bytes_read, st.nvm_bytes_written, st.internal_bytes_moved,
+		st.program_executions, st.program_insns);
+}
+
+int main(int argc, char **argv)
+{
+	struct options o = { 0 };
+	struct csd_subsys *subsys;
+	struct sigaction sa = { .sa_handler = on_signal };
+	char err[512];
+	int c, ret;
+
+	csd_dev_config_defaults(&o.dev);
+	o.tcp.sz = sizeof(o.tcp);
+	o.tcp.port = 4420;
+	while ((c = getopt_long(argc, argv, "a:p:n:f:s:l:m:t:H:A:b:T:c:vh", longopts, NULL)) != -1) {
+		if (c == 'h') {
+			usage(stdout);
+			return 0;
+		}
+		if (c == '?') {
+			usage(stderr);
+			return 2;
+		}
+		for (const struct option *lo = longopts; lo->name; lo++)
+			if (lo->val == c && apply(&o, c, optarg, lo->name))
+				return 2;
+	}
+	if (optind != argc) {
+		fprintf(stderr, "csd-target: unexpected argument '%s'\n", argv[optind]);
+		return 2;
+	}
+	if (!o.dev.backing_path) {
+		snprintf(o.tmpdir, sizeof(o.tmpdir), "/tmp/csd-target-XXXXXX");
+		if (!mkdtemp(o.tmpdir)) {
+			fprintf(stderr, "csd-target: cannot create a temporary directory: %s\n",
+				strerror(errno));
+			return 1;
+		}
+		snprintf(o.tmpfile, sizeof(o.tmpfile), "%s/nvm.img", o.tmpdir);
+		o.dev.backing_path = o.tmpfile;
+	}
+	if (csd_subsys_create(&o.dev, &subsys, err, sizeof(err))) {
+		fprintf(stderr, "csd-target: %s\n", err);
+		return 1;
+	}
+	if (csd_tcp_target_create(subsys, &o.tcp, &the_target, err, sizeof(err))) {
+		fprintf(stderr, "csd-target: %s\n", err);
+		csd_subsys_destroy(subsys);
+		return 1;
+	}
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
+	signal(SIGPIPE, SIG_IGN);
+	printf("csd-target: %s on %s:%u, NVM data in %s\n", csd_subsys_nqn(subsys),
+	       o.tcp.addr ? o.tcp.addr : "127.0.0.1", csd_tcp_target_port(the_target),
+	       o.dev.backing_path);
+	fflush(stdout);
+	ret = csd_tcp_target_run(the_target);
+	print_stats(subsys, the_target);
+	csd_tcp_target_destroy(the_target);
+	csd_subsys_destroy(subsys);	/* flushes the NVM data */
+	for (unsigned i = 0; i < o.nowned; i++)
+		free(o.owned[i]);
+	if (o.tmpdir[0]) {	/* scratch data: it goes with the daemon */
+		unlink(o.tmpfile);
+		rmdir(o.tmpdir);
+	}
+	fprintf(stderr, "csd-target: stopped\n");
+	return ret ? 1 : 0;
+}
