@@ -154,7 +154,7 @@ static int open_queue(struct tcp_host *h, struct host_queue *q, uint16_t qid, ch
 {
 	struct sockaddr_in sa = { .sin_family = AF_INET, .sin_port = htons(h->opts.port) };
 	struct tcp_icreq req = { .hdr.type = TCP_PDU_ICREQ };
-	uint8_t buf[128 + TCP_DIGEST_LEN];
+	uint8_t buf[128 + TCP_DIGEST_LEN] __attribute__((aligned(8)));
 	struct tcp_icresp *rsp = (struct tcp_icresp *)buf;
 	int one = 1, ret;
 
@@ -224,7 +224,7 @@ int tcp_host_submit(struct tcp_host *h, uint16_t qid, struct tcp_host_cmd *cmd)
 struct tcp_host_cmd *tcp_host_reap(struct tcp_host *h, uint16_t qid, int *err)
 {
 	struct host_queue *q = &h->q[qid];
-	uint8_t buf[128 + TCP_DIGEST_LEN];
+	uint8_t buf[128 + TCP_DIGEST_LEN] __attribute__((aligned(8)));
 	const struct tcp_hdr *hdr = (const struct tcp_hdr *)buf;
 
 	for (;;) {

@@ -206,8 +206,6 @@ static void cmd_free(struct tcp_cmd *c)
 	c->in_use = false;
 }
 
-static void queue_free_if_done(struct tcp_queue *q);
-
 /* Send the response of a command (its data first) and release it. */
 void tcp_cmd_respond(struct tcp_cmd *c)
 {
@@ -241,8 +239,7 @@ static void cmd_done(struct csd_req *req)
 		c->submitted = false;
 		q->outstanding--;
 		if (q->dead) {
-			cmd_free(c);
-			queue_free_if_done(q);
+			cmd_free(c);	/* the loop frees the queue once nothing is outstanding */
 		} else {
 			tcp_cmd_respond(c);
 		}
@@ -656,23 +653,27 @@ static void on_readable(struct tcp_queue *q)
 
 /* Connections */
 
-static void queue_free_if_done(struct tcp_queue *q)
+/*
+ * Closed connections are freed here, between rounds of the loop, never while their own
+ * events are being handled, and only once the drive has completed all their commands.
+ */
+static void reap_dead_queues(struct tcp_target *t)
 {
-	struct tcp_target *t = q->t;
-	struct tcp_queue **pp;
+	struct tcp_queue **pp = &t->queues;
 
-	if (!q->dead || q->outstanding)
-		return;
-	for (pp = &t->queues; *pp; pp = &(*pp)->next) {
-		if (*pp == q) {
-			*pp = q->next;
-			break;
+	while (*pp) {
+		struct tcp_queue *q = *pp;
+
+		if (!q->dead || q->outstanding) {
+			pp = &q->next;
+			continue;
 		}
+		*pp = q->next;
+		for (unsigned i = 0; i < CSD_MAX_QUEUE_SIZE_TCP; i++)
+			free(q->cmds[i].buf);
+		free(q->cmds);
+		free(q);
 	}
-	for (unsigned i = 0; i < q->ncmds; i++)
-		free(q->cmds[i].buf);
-	free(q->cmds);
-	free(q);
 }
 
 void tcp_queue_close(struct tcp_queue *q)
@@ -708,7 +709,6 @@ void tcp_queue_close(struct tcp_queue *q)
 		else if (a->ctrl)
 			csd_ctrl_remove_queue(a->ctrl, q->qid);
 	}
-	queue_free_if_done(q);
 }
 
 /* The admin queue went away: the controller and all its queues go. */
@@ -717,9 +717,16 @@ void tcp_assoc_destroy(struct tcp_assoc *a)
 	struct tcp_target *t = a->t;
 	struct tcp_assoc **pp;
 
-	for (unsigned i = 1; i < 65; i++)
-		if (a->queues[i])
-			tcp_queue_close(a->queues[i]);
+	/* every queue of it goes too (the admin queue as well, when the target stops) */
+	for (unsigned i = 0; i < 65; i++) {
+		struct tcp_queue *q = a->queues[i];
+
+		if (!q)
+			continue;
+		a->queues[i] = NULL;
+		q->assoc = NULL;
+		tcp_queue_close(q);
+	}
 	for (pp = &t->assocs; *pp; pp = &(*pp)->next) {
 		if (*pp == a) {
 			*pp = a->next;
@@ -908,15 +915,15 @@ int csd_tcp_target_run(struct csd_tcp_target *tt)
 			last_check = now_ms();
 			check_keep_alive(t);
 		}
+		reap_dead_queues(t);
 	}
 	/* stopping: every association and connection goes, completions are drained */
 	while (t->assocs)
 		tcp_assoc_destroy(t->assocs);
-	for (struct tcp_queue *q = t->queues, *next; q; q = next) {
-		next = q->next;
+	for (struct tcp_queue *q = t->queues; q; q = q->next)
 		tcp_queue_close(q);
-	}
 	drain_done(t);
+	reap_dead_queues(t);
 	return 0;
 }
 

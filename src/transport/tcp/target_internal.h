@@ -68,7 +68,7 @@ struct tcp_queue {
 
 	/* receive */
 	enum rx_state rx;
-	uint8_t hdr[TCP_MAX_HDR];
+	uint8_t hdr[TCP_MAX_HDR] __attribute__((aligned(8)));	/* read as PDU structs */
 	uint32_t hdr_have, hdr_need;
 	uint32_t rx_left;	/* bytes left in the current state */
 	uint8_t *rx_dst;
