@@ -7,5 +7,16 @@ int cmd_asm(int argc, char **argv);
 int cmd_disasm(int argc, char **argv);
 int cmd_run(int argc, char **argv);
 int cmd_gen(int argc, char **argv);
+int cmd_discover(int argc, char **argv);
+int cmd_list(int argc, char **argv);
+int cmd_id_ctrl(int argc, char **argv);
+int cmd_rw(int argc, char **argv);
+int cmd_flush(int argc, char **argv);
+int cmd_program(int argc, char **argv);
+int cmd_mrs(int argc, char **argv);
+int cmd_exec(int argc, char **argv);
+int cmd_mem(int argc, char **argv);
+int cmd_log(int argc, char **argv);
+int cmd_stats(int argc, char **argv);
 
 #endif

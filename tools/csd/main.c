@@ -13,6 +13,18 @@ static const struct {
 	int (*fn)(int argc, char **argv);
 	const char *help;
 } commands[] = {
+	{ "discover", cmd_discover, "the target's discovery log" },
+	{ "list", cmd_list, "the drive's namespaces and their command sets" },
+	{ "id-ctrl", cmd_id_ctrl, "identify the controller" },
+	{ "read", cmd_rw, "read blocks of the NVM namespace" },
+	{ "write", cmd_rw, "write a file into the NVM namespace" },
+	{ "flush", cmd_flush, "make written data durable" },
+	{ "program", cmd_program, "load, unload, activate, deactivate, list programs" },
+	{ "mrs", cmd_mrs, "create, delete, list memory range sets" },
+	{ "exec", cmd_exec, "execute a program on the drive (or stream it over NVM blocks)" },
+	{ "mem", cmd_mem, "read, write, copy the drive's memory (SLM)" },
+	{ "log", cmd_log, "get a log page (hex)" },
+	{ "stats", cmd_stats, "the drive's counters and this host's link traffic" },
 	{ "asm", cmd_asm, "assemble eBPF text (bpf_conformance syntax) into instructions" },
 	{ "disasm", cmd_disasm, "disassemble raw instructions or a program in an ELF object" },
 	{ "run", cmd_run, "run a program in the local eBPF runtime over a file or generated text" },
@@ -23,7 +35,7 @@ static void usage(FILE *f)
 {
 	fprintf(f, "usage: csd <command> [options]   (csd <command> --help for its options)\n\n");
 	for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
-		fprintf(f, "  %-8s %s\n", commands[i].name, commands[i].help);
+		fprintf(f, "  %-9s %s\n", commands[i].name, commands[i].help);
 }
 
 int main(int argc, char **argv)

@@ -1,0 +1,635 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * csd's drive commands, nvme-cli style, through libcsd. Every command takes the connection
+ * options (-a ADDR -p PORT -n NQN, or --device /dev/nvmeX for Linux passthrough) and prints
+ * errors with the NVMe status name; query commands take --json.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <nvme/types.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "commands.h"
+#include "csd/csd.h"
+#include "util.h"
+
+struct drive_opts {
+	struct csd_connect_opts conn;
+	bool json;
+	/* command arguments */
+	int64_t slot, rsid, nsid;
+	uint64_t slba, blocks, offset, len, dst, p1, p2, window, overlap;
+	const char *in, *out;
+	bool fua, have_slba, have_offset;
+	struct csd_mem_range ranges[16];
+	unsigned nranges;
+	uint8_t lid, lsp, csi;
+};
+
+enum {
+	OPT_JSON = 1000, OPT_DEVICE, OPT_DIGEST, OPT_P1, OPT_P2, OPT_RANGE, OPT_RSID, OPT_FUA,
+	OPT_LID, OPT_LSP, OPT_CSI, OPT_WINDOW, OPT_OVERLAP, OPT_DST, OPT_HOSTNQN,
+};
+
+static const struct option drive_longopts[] = {
+	{ "addr", required_argument, NULL, 'a' },
+	{ "port", required_argument, NULL, 'p' },
+	{ "nqn", required_argument, NULL, 'n' },
+	{ "hostnqn", required_argument, NULL, OPT_HOSTNQN },
+	{ "queues", required_argument, NULL, 'q' },
+	{ "digest", no_argument, NULL, OPT_DIGEST },
+	{ "device", required_argument, NULL, OPT_DEVICE },
+	{ "json", no_argument, NULL, OPT_JSON },
+	{ "slot", required_argument, NULL, 's' },
+	{ "slba", required_argument, NULL, 'l' },
+	{ "blocks", required_argument, NULL, 'c' },
+	{ "offset", required_argument, NULL, 'o' },
+	{ "length", required_argument, NULL, 'L' },
+	{ "input", required_argument, NULL, 'i' },
+	{ "output", required_argument, NULL, 'O' },
+	{ "namespace", required_argument, NULL, 'N' },
+	{ "fua", no_argument, NULL, OPT_FUA },
+	{ "p1", required_argument, NULL, OPT_P1 },
+	{ "p2", required_argument, NULL, OPT_P2 },
+	{ "range", required_argument, NULL, OPT_RANGE },
+	{ "rsid", required_argument, NULL, OPT_RSID },
+	{ "lid", required_argument, NULL, OPT_LID },
+	{ "lsp", required_argument, NULL, OPT_LSP },
+	{ "csi", required_argument, NULL, OPT_CSI },
+	{ "window", required_argument, NULL, OPT_WINDOW },
+	{ "overlap", required_argument, NULL, OPT_OVERLAP },
+	{ "dst", required_argument, NULL, OPT_DST },
+	{ "help", no_argument, NULL, 'h' },
+	{ NULL, 0, NULL, 0 },
+};
+
+static const char *const connection_help =
+	"connection: -a ADDR (127.0.0.1) -p PORT (4420) -n NQN (the csdlab drive) [-q QUEUES]\n"
+	"            [--digest] [--hostnqn NQN], or --device /dev/nvmeX (Linux passthrough)\n";
+
+static int bad_value(const char *opt, const char *arg)
+{
+	fprintf(stderr, "csd: --%s '%s' is not a valid value\n", opt, arg);
+	return -1;
+}
+
+/* OFFSET:LENGTH in the memory namespace */
+static int parse_range(struct drive_opts *o, const char *arg)
+{
+	char *colon = strchr(arg, ':');
+	uint64_t off, len;
+
+	if (o->nranges == 16)
+		return bad_value("range", "more than 16 ranges");
+	if (!colon)
+		return bad_value("range", arg);
+	*colon = '\0';
+	if (csd_parse_size(arg, &off) || csd_parse_size(colon + 1, &len) || !len ||
+	    len > UINT32_MAX) {
+		*colon = ':';
+		return bad_value("range", arg);
+	}
+	*colon = ':';
+	o->ranges[o->nranges++] = (struct csd_mem_range){ .nsid = 0, .sb = off,
+							  .len = (uint32_t)len };
+	return 0;
+}
+
+/* Parse argv; returns the index of the first positional argument, or -1 (message printed). */
+static int parse(int argc, char **argv, struct drive_opts *o, const char *usage)
+{
+	int c;
+
+	memset(o, 0, sizeof(*o));
+	o->conn.sz = sizeof(o->conn);
+	o->slot = o->rsid = o->nsid = -1;
+	optind = 1;
+	while ((c = getopt_long(argc, argv, "a:p:n:q:s:l:c:o:L:i:O:N:h", drive_longopts, NULL)) != -1) {
+		uint64_t v = 0;
+
+		switch (c) {
+		case 'a': o->conn.addr = optarg; break;
+		case 'n': o->conn.subnqn = optarg; break;
+		case OPT_HOSTNQN: o->conn.hostnqn = optarg; break;
+		case OPT_DIGEST: o->conn.hdgst = o->conn.ddgst = true; break;
+		case OPT_DEVICE: o->conn.transport = "linux"; o->conn.device = optarg; break;
+		case OPT_JSON: o->json = true; break;
+		case OPT_FUA: o->fua = true; break;
+		case 'i': o->in = optarg; break;
+		case 'O': o->out = optarg; break;
+		case OPT_RANGE:
+			if (parse_range(o, optarg))
+				return -1;
+			break;
+		case 'h':
+			printf("%s%s", usage, connection_help);
+			exit(0);
+		case '?':
+			fprintf(stderr, "%s%s", usage, connection_help);
+			return -1;
+		default:
+			if (csd_parse_size(optarg, &v)) {
+				const char *name = "?";
+
+				for (const struct option *lo = drive_longopts; lo->name; lo++)
+					if (lo->val == c)
+						name = lo->name;
+				return bad_value(name, optarg);
+			}
+			switch (c) {
+			case 'p': if (v > 65535) return bad_value("port", optarg); o->conn.port = (uint16_t)v; break;
+			case 'q': if (!v || v > 64) return bad_value("queues", optarg); o->conn.nr_io_queues = (unsigned)v; break;
+			case 's': if (v > 0xffff) return bad_value("slot", optarg); o->slot = (int64_t)v; break;
+			case 'l': o->slba = v; o->have_slba = true; break;
+			case 'c': if (!v || v > 65536) return bad_value("blocks", optarg); o->blocks = v; break;
+			case 'o': o->offset = v; o->have_offset = true; break;
+			case 'L': if (!v || v > UINT32_MAX) return bad_value("length", optarg); o->len = v; break;
+			case 'N': o->nsid = (int64_t)v; break;
+			case OPT_P1: o->p1 = v; break;
+			case OPT_P2: o->p2 = v; break;
+			case OPT_RSID: if (!v || v > 0xffff) return bad_value("rsid", optarg); o->rsid = (int64_t)v; break;
+			case OPT_LID: if (v > 255) return bad_value("lid", optarg); o->lid = (uint8_t)v; break;
+			case OPT_LSP: if (v > 127) return bad_value("lsp", optarg); o->lsp = (uint8_t)v; break;
+			case OPT_CSI: if (v > 255) return bad_value("csi", optarg); o->csi = (uint8_t)v; break;
+			case OPT_WINDOW: o->window = v; break;
+			case OPT_OVERLAP: o->overlap = v; break;
+			case OPT_DST: o->dst = v; break;
+			}
+		}
+	}
+	return optind;
+}
+
+static struct csd_dev *open_drive(struct drive_opts *o)
+{
+	struct csd_dev *dev;
+	char err[256];
+
+	if (csd_dev__connect(&o->conn, &dev, err, sizeof(err))) {
+		fprintf(stderr, "csd: %s\n", err);
+		return NULL;
+	}
+	return dev;
+}
+
+static int report(const char *what, int ret)
+{
+	char buf[160];
+
+	if (!ret)
+		return 0;
+	fprintf(stderr, "csd: %s: %s\n", what, csd_strerror(ret, buf, sizeof(buf)));
+	return 1;
+}
+
+static const char *csi_name(uint8_t csi)
+{
+	return csi == CSD_CSI_NVM ? "nvm" : csi == CSD_CSI_SLM ? "memory" :
+	       csi == CSD_CSI_COMPUTE ? "compute" : "unknown";
+}
+
+static void trimmed(char *dst, const char *src, size_t n)
+{
+	memcpy(dst, src, n);
+	dst[n] = '\0';
+	for (size_t i = n; i > 0 && dst[i - 1] == ' '; i--)
+		dst[i - 1] = '\0';
+}
+
+int cmd_id_ctrl(int argc, char **argv)
+{
+	struct drive_opts o;
+	struct nvme_id_ctrl id;
+	struct csd_dev *dev;
+	char mn[41], sn[21], fr[9];
+	int ret;
+
+	if (parse(argc, argv, &o, "usage: csd id-ctrl [--json]\n") < 0 || !(dev = open_drive(&o)))
+		return 2;
+	ret = report("identify controller", csd_dev__identify_ctrl(dev, &id));
+	if (!ret) {
+		trimmed(mn, id.mn, 40);
+		trimmed(sn, id.sn, 20);
+		trimmed(fr, id.fr, 8);
+		if (o.json)
+			printf("{\"model\": \"%s\", \"serial\": \"%s\", \"firmware\": \"%s\", "
+			       "\"cntlid\": %u, \"version\": \"%u.%u\", \"namespaces\": %u, "
+			       "\"mdts\": %u, \"oncs\": %u, \"subnqn\": \"%s\"}\n", mn, sn, fr,
+			       id.cntlid, id.ver >> 16, (id.ver >> 8) & 0xff, id.nn, id.mdts,
+			       id.oncs, id.subnqn);
+		else
+			printf("model      %s\nserial     %s\nfirmware   %s\ncntlid     %u\n"
+			       "version    %u.%u\nnamespaces %u\nmdts       %u\noncs       0x%x\n"
+			       "subnqn     %s\n", mn, sn, fr, id.cntlid, id.ver >> 16,
+			       (id.ver >> 8) & 0xff, id.nn, id.mdts, id.oncs, id.subnqn);
+	}
+	csd_dev__disconnect(dev);
+	return ret;
+}
+
+int cmd_list(int argc, char **argv)
+{
+	struct csd_ns_info ns[8];
+	struct drive_opts o;
+	struct csd_dev *dev;
+	size_t n;
+	int ret;
+
+	if (parse(argc, argv, &o, "usage: csd list [--json]\n  the drive's namespaces and their command sets\n") < 0 ||
+	    !(dev = open_drive(&o)))
+		return 2;
+	ret = report("list namespaces", csd_dev__list_ns(dev, ns, 8, &n));
+	for (size_t i = 0; !ret && i < n; i++) {
+		if (o.json)
+			printf("%s{\"nsid\": %u, \"csi\": %u, \"set\": \"%s\", \"bytes\": %" PRIu64
+			       ", \"lba_size\": %u}%s", i ? "" : "[", ns[i].nsid, ns[i].csi,
+			       csi_name(ns[i].csi), ns[i].size, ns[i].lba_size,
+			       i + 1 < n ? ", " : "]\n");
+		else
+			printf("nsid %u  %-8s csi %u  %" PRIu64 " bytes%s\n", ns[i].nsid,
+			       csi_name(ns[i].csi), ns[i].csi, ns[i].size,
+			       ns[i].lba_size ? (ns[i].lba_size == 512 ? ", 512-byte blocks"
+								       : ", 4096-byte blocks") : "");
+	}
+	csd_dev__disconnect(dev);
+	return ret;
+}
+
+int cmd_discover(int argc, char **argv)
+{
+	uint8_t buf[4096];
+	struct nvmf_discovery_log *log = (struct nvmf_discovery_log *)buf;
+	struct drive_opts o;
+	struct csd_dev *dev;
+	int ret;
+
+	if (parse(argc, argv, &o, "usage: csd discover [--json]\n  the discovery log of the target\n") < 0)
+		return 2;
+	o.conn.subnqn = NVME_DISC_SUBSYS_NAME;
+	if (!(dev = open_drive(&o)))
+		return 2;
+	ret = report("discovery log", csd_dev__get_log(dev, NVME_LOG_LID_DISCOVER, 0, 0, buf,
+						       sizeof(buf)));
+	for (uint64_t i = 0; !ret && i < log->numrec && i < 3; i++) {
+		const struct nvmf_disc_log_entry *e = &log->entries[i];
+
+		if (o.json)
+			printf("%s{\"trtype\": \"tcp\", \"traddr\": \"%s\", \"trsvcid\": \"%s\", "
+			       "\"subnqn\": \"%s\"}%s", i ? "" : "[", e->traddr, e->trsvcid, e->subnqn,
+			       i + 1 < log->numrec ? ", " : "]\n");
+		else
+			printf("trtype tcp  traddr %s  trsvcid %s  subnqn %s\n", e->traddr, e->trsvcid,
+			       e->subnqn);
+	}
+	csd_dev__disconnect(dev);
+	return ret;
+}
+
+/* read and write: in chunks of 256 blocks, with a progress bar on a terminal */
+int cmd_rw(int argc, char **argv)
+{
+	bool is_write = !strcmp(argv[0], "write");
+	struct drive_opts o;
+	struct csd_ns_info ns;
+	struct csd_progress bar;
+	struct csd_dev *dev;
+	uint8_t *buf = NULL;
+	size_t len = 0;
+	FILE *out = stdout;
+	int ret;
+
+	if (parse(argc, argv, &o, is_write ?
+		  "usage: csd write --slba LBA -i FILE [--fua]\n" :
+		  "usage: csd read --slba LBA --blocks N [-O FILE]\n") < 0)
+		return 2;
+	if (!o.have_slba || (is_write ? !o.in : !o.blocks)) {
+		fprintf(stderr, "csd: %s needs --slba and %s\n", argv[0], is_write ? "-i FILE" : "--blocks");
+		return 2;
+	}
+	if (is_write && (ret = csd_read_file(o.in, &buf, &len))) {
+		fprintf(stderr, "csd: %s: %s\n", o.in, strerror(-ret));
+		return 1;
+	}
+	if (!(dev = open_drive(&o))) {
+		free(buf);
+		return 2;
+	}
+	if ((ret = report("find the NVM namespace", csd_dev__find_ns(dev, CSD_CSI_NVM, &ns))))
+		goto out;
+	if (is_write) {
+		if (!len || len % ns.lba_size) {
+			fprintf(stderr, "csd: %s: %zu bytes is not a whole number of %u-byte blocks\n",
+				o.in, len, ns.lba_size);
+			ret = 1;
+			goto out;
+		}
+		o.blocks = len / ns.lba_size;
+	} else {
+		buf = malloc(256 * ns.lba_size);
+		if (o.out && !(out = fopen(o.out, "wb"))) {
+			fprintf(stderr, "csd: %s: %s\n", o.out, strerror(errno));
+			ret = 1;
+			goto out;
+		}
+	}
+	csd_progress_start(&bar, is_write ? "writing" : "reading", o.blocks);
+	for (uint64_t done = 0; done < o.blocks && !ret; done += 256) {
+		uint32_t n = (uint32_t)(o.blocks - done < 256 ? o.blocks - done : 256);
+
+		if (is_write) {
+			ret = report("write", csd_dev__write(dev, o.slba + done, n,
+							    buf + done * ns.lba_size, o.fua));
+		} else {
+			ret = report("read", csd_dev__read(dev, o.slba + done, n, buf));
+			if (!ret && fwrite(buf, ns.lba_size, n, out) != n)
+				ret = report("output", -errno);
+		}
+		csd_progress_update(&bar, done + n);
+	}
+	csd_progress_end(&bar);
+	if (out != stdout && fclose(out))
+		ret = report("output", -errno);
+out:
+	free(buf);
+	csd_dev__disconnect(dev);
+	return ret;
+}
+
+int cmd_program(int argc, char **argv)
+{
+	const char *usage = "usage: csd program load -s SLOT FILE | unload -s SLOT | activate -s SLOT\n"
+			    "       | deactivate -s SLOT | list [--json]\n";
+	struct csd_program_entry list[16];
+	const char *sub = argc > 1 ? argv[1] : "";
+	struct drive_opts o;
+	struct csd_dev *dev;
+	int first, ret = 0;
+
+	if ((first = parse(argc - 1, argv + 1, &o, usage)) < 0)
+		return 2;
+	if (strcmp(sub, "list") && o.slot < 0) {
+		fprintf(stderr, "%s", usage);
+		return 2;
+	}
+	if (!strcmp(sub, "load") && first != argc - 2) {
+		fprintf(stderr, "csd: program load needs one FILE\n");
+		return 2;
+	}
+	if (!(dev = open_drive(&o)))
+		return 2;
+	if (!strcmp(sub, "load")) {
+		ret = report("load program", csd_dev__program_load_file(dev, (uint16_t)o.slot,
+									  argv[1 + first]));
+	} else if (!strcmp(sub, "unload")) {
+		ret = report("unload program", csd_dev__program_unload(dev, (uint16_t)o.slot));
+	} else if (!strcmp(sub, "activate") || !strcmp(sub, "deactivate")) {
+		bool on = sub[0] == 'a';
+
+		ret = csd_dev__program_activate(dev, (uint16_t)o.slot, on);
+		if (ret > 0) {
+			char reasons[8][256];
+
+			if (!csd_dev__reasons(dev, reasons) && reasons[0][0])
+				fprintf(stderr, "csd: the drive says: %s\n", reasons[0]);
+		}
+		ret = report(on ? "activate program" : "deactivate program", ret);
+	} else if (!strcmp(sub, "list")) {
+		static const char *const states[] = { "empty", "loaded", "active" };
+
+		ret = report("program list", csd_dev__program_list(dev, list));
+		for (int i = 0; !ret && i < 16; i++) {
+			const char *st = list[i].state < 3 ? states[list[i].state] : "?";
+
+			if (o.json)
+				printf("%s{\"slot\": %u, \"state\": \"%s\", \"type\": %u, \"bytes\": %u, "
+				       "\"builtin\": %s, \"name\": \"%.12s\"}%s", i ? "" : "[",
+				       list[i].pind, st, list[i].ptype, list[i].size,
+				       list[i].flags & CSD_PROG_FLAG_BUILTIN ? "true" : "false",
+				       list[i].name, i < 15 ? ", " : "]\n");
+			else if (list[i].state)
+				printf("slot %2u  %-7s type 0x%02x  %7u bytes  %s%.12s\n", list[i].pind,
+				       st, list[i].ptype, list[i].size,
+				       list[i].flags & CSD_PROG_FLAG_BUILTIN ? "built-in " : "",
+				       list[i].name);
+		}
+	} else {
+		fprintf(stderr, "%s", usage);
+		ret = 2;
+	}
+	csd_dev__disconnect(dev);
+	return ret;
+}
+
+int cmd_exec(int argc, char **argv)
+{
+	const char *usage = "usage: csd exec -s SLOT (--rsid N | --range OFF:LEN ...) [--p1 N] [--p2 N] [--json]\n"
+			    "       csd exec -s SLOT --slba LBA --blocks N [--window BYTES] [--overlap BYTES]\n"
+			    "  (the second form is the drive's streaming Execute over NVM blocks)\n";
+	struct drive_opts o;
+	struct csd_dev *dev;
+	struct csd_ns_info slm;
+	uint64_t result = 0;
+	int ret;
+
+	if (parse(argc, argv, &o, usage) < 0)
+		return 2;
+	if (o.slot < 0 || (o.rsid > 0 && o.nranges)) {
+		fprintf(stderr, "%s", usage);
+		return 2;
+	}
+	if (!(dev = open_drive(&o)))
+		return 2;
+	if (o.have_slba) {
+		struct csd_stream_range r = { .slba = o.slba, .nlb = (uint32_t)(o.blocks ? o.blocks - 1 : 0) };
+
+		ret = csd_dev__exec_stream(dev, (uint16_t)o.slot, &r, 1, (uint32_t)o.window,
+					   (uint32_t)o.overlap, o.p1, o.p2, &result);
+	} else {
+		ret = csd_dev__find_ns(dev, CSD_CSI_SLM, &slm);
+		for (unsigned i = 0; !ret && i < o.nranges; i++)
+			o.ranges[i].nsid = slm.nsid;
+		if (!ret)
+			ret = csd_dev__exec(dev, (uint16_t)o.slot, o.rsid > 0 ? (uint16_t)o.rsid : 0,
+					    o.ranges, o.nranges, o.p1, o.p2, &result);
+	}
+	if (ret > 0) {
+		char reasons[8][256];
+
+		if (!csd_dev__reasons(dev, reasons) && reasons[0][0])
+			fprintf(stderr, "csd: the drive says: %s\n", reasons[0]);
+	}
+	if (!(ret = report("execute", ret)))
+		printf(o.json ? "{\"result\": %" PRIu64 "}\n" : "%" PRIu64 "\n", result);
+	csd_dev__disconnect(dev);
+	return ret;
+}
+
+int cmd_mrs(int argc, char **argv)
+{
+	const char *usage = "usage: csd mrs create --range OFF:LEN ... | delete --rsid N | list [--json]\n";
+	const char *sub = argc > 1 ? argv[1] : "";
+	struct csd_range_set_entry sets[64];
+	struct drive_opts o;
+	struct csd_ns_info slm;
+	struct csd_dev *dev;
+	uint16_t rsid;
+	int ret;
+
+	if (parse(argc - 1, argv + 1, &o, usage) < 0)
+		return 2;
+	if (!(dev = open_drive(&o)))
+		return 2;
+	if (!strcmp(sub, "create") && o.nranges) {
+		ret = csd_dev__find_ns(dev, CSD_CSI_SLM, &slm);
+		for (unsigned i = 0; !ret && i < o.nranges; i++)
+			o.ranges[i].nsid = slm.nsid;
+		if (!(ret = report("create range set",
+				   ret ? ret : csd_dev__mrs_create(dev, o.ranges, o.nranges, &rsid))))
+			printf("%u\n", rsid);
+	} else if (!strcmp(sub, "delete") && o.rsid > 0) {
+		ret = report("delete range set", csd_dev__mrs_delete(dev, (uint16_t)o.rsid));
+	} else if (!strcmp(sub, "list")) {
+		unsigned n = 0;
+
+		ret = report("range set list", csd_dev__get_log(dev, CSD_LOG_RANGE_SET_LIST, 0, 0,
+								sets, sizeof(sets)));
+		for (int i = 0; !ret && i < 64 && sets[i].rsid; i++, n++)
+			printf(o.json ? "%s{\"rsid\": %u, \"ranges\": %u, \"bytes\": %" PRIu64 "}" :
+					"%s%u: %u ranges, %" PRIu64 " bytes\n",
+			       o.json ? (n ? ", " : "[") : "", sets[i].rsid, sets[i].nranges,
+			       sets[i].bytes);
+		if (!ret && o.json)
+			printf("%s]\n", n ? "" : "[");
+	} else {
+		fprintf(stderr, "%s", usage);
+		ret = 2;
+	}
+	csd_dev__disconnect(dev);
+	return ret;
+}
+
+int cmd_mem(int argc, char **argv)
+{
+	const char *usage = "usage: csd mem read --offset N --length N [-O FILE]\n"
+			    "       csd mem write --offset N -i FILE\n"
+			    "       csd mem copy --dst N (--slba LBA --blocks N | --range OFF:LEN)\n";
+	const char *sub = argc > 1 ? argv[1] : "";
+	struct drive_opts o;
+	struct csd_dev *dev;
+	uint8_t *buf = NULL;
+	size_t len;
+	int ret;
+
+	if (parse(argc - 1, argv + 1, &o, usage) < 0)
+		return 2;
+	if (!(dev = open_drive(&o)))
+		return 2;
+	if (!strcmp(sub, "read") && o.have_offset && o.len) {
+		FILE *out = o.out ? fopen(o.out, "wb") : stdout;
+
+		buf = malloc(o.len);
+		ret = !out ? report(o.out, -errno) :
+		      report("memory read", csd_dev__mem_read(dev, o.offset, buf, (uint32_t)o.len));
+		if (!ret && fwrite(buf, 1, o.len, out) != o.len)
+			ret = report("output", -errno);
+		if (out && out != stdout)
+			fclose(out);
+	} else if (!strcmp(sub, "write") && o.have_offset && o.in) {
+		if ((ret = csd_read_file(o.in, &buf, &len)) || len > UINT32_MAX || !len)
+			ret = report(o.in, ret ? ret : -EINVAL);
+		else
+			ret = report("memory write", csd_dev__mem_write(dev, o.offset, buf, (uint32_t)len));
+	} else if (!strcmp(sub, "copy") && (o.have_slba || o.nranges == 1)) {
+		ret = report("memory copy", o.have_slba
+			     ? csd_dev__mem_copy_from_nvm(dev, o.dst, o.slba, (uint32_t)o.blocks)
+			     : csd_dev__mem_copy(dev, o.dst, o.ranges[0].sb, o.ranges[0].len));
+	} else {
+		fprintf(stderr, "%s", usage);
+		ret = 2;
+	}
+	free(buf);
+	csd_dev__disconnect(dev);
+	return ret;
+}
+
+int cmd_log(int argc, char **argv)
+{
+	struct drive_opts o;
+	struct csd_dev *dev;
+	uint8_t *buf;
+	int ret;
+
+	if (parse(argc, argv, &o, "usage: csd log --lid N [--lsp N] [--csi N] --length BYTES\n") < 0)
+		return 2;
+	if (!o.len || o.len % 4 || o.len > (1u << 20)) {
+		fprintf(stderr, "csd: log needs --length, a multiple of 4 up to 1M\n");
+		return 2;
+	}
+	if (!(dev = open_drive(&o)))
+		return 2;
+	buf = malloc(o.len);
+	ret = report("get log page", csd_dev__get_log(dev, o.lid, o.lsp, o.csi, buf, (uint32_t)o.len));
+	for (uint64_t i = 0; !ret && i < o.len; i += 16) {
+		printf("%06" PRIx64 ":", i);
+		for (uint64_t k = i; k < i + 16 && k < o.len; k++)
+			printf(" %02x", buf[k]);
+		printf("\n");
+	}
+	free(buf);
+	csd_dev__disconnect(dev);
+	return ret;
+}
+
+int cmd_stats(int argc, char **argv)
+{
+	struct csd_vendor_stats st;
+	struct csd_tcp_traffic link;
+	struct drive_opts o;
+	struct csd_dev *dev;
+	int ret;
+
+	if (parse(argc, argv, &o, "usage: csd stats [--json]\n  the drive's counters and this host's link traffic\n") < 0 ||
+	    !(dev = open_drive(&o)))
+		return 2;
+	ret = report("statistics", csd_dev__stats(dev, &st, &link));
+	if (!ret && o.json) {
+		printf("{\"drive\": {\"admin_cmds\": %" PRIu64 ", \"io_cmds\": %" PRIu64
+		       ", \"nvm_bytes_read\": %" PRIu64 ", \"nvm_bytes_written\": %" PRIu64
+		       ", \"internal_bytes_moved\": %" PRIu64 ", \"program_executions\": %" PRIu64
+		       ", \"program_insns\": %" PRIu64 ", \"program_exec_ns\": %" PRIu64
+		       "}, \"link\": {\"bytes_out\": %" PRIu64 ", \"bytes_in\": %" PRIu64 "}}\n",
+		       st.admin_cmds, st.io_cmds, st.nvm_bytes_read, st.nvm_bytes_written,
+		       st.internal_bytes_moved, st.program_executions, st.program_insns,
+		       st.program_exec_ns, link.bytes_out, link.bytes_in);
+	} else if (!ret) {
+		printf("drive: %" PRIu64 " admin and %" PRIu64 " I/O commands\n", st.admin_cmds,
+		       st.io_cmds);
+		printf("  NVM: %" PRIu64 " bytes read, %" PRIu64 " written; %" PRIu64
+		       " bytes moved inside the drive\n", st.nvm_bytes_read, st.nvm_bytes_written,
+		       st.internal_bytes_moved);
+		printf("  programs: %" PRIu64 " runs, %" PRIu64 " instructions, %.3f s, %" PRIu64
+		       " faults\n", st.program_executions, st.program_insns,
+		       (double)st.program_exec_ns / 1e9, st.program_faults);
+		printf("link (this connection): %" PRIu64 " bytes sent, %" PRIu64 " received\n",
+		       link.bytes_out, link.bytes_in);
+	}
+	csd_dev__disconnect(dev);
+	return ret;
+}
+
+int cmd_flush(int argc, char **argv)
+{
+	struct drive_opts o;
+	struct csd_dev *dev;
+	int ret;
+
+	if (parse(argc, argv, &o, "usage: csd flush\n  make written data durable on the drive\n") < 0 ||
+	    !(dev = open_drive(&o)))
+		return 2;
+	ret = report("flush", csd_dev__flush(dev));
+	csd_dev__disconnect(dev);
+	return ret;
+}
