@@ -116,6 +116,8 @@ int csd_dev__get_log(struct csd_dev *dev, uint8_t lid, uint8_t lsp, uint8_t csi,
 /* The drive's counters (vendor log C0h) and, on tcp, the link as this host saw it. */
 int csd_dev__stats(struct csd_dev *dev, struct csd_vendor_stats *drive,
 		   struct csd_tcp_traffic *link);
+/* The link as csd-target counts it (vendor log C2h): -ENOTSUP on a drive without it. */
+int csd_dev__target_link(struct csd_dev *dev, struct csd_tcp_link_log *out);
 /* Readable reasons of the last errors (vendor log C1h), newest first. */
 int csd_dev__reasons(struct csd_dev *dev, char reasons[8][256]);
 

@@ -75,6 +75,14 @@ void csd_subsys_stats(struct csd_subsys *subsys, struct csd_vendor_stats *out);
 /* The same counters for one controller (log C0h with LSP 1). */
 void csd_ctrl_stats(struct csd_ctrl *ctrl, struct csd_vendor_stats *out);
 
+/*
+ * A transport's own vendor log pages (C2h-CFh): fill up to `size` bytes of buf for `ctrl` and
+ * return the page's size, or 0 when there is no such page. Called from Get Log Page.
+ */
+typedef size_t (*csd_log_provider_fn)(void *arg, struct csd_ctrl *ctrl, uint8_t lid, void *buf,
+				      size_t size);
+void csd_subsys_set_log_provider(struct csd_subsys *subsys, csd_log_provider_fn fn, void *arg);
+
 /* A controller for one host association; hostnqn is recorded. */
 int csd_ctrl_create(struct csd_subsys *subsys, const char *hostnqn, struct csd_ctrl **out);
 /* Aborts what is outstanding (completing it), then frees the controller. */

@@ -25,6 +25,13 @@ struct csd_tcp_traffic {
 /* "CapsuleCmd", "C2HData", ... for a PDU type; "?" for others. */
 const char *csd_tcp_pdu_name(unsigned type);
 
+/* Vendor log page C2h of a drive served by csd-target: the link as the target counts it. */
+#define CSD_LOG_VENDOR_LINK 0xc2
+struct csd_tcp_link_log {
+	struct csd_tcp_traffic target;		/* every connection since the start */
+	struct csd_tcp_traffic association;	/* the queues of the asking controller */
+};
+
 struct csd_tcp_target_config {
 	size_t sz;			/* sizeof(struct csd_tcp_target_config) */
 	const char *addr;		/* default 127.0.0.1 */

@@ -113,6 +113,12 @@ void csd_subsys_destroy(struct csd_subsys *s)
 	free(s);
 }
 
+void csd_subsys_set_log_provider(struct csd_subsys *s, csd_log_provider_fn fn, void *arg)
+{
+	s->log_provider = fn;
+	s->log_provider_arg = arg;
+}
+
 const char *csd_subsys_nqn(const struct csd_subsys *s)
 {
 	return s->nqn;

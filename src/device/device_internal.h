@@ -153,6 +153,8 @@ struct csd_subsys {
 	struct csd_engine engine;
 	struct csd_stats stats;
 	uint64_t start_ns;
+	csd_log_provider_fn log_provider;
+	void *log_provider_arg;
 };
 
 struct csd_queue {

@@ -238,8 +238,12 @@ static void execute_get_log_page(struct csd_req *req)
 		size = 8 * 256;
 		break;
 	default:
-		req->error_loc = offsetof(struct csd_nvme_sqe, cdw10);
-		status = SC_CS(NVME_SC_INVALID_LOG_PAGE);
+		if (lid >= 0xc2 && lid <= 0xcf && s->log_provider)
+			size = s->log_provider(s->log_provider_arg, c, lid, buf, 16384);
+		if (!size) {
+			req->error_loc = offsetof(struct csd_nvme_sqe, cdw10);
+			status = SC_CS(NVME_SC_INVALID_LOG_PAGE);
+		}
 	}
 	if (!status && (offset % 4 || offset >= size)) {
 		req->error_loc = offsetof(struct csd_nvme_sqe, cdw12);

@@ -436,3 +436,10 @@ int csd_dev__reasons(struct csd_dev *dev, char reasons[8][256])
 		reasons[i][255] = '\0';
 	return ret;
 }
+
+int csd_dev__target_link(struct csd_dev *dev, struct csd_tcp_link_log *out)
+{
+	int ret = csd_dev__get_log(dev, CSD_LOG_VENDOR_LINK, 0, 0, out, sizeof(*out));
+
+	return ret == (CSD_NVME_STATUS(1, NVME_SC_INVALID_LOG_PAGE)) ? -ENOTSUP : ret;
+}

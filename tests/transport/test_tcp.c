@@ -550,6 +550,69 @@ static void test_byte_counts_match_tcp_info(void **state)
 	free(buf);
 }
 
+/* Log C2h: the target's count of this association equals the host's own count. */
+static void test_link_log_page(void **state)
+{
+	struct tcp_host *h = host(false, 2);
+	struct csd_tcp_link_log log;
+	struct csd_tcp_traffic mine;
+	struct csd_nvme_sqe c = { .opcode = nvme_admin_get_log_page, .nsid = 0xffffffff,
+				  .cdw10 = CSD_LOG_VENDOR_LINK | ((sizeof(log) / 4 - 1) << 16) };
+	struct csd_nvme_cqe cqe;
+	uint8_t block[4096];
+
+	(void)state;
+	rw(h, 1, nvme_cmd_write, 0, block, 8);
+	rw(h, 2, nvme_cmd_read, 0, block, 8);
+	assert_int_equal(tcp_host_cmd(h, 0, &c, &log, sizeof(log), &cqe), 0);
+	assert_int_equal(status(&cqe), 0);
+	tcp_host_traffic(h, &mine);
+	/* the target counted the Get Log Page capsule, but not yet its own answer to it */
+	assert_int_equal(log.association.bytes_in, mine.bytes_out);
+	assert_int_equal(log.association.bytes_out, mine.bytes_in - (24 + sizeof(log) + 24));
+	assert_int_equal(log.association.pdus_in[TCP_PDU_CMD], mine.pdus_out[TCP_PDU_CMD]);
+	assert_true(log.target.bytes_in >= log.association.bytes_in);
+	tcp_host_disconnect(h);
+}
+
+/* A host that goes away halfway through sending a write's data: nothing is written. */
+static void test_disconnect_mid_write(void **state)
+{
+	struct tcp_host *h = host(false, 1), *other;
+	uint8_t before[65536], after[65536], junk[32768];
+	int fd;
+
+	(void)state;
+	fill(before, sizeof(before), 7);
+	rw(h, 1, nvme_cmd_write, 9000, before, 128);
+	fd = tcp_host_queue_fd(h, 1);
+	{
+		struct tcp_cmd_pdu p = { .hdr = { .type = TCP_PDU_CMD, .hlen = 72, .plen = 72 },
+					 .cmd = { .opcode = nvme_cmd_write, .nsid = 1, .cid = 5,
+						  .cdw10 = 9000, .cdw12 = 127 } };
+		struct tcp_sgl sgl = { .length = 65536, .type = SGL_TRANSPORT_DATA };
+		struct tcp_data_pdu d = { .hdr = { .type = TCP_PDU_H2C_DATA, .hlen = 24, .pdo = 24,
+						   .plen = 24 + sizeof(junk) },
+					  .cccid = 5, .datao = 0, .datal = sizeof(junk) };
+		uint8_t r2t[24];
+
+		memcpy(p.cmd.dptr, &sgl, sizeof(sgl));
+		memset(junk, 0xdd, sizeof(junk));
+		assert_int_equal(send(fd, &p, sizeof(p), 0), 72);
+		assert_int_equal(recv(fd, r2t, 24, MSG_WAITALL), 24);
+		assert_int_equal(r2t[0], TCP_PDU_R2T);
+		d.ttag = ((struct tcp_r2t_pdu *)r2t)->ttag;
+		assert_int_equal(send(fd, &d, 24, 0), 24);
+		assert_int_equal(send(fd, junk, sizeof(junk), 0), (ssize_t)sizeof(junk));
+	}
+	tcp_host_disconnect(h);		/* half the data, then gone */
+	usleep(50000);
+	other = host(false, 1);
+	rw(other, 1, nvme_cmd_read, 9000, after, 128);
+	assert_memory_equal(after, before, sizeof(before));
+	tcp_host_disconnect(other);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -564,6 +627,8 @@ int main(void)
 		cmocka_unit_test(test_many_connections),
 		cmocka_unit_test(test_peer_that_stops_reading),
 		cmocka_unit_test(test_byte_counts_match_tcp_info),
+		cmocka_unit_test(test_link_log_page),
+		cmocka_unit_test(test_disconnect_mid_write),
 	};
 
 	return cmocka_run_group_tests_name("transport-tcp", tests, setup, teardown);

@@ -587,6 +587,8 @@ int cmd_stats(int argc, char **argv)
 {
 	struct csd_vendor_stats st;
 	struct csd_tcp_traffic link;
+	struct csd_tcp_link_log tl;
+	bool have_target = false;
 	struct drive_opts o;
 	struct csd_dev *dev;
 	int ret;
@@ -595,15 +597,23 @@ int cmd_stats(int argc, char **argv)
 	    !(dev = open_drive(&o)))
 		return 2;
 	ret = report("statistics", csd_dev__stats(dev, &st, &link));
+	if (!ret && csd_dev__target_link(dev, &tl) == 0)
+		have_target = true;
 	if (!ret && o.json) {
 		printf("{\"drive\": {\"admin_cmds\": %" PRIu64 ", \"io_cmds\": %" PRIu64
 		       ", \"nvm_bytes_read\": %" PRIu64 ", \"nvm_bytes_written\": %" PRIu64
 		       ", \"internal_bytes_moved\": %" PRIu64 ", \"program_executions\": %" PRIu64
 		       ", \"program_insns\": %" PRIu64 ", \"program_exec_ns\": %" PRIu64
-		       "}, \"link\": {\"bytes_out\": %" PRIu64 ", \"bytes_in\": %" PRIu64 "}}\n",
+		       "}, \"link\": {\"bytes_out\": %" PRIu64 ", \"bytes_in\": %" PRIu64 "}",
 		       st.admin_cmds, st.io_cmds, st.nvm_bytes_read, st.nvm_bytes_written,
 		       st.internal_bytes_moved, st.program_executions, st.program_insns,
 		       st.program_exec_ns, link.bytes_out, link.bytes_in);
+		if (have_target)
+			printf(", \"target_link\": {\"bytes_in\": %" PRIu64 ", \"bytes_out\": %"
+			       PRIu64 ", \"association_bytes_in\": %" PRIu64
+			       ", \"association_bytes_out\": %" PRIu64 "}", tl.target.bytes_in,
+			       tl.target.bytes_out, tl.association.bytes_in, tl.association.bytes_out);
+		printf("}\n");
 	} else if (!ret) {
 		printf("drive: %" PRIu64 " admin and %" PRIu64 " I/O commands\n", st.admin_cmds,
 		       st.io_cmds);
@@ -613,8 +623,13 @@ int cmd_stats(int argc, char **argv)
 		printf("  programs: %" PRIu64 " runs, %" PRIu64 " instructions, %.3f s, %" PRIu64
 		       " faults\n", st.program_executions, st.program_insns,
 		       (double)st.program_exec_ns / 1e9, st.program_faults);
-		printf("link (this connection): %" PRIu64 " bytes sent, %" PRIu64 " received\n",
-		       link.bytes_out, link.bytes_in);
+		printf("link, as this host counts it: %" PRIu64 " bytes sent, %" PRIu64
+		       " received\n", link.bytes_out, link.bytes_in);
+		if (have_target)
+			printf("link, as the target counts it: this association %" PRIu64
+			       " bytes in, %" PRIu64 " out; all connections %" PRIu64 " in, %"
+			       PRIu64 " out\n", tl.association.bytes_in, tl.association.bytes_out,
+			       tl.target.bytes_in, tl.target.bytes_out);
 	}
 	csd_dev__disconnect(dev);
 	return ret;

@@ -802,6 +802,27 @@ static void check_keep_alive(struct tcp_target *t)
 	tcp_discovery_check_keep_alive(t, now);
 }
 
+/* Log C2h, asked on the loop thread (Get Log Page runs inside csd_ctrl_submit). */
+static size_t link_log(void *arg, struct csd_ctrl *ctrl, uint8_t lid, void *buf, size_t size)
+{
+	struct tcp_target *t = arg;
+	struct csd_tcp_link_log *log = buf;
+
+	if (lid != CSD_LOG_VENDOR_LINK || size < sizeof(*log))
+		return 0;
+	memset(log, 0, sizeof(*log));
+	csd_tcp_target_traffic((struct csd_tcp_target *)t, &log->target);
+	for (struct tcp_assoc *a = t->assocs; a; a = a->next) {
+		if (a->ctrl != ctrl)
+			continue;
+		log->association = a->closed;
+		for (unsigned i = 0; i < 65; i++)
+			if (a->queues[i])
+				tcp_traffic_add(&log->association, &a->queues[i]->traffic);
+	}
+	return sizeof(*log);
+}
+
 int csd_tcp_target_create(struct csd_subsys *subsys, const struct csd_tcp_target_config *cfg,
 			  struct csd_tcp_target **out, char *err, size_t err_size)
 {
@@ -857,6 +878,7 @@ int csd_tcp_target_create(struct csd_subsys *subsys, const struct csd_tcp_target
 	epoll_ctl(t->epfd, EPOLL_CTL_ADD, t->lfd, &ev);
 	ev.data.ptr = &t->evfd;
 	epoll_ctl(t->epfd, EPOLL_CTL_ADD, t->evfd, &ev);
+	csd_subsys_set_log_provider(subsys, link_log, t);
 	*out = (struct csd_tcp_target *)t;
 	return 0;
 fail:
@@ -944,6 +966,7 @@ void csd_tcp_target_destroy(struct csd_tcp_target *tt)
 
 	if (!t)
 		return;
+	csd_subsys_set_log_provider(t->subsys, NULL, NULL);
 	close(t->lfd);
 	close(t->epfd);
 	close(t->evfd);
