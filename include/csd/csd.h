@@ -92,8 +92,12 @@ int csd_dev__mem_copy(struct csd_dev *dev, uint64_t dst, uint64_t src, uint32_t 
 /* Programs */
 int csd_dev__program_load(struct csd_dev *dev, uint16_t pind, uint8_t ptype, const void *image,
 			  uint32_t size);
-/* An ELF object (CSD_PTYPE_EBPF_ELF) or raw instructions (CSD_PTYPE_EBPF_RAW) from a file. */
-int csd_dev__program_load_file(struct csd_dev *dev, uint16_t pind, const char *path);
+/*
+ * An ELF object (CSD_PTYPE_EBPF_ELF) or raw instructions (CSD_PTYPE_EBPF_RAW) from a file;
+ * `name` (or NULL) picks the program of an object that holds several.
+ */
+int csd_dev__program_load_file(struct csd_dev *dev, uint16_t pind, const char *path,
+			       const char *name);
 int csd_dev__program_unload(struct csd_dev *dev, uint16_t pind);
 int csd_dev__program_activate(struct csd_dev *dev, uint16_t pind, bool active);
 int csd_dev__program_list(struct csd_dev *dev, struct csd_program_entry *list /* 16 */);

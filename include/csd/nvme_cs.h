@@ -103,6 +103,12 @@ enum {
 	CSD_LOG_VENDOR_REASONS = 0xc1,		/* csdlab: the last error reasons, text */
 };
 
+/*
+ * A C0h image may name the program to take from an object that holds several: the ELF
+ * object, then the name (1-63 bytes), its length as a little-endian u16, and this magic.
+ */
+#define CSD_PROGRAM_NAME_MAGIC "csdname"	/* 8 bytes with its NUL */
+
 /* Program types: eBPF has no assigned value [?], so vendor values (C0h upward). */
 enum {
 	CSD_PTYPE_EBPF_ELF = 0xc0,	/* an ELF object from clang -target bpf, one program */

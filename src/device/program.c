@@ -163,7 +163,22 @@ static uint16_t activate_program(struct csd_req *req)
 	opts.log_buf = log;
 	opts.log_size = sizeof(log);
 	if (p->ptype == CSD_PTYPE_EBPF_ELF) {
-		err = csd_ebpf_prog__load_elf(p->image, p->size, NULL, &opts, &p->prog);
+		char name[64] = "";
+		uint32_t elf_size = p->size;
+		uint16_t n;
+
+		/* an optional trailer names the program (nvme_cs.h) */
+		if (p->size > 10 && !memcmp(p->image + p->size - 8, CSD_PROGRAM_NAME_MAGIC, 8)) {
+			memcpy(&n, p->image + p->size - 10, 2);
+			if (n == 0 || n >= sizeof(name) || n > p->size - 10) {
+				csd_error_reason(req->ctrl, "program %u refused: bad name trailer", pind);
+				return SC_CS(CSD_SC_INVALID_PROGRAM_DATA);
+			}
+			memcpy(name, p->image + p->size - 10 - n, n);
+			elf_size = p->size - 10 - n;
+		}
+		err = csd_ebpf_prog__load_elf(p->image, elf_size, name[0] ? name : NULL, &opts,
+					      &p->prog);
 	} else if (p->size % sizeof(struct csd_ebpf_insn)) {
 		snprintf(log, sizeof(log), "%u bytes is not a whole number of instructions",
 			 p->size);

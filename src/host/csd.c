@@ -308,20 +308,39 @@ int csd_dev__program_load(struct csd_dev *dev, uint16_t pind, uint8_t ptype, con
 	return 0;
 }
 
-int csd_dev__program_load_file(struct csd_dev *dev, uint16_t pind, const char *path)
+int csd_dev__program_load_file(struct csd_dev *dev, uint16_t pind, const char *path,
+			       const char *name)
 {
+	size_t nlen = name ? strlen(name) : 0, len;
+	bool elf;
 	uint8_t *buf;
-	size_t len;
 	int ret = csd_read_file(path, &buf, &len);
 
 	if (ret)
 		return ret;
+	elf = len >= 4 && !memcmp(buf, "\177ELF", 4);
+	if (name && (!elf || nlen == 0 || nlen > 63)) {
+		free(buf);
+		return -EINVAL;	/* a name picks a program of an ELF object, 1-63 bytes */
+	}
+	if (nlen) {
+		uint8_t *b = realloc(buf, len + nlen + 10);
+		uint16_t n16 = (uint16_t)nlen;
+
+		if (!b) {
+			free(buf);
+			return -ENOMEM;
+		}
+		buf = b;
+		memcpy(buf + len, name, nlen);
+		memcpy(buf + len + nlen, &n16, 2);
+		memcpy(buf + len + nlen + 2, CSD_PROGRAM_NAME_MAGIC, 8);
+		len += nlen + 10;
+	}
 	if (len > UINT32_MAX)
 		ret = -EFBIG;
 	else
-		ret = csd_dev__program_load(dev, pind,
-					    len >= 4 && !memcmp(buf, "\177ELF", 4) ? CSD_PTYPE_EBPF_ELF
-										   : CSD_PTYPE_EBPF_RAW,
+		ret = csd_dev__program_load(dev, pind, elf ? CSD_PTYPE_EBPF_ELF : CSD_PTYPE_EBPF_RAW,
 					    buf, (uint32_t)len);
 	free(buf);
 	return ret;

@@ -67,7 +67,14 @@ printf '\xff\0\0\0\0\0\0\0\x95\0\0\0\0\0\0\0' >"$tmp/bad.bin"
 check "activation refused, with the drive's reason" bash -c \
 	"'$csd' program load $P -s 3 '$tmp/bad.bin' && ! '$csd' program activate $P -s 3 2>'$tmp/why'; \
 	 grep -q 'Invalid Program Data' '$tmp/why' && grep -q 'the drive says: program 3 refused: instruction 0' '$tmp/why'"
-check "stats count the program runs" bash -c "'$csd' stats $P --json | grep -q '\"program_executions\": 3'"
+features="$CSD_BUILD_ROOT/tests/runtime_features.bpf.o"
+check "an object with several programs: refused without a name, taken with one" bash -c \
+	"'$csd' program load $P -s 4 '$features' && ! '$csd' program activate $P -s 4 2>'$tmp/why' &&
+	 grep -q 'several programs match' '$tmp/why' &&
+	 '$csd' program load $P -s 4 '$features' --name read_past_end &&
+	 '$csd' program activate $P -s 4 &&
+	 '$csd' exec $P -s 4 --range 0:16 2>&1 | grep -q 'program 4 stopped: pc 1 (ldxb %r0, \[%r1+0\]): 1-byte read'"
+check "stats count the program runs" bash -c "'$csd' stats $P --json | grep -q '\"program_executions\": 4'"
 check "a bad option names itself" bash -c "'$csd' read $P --slba 0 --blocks zz 2>&1 | grep -q \"blocks 'zz'\""
 check "no target: a clear error" bash -c "'$csd' id-ctrl -p 1 2>&1 | grep -q 'cannot connect to 127.0.0.1:1'"
 

@@ -22,7 +22,7 @@ struct drive_opts {
 	/* command arguments */
 	int64_t slot, rsid, nsid;
 	uint64_t slba, blocks, offset, len, dst, p1, p2, window, overlap;
-	const char *in, *out;
+	const char *in, *out, *name;
 	bool fua, have_slba, have_offset;
 	struct csd_mem_range ranges[16];
 	unsigned nranges;
@@ -31,7 +31,7 @@ struct drive_opts {
 
 enum {
 	OPT_JSON = 1000, OPT_DEVICE, OPT_DIGEST, OPT_P1, OPT_P2, OPT_RANGE, OPT_RSID, OPT_FUA,
-	OPT_LID, OPT_LSP, OPT_CSI, OPT_WINDOW, OPT_OVERLAP, OPT_DST, OPT_HOSTNQN,
+	OPT_LID, OPT_LSP, OPT_CSI, OPT_WINDOW, OPT_OVERLAP, OPT_DST, OPT_HOSTNQN, OPT_NAME,
 };
 
 static const struct option drive_longopts[] = {
@@ -62,6 +62,7 @@ static const struct option drive_longopts[] = {
 	{ "window", required_argument, NULL, OPT_WINDOW },
 	{ "overlap", required_argument, NULL, OPT_OVERLAP },
 	{ "dst", required_argument, NULL, OPT_DST },
+	{ "name", required_argument, NULL, OPT_NAME },
 	{ "help", no_argument, NULL, 'h' },
 	{ NULL, 0, NULL, 0 },
 };
@@ -120,6 +121,7 @@ static int parse(int argc, char **argv, struct drive_opts *o, const char *usage)
 		case OPT_FUA: o->fua = true; break;
 		case 'i': o->in = optarg; break;
 		case 'O': o->out = optarg; break;
+		case OPT_NAME: o->name = optarg; break;
 		case OPT_RANGE:
 			if (parse_range(o, optarg))
 				return -1;
@@ -360,7 +362,8 @@ out:
 
 int cmd_program(int argc, char **argv)
 {
-	const char *usage = "usage: csd program load -s SLOT FILE | unload -s SLOT | activate -s SLOT\n"
+	const char *usage = "usage: csd program load -s SLOT FILE [--name PROGRAM] | unload -s SLOT\n"
+			    "       | activate -s SLOT\n"
 			    "       | deactivate -s SLOT | list [--json]\n";
 	struct csd_program_entry list[16];
 	const char *sub = argc > 1 ? argv[1] : "";
@@ -382,7 +385,7 @@ int cmd_program(int argc, char **argv)
 		return 2;
 	if (!strcmp(sub, "load")) {
 		ret = report("load program", csd_dev__program_load_file(dev, (uint16_t)o.slot,
-									  argv[1 + first]));
+									  argv[1 + first], o.name));
 	} else if (!strcmp(sub, "unload")) {
 		ret = report("unload program", csd_dev__program_unload(dev, (uint16_t)o.slot));
 	} else if (!strcmp(sub, "activate") || !strcmp(sub, "deactivate")) {
