@@ -8,19 +8,7 @@ prog="$CSD_BUILD_ROOT/programs/count_alpha.bpf.o"
 suite="$CSD_SOURCE_ROOT/../shared/bpf-conformance"
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
-n=0 failed=0
-
-check() {	# check "description" command...: passes when the command succeeds
-	local what=$1; shift
-	n=$((n + 1))
-	if "$@" >"$tmp/out" 2>"$tmp/err"; then
-		echo "ok $n - $what"
-	else
-		echo "not ok $n - $what"
-		sed 's/^/# /' "$tmp/out" "$tmp/err" | head -20
-		failed=$((failed + 1))
-	fi
-}
+. "$(dirname "$0")/tap.sh"
 
 # the plugin protocol, fed by csd asm's hex output
 plugin_result() {	# plugin_result FILE.data EXPECTED
@@ -91,5 +79,4 @@ printf 'lddw %%r1, 0x10\nldxb %%r0, [%%r1+0]\nexit\n' >"$tmp/fault.s"
 check "csd run: a fault names pc and address" exit_code 1 "pc 2 (ldxb %r0, [%r1+0]): 1-byte read at 0x10" "$csd" run "$tmp/fault.s"
 check "csd run: budget" exit_code 1 "instruction budget of 1000 used up" "$csd" run -b 1000 --gen 1M "$prog"
 
-echo "1..$n"
-[ "$failed" -eq 0 ]
+finish

@@ -8,19 +8,7 @@ prog="$CSD_BUILD_ROOT/programs/count_alpha.bpf.o"
 tmp=$(mktemp -d)
 pid=
 trap '[ -n "$pid" ] && kill -9 $pid 2>/dev/null; rm -rf "$tmp"' EXIT
-n=0 failed=0
-
-check() {
-	local what=$1; shift
-	n=$((n + 1))
-	if "$@" >"$tmp/out" 2>"$tmp/err"; then
-		echo "ok $n - $what"
-	else
-		echo "not ok $n - $what"
-		sed 's/^/# /' "$tmp/out" "$tmp/err" | head -20
-		failed=$((failed + 1))
-	fi
-}
+. "$(dirname "$0")/tap.sh"
 
 start_target() {	# start_target ARGS...: sets $pid and $port
 	"$target" -p 0 "$@" >"$tmp/target.out" 2>"$tmp/target.err" &
@@ -88,5 +76,4 @@ kill -TERM $pid; wait $pid; status=$?; pid=
 check "SIGTERM: a clean stop with the traffic printed" bash -c \
 	"[ $status = 0 ] && grep -q 'csd-target: link:' '$tmp/target.err' && grep -q 'csd-target: stopped' '$tmp/target.err'"
 
-echo "1..$n"
-[ "$failed" -eq 0 ]
+finish

@@ -187,6 +187,26 @@ static int report(const char *what, int ret)
 	return 1;
 }
 
+/* After the drive said no: its readable reason, when it gave one (log C1h). */
+static void print_reason(struct csd_dev *dev, int ret)
+{
+	char reasons[8][256];
+
+	if (ret > 0 && !csd_dev__reasons(dev, reasons) && reasons[0][0])
+		fprintf(stderr, "csd: the drive says: %s\n", reasons[0]);
+}
+
+/* --range values name offsets in the memory namespace: give them its NSID. */
+static int ranges_in_memory(struct csd_dev *dev, struct drive_opts *o)
+{
+	struct csd_ns_info slm;
+	int ret = csd_dev__find_ns(dev, CSD_CSI_SLM, &slm);
+
+	for (unsigned i = 0; !ret && i < o->nranges; i++)
+		o->ranges[i].nsid = slm.nsid;
+	return ret;
+}
+
 static const char *csi_name(uint8_t csi)
 {
 	return csi == CSD_CSI_NVM ? "nvm" : csi == CSD_CSI_SLM ? "memory" :
@@ -392,12 +412,7 @@ int cmd_program(int argc, char **argv)
 		bool on = sub[0] == 'a';
 
 		ret = csd_dev__program_activate(dev, (uint16_t)o.slot, on);
-		if (ret > 0) {
-			char reasons[8][256];
-
-			if (!csd_dev__reasons(dev, reasons) && reasons[0][0])
-				fprintf(stderr, "csd: the drive says: %s\n", reasons[0]);
-		}
+		print_reason(dev, ret);
 		ret = report(on ? "activate program" : "deactivate program", ret);
 	} else if (!strcmp(sub, "list")) {
 		static const char *const states[] = { "empty", "loaded", "active" };
@@ -433,7 +448,6 @@ int cmd_exec(int argc, char **argv)
 			    "  (the second form is the drive's streaming Execute over NVM blocks)\n";
 	struct drive_opts o;
 	struct csd_dev *dev;
-	struct csd_ns_info slm;
 	uint64_t result = 0;
 	int ret;
 
@@ -450,20 +464,11 @@ int cmd_exec(int argc, char **argv)
 
 		ret = csd_dev__exec_stream(dev, (uint16_t)o.slot, &r, 1, (uint32_t)o.window,
 					   (uint32_t)o.overlap, o.p1, o.p2, &result);
-	} else {
-		ret = csd_dev__find_ns(dev, CSD_CSI_SLM, &slm);
-		for (unsigned i = 0; !ret && i < o.nranges; i++)
-			o.ranges[i].nsid = slm.nsid;
-		if (!ret)
-			ret = csd_dev__exec(dev, (uint16_t)o.slot, o.rsid > 0 ? (uint16_t)o.rsid : 0,
-					    o.ranges, o.nranges, o.p1, o.p2, &result);
+	} else if (!(ret = ranges_in_memory(dev, &o))) {
+		ret = csd_dev__exec(dev, (uint16_t)o.slot, o.rsid > 0 ? (uint16_t)o.rsid : 0,
+				    o.ranges, o.nranges, o.p1, o.p2, &result);
 	}
-	if (ret > 0) {
-		char reasons[8][256];
-
-		if (!csd_dev__reasons(dev, reasons) && reasons[0][0])
-			fprintf(stderr, "csd: the drive says: %s\n", reasons[0]);
-	}
+	print_reason(dev, ret);
 	if (!(ret = report("execute", ret)))
 		printf(o.json ? "{\"result\": %" PRIu64 "}\n" : "%" PRIu64 "\n", result);
 	csd_dev__disconnect(dev);
@@ -476,7 +481,6 @@ int cmd_mrs(int argc, char **argv)
 	const char *sub = argc > 1 ? argv[1] : "";
 	struct csd_range_set_entry sets[64];
 	struct drive_opts o;
-	struct csd_ns_info slm;
 	struct csd_dev *dev;
 	uint16_t rsid;
 	int ret;
@@ -486,9 +490,7 @@ int cmd_mrs(int argc, char **argv)
 	if (!(dev = open_drive(&o)))
 		return 2;
 	if (!strcmp(sub, "create") && o.nranges) {
-		ret = csd_dev__find_ns(dev, CSD_CSI_SLM, &slm);
-		for (unsigned i = 0; !ret && i < o.nranges; i++)
-			o.ranges[i].nsid = slm.nsid;
+		ret = ranges_in_memory(dev, &o);
 		if (!(ret = report("create range set",
 				   ret ? ret : csd_dev__mrs_create(dev, o.ranges, o.nranges, &rsid))))
 			printf("%u\n", rsid);
