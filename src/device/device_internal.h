@@ -113,7 +113,8 @@ struct csd_engine {
 	pthread_mutex_t lock;
 	pthread_cond_t cond;
 	struct csd_req *head, *tail;	/* waiting */
-	struct csd_req **running;	/* per thread, for Abort */
+	struct csd_req **running;	/* per thread, for Abort; NULL once it completes */
+	struct csd_ctrl **busy_ctrl;	/* per thread: whose run it is, until done() returns */
 	pthread_t watchdog;		/* enforces exec_time_ms */
 	bool has_watchdog;
 	bool stop;

@@ -134,8 +134,8 @@ static void run_stream(struct csd_subsys *s, struct csd_req *req, unsigned worke
 	free(buf);
 }
 
-static void finish(struct csd_subsys *s, struct csd_req *req, const struct run_result *res,
-		   uint64_t bytes, uint64_t ns)
+static void finish(struct csd_subsys *s, struct csd_req *req, unsigned worker,
+		   const struct run_result *res, uint64_t bytes, uint64_t ns)
 {
 	struct csd_exec *x = req->exec;
 	unsigned pind = x->pind;
@@ -164,6 +164,13 @@ static void finish(struct csd_subsys *s, struct csd_req *req, const struct run_r
 		req->rsp.dw1 = (uint32_t)(res->value >> 32);
 	}
 	csd_exec_release(s, req);
+	/*
+	 * Once done() runs, the transport may free the request: Abort and the watchdog must not
+	 * find it any more. Its controller stays marked busy until the completion returns.
+	 */
+	pthread_mutex_lock(&s->engine.lock);
+	s->engine.running[worker] = NULL;
+	pthread_mutex_unlock(&s->engine.lock);
 	csd_req_complete(req, status);
 }
 
@@ -178,7 +185,7 @@ static void execute(struct csd_subsys *s, struct csd_req *req, unsigned worker)
 		run_stream(s, req, worker, &res, &bytes);
 	else
 		run_ranges(s, req, worker, &res, &bytes);
-	finish(s, req, &res, bytes, csd_now_ns() - t0);
+	finish(s, req, worker, &res, bytes, csd_now_ns() - t0);
 }
 
 struct worker_arg {
@@ -207,12 +214,13 @@ static void *worker_main(void *argp)
 		if (!e->head)
 			e->tail = NULL;
 		e->running[index] = req;
+		e->busy_ctrl[index] = req->ctrl;
 		if (s->cfg.exec_time_ms)
 			req->exec->deadline_ns = csd_now_ns() + s->cfg.exec_time_ms * 1000000ull;
 		pthread_mutex_unlock(&e->lock);
 		execute(s, req, index);
 		pthread_mutex_lock(&e->lock);
-		e->running[index] = NULL;
+		e->busy_ctrl[index] = NULL;
 		pthread_cond_broadcast(&e->cond);	/* abort_ctrl may be waiting */
 	}
 	pthread_mutex_unlock(&e->lock);
@@ -251,9 +259,11 @@ int csd_engine_start(struct csd_subsys *s)
 	e->nthreads = s->cfg.engine_threads;
 	e->threads = calloc(e->nthreads, sizeof(*e->threads));
 	e->running = calloc(e->nthreads, sizeof(*e->running));
-	if (!e->threads || !e->running) {
+	e->busy_ctrl = calloc(e->nthreads, sizeof(*e->busy_ctrl));
+	if (!e->threads || !e->running || !e->busy_ctrl) {
 		free(e->threads);
 		free(e->running);
+		free(e->busy_ctrl);
 		return -ENOMEM;
 	}
 	pthread_mutex_init(&e->lock, NULL);
@@ -297,6 +307,7 @@ void csd_engine_stop(struct csd_subsys *s)
 	pthread_cond_destroy(&e->cond);
 	free(e->threads);
 	free(e->running);
+	free(e->busy_ctrl);
 	e->threads = NULL;
 }
 
@@ -386,7 +397,7 @@ void csd_engine_abort_ctrl(struct csd_subsys *s, struct csd_ctrl *ctrl)
 	while (busy) {
 		busy = false;
 		for (unsigned i = 0; i < e->nthreads; i++)
-			busy |= e->running[i] && e->running[i]->ctrl == ctrl;
+			busy |= e->busy_ctrl[i] == ctrl;
 		if (busy)
 			pthread_cond_wait(&e->cond, &e->lock);
 	}

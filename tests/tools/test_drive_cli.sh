@@ -10,15 +10,17 @@ pid=
 trap '[ -n "$pid" ] && kill -9 $pid 2>/dev/null; rm -rf "$tmp"' EXIT
 . "$(dirname "$0")/tap.sh"
 
+starts=0
 start_target() {	# start_target ARGS...: sets $pid and $port
-	"$target" -p 0 "$@" >"$tmp/target.out" 2>"$tmp/target.err" &
+	starts=$((starts + 1))
+	"$target" -p 0 "$@" >"$tmp/target.out" 2>"$tmp/target.$starts.err" &
 	pid=$!
 	for _ in $(seq 100); do
 		port=$(sed -n 's/.* on 127\.0\.0\.1:\([0-9]*\),.*/\1/p' "$tmp/target.out")
 		[ -n "$port" ] && return 0
 		sleep 0.05
 	done
-	echo "# csd-target did not start"; cat "$tmp/target.err"
+	echo "# csd-target did not start"; cat "$tmp/target.$starts.err"
 	return 1
 }
 
@@ -74,6 +76,9 @@ check "after SIGKILL and a restart, the flushed data reads back" bash -c \
 	"'$csd' read $P --slba 0 --blocks 4096 -O '$tmp/again' && cmp '$tmp/text' '$tmp/again'"
 kill -TERM $pid; wait $pid; status=$?; pid=
 check "SIGTERM: a clean stop with the traffic printed" bash -c \
-	"[ $status = 0 ] && grep -q 'csd-target: link:' '$tmp/target.err' && grep -q 'csd-target: stopped' '$tmp/target.err'"
+	"[ $status = 0 ] && grep -q 'csd-target: link:' '$tmp/target.2.err' &&
+	 grep -q 'csd-target: stopped' '$tmp/target.2.err'"
 
+# when anything failed, what the target said helps most
+[ "$failed" -eq 0 ] || tail -n 40 "$tmp"/target.*.err | sed 's/^/# target: /'
 finish
