@@ -30,6 +30,8 @@ P="-p $port"
 check "id-ctrl names the drive" bash -c "'$csd' id-ctrl $P | grep -q '^model      csdlab$'"
 check "list: nvm, memory and compute namespaces" bash -c \
 	"'$csd' list $P --json | grep -q '\"set\": \"nvm\".*\"set\": \"memory\".*\"set\": \"compute\"'"
+check "id-ns 2 is the memory namespace" bash -c "'$csd' id-ns $P -N 2 --json | grep -q '\"set\": \"memory\", \"bytes\": 67108864'"
+check "id-ns of a namespace that does not exist" bash -c "! '$csd' id-ns $P -N 7 2>'$tmp/why' && grep -q 'namespace 7 is not active' '$tmp/why'"
 check "discover lists the subsystem on this port" bash -c \
 	"'$csd' discover $P | grep -q 'trsvcid $port  subnqn nqn.2026-01.io.csdlab:drive0'"
 

@@ -653,3 +653,41 @@ int cmd_flush(int argc, char **argv)
 	csd_dev__disconnect(dev);
 	return ret;
 }
+
+int cmd_id_ns(int argc, char **argv)
+{
+	struct csd_ns_info ns[8];
+	struct drive_opts o;
+	struct csd_dev *dev;
+	size_t n;
+	int ret;
+
+	if (parse(argc, argv, &o, "usage: csd id-ns -N NSID [--json]\n  one namespace: its command set and size\n") < 0)
+		return 2;
+	if (o.nsid < 1) {
+		fprintf(stderr, "csd: id-ns needs -N NSID\n");
+		return 2;
+	}
+	if (!(dev = open_drive(&o)))
+		return 2;
+	ret = report("identify namespaces", csd_dev__list_ns(dev, ns, 8, &n));
+	for (size_t i = 0; !ret && i <= n; i++) {
+		if (i == n) {
+			fprintf(stderr, "csd: namespace %" PRId64 " is not active on this controller\n",
+				o.nsid);
+			ret = 1;
+		} else if (ns[i].nsid == (uint32_t)o.nsid) {
+			if (o.json)
+				printf("{\"nsid\": %u, \"csi\": %u, \"set\": \"%s\", \"bytes\": %" PRIu64
+				       ", \"lba_size\": %u}\n", ns[i].nsid, ns[i].csi,
+				       csi_name(ns[i].csi), ns[i].size, ns[i].lba_size);
+			else
+				printf("nsid       %u\ncommand set %s (CSI %u)\nbytes      %" PRIu64
+				       "\nlba size   %u\n", ns[i].nsid, csi_name(ns[i].csi), ns[i].csi,
+				       ns[i].size, ns[i].lba_size);
+			break;
+		}
+	}
+	csd_dev__disconnect(dev);
+	return ret;
+}

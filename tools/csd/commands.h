@@ -10,6 +10,7 @@ int cmd_gen(int argc, char **argv);
 int cmd_discover(int argc, char **argv);
 int cmd_list(int argc, char **argv);
 int cmd_id_ctrl(int argc, char **argv);
+int cmd_id_ns(int argc, char **argv);
 int cmd_rw(int argc, char **argv);
 int cmd_flush(int argc, char **argv);
 int cmd_program(int argc, char **argv);

@@ -16,6 +16,7 @@ static const struct {
 	{ "discover", cmd_discover, "the target's discovery log" },
 	{ "list", cmd_list, "the drive's namespaces and their command sets" },
 	{ "id-ctrl", cmd_id_ctrl, "identify the controller" },
+	{ "id-ns", cmd_id_ns, "identify one namespace" },
 	{ "read", cmd_rw, "read blocks of the NVM namespace" },
 	{ "write", cmd_rw, "write a file into the NVM namespace" },
 	{ "flush", cmd_flush, "make written data durable" },
