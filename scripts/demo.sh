@@ -1,17 +1,12 @@
 #!/usr/bin/env bash
-# make demo: the main job on an embedded default. Until the drive lands, that is the Alpha
-# count run by the eBPF runtime over generated text (the drive's offload, minus the link):
-# the program is programs/count_alpha.bpf.c, built by clang and loaded from its ELF object.
+# make demo: the Alpha experiment on an embedded default of 1 GiB. bench/alpha starts
+# csd-target (a temporary backing file on 127.0.0.1), writes generated text onto the drive,
+# counts "Alpha" by reading it all over NVMe/TCP, then by running programs/count_alpha.bpf.c
+# inside the drive (host-driven windows, and the drive's streaming mode), and prints what
+# crossed the link. Results: results/alpha/<timestamp>.json, latest.json and a chart.
 set -euo pipefail
 build=${1:-build}
-size=${CSD_DEMO_SIZE:-256M}
+size=${CSD_DEMO_SIZE:-1G}
 
-echo "== csdlab demo: count \"Alpha\" in ${size} of generated text with an eBPF program"
-echo "   program: programs/count_alpha.bpf.c -> ${build}/programs/count_alpha.bpf.o"
-echo
-"${build}/tools/csd" disasm "${build}/programs/count_alpha.bpf.o" | sed 's/^/   /'
-echo
-"${build}/tools/csd" run --gen "${size}" --seed 1 --rate 5 "${build}/programs/count_alpha.bpf.o"
-echo
-echo "== the same count in the interpreter and in native C (bench/vm, 64 MiB, best of 3)"
-"${build}/bench/vm" "${build}/programs/count_alpha.bpf.o" 64M 3
+echo "== csdlab demo: count \"Alpha\" in ${size} of text on an emulated NVMe/TCP drive"
+"${build}/bench/alpha" --size "${size}"

@@ -1,0 +1,601 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The Alpha experiment: count "Alpha" in a text file on the drive (1) the standard way, by
+ * reading it all over the link and counting on the host, and (2) by pushing count_alpha into
+ * the drive through TP4091 (host-driven: Memory Copy NVM -> SLM and Execute, window by window;
+ * and the drive's streaming Execute), getting only the count back. The bytes on the link are
+ * measured at both ends of the socket (the host's counters and the target's, log C2h) and
+ * must agree; all three counts must equal the generator's.
+ *
+ *   alpha [--size 1G] [--seed 1] [--rate 5] [--queues 2] [--depth 16] [--window 1M]
+ *         [--out results/alpha] [--target PATH] [--program PATH] [--quiet]
+ *
+ * It starts csd-target itself (a temporary backing file on 127.0.0.1, a free port) and stops
+ * it at the end. Output: a table, <out>/<timestamp>.json and latest.json, and a chart
+ * (<out>/<timestamp>.png and .svg) when gnuplot is there.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <signal.h>
+#include <spawn.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "csd/csd.h"
+#include "csd/textgen.h"
+#include "util.h"
+
+#ifndef CSD_TARGET_EXE
+#define CSD_TARGET_EXE "tools/csd-target"
+#endif
+#ifndef COUNT_ALPHA_OBJ
+#define COUNT_ALPHA_OBJ "programs/count_alpha.bpf.o"
+#endif
+
+#define CHUNK		(1u << 20)	/* one NVMe command's data (MDTS) */
+#define LBA		512u
+#define PIND		2
+
+extern char **environ;
+
+struct opts {
+	uint64_t size, seed, rate, queues, depth, window;
+	const char *out, *target, *program;
+	bool quiet;
+};
+
+/* What one query cost. */
+struct query {
+	const char *name;
+	const char *label;			/* short, for the chart */
+	uint64_t count;
+	uint64_t host_out, host_in;		/* the host's socket counters */
+	uint64_t target_in, target_out;		/* the target's, for this association */
+	uint64_t commands;
+	double seconds;
+	uint64_t moved_inside, insns;
+};
+
+static double now(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static void die(const char *what, int ret)
+{
+	char buf[160];
+
+	fprintf(stderr, "alpha: %s: %s\n", what, csd_strerror(ret, buf, sizeof(buf)));
+	exit(1);
+}
+
+/* csd-target as a child process; its first line names the port. */
+static pid_t start_target(const struct opts *o, const char *file, uint16_t *port)
+{
+	char size[32], line[512];
+	int pipefd[2];
+	posix_spawn_file_actions_t fa;
+	pid_t pid;
+	FILE *f;
+	char *argv[] = { (char *)o->target, "-p", "0", "--file", (char *)file, "--size", size,
+			 "--slm-size", "64M", "--threads", "2", NULL };
+
+	snprintf(size, sizeof(size), "%" PRIu64, (o->size + CHUNK - 1) / CHUNK * CHUNK);
+	if (pipe(pipefd))
+		die("pipe", -errno);
+	posix_spawn_file_actions_init(&fa);
+	posix_spawn_file_actions_adddup2(&fa, pipefd[1], STDOUT_FILENO);
+	posix_spawn_file_actions_addclose(&fa, pipefd[0]);
+	/* its own report on exit is not part of ours */
+	posix_spawn_file_actions_addopen(&fa, STDERR_FILENO, "/dev/null", O_WRONLY, 0);
+	if (posix_spawn(&pid, o->target, &fa, NULL, argv, environ))
+		die(o->target, -errno);
+	close(pipefd[1]);
+	f = fdopen(pipefd[0], "r");
+	if (!f || !fgets(line, sizeof(line), f) ||
+	    sscanf(strstr(line, " on ") ? strstr(line, " on ") : "", " on %*[^:]:%hu", port) != 1) {
+		fprintf(stderr, "alpha: csd-target did not start\n");
+		kill(pid, SIGKILL);
+		exit(1);
+	}
+	fclose(f);
+	return pid;
+}
+
+struct snapshot {
+	struct csd_tcp_traffic host;
+	struct csd_tcp_link_log target;
+	struct csd_vendor_stats drive;
+};
+
+static void snap(struct csd_dev *dev, struct snapshot *s)
+{
+	int ret = csd_dev__stats(dev, &s->drive, &s->host);
+
+	if (!ret)
+		ret = csd_dev__target_link(dev, &s->target);
+	if (ret)
+		die("statistics", ret);
+}
+
+/*
+ * The link cost of a query between two snapshots. A snapshot is itself two Get Log Page
+ * commands; what a pair of them costs with nothing between (`ov`, measured once) is taken
+ * out, so that only the query remains, as both ends counted it.
+ */
+static void cost(struct query *q, const struct snapshot *a, const struct snapshot *b,
+		 const struct query *ov)
+{
+	q->host_out = b->host.bytes_out - a->host.bytes_out - ov->host_out;
+	q->host_in = b->host.bytes_in - a->host.bytes_in - ov->host_in;
+	q->target_in = b->target.association.bytes_in - a->target.association.bytes_in -
+		       ov->target_in;
+	q->target_out = b->target.association.bytes_out - a->target.association.bytes_out -
+			ov->target_out;
+	q->moved_inside = b->drive.internal_bytes_moved - a->drive.internal_bytes_moved;
+	q->insns = b->drive.program_insns - a->drive.program_insns;
+}
+
+static void upload(struct csd_dev *dev, const struct opts *o, uint64_t *expected,
+		   struct query *q)
+{
+	unsigned nq = csd_dev__nr_io_queues(dev), depth = (unsigned)o->depth;
+	uint64_t chunks = (o->size + CHUNK - 1) / CHUNK, sent = 0, done = 0;
+	struct csd_async *slots = calloc((size_t)nq * depth, sizeof(*slots));
+	uint8_t *bufs = malloc((size_t)nq * depth * CHUNK);
+	struct csd_progress bar;
+	struct csd_textgen g;
+	unsigned *inflight = calloc(nq, sizeof(*inflight));
+	double t0 = now();
+
+	csd_textgen_init(&g, o->seed, (uint32_t)o->rate);
+	*expected = 0;
+	csd_progress_start(&bar, "uploading", chunks);
+	while (done < chunks) {
+		/* fill every free slot, queue by queue */
+		for (unsigned i = 0; i < nq * depth && sent < chunks; i++) {
+			struct csd_async *a = &slots[i];
+			unsigned qid = i / depth + 1;
+			uint64_t len = o->size - sent * CHUNK < CHUNK ? o->size - sent * CHUNK : CHUNK;
+			uint8_t *buf = bufs + (size_t)i * CHUNK;
+			int ret;
+
+			if (a->user)
+				continue;
+			*expected += csd_textgen_fill(&g, buf, len);
+			memset(buf + len, ' ', CHUNK - len);	/* the file's tail: blanks */
+			a->sqe = (struct csd_nvme_sqe){ .opcode = 0x01, .nsid = 1,
+							.cdw10 = (uint32_t)(sent * (CHUNK / LBA)),
+							.cdw11 = (uint32_t)((sent * (CHUNK / LBA)) >> 32),
+							.cdw12 = CHUNK / LBA - 1 };
+			a->data = buf;
+			a->len = CHUNK;
+			a->user = a;
+			if ((ret = csd_dev__submit(dev, (uint16_t)qid, a)))
+				die("write", ret);
+			inflight[qid - 1]++;
+			sent++;
+			q->commands++;
+		}
+		for (unsigned qid = 1; qid <= nq; qid++) {
+			int err = 0;
+			struct csd_async *a;
+
+			if (!inflight[qid - 1])
+				continue;
+			a = csd_dev__reap(dev, (uint16_t)qid, &err);
+			if (!a)
+				die("write", err);
+			if (a->result)
+				die("write", a->result);
+			a->user = NULL;
+			inflight[qid - 1]--;
+			done++;
+		}
+		csd_progress_update(&bar, done);
+	}
+	csd_progress_end(&bar);
+	q->seconds = now() - t0;
+	free(slots);
+	free(bufs);
+	free(inflight);
+}
+
+/* The baseline: read it all, deep queues, count on the host in file order. */
+static void baseline(struct csd_dev *dev, const struct opts *o, struct query *q)
+{
+	unsigned nq = csd_dev__nr_io_queues(dev), depth = (unsigned)o->depth, n = nq * depth;
+	uint64_t chunks = (o->size + CHUNK - 1) / CHUNK, sent = 0, counted = 0;
+	struct csd_async *slots = calloc(n, sizeof(*slots));
+	uint8_t *bufs = malloc((size_t)n * (CHUNK + 4));
+	bool *ready = calloc(n, sizeof(*ready));
+	unsigned *inflight = calloc(nq, sizeof(*inflight));
+	uint8_t carry[4] = "    ";
+	struct csd_progress bar;
+	double t0 = now();
+
+	csd_progress_start(&bar, "baseline: reading", chunks);
+	while (counted < chunks) {
+		/* chunk c lives in slot c % n: keeps the file order for counting */
+		while (sent < chunks && sent < counted + n) {
+			unsigned i = (unsigned)(sent % n), qid = (unsigned)(sent % nq) + 1;
+			struct csd_async *a = &slots[i];
+			int ret;
+
+			a->sqe = (struct csd_nvme_sqe){ .opcode = 0x02, .nsid = 1,
+							.cdw10 = (uint32_t)(sent * (CHUNK / LBA)),
+							.cdw11 = (uint32_t)((sent * (CHUNK / LBA)) >> 32),
+							.cdw12 = CHUNK / LBA - 1 };
+			a->data = bufs + (size_t)i * (CHUNK + 4) + 4;
+			a->len = CHUNK;
+			a->user = (void *)(uintptr_t)sent;
+			ready[i] = false;
+			if ((ret = csd_dev__submit(dev, (uint16_t)qid, a)))
+				die("read", ret);
+			inflight[qid - 1]++;
+			sent++;
+			q->commands++;
+		}
+		/* the next chunk in order may be on any queue: reap the one it is on */
+		{
+			unsigned want = (unsigned)(counted % nq) + 1;
+			int err = 0;
+			struct csd_async *a = csd_dev__reap(dev, (uint16_t)want, &err);
+
+			if (!a)
+				die("read", err);
+			if (a->result)
+				die("read", a->result);
+			inflight[want - 1]--;
+			ready[(uint64_t)(uintptr_t)a->user % n] = true;
+		}
+		while (counted < chunks && ready[counted % n]) {
+			unsigned i = (unsigned)(counted % n);
+			uint8_t *p = bufs + (size_t)i * (CHUNK + 4);
+			uint64_t len = o->size - counted * CHUNK < CHUNK ? o->size - counted * CHUNK : CHUNK;
+
+			/* the last 4 bytes of the previous chunk: a match across the edge */
+			memcpy(p, carry, 4);
+			q->count += csd_count_alpha(p, len + 4);
+			memcpy(carry, p + len, 4);
+			ready[i] = false;
+			counted++;
+			csd_progress_update(&bar, counted);
+		}
+	}
+	csd_progress_end(&bar);
+	q->seconds = now() - t0;
+	free(slots);
+	free(bufs);
+	free(ready);
+	free(inflight);
+}
+
+/* Host-driven offload: per window, NVM -> SLM (with the block before it), then Execute. */
+static void offload_windows(struct csd_dev *dev, const struct opts *o, struct query *q)
+{
+	uint64_t windows = (o->size + o->window - 1) / o->window;
+	struct csd_progress bar;
+	double t0 = now();
+	int ret;
+
+	csd_progress_start(&bar, "offload: windows", windows);
+	for (uint64_t w = 0; w < windows; w++) {
+		uint64_t start = w * o->window;
+		uint64_t len = o->size - start < o->window ? o->size - start : o->window;
+		uint64_t first = start ? start / LBA - 1 : 0;
+		uint64_t nlb = (start + len + LBA - 1) / LBA - first;
+		/* 4 bytes before the window: a match across its left edge is counted here */
+		struct csd_mem_range r = { .nsid = 2, .sb = start ? LBA - 4 : 0,
+					   .len = (uint32_t)(start ? len + 4 : len) };
+		uint64_t result;
+
+		if ((ret = csd_dev__mem_copy_from_nvm(dev, 0, first, (uint32_t)nlb)))
+			die("memory copy", ret);
+		if ((ret = csd_dev__exec(dev, PIND, 0, &r, 1, 0, 0, &result)))
+			die("execute", ret);
+		q->count += result;
+		q->commands += 2;
+		csd_progress_update(&bar, w + 1);
+	}
+	csd_progress_end(&bar);
+	q->seconds = now() - t0;
+}
+
+static void offload_stream(struct csd_dev *dev, const struct opts *o, struct query *q)
+{
+	struct csd_stream_range r = { .slba = 0, .nlb = (uint32_t)((o->size + LBA - 1) / LBA - 1) };
+	double t0 = now();
+	int ret = csd_dev__exec_stream(dev, PIND, &r, 1, (uint32_t)o->window, 4, 0, 0, &q->count);
+
+	if (ret)
+		die("streaming execute", ret);
+	q->commands = 1;
+	q->seconds = now() - t0;
+}
+
+static void human(char *buf, size_t size, double bytes)
+{
+	const char *units[] = { "B", "KiB", "MiB", "GiB", "TiB" };
+	int u = 0;
+
+	while (bytes >= 1024 && u < 4)
+		bytes /= 1024, u++;
+	snprintf(buf, size, u ? "%.2f %s" : "%.0f %s", bytes, units[u]);
+}
+
+static void print_table(const struct opts *o, const struct query *qs, int n,
+			const struct query *setup, const struct query *up, uint64_t expected)
+{
+	char a[32], b[32], c[32];
+
+	human(a, sizeof(a), (double)o->size);
+	printf("\n\"Alpha\" in %s of text: the generator wrote %" PRIu64 " of them\n", a, expected);
+	human(a, sizeof(a), (double)up->host_out);
+	printf("upload (not counted in the queries): %s host->drive, %" PRIu64 " commands, %.2f s\n\n",
+	       a, up->commands, up->seconds);
+	printf("%-26s %12s %14s %14s %9s %8s %10s %10s\n", "query", "count", "host->drive",
+	       "drive->host", "commands", "time s", "rate MB/s", "reduction");
+	for (int i = 0; i < n; i++) {
+		const struct query *q = &qs[i];
+		double link = (double)(q->host_out + q->host_in);
+		double base = (double)(qs[0].host_out + qs[0].host_in);
+
+		human(a, sizeof(a), (double)q->host_out);
+		human(b, sizeof(b), (double)q->host_in);
+		snprintf(c, sizeof(c), "%.0fx", base / (link > 0 ? link : 1));
+		printf("%-26s %12" PRIu64 " %14s %14s %9" PRIu64 " %8.2f %10.1f %10s\n", q->name,
+		       q->count, a, b, q->commands, q->seconds,
+		       (double)o->size / 1e6 / q->seconds, i ? c : "1x");
+	}
+	human(a, sizeof(a), (double)setup->host_out);
+	human(b, sizeof(b), (double)setup->host_in);
+	printf("%-26s %12s %14s %14s %9" PRIu64 "\n", "setup (load + activate)", "", a, b,
+	       setup->commands);
+	printf("\nbytes on the link are counted at both ends of the socket and agree; inside the "
+	       "drive:\n");
+	for (int i = 1; i < n; i++) {
+		human(a, sizeof(a), (double)qs[i].moved_inside);
+		printf("  %-24s %s moved NVM -> SLM, %" PRIu64 " program instructions\n",
+		       qs[i].name, a, qs[i].insns);
+	}
+}
+
+static void write_json(FILE *f, const struct opts *o, const struct query *qs, int n,
+		       const struct query *setup, const struct query *up, uint64_t expected,
+		       const char *stamp)
+{
+	fprintf(f, "{\n  \"timestamp\": \"%s\",\n  \"size\": %" PRIu64 ",\n  \"seed\": %" PRIu64
+		",\n  \"rate_per_mille\": %" PRIu64 ",\n  \"window\": %" PRIu64 ",\n  \"queues\": %"
+		PRIu64 ",\n  \"depth\": %" PRIu64 ",\n  \"expected_count\": %" PRIu64 ",\n", stamp,
+		o->size, o->seed, o->rate, o->window, o->queues, o->depth, expected);
+	fprintf(f, "  \"upload\": {\"host_to_drive\": %" PRIu64 ", \"commands\": %" PRIu64
+		", \"seconds\": %.3f},\n", up->host_out, up->commands, up->seconds);
+	fprintf(f, "  \"setup\": {\"host_to_drive\": %" PRIu64 ", \"drive_to_host\": %" PRIu64
+		", \"commands\": %" PRIu64 "},\n  \"queries\": [\n", setup->host_out, setup->host_in,
+		setup->commands);
+	for (int i = 0; i < n; i++) {
+		const struct query *q = &qs[i];
+
+		fprintf(f, "    {\"name\": \"%s\", \"count\": %" PRIu64 ", \"host_to_drive\": %" PRIu64
+			", \"drive_to_host\": %" PRIu64 ", \"target_received\": %" PRIu64
+			", \"target_sent\": %" PRIu64 ", \"commands\": %" PRIu64 ", \"seconds\": %.3f"
+			", \"rate_mb_s\": %.1f, \"moved_inside\": %" PRIu64 ", \"instructions\": %"
+			PRIu64 "}%s\n", q->name, q->count, q->host_out, q->host_in, q->target_in,
+			q->target_out, q->commands, q->seconds, (double)o->size / 1e6 / q->seconds,
+			q->moved_inside, q->insns, i + 1 < n ? "," : "");
+	}
+	fprintf(f, "  ]\n}\n");
+}
+
+static void chart(const char *base, const struct query *qs, int n)
+{
+	char path[640], cmd[1400];
+	FILE *f;
+
+	snprintf(path, sizeof(path), "%s.dat", base);
+	if (!(f = fopen(path, "w")))
+		return;
+	for (int i = 0; i < n; i++)
+		fprintf(f, "\"%s\" %" PRIu64 " %.3f\n", qs[i].label, qs[i].host_out + qs[i].host_in,
+			qs[i].seconds);
+	fclose(f);
+	snprintf(path, sizeof(path), "%s.gp", base);
+	if (!(f = fopen(path, "w")))
+		return;
+	fprintf(f,
+		"set style data histograms\nset style fill solid 0.8\nset boxwidth 0.8\n"
+		"set logscale y\nset grid ytics\nset key off\nset xtics noenhanced\n"
+		"set yrange [10:*]\n"
+		"do for [t in \"png svg\"] {\n"
+		"  if (t eq \"png\") { set terminal png size 1100,450 } else { set terminal svg size 1100,450 }\n"
+		"  set output sprintf(\"%s.%%s\", t)\n"
+		"  set multiplot layout 1,2 title \"Counting Alpha: bytes on the link and time per query\"\n"
+		"  set ylabel \"bytes on the link (log)\"\n"
+		"  plot \"%s.dat\" using 2:xtic(1) lc rgb \"#3366cc\"\n"
+		"  set ylabel \"seconds (log)\"\n  set yrange [0.001:*]\n"
+		"  plot \"%s.dat\" using 3:xtic(1) lc rgb \"#dc3912\"\n"
+		"  unset multiplot\n}\n", base, base, base);
+	fclose(f);
+	snprintf(cmd, sizeof(cmd), "gnuplot '%s' 2>/dev/null", path);
+	if (system(cmd) != 0)
+		fprintf(stderr, "alpha: gnuplot failed or is missing: no chart\n");
+}
+
+static void usage(FILE *f)
+{
+	fprintf(f, "usage: alpha [--size 1G] [--seed 1] [--rate 5] [--queues 2] [--depth 16]\n"
+		   "             [--window 1M] [--out results/alpha] [--target csd-target]\n"
+		   "             [--program count_alpha.bpf.o] [--quiet]\n");
+}
+
+int main(int argc, char **argv)
+{
+	static const struct option longopts[] = {
+		{ "size", required_argument, NULL, 's' }, { "seed", required_argument, NULL, 'S' },
+		{ "rate", required_argument, NULL, 'r' }, { "queues", required_argument, NULL, 'q' },
+		{ "depth", required_argument, NULL, 'd' }, { "window", required_argument, NULL, 'w' },
+		{ "out", required_argument, NULL, 'o' }, { "target", required_argument, NULL, 't' },
+		{ "program", required_argument, NULL, 'p' }, { "quiet", no_argument, NULL, 'Q' },
+		{ "help", no_argument, NULL, 'h' }, { NULL, 0, NULL, 0 },
+	};
+	struct opts o = { .size = 1ull << 30, .seed = 1, .rate = 5, .queues = 2, .depth = 16,
+			  .window = 1u << 20, .out = "results/alpha", .target = CSD_TARGET_EXE,
+			  .program = COUNT_ALPHA_OBJ };
+	struct query qs[3] = { { .name = "baseline (read all)", .label = "baseline" },
+			       { .name = "offload (host windows)", .label = "windows" },
+			       { .name = "offload (drive streams)", .label = "streaming" } };
+	struct query setup = { .name = "setup" }, up = { .name = "upload" }, overhead = { 0 };
+	struct snapshot s0, s1, s2;
+	char dir[64], file[96], stamp[32], base[560], err[256];
+	uint64_t expected;
+	uint16_t port;
+	struct csd_dev *dev;
+	pid_t pid;
+	int c, status, ret;
+	time_t t = time(NULL);
+
+	while ((c = getopt_long(argc, argv, "s:S:r:q:d:w:o:t:p:Qh", longopts, NULL)) != -1) {
+		uint64_t v = 0;
+
+		if (c == 'h') {
+			usage(stdout);
+			return 0;
+		}
+		if (strchr("sSrqdw", c) && (csd_parse_size(optarg, &v) || (!v && c != 'S' && c != 'r'))) {
+			fprintf(stderr, "alpha: '%s' is not a valid value\n", optarg);
+			return 2;
+		}
+		switch (c) {
+		case 's': o.size = v; break;
+		case 'S': o.seed = v; break;
+		case 'r': o.rate = v; break;
+		case 'q': o.queues = v; break;
+		case 'd': o.depth = v; break;
+		case 'w': o.window = v; break;
+		case 'o': o.out = optarg; break;
+		case 't': o.target = optarg; break;
+		case 'p': o.program = optarg; break;
+		case 'Q': o.quiet = true; break;
+		default: usage(stderr); return 2;
+		}
+	}
+	if (o.window % LBA || o.window > (16u << 20) || o.window > (64u << 20) - LBA ||
+	    o.queues > 64 || o.depth > 255 || o.rate > 1000 || o.size < 4096) {
+		fprintf(stderr, "alpha: window: whole blocks up to 16M; queues up to 64; depth up to "
+			"255; rate up to 1000; size at least 4K\n");
+		return 2;
+	}
+	snprintf(dir, sizeof(dir), "/tmp/csd-alpha-XXXXXX");
+	if (!mkdtemp(dir))
+		die("temporary directory", -errno);
+	snprintf(file, sizeof(file), "%s/nvm.img", dir);
+	pid = start_target(&o, file, &port);
+	{
+		CSD_OPTS(csd_connect_opts, co, .port = port, .nr_io_queues = (unsigned)o.queues,
+			 .queue_size = (uint16_t)(o.depth + 1));
+
+		if ((ret = csd_dev__connect(&co, &dev, err, sizeof(err)))) {
+			fprintf(stderr, "alpha: %s\n", err);
+			kill(pid, SIGKILL);
+			return 1;
+		}
+	}
+	/* what measuring costs, to take it out of every query */
+	snap(dev, &s0);
+	snap(dev, &s1);
+	cost(&overhead, &s0, &s1, &(struct query){ 0 });
+
+	snap(dev, &s0);
+	upload(dev, &o, &expected, &up);
+	if ((ret = csd_dev__flush(dev)))
+		die("flush", ret);
+	up.commands++;
+	snap(dev, &s1);
+	cost(&up, &s0, &s1, &overhead);
+
+	snap(dev, &s0);
+	baseline(dev, &o, &qs[0]);
+	snap(dev, &s1);
+	cost(&qs[0], &s0, &s1, &overhead);
+
+	{
+		struct stat st;
+
+		if (stat(o.program, &st))
+			die(o.program, -errno);
+		if ((ret = csd_dev__program_load_file(dev, PIND, o.program, NULL)) ||
+		    (ret = csd_dev__program_activate(dev, PIND, true)))
+			die("program", ret);
+		/* Load Program chunks of 8 KiB, then the activation */
+		setup.commands = ((uint64_t)st.st_size + 8191) / 8192 + 1;
+	}
+	snap(dev, &s2);
+	cost(&setup, &s1, &s2, &overhead);
+
+	snap(dev, &s0);
+	offload_windows(dev, &o, &qs[1]);
+	snap(dev, &s1);
+	cost(&qs[1], &s0, &s1, &overhead);
+
+	snap(dev, &s0);
+	offload_stream(dev, &o, &qs[2]);
+	snap(dev, &s1);
+	cost(&qs[2], &s0, &s1, &overhead);
+	csd_dev__disconnect(dev);
+	kill(pid, SIGTERM);
+	waitpid(pid, &status, 0);
+	unlink(file);
+	rmdir(dir);
+
+	if (!o.quiet)
+		print_table(&o, qs, 3, &setup, &up, expected);
+	ret = 0;
+	for (int i = 0; i < 3; i++) {
+		if (qs[i].count != expected) {
+			fprintf(stderr, "alpha: MISMATCH: %s counted %" PRIu64 ", the generator %" PRIu64
+				"\n", qs[i].name, qs[i].count, expected);
+			ret = 3;
+		}
+		if (qs[i].host_out != qs[i].target_in || qs[i].host_in != qs[i].target_out) {
+			fprintf(stderr, "alpha: MISMATCH: %s: host and target count the link differently "
+				"(%" PRIu64 "/%" PRIu64 " vs %" PRIu64 "/%" PRIu64 ")\n", qs[i].name,
+				qs[i].host_out, qs[i].host_in, qs[i].target_in, qs[i].target_out);
+			ret = 3;
+		}
+	}
+	strftime(stamp, sizeof(stamp), "%Y%m%dT%H%M%S", localtime(&t));
+	mkdir("results", 0755);
+	mkdir(o.out, 0755);
+	snprintf(base, sizeof(base), "%s/%s", o.out, stamp);
+	{
+		char path[700];
+		FILE *f;
+
+		snprintf(path, sizeof(path), "%s.json", base);
+		if ((f = fopen(path, "w"))) {
+			write_json(f, &o, qs, 3, &setup, &up, expected, stamp);
+			fclose(f);
+		}
+		snprintf(path, sizeof(path), "%s/latest.json", o.out);
+		if ((f = fopen(path, "w"))) {
+			write_json(f, &o, qs, 3, &setup, &up, expected, stamp);
+			fclose(f);
+		}
+		chart(base, qs, 3);
+		if (!o.quiet)
+			printf("\nresults: %s.json (and %s/latest.json), chart: %s.png, %s.svg\n", base,
+			       o.out, base, base);
+	}
+	return ret;
+}

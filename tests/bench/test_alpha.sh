@@ -1,0 +1,34 @@
+#!/usr/bin/env bash
+# The Alpha experiment end to end on 16 MiB: csd-target started by bench/alpha, the baseline
+# and both offloads; exact counts (alpha itself fails on any mismatch between the three counts,
+# the generator's, and between the two ends' byte counts), and the link bytes of each query.
+set -uo pipefail
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+. "$(dirname "$0")/../tools/tap.sh"
+
+run() {
+	cd "$tmp" && "$CSD_BUILD_ROOT/bench/alpha" --size 16M --seed 3 --rate 20 --window 1M \
+		--out "$tmp/results" >"$tmp/table.txt"
+}
+check "alpha on 16 MiB: all counts equal the generator's, both ends agree" run
+json="$tmp/results/latest.json"
+get() {	# get PYTHON_EXPRESSION_ON_d: a value from latest.json
+	python3 -c "import json; d = json.load(open('$json')); print($1)" 2>/dev/null
+}
+exp=$(get "d['expected_count']")
+c0=$(get "d['queries'][0]['count']"); c1=$(get "d['queries'][1]['count']"); c2=$(get "d['queries'][2]['count']")
+base_in=$(get "d['queries'][0]['drive_to_host']")
+win_out=$(get "d['queries'][1]['host_to_drive']"); win_in=$(get "d['queries'][1]['drive_to_host']")
+stream=$(get "d['queries'][2]['host_to_drive'] + d['queries'][2]['drive_to_host']")
+moved=$(get "d['queries'][2]['moved_inside']")
+echo "# generator $exp; counts $c0 $c1 $c2; baseline in $base_in; windows $win_out/$win_in; stream $stream"
+check "the three counts are the generator's" [ -n "$exp" -a "$exp" = "$c0" -a "$exp" = "$c1" -a "$exp" = "$c2" ]
+check "baseline: at least the file crossed the link" [ "${base_in:-0}" -ge 16777216 ]
+check "host-driven offload: under 8 KiB each way" [ "${win_out:-99999}" -lt 8192 -a "${win_in:-99999}" -lt 8192 ]
+check "streaming offload: under 1 KiB in all" [ "${stream:-99999}" -lt 1024 ]
+check "inside the drive the file moved instead" [ "${moved:-0}" -ge 16777216 ]
+check "a table, a JSON file and a chart" bash -c \
+	"grep -q 'offload (drive streams)' '$tmp/table.txt' && ls '$tmp'/results/*.json | grep -qv latest &&
+	 { ! command -v gnuplot >/dev/null || ls '$tmp'/results/*.png >/dev/null; }"
+finish
