@@ -8,7 +8,10 @@
  * must agree; all three counts must equal the generator's.
  *
  *   alpha [--size 1G] [--seed 1] [--rate 5] [--queues 2] [--depth 16] [--window 1M]
- *         [--out results/alpha] [--target PATH] [--program PATH] [--quiet]
+ *         [--out results/alpha] [--target PATH] [--program PATH] [--link BUS] [--quiet]
+ *
+ * --link shapes the link (both ways) to a bus's bandwidth in the initiator, to show what the
+ * byte reduction means for time on a slower bus; the output says when it is on.
  *
  * It starts csd-target itself (a temporary backing file on 127.0.0.1, a free port) and stops
  * it at the end. Output: a table, <out>/<timestamp>.json and latest.json, and a chart
@@ -47,6 +50,8 @@ extern char **environ;
 
 struct opts {
 	uint64_t size, seed, rate, queues, depth, window;
+	uint64_t link;			/* shaped link bandwidth, bytes/s; 0: unshaped */
+	const char *link_name;
 	const char *out, *target, *program;
 	bool quiet;
 };
@@ -341,6 +346,9 @@ static void print_table(const struct opts *o, const struct query *qs, int n,
 
 	human(a, sizeof(a), (double)o->size);
 	printf("\n\"Alpha\" in %s of text: the generator wrote %" PRIu64 " of them\n", a, expected);
+	if (o->link)
+		printf("link SHAPED to %s (%.2f GB/s each way): times are those of that bus\n",
+		       o->link_name, (double)o->link / 1e9);
 	human(a, sizeof(a), (double)up->host_out);
 	printf("upload (not counted in the queries): %s host->drive, %" PRIu64 " commands, %.2f s\n\n",
 	       a, up->commands, up->seconds);
@@ -377,8 +385,9 @@ static void write_json(FILE *f, const struct opts *o, const struct query *qs, in
 {
 	fprintf(f, "{\n  \"timestamp\": \"%s\",\n  \"size\": %" PRIu64 ",\n  \"seed\": %" PRIu64
 		",\n  \"rate_per_mille\": %" PRIu64 ",\n  \"window\": %" PRIu64 ",\n  \"queues\": %"
-		PRIu64 ",\n  \"depth\": %" PRIu64 ",\n  \"expected_count\": %" PRIu64 ",\n", stamp,
-		o->size, o->seed, o->rate, o->window, o->queues, o->depth, expected);
+		PRIu64 ",\n  \"depth\": %" PRIu64 ",\n  \"expected_count\": %" PRIu64 ",\n"
+		"  \"link_bytes_per_s\": %" PRIu64 ",\n", stamp,
+		o->size, o->seed, o->rate, o->window, o->queues, o->depth, expected, o->link);
 	fprintf(f, "  \"upload\": {\"host_to_drive\": %" PRIu64 ", \"commands\": %" PRIu64
 		", \"seconds\": %.3f},\n", up->host_out, up->commands, up->seconds);
 	fprintf(f, "  \"setup\": {\"host_to_drive\": %" PRIu64 ", \"drive_to_host\": %" PRIu64
@@ -432,11 +441,31 @@ static void chart(const char *base, const struct query *qs, int n)
 		fprintf(stderr, "alpha: gnuplot failed or is missing: no chart\n");
 }
 
+/* Named buses, in bytes per second of payload-capable bandwidth, or a number (500M). */
+static int parse_link(const char *arg, uint64_t *bps)
+{
+	static const struct { const char *name; uint64_t bps; } buses[] = {
+		{ "pcie3x4", 3940000000ull },	/* 8 GT/s x4, 128b/130b */
+		{ "25gbe", 3125000000ull },
+		{ "10gbe", 1250000000ull },
+		{ "1gbe", 125000000ull },
+	};
+
+	for (size_t i = 0; i < sizeof(buses) / sizeof(buses[0]); i++) {
+		if (!strcmp(arg, buses[i].name)) {
+			*bps = buses[i].bps;
+			return 0;
+		}
+	}
+	return csd_parse_size(arg, bps) || !*bps ? -1 : 0;
+}
+
 static void usage(FILE *f)
 {
 	fprintf(f, "usage: alpha [--size 1G] [--seed 1] [--rate 5] [--queues 2] [--depth 16]\n"
 		   "             [--window 1M] [--out results/alpha] [--target csd-target]\n"
-		   "             [--program count_alpha.bpf.o] [--quiet]\n");
+		   "             [--program count_alpha.bpf.o] [--link pcie3x4|25gbe|10gbe|1gbe|BYTES/s]\n"
+		   "             [--quiet]\n");
 }
 
 int main(int argc, char **argv)
@@ -447,6 +476,7 @@ int main(int argc, char **argv)
 		{ "depth", required_argument, NULL, 'd' }, { "window", required_argument, NULL, 'w' },
 		{ "out", required_argument, NULL, 'o' }, { "target", required_argument, NULL, 't' },
 		{ "program", required_argument, NULL, 'p' }, { "quiet", no_argument, NULL, 'Q' },
+		{ "link", required_argument, NULL, 'l' },
 		{ "help", no_argument, NULL, 'h' }, { NULL, 0, NULL, 0 },
 	};
 	struct opts o = { .size = 1ull << 30, .seed = 1, .rate = 5, .queues = 2, .depth = 16,
@@ -465,7 +495,7 @@ int main(int argc, char **argv)
 	int c, status, ret;
 	time_t t = time(NULL);
 
-	while ((c = getopt_long(argc, argv, "s:S:r:q:d:w:o:t:p:Qh", longopts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "s:S:r:q:d:w:o:t:p:Ql:h", longopts, NULL)) != -1) {
 		uint64_t v = 0;
 
 		if (c == 'h') {
@@ -487,6 +517,14 @@ int main(int argc, char **argv)
 		case 't': o.target = optarg; break;
 		case 'p': o.program = optarg; break;
 		case 'Q': o.quiet = true; break;
+		case 'l':
+			if (parse_link(optarg, &o.link)) {
+				fprintf(stderr, "alpha: --link '%s': pcie3x4, 25gbe, 10gbe, 1gbe or "
+					"bytes per second (e.g. 500M)\n", optarg);
+				return 2;
+			}
+			o.link_name = optarg;
+			break;
 		default: usage(stderr); return 2;
 		}
 	}
@@ -503,7 +541,7 @@ int main(int argc, char **argv)
 	pid = start_target(&o, file, &port);
 	{
 		CSD_OPTS(csd_connect_opts, co, .port = port, .nr_io_queues = (unsigned)o.queues,
-			 .queue_size = (uint16_t)(o.depth + 1));
+			 .queue_size = (uint16_t)(o.depth + 1), .link_bytes_per_s = o.link);
 
 		if ((ret = csd_dev__connect(&co, &dev, err, sizeof(err)))) {
 			fprintf(stderr, "alpha: %s\n", err);

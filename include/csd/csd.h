@@ -33,6 +33,7 @@ struct csd_connect_opts {
 	uint16_t queue_size;		/* default 128 */
 	bool hdgst, ddgst;
 	uint32_t kato_ms;
+	uint64_t link_bytes_per_s;	/* shape the link (tcp): 0 = unshaped */
 	/* linux: the controller's character device; namespaces are found through sysfs */
 	const char *device;		/* e.g. /dev/nvme0 */
 };

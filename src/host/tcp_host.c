@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "../transport/tcp/pdu.h"
@@ -17,8 +18,15 @@
 #define INLINE_DATA	8192	/* what csd-target and Linux targets take in a capsule */
 #define MAX_QUEUES	65
 
+/* A full-duplex link of a given bandwidth: when each direction is free again. */
+struct pacer {
+	uint64_t bytes_per_s;
+	double free_out, free_in;
+};
+
 struct host_queue {
 	int fd;
+	struct pacer *pace;
 	uint16_t qid, size;
 	uint32_t maxh2cdata;
 	struct tcp_host_cmd **slots;	/* by command id */
@@ -34,7 +42,34 @@ struct tcp_host {
 	unsigned nio;
 	struct host_queue q[MAX_QUEUES];
 	struct csd_tcp_traffic closed;
+	struct pacer pace;
 };
+
+static double mono(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* n bytes crossed in one direction: wait until a link of the shaped bandwidth would be done. */
+static void pace(struct pacer *p, double *free_at, size_t n)
+{
+	double t, until;
+
+	if (!p || !p->bytes_per_s)
+		return;
+	t = mono();
+	until = (*free_at > t ? *free_at : t) + (double)n / (double)p->bytes_per_s;
+	*free_at = until;
+	if (until > t + 1e-6) {
+		struct timespec d = { .tv_sec = (time_t)(until - t),
+				      .tv_nsec = (long)((until - t - (double)(time_t)(until - t)) * 1e9) };
+
+		nanosleep(&d, NULL);
+	}
+}
 
 static int send_all(struct host_queue *q, const void *buf, size_t len)
 {
@@ -48,6 +83,8 @@ static int send_all(struct host_queue *q, const void *buf, size_t len)
 		if (n <= 0)
 			return n < 0 ? -errno : -EPIPE;
 		q->traffic.bytes_out += (uint64_t)n;
+		if (q->pace)
+			pace(q->pace, &q->pace->free_out, (size_t)n);
 		p += n;
 		len -= (size_t)n;
 	}
@@ -66,6 +103,8 @@ static int recv_all(struct host_queue *q, void *buf, size_t len)
 		if (n <= 0)
 			return n < 0 ? -errno : -ECONNRESET;
 		q->traffic.bytes_in += (uint64_t)n;
+		if (q->pace)
+			pace(q->pace, &q->pace->free_in, (size_t)n);
 		p += n;
 		len -= (size_t)n;
 	}
@@ -160,6 +199,7 @@ static int open_queue(struct tcp_host *h, struct host_queue *q, uint16_t qid, ch
 
 	q->qid = qid;
 	q->size = h->opts.queue_size;
+	q->pace = h->opts.link_bytes_per_s ? &h->pace : NULL;
 	q->fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	if (inet_pton(AF_INET, h->opts.addr, &sa.sin_addr) != 1) {
 		snprintf(err, err_size, "'%s' is not an IPv4 address", h->opts.addr);
@@ -375,6 +415,7 @@ int tcp_host_connect(const struct tcp_host_opts *opts, struct tcp_host **out, ch
 	for (int i = 0; i < MAX_QUEUES; i++)
 		h->q[i].fd = -1;
 	h->opts = *opts;
+	h->pace.bytes_per_s = opts->link_bytes_per_s;
 	if (!h->opts.addr)
 		h->opts.addr = "127.0.0.1";
 	if (!h->opts.port)

@@ -24,6 +24,11 @@ struct tcp_host_opts {
 	unsigned nr_io_queues;		/* default 1 */
 	uint16_t queue_size;		/* default 128 */
 	uint32_t kato_ms;		/* default 0: no keep alive */
+	/*
+	 * Shape the link to this many bytes per second each way (0: as fast as the socket goes),
+	 * as if the bytes had to cross a slower bus: each send and receive waits for its share.
+	 */
+	uint64_t link_bytes_per_s;
 };
 
 struct tcp_host;
