@@ -41,6 +41,9 @@
 #ifndef COUNT_ALPHA_OBJ
 #define COUNT_ALPHA_OBJ "programs/count_alpha.bpf.o"
 #endif
+#ifndef GREP_ALPHA_OBJ
+#define GREP_ALPHA_OBJ "programs/grep_alpha.bpf.o"
+#endif
 
 #define CHUNK		(1u << 20)	/* one NVMe command's data (MDTS) */
 #define LBA		512u
@@ -52,7 +55,7 @@ struct opts {
 	uint64_t size, seed, rate, queues, depth, window;
 	uint64_t link;			/* shaped link bandwidth, bytes/s; 0: unshaped */
 	const char *link_name;
-	const char *out, *target, *program;
+	const char *out, *target, *program, *grep_program;
 	bool quiet;
 };
 
@@ -67,6 +70,51 @@ struct query {
 	double seconds;
 	uint64_t moved_inside, insns;
 };
+
+/* `grep Alpha`, line by line across chunks: matching lines counted, summed and hashed. */
+struct grep_result {
+	uint64_t lines, bytes, hash;
+};
+
+struct grep_state {
+	uint8_t line[4096];
+	size_t len;
+	bool overflow;
+	struct grep_result r;
+	double seconds;		/* spent grepping, inside the baseline's read loop */
+};
+
+static void grep_emit(struct grep_result *r, const uint8_t *line, size_t n)
+{
+	if (!r->hash)
+		r->hash = 0xcbf29ce484222325ull;	/* FNV-1a */
+	for (size_t i = 0; i < n; i++)
+		r->hash = (r->hash ^ line[i]) * 0x100000001b3ull;
+	r->lines++;
+	r->bytes += n;
+}
+
+static void grep_feed(struct grep_state *g, const uint8_t *p, size_t n)
+{
+	while (n) {
+		const uint8_t *nl = memchr(p, '\n', n);
+		size_t take = nl ? (size_t)(nl - p) + 1 : n;
+
+		if (g->len + take <= sizeof(g->line))
+			memcpy(g->line + g->len, p, take);
+		else
+			g->overflow = true;	/* longer than any generated line: not matched */
+		g->len += take;
+		if (nl) {
+			if (!g->overflow && memmem(g->line, g->len, "Alpha", 5))
+				grep_emit(&g->r, g->line, g->len);
+			g->len = 0;
+			g->overflow = false;
+		}
+		p += take;
+		n -= take;
+	}
+}
 
 static double now(void)
 {
@@ -217,7 +265,8 @@ static void upload(struct csd_dev *dev, const struct opts *o, uint64_t *expected
 }
 
 /* The baseline: read it all, deep queues, count on the host in file order. */
-static void baseline(struct csd_dev *dev, const struct opts *o, struct query *q)
+static void baseline(struct csd_dev *dev, const struct opts *o, struct query *q,
+		     struct grep_state *grep)
 {
 	unsigned nq = csd_dev__nr_io_queues(dev), depth = (unsigned)o->depth, n = nq * depth;
 	uint64_t chunks = (o->size + CHUNK - 1) / CHUNK, sent = 0, counted = 0;
@@ -272,6 +321,12 @@ static void baseline(struct csd_dev *dev, const struct opts *o, struct query *q)
 			/* the last 4 bytes of the previous chunk: a match across the edge */
 			memcpy(p, carry, 4);
 			q->count += csd_count_alpha(p, len + 4);
+			{
+				double g0 = now();
+
+				grep_feed(grep, p + 4, len);
+				grep->seconds += now() - g0;
+			}
 			memcpy(carry, p + len, 4);
 			ready[i] = false;
 			counted++;
@@ -279,7 +334,8 @@ static void baseline(struct csd_dev *dev, const struct opts *o, struct query *q)
 		}
 	}
 	csd_progress_end(&bar);
-	q->seconds = now() - t0;
+	/* the count's time: the grep rides on the same read, its time is its own */
+	q->seconds = now() - t0 - grep->seconds;
 	free(slots);
 	free(bufs);
 	free(ready);
@@ -315,6 +371,58 @@ static void offload_windows(struct csd_dev *dev, const struct opts *o, struct qu
 	}
 	csd_progress_end(&bar);
 	q->seconds = now() - t0;
+}
+
+/*
+ * grep offloaded, host-driven: per window, NVM -> SLM with the block before it, run
+ * grep_alpha with room for its output after the input, read back only the matching lines.
+ */
+static void offload_grep(struct csd_dev *dev, const struct opts *o, struct query *q,
+			 struct grep_result *r)
+{
+	uint64_t windows = (o->size + o->window - 1) / o->window;
+	uint8_t *out = malloc(o->window + 4);
+	struct csd_progress bar;
+	double t0 = now();
+	int ret;
+
+	csd_progress_start(&bar, "offload: grep", windows);
+	for (uint64_t w = 0; w < windows; w++) {
+		uint64_t start = w * o->window;
+		uint64_t len = o->size - start < o->window ? o->size - start : o->window;
+		uint64_t first = start ? start / LBA - 1 : 0;
+		uint64_t nlb = (start + len + LBA - 1) / LBA - first;
+		uint64_t in_len = nlb * LBA, bytes;
+		struct csd_mem_range range = { .nsid = 2, .sb = 0,
+					       .len = (uint32_t)(in_len + o->window) };
+
+		if ((ret = csd_dev__mem_copy_from_nvm(dev, 0, first, (uint32_t)nlb)))
+			die("memory copy", ret);
+		if ((ret = csd_dev__exec(dev, PIND + 1, 0, &range, 1, in_len, start ? LBA : 0,
+					 &bytes)))
+			die("execute grep", ret);
+		if (bytes > o->window)
+			die("grep output does not fit", -ENOSPC);
+		q->commands += 2;
+		if (bytes) {
+			/* Memory Read takes whole dwords */
+			if ((ret = csd_dev__mem_read(dev, in_len, out, (uint32_t)((bytes + 3) & ~3ull))))
+				die("memory read", ret);
+			q->commands++;
+			for (const uint8_t *p = out, *end = out + bytes; p < end;) {
+				const uint8_t *nl = memchr(p, '\n', (size_t)(end - p));
+				size_t n = nl ? (size_t)(nl - p) + 1 : (size_t)(end - p);
+
+				grep_emit(r, p, n);
+				p += n;
+			}
+		}
+		csd_progress_update(&bar, w + 1);
+	}
+	csd_progress_end(&bar);
+	q->count = r->lines;
+	q->seconds = now() - t0;
+	free(out);
 }
 
 static void offload_stream(struct csd_dev *dev, const struct opts *o, struct query *q)
@@ -373,6 +481,8 @@ static void print_table(const struct opts *o, const struct query *qs, int n,
 	printf("\nbytes on the link are counted at both ends of the socket and agree; inside the "
 	       "drive:\n");
 	for (int i = 1; i < n; i++) {
+		if (!qs[i].moved_inside)
+			continue;
 		human(a, sizeof(a), (double)qs[i].moved_inside);
 		printf("  %-24s %s moved NVM -> SLM, %" PRIu64 " program instructions\n",
 		       qs[i].name, a, qs[i].insns);
@@ -481,10 +591,14 @@ int main(int argc, char **argv)
 	};
 	struct opts o = { .size = 1ull << 30, .seed = 1, .rate = 5, .queues = 2, .depth = 16,
 			  .window = 1u << 20, .out = "results/alpha", .target = CSD_TARGET_EXE,
-			  .program = COUNT_ALPHA_OBJ };
-	struct query qs[3] = { { .name = "baseline (read all)", .label = "baseline" },
+			  .program = COUNT_ALPHA_OBJ, .grep_program = GREP_ALPHA_OBJ };
+	struct query qs[5] = { { .name = "baseline (read all)", .label = "baseline" },
 			       { .name = "offload (host windows)", .label = "windows" },
-			       { .name = "offload (drive streams)", .label = "streaming" } };
+			       { .name = "offload (drive streams)", .label = "streaming" },
+			       { .name = "grep: baseline (same read)", .label = "grep host" },
+			       { .name = "grep: offload (windows)", .label = "grep offload" } };
+	struct grep_state host_grep = { 0 };
+	struct grep_result drive_grep = { 0 };
 	struct query setup = { .name = "setup" }, up = { .name = "upload" }, overhead = { 0 };
 	struct snapshot s0, s1, s2;
 	char dir[64], file[96], stamp[32], base[560], err[256];
@@ -563,9 +677,15 @@ int main(int argc, char **argv)
 	cost(&up, &s0, &s1, &overhead);
 
 	snap(dev, &s0);
-	baseline(dev, &o, &qs[0]);
+	baseline(dev, &o, &qs[0], &host_grep);
 	snap(dev, &s1);
 	cost(&qs[0], &s0, &s1, &overhead);
+	/* grep on the host needs the same read: the same bytes, its own answer */
+	qs[3] = (struct query){ .name = qs[3].name, .label = qs[3].label,
+				.count = host_grep.r.lines, .host_out = qs[0].host_out,
+				.host_in = qs[0].host_in, .target_in = qs[0].target_in,
+				.target_out = qs[0].target_out, .commands = qs[0].commands,
+				.seconds = qs[0].seconds + host_grep.seconds };
 
 	{
 		struct stat st;
@@ -577,6 +697,12 @@ int main(int argc, char **argv)
 			die("program", ret);
 		/* Load Program chunks of 8 KiB, then the activation */
 		setup.commands = ((uint64_t)st.st_size + 8191) / 8192 + 1;
+		if (stat(o.grep_program, &st))
+			die(o.grep_program, -errno);
+		if ((ret = csd_dev__program_load_file(dev, PIND + 1, o.grep_program, NULL)) ||
+		    (ret = csd_dev__program_activate(dev, PIND + 1, true)))
+			die("grep program", ret);
+		setup.commands += ((uint64_t)st.st_size + 8191) / 8192 + 1;
 	}
 	snap(dev, &s2);
 	cost(&setup, &s1, &s2, &overhead);
@@ -590,6 +716,12 @@ int main(int argc, char **argv)
 	offload_stream(dev, &o, &qs[2]);
 	snap(dev, &s1);
 	cost(&qs[2], &s0, &s1, &overhead);
+
+	snap(dev, &s0);
+	offload_grep(dev, &o, &qs[4], &drive_grep);
+	snap(dev, &s1);
+	cost(&qs[4], &s0, &s1, &overhead);
+	qs[4].count = drive_grep.lines;
 	csd_dev__disconnect(dev);
 	kill(pid, SIGTERM);
 	waitpid(pid, &status, 0);
@@ -597,10 +729,21 @@ int main(int argc, char **argv)
 	rmdir(dir);
 
 	if (!o.quiet)
-		print_table(&o, qs, 3, &setup, &up, expected);
+		print_table(&o, qs, 5, &setup, &up, expected);
+	if (!o.quiet)
+		printf("grep: %" PRIu64 " matching lines, %" PRIu64 " bytes of them (%.3f%% of the file)"
+		       " returned by the drive\n", drive_grep.lines, drive_grep.bytes,
+		       100.0 * (double)drive_grep.bytes / (double)o.size);
 	ret = 0;
-	for (int i = 0; i < 3; i++) {
-		if (qs[i].count != expected) {
+	if (host_grep.r.lines != drive_grep.lines || host_grep.r.bytes != drive_grep.bytes ||
+	    host_grep.r.hash != drive_grep.hash) {
+		fprintf(stderr, "alpha: MISMATCH: grep on the host found %" PRIu64 " lines (%" PRIu64
+			" bytes), in the drive %" PRIu64 " lines (%" PRIu64 " bytes)\n",
+			host_grep.r.lines, host_grep.r.bytes, drive_grep.lines, drive_grep.bytes);
+		ret = 3;
+	}
+	for (int i = 0; i < 5; i++) {
+		if (i < 3 && qs[i].count != expected) {
 			fprintf(stderr, "alpha: MISMATCH: %s counted %" PRIu64 ", the generator %" PRIu64
 				"\n", qs[i].name, qs[i].count, expected);
 			ret = 3;
@@ -622,15 +765,15 @@ int main(int argc, char **argv)
 
 		snprintf(path, sizeof(path), "%s.json", base);
 		if ((f = fopen(path, "w"))) {
-			write_json(f, &o, qs, 3, &setup, &up, expected, stamp);
+			write_json(f, &o, qs, 5, &setup, &up, expected, stamp);
 			fclose(f);
 		}
 		snprintf(path, sizeof(path), "%s/latest.json", o.out);
 		if ((f = fopen(path, "w"))) {
-			write_json(f, &o, qs, 3, &setup, &up, expected, stamp);
+			write_json(f, &o, qs, 5, &setup, &up, expected, stamp);
 			fclose(f);
 		}
-		chart(base, qs, 3);
+		chart(base, qs, 5);
 		if (!o.quiet)
 			printf("\nresults: %s.json (and %s/latest.json), chart: %s.png, %s.svg\n", base,
 			       o.out, base, base);

@@ -22,12 +22,16 @@ base_in=$(get "d['queries'][0]['drive_to_host']")
 win_out=$(get "d['queries'][1]['host_to_drive']"); win_in=$(get "d['queries'][1]['drive_to_host']")
 stream=$(get "d['queries'][2]['host_to_drive'] + d['queries'][2]['drive_to_host']")
 moved=$(get "d['queries'][2]['moved_inside']")
+g_host=$(get "d['queries'][3]['count']"); g_drive=$(get "d['queries'][4]['count']")
+g_in=$(get "d['queries'][4]['drive_to_host']")
 echo "# generator $exp; counts $c0 $c1 $c2; baseline in $base_in; windows $win_out/$win_in; stream $stream"
 check "the three counts are the generator's" [ -n "$exp" -a "$exp" = "$c0" -a "$exp" = "$c1" -a "$exp" = "$c2" ]
 check "baseline: at least the file crossed the link" [ "${base_in:-0}" -ge 16777216 ]
 check "host-driven offload: under 8 KiB each way" [ "${win_out:-99999}" -lt 8192 -a "${win_in:-99999}" -lt 8192 ]
 check "streaming offload: under 1 KiB in all" [ "${stream:-99999}" -lt 1024 ]
 check "inside the drive the file moved instead" [ "${moved:-0}" -ge 16777216 ]
+check "grep: the drive returned the host's matching lines, less than the file" \
+	[ -n "$g_host" -a "$g_host" = "$g_drive" -a "${g_host:-0}" -gt 0 -a "${g_in:-99999999}" -lt 16777216 ]
 check "a table, a JSON file and a chart" bash -c \
 	"grep -q 'offload (drive streams)' '$tmp/table.txt' && ls '$tmp'/results/*.json | grep -qv latest &&
 	 { ! command -v gnuplot >/dev/null || ls '$tmp'/results/*.png >/dev/null; }"
