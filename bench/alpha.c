@@ -8,7 +8,8 @@
  * must agree; all three counts must equal the generator's.
  *
  *   alpha [--size 1G] [--seed 1] [--rate 5] [--queues 2] [--depth 16] [--window 1M]
- *         [--out results/alpha] [--target PATH] [--program PATH] [--link BUS] [--quiet]
+ *         [--out results/alpha] [--target PATH] [--program PATH] [--link BUS] [--direct]
+ *         [--quiet]
  *
  * --link shapes the link (both ways) to a bus's bandwidth in the initiator, to show what the
  * byte reduction means for time on a slower bus; the output says when it is on.
@@ -54,6 +55,7 @@ extern char **environ;
 struct opts {
 	uint64_t size, seed, rate, queues, depth, window;
 	uint64_t link;			/* shaped link bandwidth, bytes/s; 0: unshaped */
+	bool direct;			/* generate into the backing file, not over the link */
 	const char *link_name;
 	const char *out, *target, *program, *grep_program;
 	bool quiet;
@@ -264,6 +266,38 @@ static void upload(struct csd_dev *dev, const struct opts *o, uint64_t *expected
 	free(inflight);
 }
 
+/* --direct: the text goes straight into the backing file, before the target starts. */
+static void generate_file(const char *path, const struct opts *o, uint64_t *expected,
+			  struct query *q)
+{
+	uint64_t chunks = (o->size + CHUNK - 1) / CHUNK;
+	uint8_t *buf = malloc(CHUNK);
+	struct csd_progress bar;
+	struct csd_textgen g;
+	double t0 = now();
+	FILE *f = fopen(path, "wb");
+
+	if (!f || !buf)
+		die(path, -errno);
+	csd_textgen_init(&g, o->seed, (uint32_t)o->rate);
+	*expected = 0;
+	csd_progress_start(&bar, "generating", chunks);
+	for (uint64_t c = 0; c < chunks; c++) {
+		uint64_t len = o->size - c * CHUNK < CHUNK ? o->size - c * CHUNK : CHUNK;
+
+		*expected += csd_textgen_fill(&g, buf, len);
+		memset(buf + len, ' ', CHUNK - len);	/* the file's tail: blanks, as uploaded */
+		if (fwrite(buf, 1, CHUNK, f) != CHUNK)
+			die(path, -errno);
+		csd_progress_update(&bar, c + 1);
+	}
+	csd_progress_end(&bar);
+	if (fclose(f))
+		die(path, -errno);
+	free(buf);
+	q->seconds = now() - t0;
+}
+
 /* The baseline: read it all, deep queues, count on the host in file order. */
 static void baseline(struct csd_dev *dev, const struct opts *o, struct query *q,
 		     struct grep_state *grep)
@@ -458,8 +492,12 @@ static void print_table(const struct opts *o, const struct query *qs, int n,
 		printf("link SHAPED to %s (%.2f GB/s each way): times are those of that bus\n",
 		       o->link_name, (double)o->link / 1e9);
 	human(a, sizeof(a), (double)up->host_out);
-	printf("upload (not counted in the queries): %s host->drive, %" PRIu64 " commands, %.2f s\n\n",
-	       a, up->commands, up->seconds);
+	if (o->direct)
+		printf("upload: none, the text was generated straight into the backing file (%.2f s)\n\n",
+		       up->seconds);
+	else
+		printf("upload (not counted in the queries): %s host->drive, %" PRIu64
+		       " commands, %.2f s\n\n", a, up->commands, up->seconds);
 	printf("%-26s %12s %14s %14s %9s %8s %10s %10s\n", "query", "count", "host->drive",
 	       "drive->host", "commands", "time s", "rate MB/s", "reduction");
 	for (int i = 0; i < n; i++) {
@@ -496,8 +534,9 @@ static void write_json(FILE *f, const struct opts *o, const struct query *qs, in
 	fprintf(f, "{\n  \"timestamp\": \"%s\",\n  \"size\": %" PRIu64 ",\n  \"seed\": %" PRIu64
 		",\n  \"rate_per_mille\": %" PRIu64 ",\n  \"window\": %" PRIu64 ",\n  \"queues\": %"
 		PRIu64 ",\n  \"depth\": %" PRIu64 ",\n  \"expected_count\": %" PRIu64 ",\n"
-		"  \"link_bytes_per_s\": %" PRIu64 ",\n", stamp,
-		o->size, o->seed, o->rate, o->window, o->queues, o->depth, expected, o->link);
+		"  \"link_bytes_per_s\": %" PRIu64 ",\n  \"direct\": %s,\n", stamp,
+		o->size, o->seed, o->rate, o->window, o->queues, o->depth, expected, o->link,
+		o->direct ? "true" : "false");
 	fprintf(f, "  \"upload\": {\"host_to_drive\": %" PRIu64 ", \"commands\": %" PRIu64
 		", \"seconds\": %.3f},\n", up->host_out, up->commands, up->seconds);
 	fprintf(f, "  \"setup\": {\"host_to_drive\": %" PRIu64 ", \"drive_to_host\": %" PRIu64
@@ -575,7 +614,8 @@ static void usage(FILE *f)
 	fprintf(f, "usage: alpha [--size 1G] [--seed 1] [--rate 5] [--queues 2] [--depth 16]\n"
 		   "             [--window 1M] [--out results/alpha] [--target csd-target]\n"
 		   "             [--program count_alpha.bpf.o] [--link pcie3x4|25gbe|10gbe|1gbe|BYTES/s]\n"
-		   "             [--quiet]\n");
+		   "             [--direct] [--quiet]\n"
+		   "  --direct: generate the text straight into the backing file (no upload)\n");
 }
 
 int main(int argc, char **argv)
@@ -586,7 +626,7 @@ int main(int argc, char **argv)
 		{ "depth", required_argument, NULL, 'd' }, { "window", required_argument, NULL, 'w' },
 		{ "out", required_argument, NULL, 'o' }, { "target", required_argument, NULL, 't' },
 		{ "program", required_argument, NULL, 'p' }, { "quiet", no_argument, NULL, 'Q' },
-		{ "link", required_argument, NULL, 'l' },
+		{ "link", required_argument, NULL, 'l' }, { "direct", no_argument, NULL, 'D' },
 		{ "help", no_argument, NULL, 'h' }, { NULL, 0, NULL, 0 },
 	};
 	struct opts o = { .size = 1ull << 30, .seed = 1, .rate = 5, .queues = 2, .depth = 16,
@@ -602,14 +642,14 @@ int main(int argc, char **argv)
 	struct query setup = { .name = "setup" }, up = { .name = "upload" }, overhead = { 0 };
 	struct snapshot s0, s1, s2;
 	char dir[64], file[96], stamp[32], base[560], err[256];
-	uint64_t expected;
+	uint64_t expected = 0;
 	uint16_t port;
 	struct csd_dev *dev;
 	pid_t pid;
 	int c, status, ret;
 	time_t t = time(NULL);
 
-	while ((c = getopt_long(argc, argv, "s:S:r:q:d:w:o:t:p:Ql:h", longopts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "s:S:r:q:d:w:o:t:p:Ql:Dh", longopts, NULL)) != -1) {
 		uint64_t v = 0;
 
 		if (c == 'h') {
@@ -631,6 +671,7 @@ int main(int argc, char **argv)
 		case 't': o.target = optarg; break;
 		case 'p': o.program = optarg; break;
 		case 'Q': o.quiet = true; break;
+		case 'D': o.direct = true; break;
 		case 'l':
 			if (parse_link(optarg, &o.link)) {
 				fprintf(stderr, "alpha: --link '%s': pcie3x4, 25gbe, 10gbe, 1gbe or "
@@ -652,6 +693,8 @@ int main(int argc, char **argv)
 	if (!mkdtemp(dir))
 		die("temporary directory", -errno);
 	snprintf(file, sizeof(file), "%s/nvm.img", dir);
+	if (o.direct)
+		generate_file(file, &o, &expected, &up);
 	pid = start_target(&o, file, &port);
 	{
 		CSD_OPTS(csd_connect_opts, co, .port = port, .nr_io_queues = (unsigned)o.queues,
@@ -669,12 +712,15 @@ int main(int argc, char **argv)
 	cost(&overhead, &s0, &s1, &(struct query){ 0 });
 
 	snap(dev, &s0);
-	upload(dev, &o, &expected, &up);
-	if ((ret = csd_dev__flush(dev)))
-		die("flush", ret);
-	up.commands++;
+	if (!o.direct) {
+		upload(dev, &o, &expected, &up);
+		if ((ret = csd_dev__flush(dev)))
+			die("flush", ret);
+		up.commands++;
+	}
 	snap(dev, &s1);
-	cost(&up, &s0, &s1, &overhead);
+	if (!o.direct)
+		cost(&up, &s0, &s1, &overhead);
 
 	snap(dev, &s0);
 	baseline(dev, &o, &qs[0], &host_grep);

@@ -32,6 +32,11 @@ check "streaming offload: under 1 KiB in all" [ "${stream:-99999}" -lt 1024 ]
 check "inside the drive the file moved instead" [ "${moved:-0}" -ge 16777216 ]
 check "grep: the drive returned the host's matching lines, less than the file" \
 	[ -n "$g_host" -a "$g_host" = "$g_drive" -a "${g_host:-0}" -gt 0 -a "${g_in:-99999999}" -lt 16777216 ]
+direct() {
+	cd "$tmp" && "$CSD_BUILD_ROOT/bench/alpha" --size 8M --direct --out "$tmp/direct" >"$tmp/direct.txt" &&
+	grep -q 'generated straight into the backing file' "$tmp/direct.txt"
+}
+check "--direct: generated into the backing file, the same checks pass" direct
 check "a table, a JSON file and a chart" bash -c \
 	"grep -q 'offload (drive streams)' '$tmp/table.txt' && ls '$tmp'/results/*.json | grep -qv latest &&
 	 { ! command -v gnuplot >/dev/null || ls '$tmp'/results/*.png >/dev/null; }"

@@ -175,6 +175,56 @@ static void test_windows_and_streaming_agree(void **state)
 	free(text);
 }
 
+/* "Alpha" across every window edge, at every possible split: each counted exactly once. */
+static void test_match_across_every_window_edge(void **state)
+{
+	const size_t window = 4096, len = 64 * window;
+	uint8_t *text = malloc(len);
+	uint64_t expected = 0;
+	struct drive d;
+	struct result res;
+
+	(void)state;
+	memset(text, '.', len);
+	/* at edge k, the match starts 1..4 bytes before it, in turn: every way to cut "Alpha" */
+	for (size_t k = 1; k < len / window; k++) {
+		memcpy(text + k * window - 1 - (k % 4), "Alpha", 5);
+		expected++;
+	}
+	assert_int_equal(csd_count_alpha(text, len), expected);
+	drive_open(&d, 0, 0);
+	write_all(&d, text, len);
+	load_count_alpha(&d, 2);
+	{
+		struct csd_stream_range sr = { .slba = 0, .nlb = len / 512 - 1 };
+		struct csd_nvme_sqe c = { .opcode = CSD_IO_VENDOR_EXECUTE_STREAM,
+					  .nsid = CSD_NSID_COMPUTE, .cdw2 = 2, .cdw3 = 4,
+					  .cdw14 = CSD_NSID_NVM, .cdw15 = (uint32_t)window };
+
+		res = drive_cmd(&d, 2, &c, &sr, sizeof(sr));
+		assert_int_equal(res.status, 0);
+		assert_int_equal(res.value, expected);
+	}
+	{
+		uint64_t total = 0;
+
+		for (size_t off = 0; off < len; off += window) {
+			uint64_t first = off ? off / 512 - 1 : 0;
+			struct csd_mem_range r = { .nsid = CSD_NSID_SLM, .sb = off ? 512 - 4 : 0,
+						   .len = (uint32_t)(off ? window + 4 : window) };
+
+			assert_int_equal(mem_copy_from_nvm(&d, 0, first,
+							   (uint32_t)((off + window) / 512 - first)).status, 0);
+			res = execute(&d, 2, 0, 0, 0, &r, 1);
+			assert_int_equal(res.status, 0);
+			total += res.value;
+		}
+		assert_int_equal(total, expected);
+	}
+	drive_close(&d, true);
+	free(text);
+}
+
 static void test_params_and_output(void **state)
 {
 	/* r0 = r3 + r4; write it to the first 8 bytes of the memory; return it */
@@ -441,6 +491,7 @@ int main(int argc, char **argv)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_offload_flow),
 		cmocka_unit_test(test_windows_and_streaming_agree),
+		cmocka_unit_test(test_match_across_every_window_edge),
 		cmocka_unit_test(test_params_and_output),
 		cmocka_unit_test(test_builtins),
 		cmocka_unit_test(test_refused_and_faulting_programs),
