@@ -515,14 +515,22 @@ static void test_byte_counts_match_tcp_info(void **state)
 		rw(h, 1, nvme_cmd_write, (uint64_t)i * 512, buf, 512);
 		rw(h, 2, nvme_cmd_read, (uint64_t)i * 512, buf, 512);
 	}
-	usleep(50000);	/* let the last ACKs arrive */
-	for (uint16_t q = 0; q <= 2; q++) {
-		struct tcp_info ti;
-		socklen_t len = sizeof(ti);
+	tcp_host_traffic(h, &mine);
+	/* the last ACKs may still be on their way on a busy machine: wait for them (2 s at most) */
+	for (int tries = 0; tries < 200; tries++) {
+		acked = received = 0;
+		for (uint16_t q = 0; q <= 2; q++) {
+			struct tcp_info ti;
+			socklen_t len = sizeof(ti);
 
-		assert_int_equal(getsockopt(tcp_host_queue_fd(h, q), IPPROTO_TCP, TCP_INFO, &ti, &len), 0);
-		acked += ti.tcpi_bytes_acked;
-		received += ti.tcpi_bytes_received;
+			assert_int_equal(getsockopt(tcp_host_queue_fd(h, q), IPPROTO_TCP, TCP_INFO, &ti,
+						    &len), 0);
+			acked += ti.tcpi_bytes_acked;
+			received += ti.tcpi_bytes_received;
+		}
+		if (acked - 3 == mine.bytes_out)
+			break;
+		usleep(10000);
 	}
 	tcp_host_traffic(h, &mine);
 	csd_tcp_target_traffic(srv.target, &after);
