@@ -376,7 +376,31 @@ static void baseline(struct csd_dev *dev, const struct opts *o, struct query *q,
 	free(inflight);
 }
 
-/* Host-driven offload: per window, NVM -> SLM (with the block before it), then Execute. */
+/*
+ * Window w of the file into SLM at offset 0, inside the drive, with the block before it, so
+ * that a match or a line across the window's left edge is seen whole (the window itself
+ * starts at LBA in SLM, except the first, which has nothing before it).
+ */
+struct window {
+	uint64_t start, len;	/* in the file */
+	uint64_t staged;	/* bytes now in SLM */
+};
+
+static struct window stage_window(struct csd_dev *dev, const struct opts *o, uint64_t w)
+{
+	struct window win = { .start = w * o->window };
+	uint64_t first = win.start ? win.start / LBA - 1 : 0, nlb;
+	int ret;
+
+	win.len = o->size - win.start < o->window ? o->size - win.start : o->window;
+	nlb = (win.start + win.len + LBA - 1) / LBA - first;
+	win.staged = nlb * LBA;
+	if ((ret = csd_dev__mem_copy_from_nvm(dev, 0, first, (uint32_t)nlb)))
+		die("memory copy", ret);
+	return win;
+}
+
+/* Host-driven offload: per window, NVM -> SLM, then Execute over it. */
 static void offload_windows(struct csd_dev *dev, const struct opts *o, struct query *q)
 {
 	uint64_t windows = (o->size + o->window - 1) / o->window;
@@ -386,17 +410,12 @@ static void offload_windows(struct csd_dev *dev, const struct opts *o, struct qu
 
 	csd_progress_start(&bar, "offload: windows", windows);
 	for (uint64_t w = 0; w < windows; w++) {
-		uint64_t start = w * o->window;
-		uint64_t len = o->size - start < o->window ? o->size - start : o->window;
-		uint64_t first = start ? start / LBA - 1 : 0;
-		uint64_t nlb = (start + len + LBA - 1) / LBA - first;
-		/* 4 bytes before the window: a match across its left edge is counted here */
-		struct csd_mem_range r = { .nsid = 2, .sb = start ? LBA - 4 : 0,
-					   .len = (uint32_t)(start ? len + 4 : len) };
+		struct window win = stage_window(dev, o, w);
+		/* from 4 bytes before the window: a match across its left edge is counted here */
+		struct csd_mem_range r = { .nsid = 2, .sb = win.start ? LBA - 4 : 0,
+					   .len = (uint32_t)(win.start ? win.len + 4 : win.len) };
 		uint64_t result;
 
-		if ((ret = csd_dev__mem_copy_from_nvm(dev, 0, first, (uint32_t)nlb)))
-			die("memory copy", ret);
 		if ((ret = csd_dev__exec(dev, PIND, 0, &r, 1, 0, 0, &result)))
 			die("execute", ret);
 		q->count += result;
@@ -422,17 +441,13 @@ static void offload_grep(struct csd_dev *dev, const struct opts *o, struct query
 
 	csd_progress_start(&bar, "offload: grep", windows);
 	for (uint64_t w = 0; w < windows; w++) {
-		uint64_t start = w * o->window;
-		uint64_t len = o->size - start < o->window ? o->size - start : o->window;
-		uint64_t first = start ? start / LBA - 1 : 0;
-		uint64_t nlb = (start + len + LBA - 1) / LBA - first;
-		uint64_t in_len = nlb * LBA, bytes;
+		struct window win = stage_window(dev, o, w);
+		uint64_t in_len = win.staged, bytes;
+		/* the input, then room for the output: at most all of it */
 		struct csd_mem_range range = { .nsid = 2, .sb = 0,
 					       .len = (uint32_t)(in_len + o->window) };
 
-		if ((ret = csd_dev__mem_copy_from_nvm(dev, 0, first, (uint32_t)nlb)))
-			die("memory copy", ret);
-		if ((ret = csd_dev__exec(dev, PIND + 1, 0, &range, 1, in_len, start ? LBA : 0,
+		if ((ret = csd_dev__exec(dev, PIND + 1, 0, &range, 1, in_len, win.start ? LBA : 0,
 					 &bytes)))
 			die("execute grep", ret);
 		if (bytes > o->window)
