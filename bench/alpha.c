@@ -155,6 +155,7 @@ static pid_t start_target(const struct opts *o, const char *file, uint16_t *port
 	posix_spawn_file_actions_addopen(&fa, STDERR_FILENO, "/dev/null", O_WRONLY, 0);
 	if (posix_spawn(&pid, o->target, &fa, NULL, argv, environ))
 		die(o->target, -errno);
+	posix_spawn_file_actions_destroy(&fa);
 	close(pipefd[1]);
 	f = fdopen(pipefd[0], "r");
 	if (!f || !fgets(line, sizeof(line), f) ||
