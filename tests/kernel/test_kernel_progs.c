@@ -22,6 +22,9 @@
 #include <cmocka.h>
 #include <bpf/bpf.h>
 
+#include "count_alpha_kern.skel.h"
+#include "csd/ebpf.h"
+#include "csd/textgen.h"
 #include "pktcount.skel.h"
 #include "readcount.skel.h"
 #include "readsize.skel.h"
@@ -140,15 +143,96 @@ static void test_pktcount(void **state)
 	assert_int_equal(WEXITSTATUS(status), 0);
 }
 
-int main(void)
+static const char *count_alpha_obj;
+static char verifier_log[1 << 20];
+
+static int quiet(enum libbpf_print_level level, const char *fmt, va_list ap)
+{
+	(void)level, (void)fmt, (void)ap;
+	return 0;
+}
+
+/*
+ * The drive program's plain loop is refused by the kernel's verifier; the bpf_loop() form is
+ * accepted, and over the same buffers it counts what the drive counts.
+ */
+static void test_count_alpha_both_worlds(void **state)
+{
+	struct count_alpha_kern_bpf *refused = count_alpha_kern_bpf__open(), *skel;
+	CSD_EBPF_OPTS(csd_ebpf_load_opts, lopts);
+	struct csd_ebpf_prog *drive;
+	struct csd_textgen g;
+	uint8_t *obj;
+	size_t len;
+	FILE *f;
+	libbpf_print_fn_t old = libbpf_set_print(quiet);
+
+	(void)state;
+	/* the plain loop: the kernel gives up */
+	assert_non_null(refused);
+	bpf_program__set_autoload(refused->progs.count_alpha_bpf_loop, false);
+	bpf_program__set_log_buf(refused->progs.count_alpha_loop, verifier_log, sizeof(verifier_log));
+	bpf_program__set_log_level(refused->progs.count_alpha_loop, 1);
+	assert_int_not_equal(count_alpha_kern_bpf__load(refused), 0);
+	count_alpha_kern_bpf__destroy(refused);
+	libbpf_set_print(old);
+	assert_non_null(strstr(verifier_log, "is too complex"));
+	print_message("# kernel verifier on the plain loop: %s\n",
+		      strstr(verifier_log, "The sequence of") ? "The sequence of ... jumps is too complex"
+							      : "too complex");
+
+	/* bpf_loop(): accepted */
+	skel = count_alpha_kern_bpf__open();
+	bpf_program__set_autoload(skel->progs.count_alpha_loop, false);
+	assert_int_equal(count_alpha_kern_bpf__load(skel), 0);
+
+	/* the drive's runtime with the drive's program */
+	f = fopen(count_alpha_obj, "rb");
+	assert_non_null(f);
+	obj = malloc(1 << 20);
+	len = fread(obj, 1, 1 << 20, f);
+	fclose(f);
+	assert_int_equal(csd_ebpf_prog__load_elf(obj, len, "count_alpha", &lopts, &drive), 0);
+	free(obj);
+
+	csd_textgen_init(&g, 9, 200);	/* dense: about one word in five is an "Alpha" one */
+	for (int b = 0; b < 50; b++) {
+		uint8_t buf[3000];
+		uint64_t on_drive;
+		LIBBPF_OPTS(bpf_test_run_opts, topts, .data_in = buf, .data_size_in = sizeof(buf),
+			    .repeat = 1);
+
+		csd_textgen_fill(&g, buf, sizeof(buf));
+		skel->bss->count = ~0ull;
+		assert_int_equal(bpf_prog_test_run_opts(bpf_program__fd(skel->progs.count_alpha_bpf_loop),
+							&topts), 0);
+		assert_int_equal(csd_ebpf_prog__run(drive, buf, sizeof(buf), NULL, &on_drive), 0);
+		assert_int_equal(skel->bss->count, on_drive);
+		assert_int_equal(on_drive, csd_count_alpha(buf, sizeof(buf)));
+		if (b == 0)
+			print_message("# buffer 0: kernel %llu, drive %llu\n",
+				      (unsigned long long)skel->bss->count,
+				      (unsigned long long)on_drive);
+	}
+	csd_ebpf_prog__free(drive);
+	count_alpha_kern_bpf__destroy(skel);
+}
+
+int main(int argc, char **argv)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_readcount),
 		cmocka_unit_test(test_readsize_histogram),
 		cmocka_unit_test(test_pktcount),
+		cmocka_unit_test(test_count_alpha_both_worlds),
 	};
 	struct readcount_bpf *probe;
 
+	if (argc != 2) {
+		fprintf(stderr, "usage: %s count_alpha.bpf.o\n", argv[0]);
+		return 2;
+	}
+	count_alpha_obj = argv[1];
 	if (geteuid() != 0) {
 		printf("1..0 # SKIP skipped: loading kernel BPF programs needs root\n");
 		return 0;
