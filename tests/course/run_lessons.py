@@ -4,8 +4,9 @@ lesson shows one (an ```output block right after it: each of its lines must appe
 command's output, in order). Blocks marked ```sh test root are skipped, with the reason,
 when not root. TAP output, one line per block.
 
-The blocks run in a scratch directory where build/ points at the build being tested, so the
-lessons can say build/tools/csd whatever the build directory is called.
+The blocks run in a scratch directory where build/ points at the build being tested (and
+course/, programs/, kernel/ at the sources), so the lessons can say build/tools/csd as from
+the repository's root, whatever the build directory is called.
 """
 import glob
 import os
@@ -68,6 +69,8 @@ def main():
     source, build = sys.argv[1], sys.argv[2]
     scratch = tempfile.mkdtemp(prefix="csd-course-")
     os.symlink(os.path.abspath(build), os.path.join(scratch, "build"))
+    for d in ("course", "programs", "kernel"):
+        os.symlink(os.path.join(os.path.abspath(source), d), os.path.join(scratch, d))
     n = failed = 0
     root = os.geteuid() == 0
     for lesson in sorted(glob.glob(os.path.join(source, "course", "[0-9]*.md"))):
