@@ -3,7 +3,7 @@ BUILD      ?= build
 BUILD_SAN  ?= build-sanitize
 MESON_OPTS ?=
 
-.PHONY: all deps build demo check check-sanitize bench clean
+.PHONY: all deps build demo check check-sanitize bench fuzz clean
 
 all: build
 
@@ -30,5 +30,8 @@ check-sanitize: deps
 bench: build
 	$(BUILD)/bench/vm
 
+fuzz: deps
+	@bash scripts/fuzz.sh $${FUZZ_SECONDS:-300}
+
 clean:
-	rm -rf $(BUILD) $(BUILD_SAN)
+	rm -rf $(BUILD) $(BUILD_SAN) build-fuzz

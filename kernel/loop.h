@@ -36,7 +36,7 @@ static inline void run_loop(unsigned seconds, void (*print)(void *), void *arg)
 static inline int loader_args(int argc, char **argv, const char *usage, unsigned *pid,
 			      unsigned *seconds)
 {
-	for (int i = 1; i < argc; i++) {
+	for (int i = 1; i < argc; i += 2) {
 		char *end;
 		unsigned long v;
 
@@ -57,7 +57,6 @@ static inline int loader_args(int argc, char **argv, const char *usage, unsigned
 			*pid = (unsigned)v;
 		else
 			*seconds = (unsigned)v;
-		i++;
 	}
 	return 0;
 }

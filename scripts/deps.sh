@@ -5,7 +5,7 @@ set -euo pipefail
 
 packages=(
 	build-essential meson ninja-build pkg-config
-	clang llvm             # -target bpf for programs/, and libFuzzer later
+	clang llvm libclang-rt-14-dev  # -target bpf for programs/; libFuzzer for fuzz/
 	libelf-dev zlib1g-dev  # ELF loader
 	libbpf-dev bpftool     # kernel-side programs and BPF_PROG_TEST_RUN cross-checks
 	libnvme-dev libjson-c-dev libssl-dev  # <nvme/types.h> (its .pc needs json-c, openssl)

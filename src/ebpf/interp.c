@@ -254,7 +254,11 @@ int csd_ebpf_prog__run(struct csd_ebpf_prog *prog, void *mem, size_t len,
 
 	/* every opcode first points at bad_opcode, then the valid ones are overridden */
 #pragma GCC diagnostic push
+#ifdef __clang__
+#pragma GCC diagnostic ignored "-Winitializer-overrides"
+#else
 #pragma GCC diagnostic ignored "-Woverride-init"
+#endif
 	static const void *const dispatch_table[256] = {
 		[0 ... 255] = &&bad_opcode,
 		ALU_ENTRIES(BPF_ALU64, a64),
