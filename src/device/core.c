@@ -62,7 +62,6 @@ int csd_subsys_create(const struct csd_dev_config *cfg, struct csd_subsys **out,
 	s->cfg = *cfg;
 	snprintf(s->nqn, sizeof(s->nqn), "%s", cfg->subnqn ? cfg->subnqn : "nqn.2026-01.io.csdlab:drive0");
 	snprintf(s->serial, sizeof(s->serial), "%s", cfg->serial ? cfg->serial : "CSDLAB0001");
-	s->cfg.backing_path = NULL;	/* not kept: the caller's string */
 	s->cfg.subnqn = s->nqn;
 	s->cfg.serial = s->serial;
 	s->nvm.fd = -1;
@@ -70,9 +69,8 @@ int csd_subsys_create(const struct csd_dev_config *cfg, struct csd_subsys **out,
 	s->next_rsid = 1;
 	s->next_cntlid = 1;
 	pthread_mutex_init(&s->lock, NULL);
-	s->cfg.backing_path = cfg->backing_path;
 	ret = csd_nvm_open(s, err, err_size);
-	s->cfg.backing_path = NULL;
+	s->cfg.backing_path = NULL;	/* the caller's string: used only to open the file */
 	if (ret) {
 		pthread_mutex_destroy(&s->lock);
 		free(s);
