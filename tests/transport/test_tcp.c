@@ -8,6 +8,7 @@
  */
 #include <arpa/inet.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <netinet/in.h>
 #include <linux/tcp.h>
 #include <nvme/types.h>
@@ -624,6 +625,34 @@ static void test_disconnect_mid_write(void **state)
 	tcp_host_disconnect(other);
 }
 
+static int open_fds(void)
+{
+	int n = 0;
+
+	for (int fd = 0; fd < 4096; fd++)
+		n += fcntl(fd, F_GETFD) != -1;
+	return n;
+}
+
+/* 1000 hosts connect and go: no descriptor left behind (and, under LSan, no byte). */
+static void test_connect_disconnect_cycles(void **state)
+{
+	int before;
+
+	(void)state;
+	usleep(100000);
+	before = open_fds();
+	for (int i = 0; i < 1000; i++) {
+		struct tcp_host *h = host(i % 2, 1);
+
+		tcp_host_disconnect(h);
+	}
+	for (int tries = 0; tries < 100 && csd_tcp_target_connections(srv.target); tries++)
+		usleep(10000);
+	assert_int_equal(csd_tcp_target_connections(srv.target), 0);
+	assert_int_equal(open_fds(), before);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -640,6 +669,7 @@ int main(void)
 		cmocka_unit_test(test_byte_counts_match_tcp_info),
 		cmocka_unit_test(test_link_log_page),
 		cmocka_unit_test(test_disconnect_mid_write),
+		cmocka_unit_test(test_connect_disconnect_cycles),
 	};
 
 	return cmocka_run_group_tests_name("transport-tcp", tests, setup, teardown);
