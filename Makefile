@@ -3,7 +3,7 @@ BUILD      ?= build
 BUILD_SAN  ?= build-sanitize
 MESON_OPTS ?=
 
-.PHONY: all deps build demo check check-sanitize bench fuzz clean
+.PHONY: all deps build demo check check-sanitize bench fuzz lab clean
 
 all: build
 
@@ -29,6 +29,9 @@ check-sanitize: deps
 
 bench: build
 	$(BUILD)/bench/vm
+
+lab: build
+	@bash lab/run-lab.sh $(BUILD)
 
 fuzz: deps
 	@bash scripts/fuzz.sh $${FUZZ_SECONDS:-300}

@@ -12,6 +12,7 @@ packages=(
 	libcmocka-dev          # unit tests
 	gnuplot-nox            # charts of measured results
 	linux-libc-dev
+	qemu-system-x86 linux-image-amd64 busybox-static nvme-cli e2fsprogs kmod cpio  # lab/
 )
 
 missing=()

@@ -360,6 +360,21 @@ static void handle_icreq(struct tcp_queue *q)
 	rx_expect_header(q);
 }
 
+/*
+ * Ask for the next part of a command's data: one R2T at a time, MAXH2CDATA at most, since a
+ * host may take only one outstanding R2T per command (the Linux host says MAXR2T 0 in ICReq).
+ */
+static void send_r2t(struct tcp_queue *q, struct tcp_cmd *c)
+{
+	uint32_t off = c->h2c_received;
+	uint32_t n = c->len - off < q->t->cfg.maxh2cdata ? c->len - off : q->t->cfg.maxh2cdata;
+	struct tcp_r2t_pdu r2t = { .cccid = c->req.cmd.cid, .ttag = (uint16_t)(c - q->cmds),
+				   .r2to = off, .r2tl = n };
+
+	c->r2t_end = off + n;
+	tcp_queue_send(q, TCP_PDU_R2T, &r2t, sizeof(r2t), NULL, 0);
+}
+
 static void handle_cmd_pdu(struct tcp_queue *q)
 {
 	const struct tcp_cmd_pdu *p = (const struct tcp_cmd_pdu *)q->hdr;
@@ -427,16 +442,7 @@ static void handle_cmd_pdu(struct tcp_queue *q)
 	}
 	rx_expect_header(q);
 	if (dir == 1 && c->len) {
-		/* ask for the data: one R2T per MAXH2CDATA */
-		for (uint32_t off = 0; off < c->len; off += q->t->cfg.maxh2cdata) {
-			uint32_t n = c->len - off < q->t->cfg.maxh2cdata ? c->len - off
-									   : q->t->cfg.maxh2cdata;
-			struct tcp_r2t_pdu r2t = { .cccid = c->req.cmd.cid,
-						   .ttag = (uint16_t)(c - q->cmds), .r2to = off,
-						   .r2tl = n };
-
-			tcp_queue_send(q, TCP_PDU_R2T, &r2t, sizeof(r2t), NULL, 0);
-		}
+		send_r2t(q, c);
 		return;
 	}
 	dispatch(q, c);
@@ -453,7 +459,7 @@ static void handle_h2c_data(struct tcp_queue *q)
 		terminate(q, TCP_FES_INVALID_PDU_HDR, offsetof(struct tcp_data_pdu, ttag));
 		return;
 	}
-	if (p->datao != c->h2c_received || p->datal == 0 || p->datal > c->len - c->h2c_received ||
+	if (p->datao != c->h2c_received || p->datal == 0 || p->datal > c->r2t_end - c->h2c_received ||
 	    p->datal > q->t->cfg.maxh2cdata) {
 		terminate(q, TCP_FES_DATA_OUT_OF_RANGE, offsetof(struct tcp_data_pdu, datao));
 		return;
@@ -619,6 +625,8 @@ data_complete: {
 				c->h2c_received += ((const struct tcp_data_pdu *)h)->datal;
 				if (c->h2c_received == c->len)
 					dispatch(q, c);
+				else if (c->h2c_received == c->r2t_end)
+					send_r2t(q, c);	/* this R2T is done: the next */
 			} else {
 				dispatch(q, c);
 			}

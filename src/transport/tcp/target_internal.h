@@ -26,6 +26,7 @@ struct tcp_cmd {
 	uint8_t *buf;
 	uint32_t len;		/* the SGL's data length */
 	uint32_t h2c_received;
+	uint32_t r2t_end;	/* end of the data the outstanding R2T asked for */
 	bool in_use;
 	bool submitted;		/* owned by the drive until done() */
 	struct tcp_cmd *next_done;

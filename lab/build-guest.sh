@@ -1,0 +1,60 @@
+#!/usr/bin/env bash
+# Builds the lab's guest from Debian's packages only: the distribution kernel and an
+# initramfs with busybox-static, nvme-cli (and its libraries), the kernel's NVMe/TCP and
+# virtio-net modules, and the session script. Cached in lab/cache/ (rebuilt when the session
+# script or this script changes).
+#   lab/build-guest.sh SESSION_SCRIPT [PAYLOAD_DIR]   -> prints the kernel and initramfs paths
+set -euo pipefail
+here=$(cd "$(dirname "$0")" && pwd)
+session=${1:?usage: build-guest.sh SESSION_SCRIPT [PAYLOAD_DIR]}
+payload=${2:-}
+cache="$here/cache"
+kver=$(ls /lib/modules | sort -V | tail -1)
+kernel=/boot/vmlinuz-$kver
+stamp=$({ cat "$0" "$session"; [ -n "$payload" ] && cat "$payload"/*; } | sha256sum | cut -c1-16)-$kver
+initrd="$cache/initramfs-$stamp.gz"
+
+if [ -f "$initrd" ]; then
+	echo "$kernel $initrd"
+	exit 0
+fi
+[ -r "$kernel" ] || { echo "build-guest: $kernel is not readable" >&2; exit 1; }
+root=$(mktemp -d)
+trap 'rm -rf "$root"' EXIT
+mkdir -p "$root"/{bin,sbin,dev,proc,sys,tmp,etc,mnt,lib/modules,usr/share/udhcpc}
+cp /bin/busybox "$root/bin/busybox"
+# nvme-cli and the libraries it links, at the same paths
+cp /usr/sbin/nvme "$root/sbin/nvme"
+for lib in $(ldd /usr/sbin/nvme | grep -o '/[^ ]*'); do
+	mkdir -p "$root$(dirname "$lib")"
+	cp -L "$lib" "$root$lib"
+done
+# modules in load order, no duplicates
+: >"$root/modules.order"
+for m in virtio_pci virtio_net nvme-tcp; do
+	modprobe -S "$kver" --show-depends "$m" | awk '/^insmod/ {print $2}'
+done | awk '!seen[$0]++' | while read -r ko; do
+	mkdir -p "$root$(dirname "$ko")"
+	cp "$ko" "$root$ko"
+	echo "$ko" >>"$root/modules.order"
+done
+cp "$session" "$root/session.sh"
+mkdir -p "$root/payload"
+[ -n "$payload" ] && cp "$payload"/* "$root/payload/"
+cat >"$root/init" <<'INIT'
+#!/bin/busybox sh
+/bin/busybox --install -s /bin
+mount -t proc proc /proc; mount -t sysfs sys /sys; mount -t devtmpfs dev /dev
+for ko in $(cat /modules.order); do insmod "$ko" 2>/dev/null; done
+ip link set lo up; ip link set eth0 up
+ip addr add 10.0.2.15/24 dev eth0; ip route add default via 10.0.2.2
+echo "lab: guest up, kernel $(uname -r)"
+sh /session.sh 2>&1
+echo "lab: session done"
+poweroff -f
+INIT
+chmod +x "$root/init" "$root/session.sh"
+mkdir -p "$cache"
+(cd "$root" && find . | cpio -o -H newc --quiet | gzip -1) >"$initrd.tmp"
+mv "$initrd.tmp" "$initrd"
+echo "$kernel $initrd"

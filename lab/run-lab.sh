@@ -1,0 +1,51 @@
+#!/usr/bin/env bash
+# make lab: the Linux kernel's NVMe/TCP host and nvme-cli, in a QEMU guest built from Debian
+# packages, against csd-target on this machine. Prints the session; its log is kept in
+# lab/cache/last-session.log and the target's in lab/cache/last-target.log.
+#   lab/run-lab.sh [BUILD_DIR]      (CSD_LAB_SIZE=4M by default: TCG is slow)
+set -euo pipefail
+here=$(cd "$(dirname "$0")" && pwd)
+build=$(cd "${1:-$here/../build}" && pwd)
+size=${CSD_LAB_SIZE:-4M}
+port=${CSD_LAB_PORT:-4420}
+cache="$here/cache"
+payload=$(mktemp -d)
+trap 'rm -rf "$payload"; [ -n "${tpid:-}" ] && kill $tpid 2>/dev/null || true' EXIT
+mkdir -p "$cache"
+
+for tool in qemu-system-x86_64 cpio gzip; do
+	command -v $tool >/dev/null || { echo "lab: $tool is missing (make deps installs it)"; exit 77; }
+done
+ls /boot/vmlinuz-* >/dev/null 2>&1 || { echo "lab: no kernel in /boot (linux-image-amd64)"; exit 77; }
+
+# the payload: text with a known count, the program, the descriptors
+"$build/tools/csd" gen -s 4 -r 10 -o "$payload/text.txt" "$size" >"$payload/expected.txt"
+cp "$build/programs/count_alpha.bpf.o" "$payload/"
+gcc -static -O2 -o "$payload/count_alpha_stdin" "$here/count_alpha_stdin.c"
+bytes=$(stat -c %s "$payload/text.txt")
+python3 - "$payload" "$bytes" <<'PY'
+import struct, sys
+d, n = sys.argv[1], int(sys.argv[2])
+nlb = n // 512
+open(f"{d}/copy.bin", "wb").write(struct.pack("<IIQI12s", 1, 0, 0, nlb - 1, b"\0" * 12))
+open(f"{d}/range.bin", "wb").write(struct.pack("<IIQ16s", 2, n, 0, b"\0" * 16))
+open(f"{d}/stream.bin", "wb").write(struct.pack("<QII", 0, nlb - 1, 0))
+PY
+session="$payload/session.sh"
+{ echo "LAB_PORT=$port"; cat "$here/session.sh"; } >"$session"
+read -r kernel initrd < <(bash "$here/build-guest.sh" "$session" "$payload")
+
+"$build/tools/csd-target" --port "$port" --size 64M -v >"$cache/last-target.log" 2>&1 &
+tpid=$!
+sleep 0.5
+accel=tcg
+[ "${CSD_LAB_KVM:-0}" = 1 ] && [ -w /dev/kvm ] && accel=kvm	# KVM is not usable here: see lab-facts
+timeout 300 qemu-system-x86_64 -accel $accel -cpu max -smp 1 -m 1G -nographic -no-reboot \
+	-kernel "$kernel" -initrd "$initrd" -append 'console=ttyS0 panic=-1 quiet' \
+	-netdev user,id=n0 -device virtio-net-pci,netdev=n0 </dev/null >"$cache/console.log" 2>&1 || true
+# the console, from the guest's first word (the firmware's screen codes stripped)
+tr -d '\r' <"$cache/console.log" | sed 's/^.*lab: guest up/lab: guest up/' |
+	awk '/^lab: guest up/ { on = 1 } on' | tee "$cache/last-session.log"
+kill -INT $tpid; wait $tpid || true; tpid=
+echo "lab: what crossed the link, as csd-target counted it:"
+grep -E 'csd-target: (link|  C2HData|  H2CData)' "$cache/last-target.log" || true

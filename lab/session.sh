@@ -1,0 +1,47 @@
+# The lab session, run in the guest (busybox sh) against csd-target on the host (10.0.2.2).
+# /payload holds: text.txt (generated, its count in expected.txt), count_alpha.bpf.o,
+# copy.bin (a Memory Copy descriptor: NVM LBAs of the text), range.bin (the SLM range),
+# stream.bin (the streaming range) and count_alpha_stdin (the baseline, static).
+T="-t tcp -a 10.0.2.2 -s ${LAB_PORT:-4420}"
+step() { echo "lab: == $*"; }
+
+step discover
+nvme discover $T
+step connect
+nvme connect $T -n nqn.2026-01.io.csdlab:drive0
+sleep 2
+step list
+nvme list
+ls /dev/nvme0* /dev/ng0* 2>&1
+step id-ctrl
+nvme id-ctrl /dev/nvme0 | grep -E '^(mn|sn|fr|nn|cntlid) '
+step id-ns
+nvme id-ns /dev/nvme0n1 | grep -E '^(nsze|flbas|lbaf  0) '
+step dmesg
+dmesg | grep -E 'nvme0: (new ctrl|block device)'
+
+size=$(wc -c </payload/text.txt)
+step write the text through the block layer
+dd if=/payload/text.txt of=/dev/nvme0n1 bs=4096 conv=fsync 2>&1 | tail -1
+echo 3 >/proc/sys/vm/drop_caches
+step baseline: read it back through the block layer and count on the guest
+echo "lab: baseline count $(dd if=/dev/nvme0n1 bs=65536 count=$((size / 65536)) 2>/dev/null | /payload/count_alpha_stdin)"
+
+step offload through passthrough
+psize=$(wc -c </payload/count_alpha.bpf.o)
+nvme admin-passthru /dev/nvme0 --opcode=0x85 --namespace-id=3 --cdw10=$((2 | (0xc0 << 16))) \
+	--cdw11=$psize --cdw14=$psize --cdw15=0 --data-len=$psize --input-file=/payload/count_alpha.bpf.o -w
+nvme admin-passthru /dev/nvme0 --opcode=0x88 --namespace-id=3 --cdw10=$((2 | (1 << 16)))
+nvme io-passthru /dev/ng0n2 --opcode=0x01 --namespace-id=2 --cdw12=$((2 << 8)) \
+	--data-len=32 --input-file=/payload/copy.bin -w
+r=$(nvme io-passthru /dev/ng0n3 --opcode=0x01 --namespace-id=3 --cdw2=2 --cdw3=1 \
+	--data-len=32 --input-file=/payload/range.bin -w 2>&1)
+echo "$r"
+echo "lab: offload count $(( 0x$(echo "$r" | sed -n 's/.*result: *0x\([0-9a-fA-F]*\).*/\1/p') ))"
+r=$(nvme io-passthru /dev/ng0n3 --opcode=0x81 --namespace-id=3 --cdw2=2 --cdw3=4 --cdw14=1 \
+	--data-len=16 --input-file=/payload/stream.bin -w 2>&1)
+echo "$r"
+echo "lab: streaming count $(( 0x$(echo "$r" | sed -n 's/.*result: *0x\([0-9a-fA-F]*\).*/\1/p') ))"
+echo "lab: expected count $(cat /payload/expected.txt)"
+step disconnect
+nvme disconnect -n nqn.2026-01.io.csdlab:drive0

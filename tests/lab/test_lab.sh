@@ -1,0 +1,31 @@
+#!/usr/bin/env bash
+# The QEMU lab end to end: the Linux kernel's NVMe/TCP host and nvme-cli in a guest, against
+# csd-target. Skipped with the reason when QEMU or a kernel image is missing.
+set -uo pipefail
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+. "$(dirname "$0")/../tools/tap.sh"
+lab="$CSD_SOURCE_ROOT/lab"
+
+CSD_LAB_PORT=4430 bash "$lab/run-lab.sh" "$CSD_BUILD_ROOT" >"$tmp/session.txt" 2>&1
+status=$?
+if [ $status = 77 ]; then
+	echo "1..0 # SKIP skipped: $(tail -1 "$tmp/session.txt")"
+	exit 0
+fi
+log="$tmp/session.txt"
+value() { sed -n "s/^lab: $1 count //p" "$log"; }
+check "the guest booted and ran its session" grep -q '^lab: session done' "$log"
+check "nvme discover: the subsystem in the discovery log" grep -q 'subnqn:  nqn.2026-01.io.csdlab:drive0' "$log"
+check "nvme connect: Linux made a controller" grep -q 'new ctrl: NQN "nqn.2026-01.io.csdlab:drive0"' "$log"
+check "nvme list: the NVM namespace as a block device" grep -q '^/dev/nvme0n1 .*csdlab' "$log"
+check "memory and compute namespaces: generic devices only (CSI 3 and 4)" bash -c \
+	"grep -q 'block device for nsid 2 not supported (csi 3)' '$log' &&
+	 grep -q 'block device for nsid 3 not supported (csi 4)' '$log' && grep -q '/dev/ng0n3' '$log'"
+check "nvme id-ctrl: model csdlab, 3 namespaces" bash -c "grep -q '^mn *: csdlab' '$log' && grep -q '^nn *: 3' '$log'"
+exp=$(value expected); base=$(value baseline); off=$(value offload); str=$(value streaming)
+echo "# expected $exp, baseline (block layer) $base, offload (passthrough) $off, streaming $str"
+check "baseline through the kernel's block layer: the generator's count" [ -n "$exp" -a "$base" = "$exp" ]
+check "offload through passthrough (Load Program, activation, Memory Copy, Execute)" [ -n "$exp" -a "$off" = "$exp" ]
+check "streaming Execute through passthrough" [ -n "$exp" -a "$str" = "$exp" ]
+finish
