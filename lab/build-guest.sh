@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Builds the lab's guest from Debian's packages only: the distribution kernel and an
-# initramfs with busybox-static, nvme-cli (and its libraries), the kernel's NVMe/TCP and
-# virtio-net modules, and the session script. Cached in lab/cache/ (rebuilt when the session
+# initramfs with busybox-static, nvme-cli, mke2fs and filefrag (and their libraries), the
+# kernel's NVMe/TCP, ext4 and virtio-net modules, and the session script. Cached in lab/cache/ (rebuilt when the session
 # script or this script changes).
 #   lab/build-guest.sh SESSION_SCRIPT [PAYLOAD_DIR]   -> prints the kernel and initramfs paths
 set -euo pipefail
@@ -23,15 +23,18 @@ root=$(mktemp -d)
 trap 'rm -rf "$root"' EXIT
 mkdir -p "$root"/{bin,sbin,dev,proc,sys,tmp,etc,mnt,lib/modules,usr/share/udhcpc}
 cp /bin/busybox "$root/bin/busybox"
-# nvme-cli and the libraries it links, at the same paths
-cp /usr/sbin/nvme "$root/sbin/nvme"
-for lib in $(ldd /usr/sbin/nvme | grep -o '/[^ ]*'); do
-	mkdir -p "$root$(dirname "$lib")"
-	cp -L "$lib" "$root$lib"
+# nvme-cli, mke2fs and filefrag, and the libraries they link, at the same paths
+for exe in /usr/sbin/nvme /sbin/mke2fs /usr/sbin/filefrag; do
+	cp "$exe" "$root/sbin/$(basename "$exe")"
+	for lib in $(ldd "$exe" | grep -o '/[^ ]*'); do
+		mkdir -p "$root$(dirname "$lib")"
+		cp -L "$lib" "$root$lib"
+	done
 done
+ln -s mke2fs "$root/sbin/mkfs.ext4"
 # modules in load order, no duplicates
 : >"$root/modules.order"
-for m in virtio_pci virtio_net nvme-tcp; do
+for m in virtio_pci virtio_net nvme-tcp ext4; do
 	modprobe -S "$kver" --show-depends "$m" | awk '/^insmod/ {print $2}'
 done | awk '!seen[$0]++' | while read -r ko; do
 	mkdir -p "$root$(dirname "$ko")"

@@ -43,5 +43,41 @@ r=$(nvme io-passthru /dev/ng0n3 --opcode=0x81 --namespace-id=3 --cdw2=2 --cdw3=4
 echo "$r"
 echo "lab: streaming count $(( 0x$(echo "$r" | sed -n 's/.*result: *0x\([0-9a-fA-F]*\).*/\1/p') ))"
 echo "lab: expected count $(cat /payload/expected.txt)"
+step a file system on the NVM namespace, the text as a file, its extents
+mkfs.ext4 -q -F /dev/nvme0n1
+mkdir -p /mnt/fs && mount -t ext4 /dev/nvme0n1 /mnt/fs
+cp /payload/text.txt /mnt/fs/text.txt
+sync
+filefrag -e /mnt/fs/text.txt >/tmp/extents.txt
+cat /tmp/extents.txt
+umount /mnt/fs
+# one Memory Copy descriptor (format 2h: NVM LBA ranges, 32 bytes) per extent, in file order;
+# filefrag counts file-system blocks, the namespace 512-byte LBAs
+le() { v=$1; for i in $(seq 1 $2); do printf "\\$(printf %o $((v % 256)))"; v=$((v / 256)); done; }
+: >/tmp/fs-copy.bin
+n=0
+per=$(( $(sed -n 's/.*blocks of \([0-9]*\) bytes.*/\1/p' /tmp/extents.txt) / 512 ))
+# "   0:        0..    4095:      10241..     14336:   4096:": physical first and last blocks
+for line in $(awk -F'[:. ]+' '/^ *[0-9]+:/ { print $5 "," $6 }' /tmp/extents.txt); do
+	start=${line%,*}; last=${line#*,}
+	le 1 4 >>/tmp/fs-copy.bin; le 0 4 >>/tmp/fs-copy.bin
+	le $((start * per)) 8 >>/tmp/fs-copy.bin; le $(((last - start + 1) * per - 1)) 4 >>/tmp/fs-copy.bin
+	le 0 12 >>/tmp/fs-copy.bin
+	n=$((n + 1))
+done
+echo "lab: $n extents of $per LBAs per block"
+# clear the drive's memory first: the count must come from the file's blocks
+dd if=/dev/zero of=/tmp/zero bs=65536 count=16 2>/dev/null
+for off in $(seq 0 1048576 $((size - 1))); do	# 1 MiB at a time: the drive's MDTS
+	nvme io-passthru /dev/ng0n2 --opcode=0x05 --namespace-id=2 --cdw10=$off --cdw12=1048576 \
+		--data-len=1048576 --input-file=/tmp/zero -w >/dev/null
+done
+nvme io-passthru /dev/ng0n2 --opcode=0x01 --namespace-id=2 --cdw12=$(((2 << 8) | (n - 1))) \
+	--data-len=$((n * 32)) --input-file=/tmp/fs-copy.bin -w || echo "lab: memory copy FAILED"
+r=$(nvme io-passthru /dev/ng0n3 --opcode=0x01 --namespace-id=3 --cdw2=2 --cdw3=1 \
+	--data-len=32 --input-file=/payload/range.bin -w 2>&1)
+echo "$r"
+echo "lab: file offload count $(( 0x$(echo "$r" | sed -n 's/.*result: *0x\([0-9a-fA-F]*\).*/\1/p') ))"
+
 step disconnect
 nvme disconnect -n nqn.2026-01.io.csdlab:drive0

@@ -289,10 +289,17 @@ uint16_t csd_parse_nvm(struct csd_req *req)
 			return status;
 		req->execute = execute_write_zeroes;
 		return csd_req_check_len(req, 0);
-	case nvme_cmd_dsm:
+	case nvme_cmd_dsm: {
+		uint32_t need = ((req->cmd.cdw10 & 0xff) + 1) * (uint32_t)sizeof(struct nvme_dsm_range);
+
+		/* the ranges, in a buffer that may be larger (Linux can send a whole page) */
 		req->execute = execute_dsm;
-		return csd_req_check_len(req, ((req->cmd.cdw10 & 0xff) + 1) *
-					      (uint32_t)sizeof(struct nvme_dsm_range));
+		if (req->data_len < need || req->data_len > 4096 || !req->data) {
+			req->error_loc = offsetof(struct csd_nvme_sqe, dptr);
+			return SC_DATA_LEN;
+		}
+		return SC_OK;
+	}
 	case nvme_cmd_copy:
 		if (((req->cmd.cdw12 >> 8) & 0xf) != 0) {	/* descriptor format 0 only */
 			req->error_loc = offsetof(struct csd_nvme_sqe, cdw12);

@@ -78,6 +78,17 @@ static void test_zeroes_dsm_copy(void **state)
 	assert_int_equal(nvm_read(&d, 100, 4, in).status, 0);
 	assert_memory_equal(in, out, 2 * 512);
 	assert_memory_equal(in + 2 * 512, out + 6 * 512, 2 * 512);
+	/* Linux may send the ranges in a larger buffer (a page): taken; a short one is not */
+	{
+		uint8_t page[4096] = { 0 };
+		struct nvme_dsm_range r0 = { .slba = 6, .nlb = 1 };
+
+		memcpy(page, &r0, sizeof(r0));
+		c = (struct csd_nvme_sqe){ .opcode = nvme_cmd_dsm, .nsid = 1, .cdw11 = 1 << 2 };
+		assert_int_equal(drive_cmd(&d, 1, &c, page, sizeof(page)).status, 0);
+		c.cdw10 = 1;	/* two ranges, 16 bytes of data */
+		assert_int_equal(drive_cmd(&d, 1, &c, page, 16).status, STATUS(0, 0xf) | DNR);
+	}
 	/* a DSM range past the end changes nothing */
 	dsm.slba = 2040;
 	dsm.nlb = 100;

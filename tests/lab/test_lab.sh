@@ -28,4 +28,9 @@ echo "# expected $exp, baseline (block layer) $base, offload (passthrough) $off,
 check "baseline through the kernel's block layer: the generator's count" [ -n "$exp" -a "$base" = "$exp" ]
 check "offload through passthrough (Load Program, activation, Memory Copy, Execute)" [ -n "$exp" -a "$off" = "$exp" ]
 check "streaming Execute through passthrough" [ -n "$exp" -a "$str" = "$exp" ]
+file=$(value "file offload")
+check "ext4 file: extents from filefrag, Memory Copy of them, Execute: the same count" \
+	[ -n "$exp" -a "$file" = "$exp" ]
+check "no step of the session failed" bash -c "! grep -q 'FAILED\|arithmetic syntax error' '$log'"
+check "discard (Dataset Management from mkfs) accepted" bash -c "! grep -q 'DISCARD' '$log'"
 finish
