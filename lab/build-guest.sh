@@ -24,7 +24,7 @@ trap 'rm -rf "$root"' EXIT
 mkdir -p "$root"/{bin,sbin,dev,proc,sys,tmp,etc,mnt,lib/modules,usr/share/udhcpc}
 cp /bin/busybox "$root/bin/busybox"
 # nvme-cli, mke2fs and filefrag, and the libraries they link, at the same paths
-for exe in /usr/sbin/nvme /sbin/mke2fs /usr/sbin/filefrag; do
+for exe in /usr/sbin/nvme /sbin/mke2fs /usr/sbin/filefrag ${CSD_EXE:-}; do
 	cp "$exe" "$root/sbin/$(basename "$exe")"
 	for lib in $(ldd "$exe" | grep -o '/[^ ]*'); do
 		mkdir -p "$root$(dirname "$lib")"

@@ -33,7 +33,7 @@ open(f"{d}/stream.bin", "wb").write(struct.pack("<QII", 0, nlb - 1, 0))
 PY
 session="$payload/session.sh"
 { echo "LAB_PORT=$port"; cat "$here/session.sh"; } >"$session"
-read -r kernel initrd < <(bash "$here/build-guest.sh" "$session" "$payload")
+read -r kernel initrd < <(CSD_EXE="$build/tools/csd" bash "$here/build-guest.sh" "$session" "$payload")
 
 "$build/tools/csd-target" --port "$port" --size 64M -v >"$cache/last-target.log" 2>&1 &
 tpid=$!

@@ -79,5 +79,13 @@ r=$(nvme io-passthru /dev/ng0n3 --opcode=0x01 --namespace-id=3 --cdw2=2 --cdw3=1
 echo "$r"
 echo "lab: file offload count $(( 0x$(echo "$r" | sed -n 's/.*result: *0x\([0-9a-fA-F]*\).*/\1/p') ))"
 
+step libcsd through Linux passthrough: csd --device /dev/nvme0
+csd id-ctrl --device /dev/nvme0 | head -2
+csd list --device /dev/nvme0
+csd program load --device /dev/nvme0 -s 4 /payload/count_alpha.bpf.o
+csd program activate --device /dev/nvme0 -s 4
+echo "lab: csd count $(csd exec --device /dev/nvme0 -s 4 --range 0:$size)"
+csd stats --device /dev/nvme0 | grep -E 'drive|programs'
+
 step disconnect
 nvme disconnect -n nqn.2026-01.io.csdlab:drive0

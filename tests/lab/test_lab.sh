@@ -31,6 +31,9 @@ check "streaming Execute through passthrough" [ -n "$exp" -a "$str" = "$exp" ]
 file=$(value "file offload")
 check "ext4 file: extents from filefrag, Memory Copy of them, Execute: the same count" \
 	[ -n "$exp" -a "$file" = "$exp" ]
+csdc=$(value csd)
+check "csd CLI through Linux passthrough (libcsd's Linux backend): the same count" \
+	[ -n "$exp" -a "$csdc" = "$exp" ]
 check "no step of the session failed" bash -c "! grep -q 'FAILED\|arithmetic syntax error' '$log'"
 check "discard (Dataset Management from mkfs) accepted" bash -c "! grep -q 'DISCARD' '$log'"
 finish
