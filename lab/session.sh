@@ -4,12 +4,22 @@
 # stream.bin (the streaming range) and count_alpha_stdin (the baseline, static).
 T="-t tcp -a 10.0.2.2 -s ${LAB_PORT:-4420}"
 step() { echo "lab: == $*"; }
+# Bytes on the link of this controller's association, as csd-target counts them (its vendor
+# log C2h, read through libcsd's Linux backend): in plus out, every PDU header included.
+link_bytes() {
+	csd stats --json --device /dev/nvme0 |
+		sed -n 's/.*"association_bytes_in": \([0-9]*\), "association_bytes_out": \([0-9]*\).*/\1 \2/p' |
+		{ read -r i o; echo $((i + o)); }
+}
 
 step discover
 nvme discover $T
 step connect
 nvme connect $T -n nqn.2026-01.io.csdlab:drive0
 sleep 2
+# what two back-to-back readings cost: subtracted from every step's difference
+l0=$(link_bytes); l1=$(link_bytes); probe=$((l1 - l0))
+echo "lab: one link reading costs $probe bytes"
 step list
 nvme list
 ls /dev/nvme0* /dev/ng0* 2>&1
@@ -21,13 +31,17 @@ step dmesg
 dmesg | grep -E 'nvme0: (new ctrl|block device)'
 
 size=$(wc -c </payload/text.txt)
+echo "lab: text bytes $size"
 step write the text through the block layer
 dd if=/payload/text.txt of=/dev/nvme0n1 bs=4096 conv=fsync 2>&1 | tail -1
 echo 3 >/proc/sys/vm/drop_caches
 step baseline: read it back through the block layer and count on the guest
+l0=$(link_bytes)
 echo "lab: baseline count $(dd if=/dev/nvme0n1 bs=65536 count=$((size / 65536)) 2>/dev/null | /payload/count_alpha_stdin)"
+echo "lab: baseline bytes $(($(link_bytes) - l0 - probe))"
 
 step offload through passthrough
+l0=$(link_bytes)
 psize=$(wc -c </payload/count_alpha.bpf.o)
 nvme admin-passthru /dev/nvme0 --opcode=0x85 --namespace-id=3 --cdw10=$((2 | (0xc0 << 16))) \
 	--cdw11=$psize --cdw14=$psize --cdw15=0 --data-len=$psize --input-file=/payload/count_alpha.bpf.o -w
@@ -38,6 +52,7 @@ r=$(nvme io-passthru /dev/ng0n3 --opcode=0x01 --namespace-id=3 --cdw2=2 --cdw3=1
 	--data-len=32 --input-file=/payload/range.bin -w 2>&1)
 echo "$r"
 echo "lab: offload count $(( 0x$(echo "$r" | sed -n 's/.*result: *0x\([0-9a-fA-F]*\).*/\1/p') ))"
+echo "lab: offload bytes $(($(link_bytes) - l0 - probe))"
 r=$(nvme io-passthru /dev/ng0n3 --opcode=0x81 --namespace-id=3 --cdw2=2 --cdw3=4 --cdw14=1 \
 	--data-len=16 --input-file=/payload/stream.bin -w 2>&1)
 echo "$r"
