@@ -4,6 +4,8 @@
 # stream.bin (the streaming range) and count_alpha_stdin (the baseline, static).
 T="-t tcp -a 10.0.2.2 -s ${LAB_PORT:-4420}"
 step() { echo "lab: == $*"; }
+# completion DW0 of an nvme-cli passthrough ("... result: 0x2208 ..."), in decimal
+dw0() { echo $(( 0x$(echo "$1" | sed -n 's/.*result: *0x\([0-9a-fA-F]*\).*/\1/p') )); }
 # Bytes on the link of this controller's association, as csd-target counts them (its vendor
 # log C2h, read through libcsd's Linux backend): in plus out, every PDU header included.
 link_bytes() {
@@ -51,12 +53,12 @@ nvme io-passthru /dev/ng0n2 --opcode=0x01 --namespace-id=2 --cdw12=$((2 << 8)) \
 r=$(nvme io-passthru /dev/ng0n3 --opcode=0x01 --namespace-id=3 --cdw2=2 --cdw3=1 \
 	--data-len=32 --input-file=/payload/range.bin -w 2>&1)
 echo "$r"
-echo "lab: offload count $(( 0x$(echo "$r" | sed -n 's/.*result: *0x\([0-9a-fA-F]*\).*/\1/p') ))"
+echo "lab: offload count $(dw0 "$r")"
 echo "lab: offload bytes $(($(link_bytes) - l0 - probe))"
 r=$(nvme io-passthru /dev/ng0n3 --opcode=0x81 --namespace-id=3 --cdw2=2 --cdw3=4 --cdw14=1 \
 	--data-len=16 --input-file=/payload/stream.bin -w 2>&1)
 echo "$r"
-echo "lab: streaming count $(( 0x$(echo "$r" | sed -n 's/.*result: *0x\([0-9a-fA-F]*\).*/\1/p') ))"
+echo "lab: streaming count $(dw0 "$r")"
 echo "lab: expected count $(cat /payload/expected.txt)"
 step a file system on the NVM namespace, the text as a file, its extents
 mkfs.ext4 -q -F /dev/nvme0n1
@@ -92,7 +94,7 @@ nvme io-passthru /dev/ng0n2 --opcode=0x01 --namespace-id=2 --cdw12=$(((2 << 8) |
 r=$(nvme io-passthru /dev/ng0n3 --opcode=0x01 --namespace-id=3 --cdw2=2 --cdw3=1 \
 	--data-len=32 --input-file=/payload/range.bin -w 2>&1)
 echo "$r"
-echo "lab: file offload count $(( 0x$(echo "$r" | sed -n 's/.*result: *0x\([0-9a-fA-F]*\).*/\1/p') ))"
+echo "lab: file offload count $(dw0 "$r")"
 
 step libcsd through Linux passthrough: csd --device /dev/nvme0
 csd id-ctrl --device /dev/nvme0 | head -2
