@@ -11,7 +11,7 @@ dw0() { echo $(( 0x$(echo "$1" | sed -n 's/.*result: *0x\([0-9a-fA-F]*\).*/\1/p'
 link_bytes() {
 	csd stats --json --device /dev/nvme0 |
 		sed -n 's/.*"association_bytes_in": \([0-9]*\), "association_bytes_out": \([0-9]*\).*/\1 \2/p' |
-		{ read -r i o; echo $((i + o)); }
+		{ read -r i o && echo $((i + o)) || echo "lab: link reading FAILED" >&2; }
 }
 
 step discover

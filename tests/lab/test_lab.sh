@@ -31,10 +31,12 @@ check "streaming Execute through passthrough" [ -n "$exp" -a "$str" = "$exp" ]
 text=$(sed -n 's/^lab: text bytes //p' "$log")
 bbytes=$(sed -n 's/^lab: baseline bytes //p' "$log"); obytes=$(sed -n 's/^lab: offload bytes //p' "$log")
 echo "# link bytes, as csd-target counts them: text $text, baseline $bbytes, offload $obytes"
+probe=$(sed -n 's/^lab: one link reading costs \([0-9]*\) bytes$/\1/p' "$log")
+check "the link counter answers in the guest (one reading: ${probe:-?} bytes)" [ "${probe:-0}" -gt 0 ]
 check "baseline link bytes (csd-target's count): the whole text crossed" \
 	bash -c "[[ '$text' =~ ^[0-9]+\$ && '$bbytes' =~ ^[0-9]+\$ ]] && (( $bbytes >= $text ))"
 check "offload link bytes: under 1% of the text (the program, descriptors, the count)" \
-	bash -c "[[ '$text' =~ ^[0-9]+\$ && '$obytes' =~ ^[0-9]+\$ ]] && (( $obytes * 100 < $text ))"
+	bash -c "[[ '$text' =~ ^[0-9]+\$ && '$obytes' =~ ^[0-9]+\$ ]] && (( $obytes > 0 && $obytes * 100 < $text ))"
 file=$(value "file offload")
 check "ext4 file: extents from filefrag, Memory Copy of them, Execute: the same count" \
 	[ -n "$exp" -a "$file" = "$exp" ]
