@@ -16,11 +16,11 @@ if [ ! -f "$out/build.ninja" ]; then
 	CC=clang meson setup "$out" "$root" -Dfuzzing=true -Db_sanitize=address,undefined \
 		-Db_lundef=false >"$out.setup.log" 2>&1 || { echo "Bail out! meson setup failed"; exit 1; }
 fi
-ninja -C "$out" fuzz/fuzz_asm fuzz/fuzz_elf fuzz/fuzz_vm fuzz/fuzz_device >"$out.build.log" 2>&1 ||
+ninja -C "$out" fuzz/fuzz_asm fuzz/fuzz_elf fuzz/fuzz_vm fuzz/fuzz_device fuzz/fuzz_pdu >"$out.build.log" 2>&1 ||
 	{ echo "Bail out! the fuzz targets do not build"; tail -20 "$out.build.log" | sed 's/^/# /'; exit 1; }
 
 n=0 failed=0
-for t in asm elf vm device; do
+for t in asm elf vm device pdu; do
 	n=$((n + 1))
 	mkdir -p "$out/corpus/$t"
 	log="$out/fuzz_$t.log"
