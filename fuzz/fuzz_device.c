@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "csd/device.h"
+#include "fuzz_drive.h"
 
 static struct csd_subsys *subsys;
 static struct csd_ctrl *ctrl;
@@ -29,20 +30,9 @@ static void done(struct csd_req *req)
 
 static void setup(void)
 {
-	struct csd_dev_config cfg;
-	char path[] = "/tmp/csd-fuzz-XXXXXX", err[128];
-	int fd = mkstemp(path);
-
-	close(fd);
-	csd_dev_config_defaults(&cfg);
-	cfg.backing_path = path;
-	cfg.nvm_bytes = 1 << 20;
-	cfg.slm_bytes = 1 << 20;
-	cfg.exec_budget = 100000;
-	if (csd_subsys_create(&cfg, &subsys, err, sizeof(err)) ||
-	    csd_ctrl_create(subsys, "fuzz", &ctrl))
+	subsys = fuzz_drive_create();
+	if (csd_ctrl_create(subsys, "fuzz", &ctrl))
 		abort();
-	unlink(path);
 	csd_ctrl_add_queue(ctrl, 0, 64);
 	csd_ctrl_prop_set(ctrl, 0x14, false, 1 | (6 << 4) | (6 << 16) | (4 << 20));
 	csd_ctrl_add_queue(ctrl, 1, 64);

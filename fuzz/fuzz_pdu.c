@@ -8,6 +8,7 @@
 #include <arpa/inet.h>
 #include <poll.h>
 #include <pthread.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -17,6 +18,7 @@
 
 #include "csd/device.h"
 #include "csd/tcp.h"
+#include "fuzz_drive.h"
 
 static struct csd_tcp_target *target;
 static struct sockaddr_in target_addr;
@@ -31,24 +33,13 @@ static void *serve(void *arg)
 static void setup(void)
 {
 	struct csd_tcp_target_config tcfg = { .sz = sizeof(tcfg), .addr = "127.0.0.1" };
-	char path[] = "/tmp/csd-fuzz-pdu-XXXXXX", err[128];
-	struct csd_dev_config cfg;
-	struct csd_subsys *subsys;
 	pthread_t thread;
-	int fd = mkstemp(path);
+	char err[128];
 
-	close(fd);
-	csd_dev_config_defaults(&cfg);
-	cfg.backing_path = path;
-	cfg.nvm_bytes = 1 << 20;
-	cfg.slm_bytes = 1 << 20;
-	cfg.exec_budget = 100000;
-	if (csd_subsys_create(&cfg, &subsys, err, sizeof(err)) ||
-	    csd_tcp_target_create(subsys, &tcfg, &target, err, sizeof(err))) {
+	if (csd_tcp_target_create(fuzz_drive_create(), &tcfg, &target, err, sizeof(err))) {
 		fprintf(stderr, "fuzz_pdu: %s\n", err);
 		abort();
 	}
-	unlink(path);
 	target_addr.sin_family = AF_INET;
 	target_addr.sin_port = htons(csd_tcp_target_port(target));
 	target_addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
