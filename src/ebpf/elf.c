@@ -262,8 +262,10 @@ static int collect_functions(struct loader *l)
 			continue;
 		if (sym.st_shndx >= l->shnum || !l->secs[sym.st_shndx].insns)
 			continue;
+		/* start and size checked apart: their sum can wrap */
 		if (sym.st_value % INSN_SZ || sym.st_size % INSN_SZ || !sym.st_size ||
-		    (sym.st_value + sym.st_size) / INSN_SZ > l->secs[sym.st_shndx].cnt)
+		    sym.st_value / INSN_SZ > l->secs[sym.st_shndx].cnt ||
+		    sym.st_size / INSN_SZ > l->secs[sym.st_shndx].cnt - sym.st_value / INSN_SZ)
 			return elf_error(l, "function %s lies outside its section",
 					 sym_name(l, &sym));
 		f = &l->funcs[l->nfuncs++];

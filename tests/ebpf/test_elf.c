@@ -4,6 +4,8 @@
  * array and hash maps, helpers, faults; and malformed objects refused with a message.
  * argv[1] = count_alpha.bpf.o, argv[2] = runtime_features.bpf.o
  */
+#include <elf.h>
+
 #include "csd/textgen.h"
 #include "test_helpers.h"
 
@@ -221,6 +223,44 @@ static void test_malformed_objects(void **state)
 	free(obj);
 }
 
+/* Found by fuzz_elf: a function symbol whose start plus size wraps past 2^64 once passed the
+ * bounds check and was copied from before its section. */
+static void test_function_symbol_wrapping_around(void **state)
+{
+	CSD_EBPF_OPTS(csd_ebpf_load_opts, opts);
+	struct csd_ebpf_prog *prog = NULL;
+	bool patched = false;
+	char log[256];
+	uint8_t *obj;
+	size_t len;
+
+	(void)state;
+	opts.log_buf = log;
+	opts.log_size = sizeof(log);
+	assert_int_equal(csd_read_file(count_alpha_path, &obj, &len), 0);
+	const Elf64_Ehdr *eh = (const Elf64_Ehdr *)obj;
+
+	for (unsigned i = 0; i < eh->e_shnum && !patched; i++) {
+		const Elf64_Shdr *sh = (const Elf64_Shdr *)(obj + eh->e_shoff) + i;
+
+		if (sh->sh_type != SHT_SYMTAB)
+			continue;
+		for (size_t k = 1; k < sh->sh_size / sizeof(Elf64_Sym) && !patched; k++) {
+			Elf64_Sym *sym = (Elf64_Sym *)(obj + sh->sh_offset) + k;
+
+			if (ELF64_ST_TYPE(sym->st_info) != STT_FUNC)
+				continue;
+			sym->st_value = UINT64_MAX - 7;	/* a multiple of 8; + st_size wraps */
+			patched = true;
+		}
+	}
+	assert_true(patched);
+	assert_int_equal(csd_ebpf_prog__load_elf(obj, len, NULL, &opts, &prog), -EINVAL);
+	assert_null(prog);
+	assert_non_null(strstr(log, "lies outside its section"));
+	free(obj);
+}
+
 int main(int argc, char **argv)
 {
 	const struct CMUnitTest tests[] = {
@@ -230,6 +270,7 @@ int main(int argc, char **argv)
 		cmocka_unit_test(test_faults_in_c_programs),
 		cmocka_unit_test(test_program_choice),
 		cmocka_unit_test(test_malformed_objects),
+		cmocka_unit_test(test_function_symbol_wrapping_around),
 	};
 
 	if (argc != 3) {
