@@ -11,6 +11,7 @@
 #include <time.h>
 
 #include "ebpf_internal.h"
+#include "util.h"
 
 static struct ebpf_map *map_from_token(struct ebpf_run *run, uint64_t token)
 {
@@ -90,10 +91,7 @@ static uint64_t helper_get_prandom_u32(struct ebpf_run *run, uint64_t r1, uint64
 	(void)run, (void)r1, (void)r2, (void)r3, (void)r4, (void)r5;
 	if (!state)
 		state = helper_ktime_get_ns(run, 0, 0, 0, 0, 0) | 1;
-	state ^= state << 13;	/* xorshift64 */
-	state ^= state >> 7;
-	state ^= state << 17;
-	return (uint32_t)(state >> 16);
+	return (uint32_t)(csd_xorshift64(&state) >> 16);
 }
 
 static uint64_t helper_get_smp_processor_id(struct ebpf_run *run, uint64_t r1, uint64_t r2,

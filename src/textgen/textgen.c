@@ -2,6 +2,7 @@
 #include <string.h>
 
 #include "csd/textgen.h"
+#include "util.h"
 
 static const char *const vocabulary[] = {
 	"the", "drive", "data", "of", "and", "a", "to", "in", "storage", "is", "program",
@@ -23,10 +24,7 @@ static const struct { const char *word; int32_t end; } alpha_words[] = {
 
 static uint64_t next_random(struct csd_textgen *g)
 {
-	g->rng ^= g->rng << 13;	/* xorshift64 */
-	g->rng ^= g->rng >> 7;
-	g->rng ^= g->rng << 17;
-	return g->rng;
+	return csd_xorshift64(&g->rng);
 }
 
 void csd_textgen_init(struct csd_textgen *g, uint64_t seed, uint32_t alpha_per_mille)

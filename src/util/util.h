@@ -23,6 +23,16 @@ int csd_parse_u64(const char *s, uint64_t *out);
  */
 long csd_hex_parse(const char *text, bool words64, uint8_t **out, char *err, size_t err_size);
 
+/* xorshift64 (Marsaglia 13/7/17): a fast, seedable, reproducible stream; not for secrets.
+ * `*state` must not be 0. */
+static inline uint64_t csd_xorshift64(uint64_t *state)
+{
+	*state ^= *state << 13;
+	*state ^= *state >> 7;
+	*state ^= *state << 17;
+	return *state;
+}
+
 /* Progress bar on stderr when it is a terminal; silent otherwise. */
 struct csd_progress {
 	const char *label;

@@ -15,6 +15,7 @@
 #include <cmocka.h>
 
 #include "harness.h"
+#include "util.h"
 
 #define NVM_BYTES	(1u << 20)
 #define BLOCK		512u
@@ -24,10 +25,7 @@ static uint64_t rng = 0x9e3779b97f4a7c15ull;
 
 static uint64_t next(void)
 {
-	rng ^= rng << 13;
-	rng ^= rng >> 7;
-	rng ^= rng << 17;
-	return rng;
+	return csd_xorshift64(&rng);
 }
 
 static uint32_t field(void)
