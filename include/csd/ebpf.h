@@ -130,6 +130,27 @@ void csd_ebpf_prog__free(struct csd_ebpf_prog *prog);
 int csd_ebpf_prog__run(struct csd_ebpf_prog *prog, void *mem, size_t len,
 		       struct csd_ebpf_run_opts *opts, uint64_t *ret);
 
+/* Options for csd_ebpf_prog__verify(). */
+struct csd_ebpf_verify_opts {
+	size_t sz;			/* sizeof(struct csd_ebpf_verify_opts) */
+	char *log_buf;			/* receives the reason a program was refused */
+	size_t log_size;
+	/* out */
+	uint64_t insns_analysed;	/* abstract steps the analysis took */
+	uint64_t ns;			/* how long it took */
+};
+
+/*
+ * Prove the program safe (docs/ebpf-runtime.md, "The verifier"): every memory access inside
+ * the input (r1, r2 bytes), its stack frame or a map value, no read of an uninitialised register
+ * or stack byte, no pointer leaked to the host, helper arguments of the right kinds, NULL checks
+ * before map values are used, every loop bounded. Returns 0 and marks the program verified,
+ * after which runs skip the per-access checks; -EACCES with the instruction, the path to it
+ * and the reason in opts->log_buf when the proof fails.
+ */
+int csd_ebpf_prog__verify(struct csd_ebpf_prog *prog, struct csd_ebpf_verify_opts *opts);
+bool csd_ebpf_prog__verified(const struct csd_ebpf_prog *prog);
+
 /* The program's instructions as loaded (after ELF linking), for disassembly and inspection. */
 const struct csd_ebpf_insn *csd_ebpf_prog__insns(const struct csd_ebpf_prog *prog, size_t *cnt);
 

@@ -60,6 +60,8 @@ struct csd_ebpf_prog {
 	size_t insn_cnt;
 	struct ebpf_map *maps;
 	size_t map_cnt;
+	bool verified;		/* csd_ebpf_prog__verify() proved it safe */
+	bool writes_input;	/* ... and found stores into the input memory */
 	pthread_mutex_t log_lock;
 	size_t log_len;
 	char log[EBPF_LOG_SIZE];
@@ -115,6 +117,12 @@ int ebpf_validate(const struct csd_ebpf_insn *insns, size_t cnt, size_t map_cnt,
 int ebpf_prog_create(const struct csd_ebpf_insn *insns, size_t cnt, struct ebpf_map *maps,
 		     size_t map_cnt, const struct csd_ebpf_load_opts *opts,
 		     struct csd_ebpf_prog **out);
+
+/* The verifier (verify.c): 0, or -EACCES with the reason in log. */
+int ebpf_verify(struct csd_ebpf_prog *prog, char *log, size_t log_size, bool *writes_input,
+		uint64_t *steps);
+/* The largest input a verified program's proof covers (larger inputs run with checks). */
+#define EBPF_VERIFY_MAX_INPUT	(UINT64_C(1) << 40)
 
 /* printf into a caller's log buffer, tolerating NULL. */
 void ebpf_logf(char *log, size_t size, const char *fmt, ...) __attribute__((format(printf, 3, 4)));

@@ -430,3 +430,46 @@ usage:
 	fprintf(stderr, "usage: csd gen [-s SEED] [-r PER_MILLE] -o FILE SIZE\n");
 	return 2;
 }
+
+int cmd_verify(int argc, char **argv)
+{
+	const char *name = NULL;
+	struct csd_ebpf_prog *prog = NULL;
+	CSD_EBPF_OPTS(csd_ebpf_verify_opts, opts);
+	char log[1024] = "";
+	bool quiet = false;
+	int c, err;
+
+	while ((c = getopt(argc, argv, "p:qh")) != -1) {
+		if (c == 'p') {
+			name = optarg;
+			continue;
+		}
+		if (c == 'q') {
+			quiet = true;
+			continue;
+		}
+		fprintf(c == 'h' ? stdout : stderr,
+			"usage: csd verify [-p PROGRAM] [-q] FILE\n"
+			"  Proves the program safe to run without per-access checks, as a drive does\n"
+			"  at activation: exit 0 and 'verified', or exit 1 and the instruction, the\n"
+			"  path to it and the reason it was refused. -q prints nothing on success.\n");
+		return c == 'h' ? 0 : 2;
+	}
+	if (optind != argc - 1) {
+		fprintf(stderr, "usage: csd verify [-p PROGRAM] [-q] FILE\n");
+		return 2;
+	}
+	if (load_program(argv[optind], name, &prog))
+		return 1;
+	opts.log_buf = log;
+	opts.log_size = sizeof(log);
+	err = csd_ebpf_prog__verify(prog, &opts);
+	if (err)
+		fprintf(stderr, "csd: %s: refused: %s\n", argv[optind], log);
+	else if (!quiet)
+		printf("%s: verified (%" PRIu64 " steps, %.3f ms)\n", argv[optind],
+		       opts.insns_analysed, (double)opts.ns / 1e6);
+	csd_ebpf_prog__free(prog);
+	return err ? 1 : 0;
+}

@@ -28,6 +28,7 @@ static const struct {
 	{ "stats", cmd_stats, "the drive's counters and this host's link traffic" },
 	{ "asm", cmd_asm, "assemble eBPF text (bpf_conformance syntax) into instructions" },
 	{ "disasm", cmd_disasm, "disassemble raw instructions or a program in an ELF object" },
+	{ "verify", cmd_verify, "prove a program safe, as the drive does when it activates one" },
 	{ "run", cmd_run, "run a program in the local eBPF runtime over a file or generated text" },
 	{ "gen", cmd_gen, "write deterministic text with a known number of \"Alpha\"" },
 };

@@ -1,0 +1,296 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Octagons with a dense matrix, kept closed: the full closure (Floyd-Warshall, unary bounds
+ * rounded to even since 2x <= c means x <= floor(c/2), then strengthening through the unary
+ * bounds) only where a widening left the matrix open; every other operation adds constraints
+ * one at a time with an O(n^2) incremental closure (Mine, 2006), which matters because a
+ * program's state has some fifty variables.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "octagon.h"
+
+#define N(o)		(2 * (o)->nvars)
+#define M(o, i, j)	((o)->m[(size_t)(i) * N(o) + (j)])
+
+static int64_t bound_add(int64_t a, int64_t b)
+{
+	int64_t s;
+
+	if (a == OCT_INF || b == OCT_INF)
+		return OCT_INF;
+	s = a + b;	/* |a|, |b| <= OCT_LIMIT * 2: no overflow */
+	if (s > OCT_LIMIT * 2)
+		return OCT_INF;
+	return s < -OCT_LIMIT * 2 ? -OCT_LIMIT * 2 : s;
+}
+
+static int64_t max64(int64_t a, int64_t b) { return a > b ? a : b; }
+
+/* floor(a / 2) for a finite a */
+static int64_t half_floor(int64_t a) { return a >= 0 ? a / 2 : -((-a + 1) / 2); }
+
+size_t oct_size(unsigned nvars)
+{
+	return sizeof(struct octagon) + sizeof(int64_t) * 4 * nvars * nvars;
+}
+
+void oct_init_top(struct octagon *o, unsigned nvars)
+{
+	o->nvars = nvars;
+	o->empty = false;
+	for (unsigned i = 0; i < N(o); i++)
+		for (unsigned j = 0; j < N(o); j++)
+			M(o, i, j) = i == j ? 0 : OCT_INF;
+}
+
+void oct_copy(struct octagon *dst, const struct octagon *src)
+{
+	memcpy(dst, src, oct_size(src->nvars));
+}
+
+/* Integer tightening, strengthening through unary bounds, emptiness: after any relaxation. */
+static void strengthen(struct octagon *o)
+{
+	unsigned n = N(o);
+
+	for (unsigned i = 0; i < n; i++)
+		if (M(o, i, i ^ 1) != OCT_INF)
+			M(o, i, i ^ 1) = 2 * half_floor(M(o, i, i ^ 1));
+	for (unsigned i = 0; i < n; i++) {
+		int64_t a = M(o, i, i ^ 1);
+
+		if (a == OCT_INF)
+			continue;
+		for (unsigned j = 0; j < n; j++) {
+			int64_t b = M(o, j ^ 1, j);
+
+			if (b != OCT_INF && half_floor(a + b) < M(o, i, j))
+				M(o, i, j) = half_floor(a + b);
+		}
+	}
+	for (unsigned i = 0; i < n; i++)
+		if (M(o, i, i) < 0) {
+			o->empty = true;
+			return;
+		}
+}
+
+/*
+ * Add v_j - v_i <= c (and its twin v_{i^1} - v_{j^1} <= c) to a closed matrix and keep it
+ * closed in O(n^2): a new shortest path uses the new edge once, or both twins once each.
+ */
+static void set_bound(struct octagon *o, unsigned i, unsigned j, int64_t c)
+{
+	unsigned n = N(o), ti = j ^ 1, tj = i ^ 1;
+	int64_t *to_i, *to_ti, *from_j, *from_tj, j_ti, tj_i;
+
+	if (o->empty || c > OCT_LIMIT * 2 || c >= M(o, i, j))
+		return;
+	to_i = malloc(4 * n * sizeof(*to_i));
+	if (!to_i) {
+		/* without memory, keep the octagon as it was: weaker, still sound */
+		return;
+	}
+	to_ti = to_i + n;
+	from_j = to_ti + n;
+	from_tj = from_j + n;
+	for (unsigned k = 0; k < n; k++) {
+		to_i[k] = M(o, k, i);
+		to_ti[k] = M(o, k, ti);
+		from_j[k] = M(o, j, k);
+		from_tj[k] = M(o, tj, k);
+	}
+	j_ti = M(o, j, ti);	/* from the end of one twin to the start of the other */
+	tj_i = M(o, tj, i);
+	for (unsigned a = 0; a < n; a++)
+		for (unsigned b = 0; b < n; b++) {
+			int64_t best = M(o, a, b), p;
+
+			p = bound_add(bound_add(to_i[a], c), from_j[b]);
+			best = p < best ? p : best;
+			p = bound_add(bound_add(to_ti[a], c), from_tj[b]);
+			best = p < best ? p : best;
+			p = bound_add(bound_add(bound_add(bound_add(to_i[a], c), j_ti), c), from_tj[b]);
+			best = p < best ? p : best;
+			p = bound_add(bound_add(bound_add(bound_add(to_ti[a], c), tj_i), c), from_j[b]);
+			best = p < best ? p : best;
+			M(o, a, b) = best;
+		}
+	free(to_i);
+	strengthen(o);
+}
+
+void oct_close(struct octagon *o)
+{
+	unsigned n = N(o);
+
+	if (o->empty)
+		return;
+	for (unsigned k = 0; k < n; k++)
+		for (unsigned i = 0; i < n; i++) {
+			int64_t ik = M(o, i, k);
+
+			if (ik == OCT_INF)
+				continue;
+			for (unsigned j = 0; j < n; j++) {
+				int64_t s = bound_add(ik, M(o, k, j));
+
+				if (s < M(o, i, j))
+					M(o, i, j) = s;
+			}
+		}
+	strengthen(o);
+}
+
+void oct_forget(struct octagon *o, unsigned x)
+{
+	unsigned n = N(o);
+
+	for (unsigned p = 2 * x; p <= 2 * x + 1; p++)
+		for (unsigned i = 0; i < n; i++) {
+			M(o, p, i) = p == i ? 0 : OCT_INF;
+			M(o, i, p) = p == i ? 0 : OCT_INF;
+		}
+}
+
+void oct_bounds(const struct octagon *o, unsigned x, int64_t *lo, int64_t *hi)
+{
+	int64_t up = M(o, 2 * x + 1, 2 * x), down = M(o, 2 * x, 2 * x + 1);
+
+	*hi = up == OCT_INF ? OCT_INF : half_floor(up);
+	*lo = down == OCT_INF ? INT64_MIN : -half_floor(down);
+}
+
+int64_t oct_diff_max(const struct octagon *o, unsigned x, unsigned y)
+{
+	return M(o, 2 * y, 2 * x);
+}
+
+void oct_set_diff(struct octagon *o, unsigned x, unsigned y, int64_t c)
+{
+	set_bound(o, 2 * y, 2 * x, c);
+}
+
+void oct_set_sum(struct octagon *o, unsigned x, unsigned y, int64_t c)
+{
+	set_bound(o, 2 * y + 1, 2 * x, c);
+}
+
+void oct_set_interval(struct octagon *o, unsigned x, int64_t lo, int64_t hi)
+{
+	if (hi < OCT_LIMIT)
+		set_bound(o, 2 * x + 1, 2 * x, 2 * hi);
+	if (lo > -OCT_LIMIT)
+		set_bound(o, 2 * x, 2 * x + 1, -2 * lo);
+}
+
+void oct_add_diff(struct octagon *o, unsigned x, unsigned y, int64_t c)
+{
+	set_bound(o, 2 * y, 2 * x, c);
+}
+
+void oct_add_sum(struct octagon *o, unsigned x, unsigned y, int64_t c)
+{
+	set_bound(o, 2 * y + 1, 2 * x, c);
+}
+
+void oct_add_upper(struct octagon *o, unsigned x, int64_t c)
+{
+	if (c < OCT_LIMIT)
+		set_bound(o, 2 * x + 1, 2 * x, 2 * c);
+}
+
+void oct_add_lower(struct octagon *o, unsigned x, int64_t c)
+{
+	if (c > -OCT_LIMIT)
+		set_bound(o, 2 * x, 2 * x + 1, -2 * c);
+}
+
+void oct_assign_interval(struct octagon *o, unsigned x, int64_t lo, int64_t hi)
+{
+	oct_forget(o, x);
+	if (hi < OCT_LIMIT)
+		set_bound(o, 2 * x + 1, 2 * x, 2 * hi);
+	if (lo > -OCT_LIMIT)
+		set_bound(o, 2 * x, 2 * x + 1, -2 * lo);
+}
+
+void oct_assign_var(struct octagon *o, unsigned x, unsigned y, int64_t c)
+{
+	unsigned n = N(o);
+
+	if (x == y) {
+		/* shift x by c: every bound on v_j - (+x) loses c, on (+x) - v_i gains c */
+		if (c > OCT_LIMIT || c < -OCT_LIMIT) {
+			oct_forget(o, x);
+			return;
+		}
+		for (unsigned i = 0; i < n; i++) {
+			if (i == 2 * x || i == 2 * x + 1)
+				continue;
+			M(o, i, 2 * x) = bound_add(M(o, i, 2 * x), c);
+			M(o, 2 * x, i) = bound_add(M(o, 2 * x, i), -c);
+			M(o, i, 2 * x + 1) = bound_add(M(o, i, 2 * x + 1), -c);
+			M(o, 2 * x + 1, i) = bound_add(M(o, 2 * x + 1, i), c);
+		}
+		M(o, 2 * x + 1, 2 * x) = bound_add(M(o, 2 * x + 1, 2 * x), 2 * c);
+		M(o, 2 * x, 2 * x + 1) = bound_add(M(o, 2 * x, 2 * x + 1), -2 * c);
+		return;		/* a shift keeps a closed matrix closed */
+	}
+	oct_forget(o, x);
+	if (c <= OCT_LIMIT && c >= -OCT_LIMIT) {
+		set_bound(o, 2 * y, 2 * x, c);		/* x - y <= c */
+		set_bound(o, 2 * x, 2 * y, -c);		/* y - x <= -c */
+	}
+}
+
+void oct_assign_neg_var(struct octagon *o, unsigned x, unsigned y, int64_t c)
+{
+	if (x == y) {
+		int64_t lo, hi;
+
+		oct_bounds(o, y, &lo, &hi);
+		oct_assign_interval(o, x, hi == OCT_INF ? INT64_MIN : c - hi,
+				    lo == INT64_MIN ? OCT_INF : c - lo);
+		return;
+	}
+	oct_forget(o, x);
+	if (c <= OCT_LIMIT && c >= -OCT_LIMIT) {
+		set_bound(o, 2 * y + 1, 2 * x, c);	/* x + y <= c */
+		set_bound(o, 2 * y, 2 * x + 1, -c);	/* -x - y <= -c */
+	}
+}
+
+void oct_join(struct octagon *a, const struct octagon *b)
+{
+	if (b->empty)
+		return;
+	if (a->empty) {
+		oct_copy(a, b);
+		return;
+	}
+	for (size_t i = 0; i < (size_t)N(a) * N(a); i++)
+		a->m[i] = max64(a->m[i], b->m[i]);
+}
+
+void oct_widen(struct octagon *a, const struct octagon *b)
+{
+	if (b->empty)
+		return;
+	if (a->empty) {
+		oct_copy(a, b);
+		return;
+	}
+	for (size_t i = 0; i < (size_t)N(a) * N(a); i++)
+		if (b->m[i] > a->m[i])
+			a->m[i] = OCT_INF;
+}
+
+bool oct_equal(const struct octagon *a, const struct octagon *b)
+{
+	if (a->empty || b->empty)
+		return a->empty == b->empty;
+	return !memcmp(a->m, b->m, sizeof(int64_t) * N(a) * N(a));
+}

@@ -1,0 +1,2248 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The static verifier: abstract interpretation of a loaded program over its control-flow graph,
+ * in the manner of PREVAIL (Gershuni et al., PLDI 2019), so that a drive can run the program
+ * without a check per memory access and still never read outside its data, crash or spin.
+ *
+ * What it tracks, per program point:
+ *   - each register's kind: uninitialised, scalar, pointer into the input, into a stack frame,
+ *     into a map value, a map lookup result that may be NULL, or a map reference;
+ *   - one octagon (octagon.c) over the input length `len`, the registers (a scalar's value, a
+ *     pointer's offset) and one counter per loop, so `i < len` bounds an access `data[i]`;
+ *   - known bits of scalars (tnum.h);
+ *   - per stack frame, which bytes were written and which 8-byte slots hold a saved register.
+ *
+ * Loops: every retreating edge of a depth-first walk closes a loop; its head gets a counter that
+ * is 0 when the head is entered from outside and grows by one on each retreating edge. After the
+ * fixpoint every head's counter must have a finite bound, otherwise the loop is refused. (Why
+ * this is enough: the node first discovered among those an endless run visits forever is a DFS
+ * ancestor of all of them, so every later arrival there is along a retreating edge and its
+ * counter would have to grow without bound.)
+ *
+ * Calls: a bpf-to-bpf call analyses the callee with the caller's state (context-sensitive, as
+ * deep as the runtime allows frames); recursion is refused.
+ *
+ * Values are integers in the octagon, so wrap-around is the one thing to be careful about: a
+ * relation x = y + c is recorded only when y's bounds show that the addition cannot wrap, and
+ * any bound beyond 2^60 counts as none.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "ebpf_internal.h"
+#include "octagon.h"
+#include "tnum.h"
+
+#define MAX_LOOPS	16
+#define MAX_SLOT_VARS	8
+#define MAX_VISITS	4000000u	/* instructions analysed before giving up */
+#define WIDEN_AFTER	2		/* joins at a loop head before widening */
+#define MAX_HEAD_UPDATES 200
+#define SLOTS		(CSD_EBPF_STACK_SIZE / 8)
+
+/*
+ * Octagon variables: len, each register's value (a pointer's offset), each register's
+ * "rest" len - value, and the loop counters. The rest makes two-variable facts of what would
+ * otherwise need three: a pointer walking forward while a count walks down,
+ * off + n == len - 2, is off - rest(n) == -2.
+ */
+#define VAR_LEN		0u
+#define VAR_REG(r)	(1u + (r))
+#define VAR_REST(r)	(1u + EBPF_NREGS + (r))
+#define VAR_LOOP(q)	(1u + 2 * EBPF_NREGS + (q))
+
+enum vtype {
+	V_UNINIT,
+	V_SCALAR,
+	V_PTR_INPUT,
+	V_PTR_STACK,		/* frame: which call frame */
+	V_PTR_MAP,		/* map: which map; points into one value */
+	V_PTR_MAP_OR_NULL,
+	V_MAP_REF,		/* what lddw of a map gives, for the helpers' first argument */
+	V_CONFLICT,		/* a pointer on one path, something else on another */
+};
+
+static const char *const vtype_names[] = {
+	[V_UNINIT] = "uninitialised",
+	[V_SCALAR] = "a scalar",
+	[V_PTR_INPUT] = "a pointer into the input",
+	[V_PTR_STACK] = "a pointer into the stack",
+	[V_PTR_MAP] = "a pointer to a map value",
+	[V_PTR_MAP_OR_NULL] = "a map lookup result that may be NULL",
+	[V_MAP_REF] = "a map reference",
+	[V_CONFLICT] = "a pointer on one path and something else on another",
+};
+
+struct vreg {
+	uint8_t type;
+	uint8_t frame;
+	uint16_t map;
+	uint32_t id;		/* lookup results: copies share it, so one NULL check covers all */
+	uint8_t sum_y1, sum_z1;	/* this register = r(sum_y1-1) + r(sum_z1-1); 0: no such fact */
+	struct tnum tn;		/* scalars: known bits */
+};
+
+struct vslot {
+	bool spilled;		/* holds a whole saved register (8-byte store of a register) */
+	struct vreg reg;
+	int64_t lo, hi;		/* its value (scalar) or offset (pointer) */
+};
+
+struct vframe {
+	uint64_t init[SLOTS / 8];	/* one bit per byte written */
+	struct vslot slot[SLOTS];
+};
+
+struct vstate {
+	unsigned depth;
+	unsigned pred;		/* the block this state last came from, for messages */
+	struct vreg reg[EBPF_NREGS];
+	struct vframe frame[CSD_EBPF_MAX_FRAMES];
+	/* followed by the octagon */
+};
+
+static struct octagon *OCT(struct vstate *st) { return (struct octagon *)(st + 1); }
+
+struct verifier {
+	const struct csd_ebpf_insn *insns;
+	size_t cnt;
+	const struct ebpf_map *maps;
+	size_t map_cnt;
+	unsigned nvars;
+	size_t state_size;
+	bool *leader;
+	uint8_t *retreat;	/* bit 0: the fall-through edge retreats, bit 1: the jump edge */
+	int *loop_of;		/* loop index of a head, -1 elsewhere */
+	unsigned nloops;
+	int slot_var[SLOTS];	/* octagon variable pair of a stack slot, -1: none */
+	unsigned nslot_vars;
+	unsigned chain[CSD_EBPF_MAX_FRAMES];	/* entries of the functions being analysed */
+	unsigned long visits;
+	uint32_t next_id;
+	bool writes_input;
+	bool trace;		/* CSD_VERIFY_TRACE set: every step to stderr */
+	char *log;
+	size_t log_size;
+	/* the block being analysed and where states are kept, for the path in messages */
+	struct vstate **at;
+	unsigned block;
+};
+
+static struct vstate *state_new(const struct verifier *v)
+{
+	return malloc(v->state_size);
+}
+
+static void state_copy(const struct verifier *v, struct vstate *dst, const struct vstate *src)
+{
+	memcpy(dst, src, v->state_size);
+}
+
+static unsigned insn_size(const struct csd_ebpf_insn *insn)
+{
+	return insn->code == BPF_OP_LDDW ? 2 : 1;
+}
+
+/* ---- messages ---------------------------------------------------------------------------- */
+
+static int path_to(const struct verifier *v, unsigned block, unsigned *out, int max)
+{
+	int n = 0;
+
+	out[n++] = block;
+	while (n < max && v->at && v->at[block] && v->at[block]->pred != block &&
+	       v->at[block]->pred != UINT32_MAX) {
+		block = v->at[block]->pred;
+		out[n++] = block;
+	}
+	return n;
+}
+
+__attribute__((format(printf, 3, 4)))
+static int refuse(struct verifier *v, unsigned pc, const char *fmt, ...)
+{
+	unsigned path[12];
+	char why[384], text[96], route[192] = "";
+	size_t used = 0;
+	va_list ap;
+	int n;
+
+	va_start(ap, fmt);
+	vsnprintf(why, sizeof(why), fmt, ap);
+	va_end(ap);
+	csd_ebpf_disasm_insn(&v->insns[pc], v->cnt - pc, text, sizeof(text));
+	/* the blocks that led here, oldest first, then pc itself */
+	n = path_to(v, v->block, path, 12);
+	for (int i = n - 1; i >= 0 && used < sizeof(route); i--)
+		used += (size_t)snprintf(route + used, sizeof(route) - used, "%s%s%u",
+					 i == n - 1 && n == 12 ? "... " : "",
+					 i == n - 1 ? "" : " -> ", path[i]);
+	if (path[0] != pc && used < sizeof(route))
+		snprintf(route + used, sizeof(route) - used, " -> %u", pc);
+	ebpf_logf(v->log, v->log_size, "pc %u (%s): %s [path: %s]", pc, text, why, route);
+	return -EACCES;
+}
+
+/* A bound for a message: "len-3", "7", "+inf". */
+static const char *fmt_bound(char *buf, size_t size, int64_t b)
+{
+	if (b == OCT_INF)
+		snprintf(buf, size, "+inf");
+	else if (b == INT64_MIN)
+		snprintf(buf, size, "-inf");
+	else
+		snprintf(buf, size, "%lld", (long long)b);
+	return buf;
+}
+
+static bool fits(int64_t lo, int64_t hi)
+{
+	return lo != INT64_MIN && hi != OCT_INF && lo > -OCT_LIMIT && hi < OCT_LIMIT;
+}
+
+/* ---- a register in the octagon: its value and its rest, kept in step --------------------- */
+
+static void rv_forget(struct vstate *st, unsigned r)
+{
+	oct_forget(OCT(st), VAR_REG(r));
+	oct_forget(OCT(st), VAR_REST(r));
+}
+
+/* rest(r) from r's bounds alone: len - hi <= rest <= len - lo */
+static void rv_rest_from_bounds(struct vstate *st, unsigned r)
+{
+	struct octagon *o = OCT(st);
+	int64_t lo, hi;
+
+	oct_bounds(o, VAR_REG(r), &lo, &hi);
+	oct_forget(o, VAR_REST(r));
+	if (lo > -OCT_LIMIT)
+		oct_set_diff(o, VAR_REST(r), VAR_LEN, -lo);
+	if (hi < OCT_LIMIT)
+		oct_set_diff(o, VAR_LEN, VAR_REST(r), hi);
+}
+
+static void rv_interval(struct vstate *st, unsigned r, int64_t lo, int64_t hi)
+{
+	rv_forget(st, r);
+	oct_set_interval(OCT(st), VAR_REG(r), lo, hi);
+	rv_rest_from_bounds(st, r);
+}
+
+/* dst := src + c (a shift when dst == src) */
+static void rv_copy_plus(struct vstate *st, unsigned dst, unsigned src, int64_t c)
+{
+	struct octagon *o = OCT(st);
+
+	if (dst == src) {
+		oct_assign_var(o, VAR_REG(dst), VAR_REG(dst), c);
+		oct_assign_var(o, VAR_REST(dst), VAR_REST(dst), -c);
+		return;
+	}
+	rv_forget(st, dst);
+	oct_set_diff(o, VAR_REG(dst), VAR_REG(src), c);
+	oct_set_diff(o, VAR_REG(src), VAR_REG(dst), -c);
+	oct_set_diff(o, VAR_REST(dst), VAR_REST(src), -c);
+	oct_set_diff(o, VAR_REST(src), VAR_REST(dst), c);
+}
+
+/* dst := c - src */
+static void rv_neg_plus(struct vstate *st, unsigned dst, unsigned src, int64_t c)
+{
+	oct_assign_neg_var(OCT(st), VAR_REG(dst), VAR_REG(src), c);
+	rv_rest_from_bounds(st, dst);
+}
+
+/* a - b <= k, a <= c, a >= c */
+static void rv_guard_diff(struct vstate *st, unsigned a, unsigned b, int64_t k)
+{
+	oct_set_diff(OCT(st), VAR_REG(a), VAR_REG(b), k);
+	oct_set_diff(OCT(st), VAR_REST(b), VAR_REST(a), k);
+}
+
+static void rv_guard_upper(struct vstate *st, unsigned a, int64_t c)
+{
+	if (c >= OCT_LIMIT)
+		return;
+	oct_set_interval(OCT(st), VAR_REG(a), INT64_MIN, c);
+	oct_set_diff(OCT(st), VAR_LEN, VAR_REST(a), c);
+}
+
+static void rv_guard_lower(struct vstate *st, unsigned a, int64_t c)
+{
+	if (c <= -OCT_LIMIT)
+		return;
+	oct_set_interval(OCT(st), VAR_REG(a), c, OCT_INF);
+	oct_set_diff(OCT(st), VAR_REST(a), VAR_LEN, -c);
+}
+
+/*
+ * dst := dst + src, both variable: a sum of three terms (x = y + z) is beyond the octagon, but
+ * what it knows of y - rest(z) is x - len, and that is what an access through x needs:
+ * `base + i` inside the input when base + n <= len and i < n.
+ */
+static void rv_add_vars(struct vstate *st, unsigned dst, unsigned src)
+{
+	struct octagon *o = OCT(st);
+	int64_t ylo, yhi, zlo, zhi, above, below, a1, a2, b1, b2;
+
+	oct_bounds(o, VAR_REG(dst), &ylo, &yhi);
+	oct_bounds(o, VAR_REG(src), &zlo, &zhi);
+	/* x - len = y - rest(z) = z - rest(y): the tighter of each bound */
+	a1 = oct_diff_max(o, VAR_REG(dst), VAR_REST(src));
+	a2 = oct_diff_max(o, VAR_REG(src), VAR_REST(dst));
+	b1 = oct_diff_max(o, VAR_REST(src), VAR_REG(dst));
+	b2 = oct_diff_max(o, VAR_REST(dst), VAR_REG(src));
+	above = a1 < a2 ? a1 : a2;
+	below = b1 < b2 ? b1 : b2;	/* len - x <= below */
+	/* remember x = y + z when another register still holds y (mov x, y; add x, z) */
+	st->reg[dst].sum_y1 = st->reg[dst].sum_z1 = 0;
+	for (unsigned r = 0; r < EBPF_NREGS; r++)
+		if (r != dst && st->reg[r].type != V_UNINIT &&
+		    oct_diff_max(o, VAR_REG(dst), VAR_REG(r)) == 0 &&
+		    oct_diff_max(o, VAR_REG(r), VAR_REG(dst)) == 0) {
+			st->reg[dst].sum_y1 = (uint8_t)(r + 1);
+			st->reg[dst].sum_z1 = (uint8_t)(src + 1);
+			break;
+		}
+	rv_forget(st, dst);
+	oct_set_interval(o, VAR_REG(dst), ylo + zlo, yhi + zhi);
+	oct_set_diff(o, VAR_REG(dst), VAR_REG(src), yhi);
+	oct_set_diff(o, VAR_REG(src), VAR_REG(dst), -ylo);
+	if (ylo != INT64_MIN)
+		oct_set_diff(o, VAR_REST(dst), VAR_REST(src), -ylo);	/* rest(x) = rest(z) - y */
+	if (yhi != OCT_INF)
+		oct_set_diff(o, VAR_REST(src), VAR_REST(dst), yhi);
+	if (above != OCT_INF) {
+		oct_set_diff(o, VAR_REG(dst), VAR_LEN, above);
+		oct_set_interval(o, VAR_REST(dst), -above, OCT_INF);
+	}
+	if (below != OCT_INF) {
+		oct_set_diff(o, VAR_LEN, VAR_REG(dst), below);
+		oct_set_interval(o, VAR_REST(dst), INT64_MIN, below);
+	}
+}
+
+/* dst := dst - src, both variable: the octagon knows y - z directly, which bounds x. */
+static void rv_sub_vars(struct vstate *st, unsigned dst, unsigned src)
+{
+	struct octagon *o = OCT(st);
+	int64_t ylo, yhi, zlo, zhi, lo, hi, d, ylen_hi, ylen_lo, rlo, rhi;
+
+	oct_bounds(o, VAR_REG(dst), &ylo, &yhi);
+	oct_bounds(o, VAR_REG(src), &zlo, &zhi);
+	lo = ylo == INT64_MIN || zhi == OCT_INF ? INT64_MIN : ylo - zhi;
+	hi = yhi == OCT_INF || zlo == INT64_MIN ? OCT_INF : yhi - zlo;
+	d = oct_diff_max(o, VAR_REG(src), VAR_REG(dst));	/* z - y <= d: x >= -d */
+	if (d != OCT_INF && -d > lo)
+		lo = -d;
+	d = oct_diff_max(o, VAR_REG(dst), VAR_REG(src));
+	if (d != OCT_INF && d < hi)
+		hi = d;
+	/* x - rest(z) = y - len and rest(x) - z = rest(y): y's distance to len carries over */
+	ylen_hi = oct_diff_max(o, VAR_REG(dst), VAR_LEN);
+	ylen_lo = oct_diff_max(o, VAR_LEN, VAR_REG(dst));
+	oct_bounds(o, VAR_REST(dst), &rlo, &rhi);
+	rv_forget(st, dst);
+	oct_set_diff(o, VAR_REG(dst), VAR_REST(src), ylen_hi);
+	oct_set_diff(o, VAR_REST(src), VAR_REG(dst), ylen_lo);
+	if (rhi != OCT_INF)
+		oct_set_diff(o, VAR_REST(dst), VAR_REG(src), rhi);
+	if (rlo != INT64_MIN)
+		oct_set_diff(o, VAR_REG(src), VAR_REST(dst), -rlo);
+	oct_set_interval(o, VAR_REG(dst), lo, hi);
+	if (fits(zlo, zhi) && fits(ylo, yhi)) {
+		oct_set_diff(o, VAR_REG(dst), VAR_REG(src), yhi - 2 * zlo);	/* x - z = y - 2z */
+		oct_set_sum(o, VAR_REG(dst), VAR_REG(src), yhi);		/* x + z = y */
+	}
+	{
+		int64_t xlo, xhi;
+
+		oct_bounds(o, VAR_REG(dst), &xlo, &xhi);
+		if (xlo > -OCT_LIMIT)
+			oct_set_diff(o, VAR_REST(dst), VAR_LEN, -xlo);
+		if (xhi < OCT_LIMIT)
+			oct_set_diff(o, VAR_LEN, VAR_REST(dst), xhi);
+	}
+}
+
+/* ---- registers --------------------------------------------------------------------------- */
+
+static void reg_bounds(struct vstate *st, unsigned r, int64_t *lo, int64_t *hi)
+{
+	oct_bounds(OCT(st), VAR_REG(r), lo, hi);
+}
+
+static bool reg_const(struct vstate *st, unsigned r, int64_t *c)
+{
+	int64_t lo, hi;
+
+	if (st->reg[r].type != V_SCALAR)
+		return false;
+	reg_bounds(st, r, &lo, &hi);
+	if (lo == hi) {
+		*c = lo;
+		return true;
+	}
+	if (tnum_is_const(st->reg[r].tn)) {
+		*c = (int64_t)st->reg[r].tn.value;
+		return true;
+	}
+	return false;
+}
+
+static bool is_pointer(enum vtype t)
+{
+	return t == V_PTR_INPUT || t == V_PTR_STACK || t == V_PTR_MAP || t == V_PTR_MAP_OR_NULL ||
+	       t == V_MAP_REF;
+}
+
+static void set_uninit(struct vstate *st, unsigned r)
+{
+	st->reg[r] = (struct vreg){ .type = V_UNINIT };
+	rv_forget(st, r);
+}
+
+/*
+ * Make r a scalar in [lo, hi] with known bits tn, each narrowing the other where it can
+ * (tn's unsigned range is a signed range too when its top bit is known to be 0).
+ */
+static void set_scalar(struct vstate *st, unsigned r, int64_t lo, int64_t hi, struct tnum tn)
+{
+	if (tnum_umax(tn) <= (uint64_t)INT64_MAX) {
+		if ((int64_t)tnum_umin(tn) > lo)
+			lo = (int64_t)tnum_umin(tn);
+		if ((int64_t)tnum_umax(tn) < hi)
+			hi = (int64_t)tnum_umax(tn);
+	}
+	if (lo >= 0 && hi != OCT_INF) {
+		bool empty;
+		struct tnum t = tnum_intersect(tn, tnum_range((uint64_t)lo, (uint64_t)hi), &empty);
+
+		if (!empty)
+			tn = t;
+	}
+	st->reg[r] = (struct vreg){ .type = V_SCALAR, .tn = tn };
+	rv_interval(st, r, lo, hi);
+}
+
+/* Narrow r's bounds by its known bits without losing its relations. */
+static void tighten(struct vstate *st, unsigned r)
+{
+	struct tnum tn = st->reg[r].tn;
+	int64_t lo, hi;
+
+	if (tnum_umax(tn) > (uint64_t)INT64_MAX)
+		return;
+	reg_bounds(st, r, &lo, &hi);
+	if ((int64_t)tnum_umin(tn) > lo)
+		rv_guard_lower(st, r, (int64_t)tnum_umin(tn));
+	if ((int64_t)tnum_umax(tn) < hi)
+		rv_guard_upper(st, r, (int64_t)tnum_umax(tn));
+}
+
+static void set_unknown(struct vstate *st, unsigned r)
+{
+	set_scalar(st, r, INT64_MIN, OCT_INF, tnum_unknown());
+}
+
+/* A scalar of `bytes` bytes, zero-extended (or sign-extended when `sx`). */
+static void set_unknown_width(struct vstate *st, unsigned r, unsigned bytes, bool sx)
+{
+	if (bytes >= 8)
+		set_unknown(st, r);
+	else if (sx)
+		set_scalar(st, r, -(INT64_C(1) << (bytes * 8 - 1)), (INT64_C(1) << (bytes * 8 - 1)) - 1,
+			   tnum_unknown());
+	else
+		set_scalar(st, r, 0, (INT64_C(1) << (bytes * 8)) - 1, tnum_cast(tnum_unknown(), bytes));
+}
+
+static void set_const(struct vstate *st, unsigned r, uint64_t value)
+{
+	int64_t s = (int64_t)value;
+
+	if (s > -OCT_LIMIT && s < OCT_LIMIT)
+		set_scalar(st, r, s, s, tnum_const(value));
+	else
+		set_scalar(st, r, INT64_MIN, OCT_INF, tnum_const(value));
+}
+
+static int use_reg(struct verifier *v, struct vstate *st, unsigned pc, unsigned r)
+{
+	if (st->reg[r].type == V_UNINIT)
+		return refuse(v, pc, "r%u is read before it is written", r);
+	if (st->reg[r].type == V_CONFLICT)
+		return refuse(v, pc, "r%u is %s", r, vtype_names[V_CONFLICT]);
+	return 0;
+}
+
+static int use_scalar(struct verifier *v, struct vstate *st, unsigned pc, unsigned r,
+		      const char *what)
+{
+	int err = use_reg(v, st, pc, r);
+
+	if (!err && st->reg[r].type != V_SCALAR)
+		return refuse(v, pc, "%s: r%u is %s, not a scalar", what, r,
+			      vtype_names[st->reg[r].type]);
+	return err;
+}
+
+/* ---- memory ------------------------------------------------------------------------------ */
+
+static bool byte_init(const struct vframe *f, int byte)
+{
+	return f->init[byte / 64] >> (byte % 64) & 1;
+}
+
+static void mark_init(struct vframe *f, int byte)
+{
+	f->init[byte / 64] |= UINT64_C(1) << (byte % 64);
+}
+
+/* Stack bytes are indexed 0..511 from the frame's bottom; offsets from fp are -512..-1. */
+static int stack_index(int64_t off) { return (int)(off + CSD_EBPF_STACK_SIZE); }
+
+struct access {
+	unsigned pc;
+	unsigned ptr;		/* the register holding the pointer */
+	int16_t off;
+	unsigned size;
+	bool write;
+	const char *verb;	/* "read", "write", ... */
+};
+
+/* The pointer's offset + off as [lo, hi], and lo..hi+size must lie in [min, max_end]. */
+static int check_range(struct verifier *v, struct vstate *st, const struct access *a,
+		       const char *region, int64_t min, int64_t max_end)
+{
+	int64_t lo, hi;
+	char b1[24], b2[24];
+
+	reg_bounds(st, a->ptr, &lo, &hi);
+	if (lo != INT64_MIN)
+		lo += a->off;
+	if (hi != OCT_INF)
+		hi += a->off;
+	if (lo == INT64_MIN || lo < min || hi == OCT_INF || hi + (int64_t)a->size > max_end)
+		return refuse(v, a->pc, "%u-byte %s at r%u%+d: r%u%+d is %s+[%s, %s], the %s is "
+			      "[%lld, %lld)", a->size, a->verb, a->ptr, a->off, a->ptr, a->off,
+			      region, fmt_bound(b1, sizeof(b1), lo), fmt_bound(b2, sizeof(b2), hi),
+			      region, (long long)min, (long long)max_end);
+	return 0;
+}
+
+static int check_input_access(struct verifier *v, struct vstate *st, const struct access *a)
+{
+	struct octagon *o = OCT(st);
+	int64_t lo, hi, above;
+	char b1[24], b2[24], b3[24];
+
+	reg_bounds(st, a->ptr, &lo, &hi);
+	/* offset + off + size <= len, i.e. offset - len <= -(off + size) */
+	above = oct_diff_max(o, VAR_REG(a->ptr), VAR_LEN);
+	{
+		/* rest = len - offset >= r means offset - len <= -r */
+		int64_t rlo, rhi;
+
+		oct_bounds(o, VAR_REST(a->ptr), &rlo, &rhi);
+		if (rlo != INT64_MIN && -rlo < above)
+			above = -rlo;
+	}
+	if (lo == INT64_MIN || lo + a->off < 0 || above == OCT_INF ||
+	    above + a->off + (int64_t)a->size > 0) {
+		if (lo != INT64_MIN)
+			lo += a->off;
+		if (hi != OCT_INF)
+			hi += a->off;
+		if (above != OCT_INF)
+			above += a->off;
+		return refuse(v, a->pc, "%u-byte %s at r%u%+d: r%u%+d is input+[%s, %s] (at most "
+			      "len%s%s), but the input is [0, len): not proven inside it",
+			      a->size, a->verb, a->ptr, a->off, a->ptr, a->off,
+			      fmt_bound(b1, sizeof(b1), lo), fmt_bound(b2, sizeof(b2), hi),
+			      above != OCT_INF && above >= 0 ? "+" : "",
+			      above == OCT_INF ? "+inf" : fmt_bound(b3, sizeof(b3), above));
+	}
+	if (a->write)
+		v->writes_input = true;
+	return 0;
+}
+
+/* Every byte a read may touch was written (checked over the whole possible range). */
+static int check_stack_init(struct verifier *v, struct vstate *st, const struct access *a,
+			    int64_t lo, int64_t hi)
+{
+	struct vframe *f = &st->frame[st->reg[a->ptr].frame];
+
+	for (int64_t b = lo; b < hi + (int64_t)a->size; b++)
+		if (!byte_init(f, stack_index(b)))
+			return refuse(v, a->pc, "%u-byte %s at r%u%+d reads stack byte fp%lld, "
+				      "which is never written on this path", a->size, a->verb,
+				      a->ptr, a->off, (long long)b);
+	return 0;
+}
+
+static int check_ptr_access(struct verifier *v, struct vstate *st, const struct access *a)
+{
+	const struct vreg *p = &st->reg[a->ptr];
+	int err = use_reg(v, st, a->pc, a->ptr);
+
+	if (err)
+		return err;
+	switch (p->type) {
+	case V_PTR_INPUT:
+		return check_input_access(v, st, a);
+	case V_PTR_STACK:
+		return check_range(v, st, a, "stack frame (fp-relative)", -CSD_EBPF_STACK_SIZE, 0);
+	case V_PTR_MAP: {
+		const struct ebpf_map *m = &v->maps[p->map];
+
+		if (a->write && m->readonly)
+			return refuse(v, a->pc, "%u-byte %s into %s, which is read-only", a->size,
+				      a->verb, m->name);
+		return check_range(v, st, a, m->name, 0, m->value_size);
+	}
+	case V_PTR_MAP_OR_NULL:
+		return refuse(v, a->pc, "%u-byte %s at r%u%+d: r%u may be NULL (check the map "
+			      "lookup's result first)", a->size, a->verb, a->ptr, a->off, a->ptr);
+	default:
+		return refuse(v, a->pc, "%u-byte %s at r%u%+d: r%u is %s, not a pointer to memory",
+			      a->size, a->verb, a->ptr, a->off, a->ptr, vtype_names[p->type]);
+	}
+}
+
+/*
+ * Saved registers keep their relations: the 8-byte stack slots a program saves registers to
+ * (stxdw [r10-off], found by a scan of the program) get octagon variables of their own, for
+ * the frame being analysed. Compilers save `len` there when registers run short.
+ */
+static int slot_var(const struct verifier *v, const struct vstate *st, unsigned frame, int64_t at)
+{
+	if (frame != st->depth || (at & 7) || at < -CSD_EBPF_STACK_SIZE || at >= 0)
+		return -1;
+	return v->slot_var[stack_index(at) / 8];
+}
+
+#define VAR_SVAL(v, k)	(1u + 2 * EBPF_NREGS + (v)->nloops + 2 * (unsigned)(k))
+#define VAR_SREST(v, k)	(VAR_SVAL(v, k) + 1)
+
+static void slot_forget(const struct verifier *v, struct vstate *st, int k)
+{
+	if (k < 0)
+		return;
+	oct_forget(OCT(st), VAR_SVAL(v, k));
+	oct_forget(OCT(st), VAR_SREST(v, k));
+}
+
+static void slots_forget_all(const struct verifier *v, struct vstate *st)
+{
+	for (unsigned k = 0; k < v->nslot_vars; k++)
+		slot_forget(v, st, (int)k);
+}
+
+/* After a store to the stack at a range of offsets: saved registers there are gone. */
+static void stack_clobber(const struct verifier *v, struct vstate *st, unsigned frame,
+			  int64_t lo, int64_t end)
+{
+	for (int64_t b = lo; b < end; b++) {
+		st->frame[frame].slot[stack_index(b) / 8].spilled = false;
+		slot_forget(v, st, slot_var(v, st, frame, b & ~INT64_C(7)));
+	}
+}
+
+/* The value of register `src` (or the constant) goes to the stack at const offset `at`. */
+static void stack_store(const struct verifier *v, struct vstate *st, unsigned frame, int64_t at,
+			unsigned size, int src, int64_t imm)
+{
+	struct vframe *f = &st->frame[frame];
+
+	stack_clobber(v, st, frame, at, at + size);
+	for (unsigned i = 0; i < size; i++)
+		mark_init(f, stack_index(at + i));
+	if (size == 8 && (at & 7) == 0) {
+		struct vslot *s = &f->slot[stack_index(at) / 8];
+		int k = slot_var(v, st, frame, at);
+		struct octagon *o = OCT(st);
+
+		s->spilled = true;
+		if (src >= 0) {
+			s->reg = st->reg[src];
+			reg_bounds(st, (unsigned)src, &s->lo, &s->hi);
+		} else {
+			s->reg = (struct vreg){ .type = V_SCALAR, .tn = tnum_const((uint64_t)imm) };
+			s->lo = s->hi = imm;
+		}
+		if (k >= 0 && src >= 0) {
+			oct_set_diff(o, VAR_SVAL(v, k), VAR_REG(src), 0);
+			oct_set_diff(o, VAR_REG(src), VAR_SVAL(v, k), 0);
+			oct_set_diff(o, VAR_SREST(v, k), VAR_REST(src), 0);
+			oct_set_diff(o, VAR_REST(src), VAR_SREST(v, k), 0);
+		} else if (k >= 0) {
+			oct_set_interval(o, VAR_SVAL(v, k), imm, imm);
+			oct_set_diff(o, VAR_SREST(v, k), VAR_LEN, -imm);
+			oct_set_diff(o, VAR_LEN, VAR_SREST(v, k), imm);
+		}
+	}
+}
+
+static int do_store(struct verifier *v, struct vstate *st, const struct access *a, int src,
+		    int64_t imm)
+{
+	const struct vreg *p = &st->reg[a->ptr];
+	int err;
+
+	if (src >= 0) {
+		err = use_reg(v, st, a->pc, (unsigned)src);
+		if (err)
+			return err;
+		if (is_pointer(st->reg[src].type) && p->type != V_PTR_STACK)
+			return refuse(v, a->pc, "stores r%u, %s, into memory the host can read: "
+				      "that would leak a drive address", (unsigned)src,
+				      vtype_names[st->reg[src].type]);
+		if (is_pointer(st->reg[src].type) && a->size != 8)
+			return refuse(v, a->pc, "saves only %u bytes of r%u, %s: pointers are "
+				      "saved whole", a->size, (unsigned)src,
+				      vtype_names[st->reg[src].type]);
+	}
+	err = check_ptr_access(v, st, a);
+	if (err || p->type != V_PTR_STACK)
+		return err;
+	{
+		int64_t lo, hi;
+
+		reg_bounds(st, a->ptr, &lo, &hi);
+		lo += a->off;
+		hi += a->off;
+		if (src >= 0 && is_pointer(st->reg[src].type) && (lo != hi || (lo & 7)))
+			return refuse(v, a->pc, "saves r%u, %s, at a stack offset that is not a "
+				      "fixed multiple of 8", (unsigned)src,
+				      vtype_names[st->reg[src].type]);
+		if (lo == hi)
+			stack_store(v, st, p->frame, lo, a->size, src, imm);
+		else	/* a store somewhere in [lo, hi]: nothing new is known to be written */
+			stack_clobber(v, st, p->frame, lo, hi + a->size);
+	}
+	return 0;
+}
+
+static int do_load(struct verifier *v, struct vstate *st, const struct access *a, unsigned dst,
+		   bool sx)
+{
+	const struct vreg p = st->reg[a->ptr];
+	int64_t lo, hi;
+	int err = check_ptr_access(v, st, a);
+
+	if (err)
+		return err;
+	if (p.type != V_PTR_STACK) {
+		set_unknown_width(st, dst, a->size, sx);
+		return 0;
+	}
+	reg_bounds(st, a->ptr, &lo, &hi);
+	lo += a->off;
+	hi += a->off;
+	err = check_stack_init(v, st, a, lo, hi);
+	if (err)
+		return err;
+	for (int64_t b = lo; b < hi + a->size; b++) {
+		const struct vslot *s = &st->frame[p.frame].slot[stack_index(b) / 8];
+
+		if (s->spilled && is_pointer(s->reg.type) && !(lo == hi && a->size == 8 && !(lo & 7)))
+			return refuse(v, a->pc, "%u-byte read at r%u%+d takes part of a pointer "
+				      "saved at fp%lld", a->size, a->ptr, a->off,
+				      (long long)(b & ~INT64_C(7)));
+	}
+	if (lo == hi && a->size == 8 && !(lo & 7)) {
+		const struct vslot *s = &st->frame[p.frame].slot[stack_index(lo) / 8];
+
+		if (s->spilled) {
+			int k = slot_var(v, st, p.frame, lo);
+
+			st->reg[dst] = s->reg;
+			st->reg[dst].sum_y1 = st->reg[dst].sum_z1 = 0;
+			rv_interval(st, dst, s->lo, s->hi);
+			if (k >= 0) {
+				struct octagon *o = OCT(st);
+
+				oct_set_diff(o, VAR_SVAL(v, k), VAR_REG(dst), 0);
+				oct_set_diff(o, VAR_REG(dst), VAR_SVAL(v, k), 0);
+				oct_set_diff(o, VAR_SREST(v, k), VAR_REST(dst), 0);
+				oct_set_diff(o, VAR_REST(dst), VAR_SREST(v, k), 0);
+			}
+			return 0;
+		}
+	}
+	set_unknown_width(st, dst, a->size, sx);
+	return 0;
+}
+
+/* A helper reads `size` bytes at register r (a key, a value, a format string). */
+static int check_helper_mem(struct verifier *v, struct vstate *st, unsigned pc, unsigned r,
+			    int64_t size, bool write)
+{
+	struct access a = { pc, r, 0, (unsigned)size, write, write ? "helper write" : "helper read" };
+	int err;
+
+	if (size <= 0)
+		return 0;
+	err = check_ptr_access(v, st, &a);
+	if (!err && st->reg[r].type == V_PTR_STACK) {
+		int64_t lo, hi;
+
+		reg_bounds(st, r, &lo, &hi);
+		err = check_stack_init(v, st, &a, lo, hi);
+	}
+	return err;
+}
+
+/* ---- arithmetic -------------------------------------------------------------------------- */
+
+
+/* x := x + c (or x := y + c) in the octagon only when it cannot wrap around 2^64. */
+static void add_const(struct vstate *st, unsigned dst, unsigned src, int64_t c)
+{
+	int64_t lo, hi;
+
+	reg_bounds(st, src, &lo, &hi);
+	/* only the side c moves towards can wrap: that bound must be known */
+	if (c > -OCT_LIMIT && c < OCT_LIMIT &&
+	    (c == 0 || (c > 0 && hi < OCT_LIMIT) || (c < 0 && lo > -OCT_LIMIT)))
+		rv_copy_plus(st, dst, src, c);
+	else
+		rv_forget(st, dst);
+}
+
+/* dst := dst + sign * (src or imm): shared by scalars and pointer offsets. */
+static void add_values(struct vstate *st, unsigned dst, int src, int64_t imm, int sign)
+{
+	int64_t dlo, dhi, slo = imm, shi = imm;
+
+	if (src >= 0)
+		reg_bounds(st, (unsigned)src, &slo, &shi);
+	if (slo == shi && (sign > 0 || slo != INT64_MIN)) {
+		/* adding a constant (or a pointer at a known offset) keeps every relation */
+		add_const(st, dst, dst, sign > 0 ? slo : -slo);
+		return;
+	}
+	reg_bounds(st, dst, &dlo, &dhi);
+	if (!fits(slo, shi) || !fits(dlo, dhi)) {
+		rv_forget(st, dst);
+		return;
+	}
+	if (dlo == dhi) {
+		if (sign > 0)
+			rv_copy_plus(st, dst, (unsigned)src, dlo);
+		else
+			rv_neg_plus(st, dst, (unsigned)src, dlo);
+		return;
+	}
+	if (sign > 0)
+		rv_add_vars(st, dst, (unsigned)src);
+	else
+		rv_sub_vars(st, dst, (unsigned)src);
+}
+
+/* The result's known bits and bounds for the non-relational operations, 64-bit. */
+static void alu_bits(struct vstate *st, unsigned op, unsigned dst, struct tnum b, int64_t blo,
+		     int64_t bhi, bool bconst, bool is_signed)
+{
+	struct tnum a = st->reg[dst].tn, r = tnum_unknown();
+	int64_t alo, ahi, lo = INT64_MIN, hi = OCT_INF;
+	unsigned sh = (unsigned)(b.value & 63);
+
+	reg_bounds(st, dst, &alo, &ahi);
+	switch (op) {
+	case BPF_MUL:
+		if (tnum_is_const(a) && bconst) {
+			set_const(st, dst, a.value * b.value);
+			return;
+		}
+		if (alo >= 0 && blo >= 0 && fits(alo, ahi) && fits(blo, bhi) &&
+		    (ahi == 0 || bhi <= OCT_LIMIT / ahi)) {
+			lo = alo * blo;
+			hi = ahi * bhi;
+		}
+		break;
+	case BPF_DIV:
+	case BPF_MOD:
+		if (tnum_is_const(a) && bconst) {
+			uint64_t x = a.value, y = b.value;
+
+			if (is_signed)
+				set_const(st, dst, (uint64_t)(op == BPF_DIV ?
+					  (y == 0 ? 0 : (int64_t)y == -1 ? -x : (uint64_t)((int64_t)x / (int64_t)y)) :
+					  (y == 0 ? x : (int64_t)y == -1 ? 0 : (uint64_t)((int64_t)x % (int64_t)y))));
+			else
+				set_const(st, dst, op == BPF_DIV ? (y ? x / y : 0) : (y ? x % y : x));
+			return;
+		}
+		if (!is_signed && alo >= 0 && ahi != OCT_INF && blo != INT64_MIN) {
+			lo = 0;
+			hi = ahi;
+			if (op == BPF_DIV && blo > 0)
+				lo = bhi == OCT_INF ? 0 : alo / bhi, hi = ahi / blo;
+			if (op == BPF_MOD && blo > 0 && bhi != OCT_INF && bhi - 1 < hi)
+				hi = bhi - 1;
+		}
+		break;
+	case BPF_AND:
+		r = tnum_and(a, b);
+		if (alo >= 0 && ahi != OCT_INF)
+			lo = 0, hi = ahi;
+		if (blo >= 0 && bhi != OCT_INF)
+			lo = 0, hi = hi < bhi ? hi : bhi;
+		break;
+	case BPF_OR:
+		r = tnum_or(a, b);
+		break;
+	case BPF_XOR:
+		r = tnum_xor(a, b);
+		break;
+	case BPF_LSH:
+		if (!bconst)
+			break;
+		r = tnum_lshift(a, sh);
+		if (alo >= 0 && fits(alo, ahi) && sh < 60 && ahi <= (OCT_LIMIT >> sh))
+			lo = alo << sh, hi = ahi << sh;
+		break;
+	case BPF_RSH:
+		if (!bconst) {
+			if (alo >= 0 && ahi != OCT_INF)
+				lo = 0, hi = ahi;
+			break;
+		}
+		r = tnum_rshift(a, sh);
+		if (alo >= 0 && ahi != OCT_INF)
+			lo = alo >> sh, hi = ahi >> sh;
+		break;
+	case BPF_ARSH:
+		if (!bconst)
+			break;
+		r = tnum_arshift(a, sh);
+		if (alo != INT64_MIN && ahi != OCT_INF)
+			lo = alo >> sh, hi = ahi >> sh;
+		break;
+	}
+	set_scalar(st, dst, lo, hi, r);
+}
+
+/* ---- the transfer function --------------------------------------------------------------- */
+
+static int alu_pointer(struct verifier *v, struct vstate *st, unsigned pc,
+		       const struct csd_ebpf_insn *insn)
+{
+	unsigned op = BPF_OP(insn->code), dst = insn->dst_reg, src = insn->src_reg;
+	bool x = BPF_SRC(insn->code) == BPF_X;
+	struct vreg *d = &st->reg[dst], *s = x ? &st->reg[src] : NULL;
+
+	if (BPF_CLASS(insn->code) == BPF_ALU)
+		return refuse(v, pc, "32-bit arithmetic on r%u, %s, would cut the pointer", is_pointer(d->type) ? dst : src,
+			      vtype_names[is_pointer(d->type) ? d->type : s->type]);
+	if (d->type == V_PTR_MAP_OR_NULL || (s && s->type == V_PTR_MAP_OR_NULL))
+		return refuse(v, pc, "arithmetic on a map lookup result before its NULL check");
+	if (d->type == V_MAP_REF || (s && s->type == V_MAP_REF))
+		return refuse(v, pc, "arithmetic on a map reference");
+	if (op == BPF_ADD && is_pointer(d->type) && (!s || s->type == V_SCALAR)) {
+		add_values(st, dst, x ? (int)src : -1, insn->imm, 1);
+		return 0;
+	}
+	if (op == BPF_ADD && d->type == V_SCALAR && s && is_pointer(s->type)) {
+		struct vreg ptr = *s;
+
+		add_values(st, dst, (int)src, 0, 1);
+		*d = ptr;
+		return 0;
+	}
+	if (op == BPF_SUB && is_pointer(d->type) && (!s || s->type == V_SCALAR)) {
+		add_values(st, dst, x ? (int)src : -1, insn->imm, -1);
+		return 0;
+	}
+	if (op == BPF_SUB && s && d->type == s->type && d->frame == s->frame && d->map == s->map) {
+		add_values(st, dst, (int)src, 0, -1);
+		{
+			int64_t lo, hi;
+
+			reg_bounds(st, dst, &lo, &hi);
+			set_scalar(st, dst, lo, hi, tnum_unknown());
+		}
+		return 0;
+	}
+	return refuse(v, pc, "this operation on %s is not allowed (only adding or subtracting "
+		      "a scalar, or subtracting two pointers into the same memory)",
+		      vtype_names[is_pointer(d->type) ? d->type : s->type]);
+}
+
+static int alu64(struct verifier *v, struct vstate *st, unsigned pc,
+		 const struct csd_ebpf_insn *insn)
+{
+	unsigned op = BPF_OP(insn->code), dst = insn->dst_reg, src = insn->src_reg;
+	bool x = BPF_SRC(insn->code) == BPF_X;
+	int64_t blo, bhi, c;
+	struct tnum b;
+	int err;
+
+	if (op == BPF_MOV) {
+		if (!x) {
+			set_const(st, dst, (uint64_t)(int64_t)insn->imm);
+			return 0;
+		}
+		err = use_reg(v, st, pc, src);
+		if (err)
+			return err;
+		if (insn->off) {	/* movsx: sign-extend the low 8/16/32 bits */
+			int64_t half = INT64_C(1) << (insn->off - 1), lo, hi;
+
+			if (st->reg[src].type != V_SCALAR)
+				return refuse(v, pc, "sign-extending r%u, %s", src,
+					      vtype_names[st->reg[src].type]);
+			reg_bounds(st, src, &lo, &hi);
+			if (lo >= -half && hi < half && hi != OCT_INF) {
+				st->reg[dst] = st->reg[src];
+				rv_copy_plus(st, dst, src, 0);
+			} else {
+				set_scalar(st, dst, -half, half - 1, tnum_unknown());
+			}
+			return 0;
+		}
+		st->reg[dst] = st->reg[src];
+		if (dst != src)
+			rv_copy_plus(st, dst, src, 0);
+		return 0;
+	}
+	err = use_reg(v, st, pc, dst);
+	if (!err && x && op != BPF_END)
+		err = use_reg(v, st, pc, src);
+	if (err)
+		return err;
+	if (op == BPF_END) {
+		/* unconditional byte swap (0xd7) */
+		if (st->reg[dst].type != V_SCALAR)
+			return refuse(v, pc, "byte swap of r%u, %s", dst, vtype_names[st->reg[dst].type]);
+		if (tnum_is_const(st->reg[dst].tn)) {
+			uint64_t val = st->reg[dst].tn.value;
+
+			set_const(st, dst, insn->imm == 16 ? __builtin_bswap16((uint16_t)val) :
+				  insn->imm == 32 ? __builtin_bswap32((uint32_t)val) :
+				  __builtin_bswap64(val));
+		} else {
+			set_unknown_width(st, dst, (unsigned)insn->imm / 8, false);
+		}
+		return 0;
+	}
+	if (is_pointer(st->reg[dst].type) || (x && is_pointer(st->reg[src].type)))
+		return alu_pointer(v, st, pc, insn);
+	if (op == BPF_ADD || op == BPF_SUB) {
+		add_values(st, dst, x ? (int)src : -1, insn->imm, op == BPF_ADD ? 1 : -1);
+		/* known bits follow the same arithmetic */
+		b = x ? st->reg[src].tn : tnum_const((uint64_t)(int64_t)insn->imm);
+		st->reg[dst].tn = op == BPF_ADD ? tnum_add(st->reg[dst].tn, b) :
+				  tnum_sub(st->reg[dst].tn, b);
+		tighten(st, dst);
+		return 0;
+	}
+	if (op == BPF_NEG) {
+		int64_t lo, hi;
+
+		reg_bounds(st, dst, &lo, &hi);
+		if (fits(lo, hi))
+			rv_neg_plus(st, dst, dst, 0);
+		else
+			rv_forget(st, dst);
+		st->reg[dst].tn = tnum_sub(tnum_const(0), st->reg[dst].tn);
+		return 0;
+	}
+	if (x) {
+		b = st->reg[src].tn;
+		reg_bounds(st, src, &blo, &bhi);
+	} else {
+		b = tnum_const((uint64_t)(int64_t)insn->imm);
+		blo = bhi = insn->imm;
+	}
+	alu_bits(st, op, dst, b, blo, bhi, tnum_is_const(b) || (x && reg_const(st, src, &c)),
+		 insn->off != 0);
+	return 0;
+}
+
+/*
+ * 32-bit operations equal the 64-bit ones when both operands are in [0, 2^32) and so is the
+ * result (and, for the signed ones, below 2^31); otherwise the result is some 32-bit value.
+ */
+static int alu32(struct verifier *v, struct vstate *st, unsigned pc,
+		 const struct csd_ebpf_insn *insn)
+{
+	unsigned op = BPF_OP(insn->code), dst = insn->dst_reg, src = insn->src_reg;
+	bool x = BPF_SRC(insn->code) == BPF_X;
+	const int64_t u32max = UINT32_MAX;
+	bool signed_op = op == BPF_ARSH || ((op == BPF_DIV || op == BPF_MOD) && insn->off) ||
+			 (op == BPF_MOV && insn->off);
+	int64_t limit = signed_op ? INT32_MAX : u32max;
+	int64_t dlo = 0, dhi = 0, slo, shi, rlo, rhi;
+	struct tnum before, src_tn;
+	int err;
+
+	if (op == BPF_END) {	/* to little-endian (a truncation here) or big-endian */
+		err = use_scalar(v, st, pc, dst, "byte order conversion");
+		if (err)
+			return err;
+		if (BPF_SRC(insn->code) == BPF_TO_LE && insn->imm == 64)
+			return 0;
+		if (BPF_SRC(insn->code) == BPF_TO_LE) {
+			int64_t lo, hi;
+
+			reg_bounds(st, dst, &lo, &hi);
+			if (lo >= 0 && hi != OCT_INF && hi < (INT64_C(1) << insn->imm))
+				return 0;
+			set_scalar(st, dst, 0, (INT64_C(1) << insn->imm) - 1,
+				   tnum_cast(st->reg[dst].tn, (unsigned)insn->imm / 8));
+			return 0;
+		}
+		{
+			struct csd_ebpf_insn swap = *insn;
+
+			swap.code = BPF_OP_END_BSWAP;
+			return alu64(v, st, pc, &swap);
+		}
+	}
+	if (op != BPF_MOV) {
+		err = use_reg(v, st, pc, dst);
+		if (err)
+			return err;
+	}
+	if (x) {
+		err = use_reg(v, st, pc, src);
+		if (err)
+			return err;
+	}
+	if ((op != BPF_MOV && is_pointer(st->reg[dst].type)) || (x && is_pointer(st->reg[src].type)))
+		return alu_pointer(v, st, pc, insn);
+	if (op != BPF_MOV)
+		reg_bounds(st, dst, &dlo, &dhi);
+	if (x)
+		reg_bounds(st, src, &slo, &shi);
+	else
+		slo = shi = (int64_t)(uint32_t)insn->imm;
+	before = op == BPF_MOV ? tnum_const(0) : st->reg[dst].tn;
+	src_tn = x ? st->reg[src].tn : tnum_const((uint32_t)insn->imm);
+	if (dlo >= 0 && dhi <= limit && slo >= 0 && shi <= limit && dhi != OCT_INF &&
+	    shi != OCT_INF) {
+		struct csd_ebpf_insn wide = *insn;
+
+		wide.code = (uint8_t)(BPF_ALU64 | BPF_OP(insn->code) | BPF_SRC(insn->code));
+		if (!x)
+			wide.imm = (int32_t)slo;	/* the same value, now known non-negative */
+		if (!x && slo > INT32_MAX) {
+			/* the immediate as an unsigned 32-bit value does not fit an imm field */
+			goto any32;
+		}
+		err = alu64(v, st, pc, &wide);
+		if (err)
+			return err;
+		reg_bounds(st, dst, &rlo, &rhi);
+		if (st->reg[dst].type == V_SCALAR && rlo >= 0 && rhi <= u32max)
+			return 0;
+	}
+any32:
+	{
+		/* the low halves through the 64-bit known-bits arithmetic, then cut */
+		struct tnum a = tnum_cast(before, 4);
+		struct tnum b = tnum_cast(src_tn, 4);
+		struct tnum r = tnum_unknown();
+
+		switch (op) {
+		case BPF_MOV: r = insn->off ? tnum_unknown() : b; break;
+		case BPF_ADD: r = tnum_add(a, b); break;
+		case BPF_SUB: r = tnum_sub(a, b); break;
+		case BPF_AND: r = tnum_and(a, b); break;
+		case BPF_OR: r = tnum_or(a, b); break;
+		case BPF_XOR: r = tnum_xor(a, b); break;
+		case BPF_LSH: if (tnum_is_const(b)) r = tnum_lshift(a, b.value & 31); break;
+		case BPF_RSH: if (tnum_is_const(b)) r = tnum_rshift(a, b.value & 31); break;
+		}
+		set_scalar(st, dst, 0, u32max, tnum_cast(r, 4));
+	}
+	return 0;
+}
+
+/* ---- branches ---------------------------------------------------------------------------- */
+
+/* Is `op a b` certainly true (1), certainly false (0) or unknown (-1) for constants? */
+static int eval_const(unsigned op, uint64_t a, uint64_t b)
+{
+	switch (op) {
+	case BPF_JEQ: return a == b;
+	case BPF_JNE: return a != b;
+	case BPF_JGT: return a > b;
+	case BPF_JGE: return a >= b;
+	case BPF_JLT: return a < b;
+	case BPF_JLE: return a <= b;
+	case BPF_JSGT: return (int64_t)a > (int64_t)b;
+	case BPF_JSGE: return (int64_t)a >= (int64_t)b;
+	case BPF_JSLT: return (int64_t)a < (int64_t)b;
+	case BPF_JSLE: return (int64_t)a <= (int64_t)b;
+	case BPF_JSET: return (a & b) != 0;
+	}
+	return -1;
+}
+
+static unsigned negate(unsigned op)
+{
+	switch (op) {
+	case BPF_JEQ: return BPF_JNE;
+	case BPF_JNE: return BPF_JEQ;
+	case BPF_JGT: return BPF_JLE;
+	case BPF_JGE: return BPF_JLT;
+	case BPF_JLT: return BPF_JGE;
+	case BPF_JLE: return BPF_JGT;
+	case BPF_JSGT: return BPF_JSLE;
+	case BPF_JSGE: return BPF_JSLT;
+	case BPF_JSLT: return BPF_JSGE;
+	case BPF_JSLE: return BPF_JSGT;
+	}
+	return 0;
+}
+
+/*
+ * After a comparison: what is now known of a sum x = y + z against len is a two-variable fact
+ * about y and z (x - len <= c is y - rest(z) <= c), which the octagon can keep once x is gone.
+ */
+static void sums_propagate(struct vstate *st)
+{
+	struct octagon *o = OCT(st);
+
+	for (unsigned x = 0; x < EBPF_NREGS && !o->empty; x++) {
+		unsigned y, z;
+		int64_t c, lo, hi;
+
+		if (!st->reg[x].sum_y1)
+			continue;
+		y = st->reg[x].sum_y1 - 1u;
+		z = st->reg[x].sum_z1 - 1u;
+		c = oct_diff_max(o, VAR_REG(x), VAR_LEN);
+		if (c != OCT_INF) {
+			oct_set_diff(o, VAR_REG(y), VAR_REST(z), c);
+			oct_set_diff(o, VAR_REG(z), VAR_REST(y), c);
+		}
+		oct_bounds(o, VAR_REG(x), &lo, &hi);
+		if (hi != OCT_INF)
+			oct_set_sum(o, VAR_REG(y), VAR_REG(z), hi);
+	}
+}
+
+/*
+ * Narrow st to where `a op b` holds (a, b: octagon variables; b = -1 with the constant c).
+ * Unsigned comparisons narrow only when the side that must be larger is known non-negative,
+ * where unsigned and signed order agree.
+ */
+static void refine(struct vstate *st, unsigned op, unsigned a, int b, int64_t c)
+{
+	struct octagon *o = OCT(st);
+	int64_t alo, ahi, blo = c, bhi = c;
+
+	reg_bounds(st, a, &alo, &ahi);
+	if (b >= 0)
+		reg_bounds(st, (unsigned)b, &blo, &bhi);
+	else if (c <= -OCT_LIMIT || c >= OCT_LIMIT)
+		return;
+
+/* a - b <= k */
+#define LE(k) do {								\
+		if (b >= 0) rv_guard_diff(st, a, (unsigned)b, k);		\
+		else rv_guard_upper(st, a, c + (k));				\
+	} while (0)
+/* b - a <= k, i.e. a >= b - k */
+#define GE(k) do {								\
+		if (b >= 0) rv_guard_diff(st, (unsigned)b, a, k);		\
+		else rv_guard_lower(st, a, c - (k));				\
+	} while (0)
+
+	switch (op) {
+	case BPF_JEQ:
+		LE(0);
+		GE(0);
+		break;
+	case BPF_JNE:
+		if (b < 0 || blo == bhi) {
+			int64_t k = b < 0 ? c : blo;
+
+			if (alo == k && ahi == k)
+				o->empty = true;
+			else if (alo == k)
+				rv_guard_lower(st, a, k + 1);
+			else if (ahi == k)
+				rv_guard_upper(st, a, k - 1);
+		} else if (oct_diff_max(o, VAR_REG(a), VAR_REG((unsigned)b)) == 0) {
+			rv_guard_diff(st, a, (unsigned)b, -1);	/* a <= b and a != b */
+		} else if (oct_diff_max(o, VAR_REG((unsigned)b), VAR_REG(a)) == 0) {
+			rv_guard_diff(st, (unsigned)b, a, -1);
+		}
+		break;
+	case BPF_JSGT: GE(-1); break;
+	case BPF_JSGE: GE(0); break;
+	case BPF_JSLT: LE(-1); break;
+	case BPF_JSLE: LE(0); break;
+	case BPF_JLT:
+	case BPF_JLE:
+		if (blo >= 0) {
+			rv_guard_lower(st, a, 0);
+			LE(op == BPF_JLT ? -1 : 0);
+		}
+		break;
+	case BPF_JGT:
+	case BPF_JGE:
+		if (alo >= 0) {
+			if (b >= 0)
+				rv_guard_lower(st, (unsigned)b, 0);
+			else if (c < 0)
+				o->empty = true;	/* a >=u (huge) with a < 2^63 */
+			if (!o->empty)
+				GE(op == BPF_JGT ? -1 : 0);
+		}
+		break;
+	}
+#undef LE
+#undef GE
+	sums_propagate(st);
+}
+
+/* JSET and its negation narrow the known bits of a. */
+static void refine_jset(struct vstate *st, unsigned a, uint64_t mask, bool taken)
+{
+	struct tnum t = st->reg[a].tn;
+	int64_t lo, hi;
+
+	if (taken) {
+		if (((t.value | t.mask) & mask) == 0)
+			OCT(st)->empty = true;
+		return;
+	}
+	if (t.value & mask) {
+		OCT(st)->empty = true;
+		return;
+	}
+	t.mask &= ~mask;
+	reg_bounds(st, a, &lo, &hi);
+	if (tnum_umax(t) <= (uint64_t)INT64_MAX && (int64_t)tnum_umax(t) < hi)
+		rv_guard_upper(st, a, (int64_t)tnum_umax(t));
+	st->reg[a].tn = t;
+}
+
+static bool fits32(struct vstate *st, unsigned r, int64_t limit)
+{
+	int64_t lo, hi;
+
+	reg_bounds(st, r, &lo, &hi);
+	return lo >= 0 && hi != OCT_INF && hi <= limit;
+}
+
+/* The known value of a register's low 32 bits, when known. */
+static bool const32(struct vstate *st, unsigned r, uint32_t *c)
+{
+	struct tnum t = tnum_cast(st->reg[r].tn, 4);
+
+	if (st->reg[r].type != V_SCALAR || !tnum_is_const(t))
+		return false;
+	*c = (uint32_t)t.value;
+	return true;
+}
+
+/* A lookup result's NULL check: every copy (same id) becomes a map pointer or 0. */
+static void null_check(struct vstate *st, uint32_t id, bool is_null)
+{
+	for (unsigned r = 0; r < EBPF_NREGS; r++)
+		if (st->reg[r].type == V_PTR_MAP_OR_NULL && st->reg[r].id == id) {
+			if (is_null)
+				set_const(st, r, 0);
+			else
+				st->reg[r].type = V_PTR_MAP;
+		}
+	for (unsigned f = 0; f <= st->depth; f++)
+		for (unsigned s = 0; s < SLOTS; s++) {
+			struct vslot *slot = &st->frame[f].slot[s];
+
+			if (slot->spilled && slot->reg.type == V_PTR_MAP_OR_NULL && slot->reg.id == id) {
+				if (is_null)
+					slot->reg = (struct vreg){ .type = V_SCALAR, .tn = tnum_const(0) },
+					slot->lo = slot->hi = 0;
+				else
+					slot->reg.type = V_PTR_MAP;
+			}
+		}
+}
+
+/*
+ * The state on each side of a conditional jump: *taken and *fallthrough (each may come out
+ * empty, i.e. that side cannot happen).
+ */
+static int branch(struct verifier *v, struct vstate *st, unsigned pc,
+		  const struct csd_ebpf_insn *insn, struct vstate *taken)
+{
+	unsigned op = BPF_OP(insn->code), a = insn->dst_reg, b = insn->src_reg;
+	bool x = BPF_SRC(insn->code) == BPF_X, is32 = BPF_CLASS(insn->code) == BPF_JMP32;
+	struct vreg *ra = &st->reg[a], *rb = x ? &st->reg[b] : NULL;
+	int64_t imm = is32 ? (int64_t)(uint32_t)insn->imm : insn->imm, ca, cb;
+	int err = use_reg(v, st, pc, a);
+
+	if (!err && x)
+		err = use_reg(v, st, pc, b);
+	if (err)
+		return err;
+	state_copy(v, taken, st);
+
+	/* NULL checks of a lookup result */
+	if (ra->type == V_PTR_MAP_OR_NULL && !is32 && (op == BPF_JEQ || op == BPF_JNE) &&
+	    ((!x && imm == 0) || (x && reg_const(st, b, &cb) && cb == 0))) {
+		null_check(taken, ra->id, op == BPF_JEQ);
+		null_check(st, ra->id, op != BPF_JEQ);
+		return 0;
+	}
+	if (is_pointer(ra->type) || (rb && is_pointer(rb->type))) {
+		bool same = rb && ra->type == rb->type && ra->frame == rb->frame &&
+			    ra->map == rb->map && ra->type != V_PTR_MAP_OR_NULL &&
+			    ra->type != V_MAP_REF;
+		int64_t lo, hi, lo2, hi2;
+
+		if (!same || is32 || op == BPF_JSET)
+			return refuse(v, pc, "compares r%u, %s, with %s: only pointers into the same "
+				      "memory may be compared", a, vtype_names[ra->type],
+				      rb ? vtype_names[rb->type] : "a constant");
+		reg_bounds(st, a, &lo, &hi);
+		reg_bounds(st, b, &lo2, &hi2);
+		/* offsets this small compare like the addresses they make */
+		if (lo > -(INT64_C(1) << 44) && hi < (INT64_C(1) << 44) &&
+		    lo2 > -(INT64_C(1) << 44) && hi2 < (INT64_C(1) << 44) && op != BPF_JEQ &&
+		    op != BPF_JNE) {
+			unsigned sop = op == BPF_JGT ? BPF_JSGT : op == BPF_JGE ? BPF_JSGE :
+				       op == BPF_JLT ? BPF_JSLT : op == BPF_JLE ? BPF_JSLE : op;
+
+			refine(taken, sop, a, (int)b, 0);
+			refine(st, negate(sop), a, (int)b, 0);
+		} else if (op == BPF_JEQ || op == BPF_JNE) {
+			refine(taken, op, a, (int)b, 0);
+			refine(st, negate(op), a, (int)b, 0);
+		}
+		return 0;
+	}
+
+	/* two scalars */
+	if (is32) {
+		uint32_t c32a, c32b;
+		int res;
+
+		if (const32(st, a, &c32a) && (x ? const32(st, b, &c32b) : (c32b = (uint32_t)imm, true))) {
+			bool sgn = op == BPF_JSGT || op == BPF_JSGE || op == BPF_JSLT || op == BPF_JSLE;
+
+			res = eval_const(op, sgn ? (uint64_t)(int64_t)(int32_t)c32a : c32a,
+					 sgn ? (uint64_t)(int64_t)(int32_t)c32b : c32b);
+			OCT(res ? st : taken)->empty = true;
+			return 0;
+		}
+		if (fits32(st, a, INT32_MAX) && (x ? fits32(st, b, INT32_MAX) : imm <= INT32_MAX)) {
+			/* equal to the 64-bit comparison */
+		} else {
+			return 0;	/* both sides stay possible, nothing learned */
+		}
+	}
+	if (reg_const(st, a, &ca) && (x ? reg_const(st, b, &cb) : (cb = imm, true)) &&
+	    (tnum_is_const(ra->tn) || (ca > -OCT_LIMIT && ca < OCT_LIMIT))) {
+		int res = eval_const(op, (uint64_t)ca, (uint64_t)cb);
+
+		OCT(res ? st : taken)->empty = true;
+		return 0;
+	}
+	if (op == BPF_JSET) {
+		if (x && !reg_const(st, b, &cb))
+			return 0;
+		cb = x ? cb : imm;
+		refine_jset(taken, a, (uint64_t)cb, true);
+		refine_jset(st, a, (uint64_t)cb, false);
+		return 0;
+	}
+	refine(taken, op, a, x ? (int)b : -1, imm);
+	refine(st, negate(op), a, x ? (int)b : -1, imm);
+	if (op == BPF_JEQ && !x)
+		taken->reg[a].tn = tnum_const((uint64_t)imm);
+	return 0;
+}
+
+/* ---- helpers ----------------------------------------------------------------------------- */
+
+static int map_arg(struct verifier *v, struct vstate *st, unsigned pc, const struct ebpf_map **m)
+{
+	int err = use_reg(v, st, pc, 1);
+
+	if (err)
+		return err;
+	if (st->reg[1].type != V_MAP_REF)
+		return refuse(v, pc, "helper argument 1 must be a map (lddw of a map), r1 is %s",
+			      vtype_names[st->reg[1].type]);
+	*m = &v->maps[st->reg[1].map];
+	return 0;
+}
+
+static int helper_call(struct verifier *v, struct vstate *st, unsigned pc, int32_t id)
+{
+	const struct ebpf_map *m = NULL;
+	int64_t lo, hi;
+	int err = 0;
+
+	switch (id) {
+	case CSD_EBPF_HELPER_MAP_LOOKUP_ELEM:
+	case CSD_EBPF_HELPER_MAP_DELETE_ELEM:
+	case CSD_EBPF_HELPER_MAP_UPDATE_ELEM:
+		err = map_arg(v, st, pc, &m);
+		if (!err)
+			err = use_reg(v, st, pc, 2);
+		if (!err)
+			err = check_helper_mem(v, st, pc, 2, m->key_size, false);
+		if (!err && id == CSD_EBPF_HELPER_MAP_UPDATE_ELEM) {
+			err = use_reg(v, st, pc, 3);
+			if (!err)
+				err = check_helper_mem(v, st, pc, 3, m->value_size, false);
+			if (!err)
+				err = use_scalar(v, st, pc, 4, "map update flags");
+			if (!err && m->readonly)
+				err = refuse(v, pc, "map update of %s, which is read-only", m->name);
+		}
+		break;
+	case CSD_EBPF_HELPER_TRACE_PRINTK:
+		err = use_scalar(v, st, pc, 2, "trace_printk size");
+		if (err)
+			break;
+		reg_bounds(st, 2, &lo, &hi);
+		if (hi == OCT_INF || lo < 0)
+			return refuse(v, pc, "trace_printk size r2 has no bound");
+		err = use_reg(v, st, pc, 1);
+		if (!err)
+			err = check_helper_mem(v, st, pc, 1, hi, false);
+		for (unsigned r = 3; !err && r <= 5; r++)
+			if (is_pointer(st->reg[r].type))
+				err = refuse(v, pc, "trace_printk argument r%u is %s: printing it "
+					     "would leak a drive address", r,
+					     vtype_names[st->reg[r].type]);
+		break;
+	case CSD_EBPF_HELPER_KTIME_GET_NS:
+	case CSD_EBPF_HELPER_GET_PRANDOM_U32:
+	case CSD_EBPF_HELPER_GET_SMP_PROCESSOR_ID:
+		break;
+	default:
+		return refuse(v, pc, "helper %d is not known to the verifier", id);
+	}
+	if (err)
+		return err;
+	for (unsigned r = 1; r <= 5; r++)
+		set_uninit(st, r);
+	if (id == CSD_EBPF_HELPER_MAP_LOOKUP_ELEM) {
+		st->reg[0] = (struct vreg){ .type = V_PTR_MAP_OR_NULL,
+					    .map = (uint16_t)(m - v->maps), .id = ++v->next_id };
+		rv_interval(st, 0, 0, 0);
+	} else if (id == CSD_EBPF_HELPER_GET_PRANDOM_U32 ||
+		   id == CSD_EBPF_HELPER_GET_SMP_PROCESSOR_ID) {
+		set_unknown_width(st, 0, 4, false);
+	} else {
+		set_unknown(st, 0);
+	}
+	return 0;
+}
+
+/* ---- the fixpoint ------------------------------------------------------------------------ */
+
+static int analyse_function(struct verifier *v, unsigned entry, struct vstate *in,
+			    struct vstate *out, bool *returns);
+
+static int local_call(struct verifier *v, struct vstate *st, unsigned pc, unsigned target)
+{
+	struct vstate *callee = state_new(v), *ret = state_new(v);
+	bool returns = false;
+	unsigned d = st->depth + 1;
+	int err = 0;
+
+	if (!callee || !ret) {
+		free(callee);
+		free(ret);
+		return -ENOMEM;
+	}
+	if (d >= CSD_EBPF_MAX_FRAMES) {
+		err = refuse(v, pc, "call depth: the runtime has %d stack frames of %d bytes, this "
+			     "call needs one more", CSD_EBPF_MAX_FRAMES, CSD_EBPF_STACK_SIZE);
+		goto out;
+	}
+	for (unsigned i = 0; i < d; i++)
+		if (v->chain[i] == target) {
+			err = refuse(v, pc, "recursive call to the function at pc %u", target);
+			goto out;
+		}
+	state_copy(v, callee, st);
+	callee->depth = d;
+	memset(&callee->frame[d], 0, sizeof(callee->frame[d]));
+	slots_forget_all(v, callee);	/* they describe the callee's frame now */
+	set_uninit(callee, 0);
+	for (unsigned r = 6; r <= 9; r++)
+		set_uninit(callee, r);
+	callee->reg[10] = (struct vreg){ .type = V_PTR_STACK, .frame = (uint8_t)d };
+	rv_interval(callee, 10, 0, 0);
+	v->chain[d] = target;
+	err = analyse_function(v, target, callee, ret, &returns);
+	if (err)
+		goto out;
+	if (!returns) {
+		OCT(st)->empty = true;	/* the callee never returns: nothing follows */
+		goto out;
+	}
+	if (is_pointer(ret->reg[0].type) && ret->reg[0].type == V_PTR_STACK && ret->reg[0].frame == d) {
+		err = refuse(v, pc, "the function at pc %u returns a pointer into its own stack frame",
+			     target);
+		goto out;
+	}
+	for (unsigned f = 0; f < d; f++)
+		for (unsigned s = 0; s < SLOTS; s++) {
+			const struct vslot *slot = &ret->frame[f].slot[s];
+
+			if (slot->spilled && slot->reg.type == V_PTR_STACK && slot->reg.frame == d) {
+				err = refuse(v, pc, "the function at pc %u leaves a pointer into its "
+					     "own stack frame in its caller's frame", target);
+				goto out;
+			}
+		}
+	/* the caller's registers r6-r10 and relations, the callee's memory and r0 */
+	{
+		int64_t lo, hi;
+
+		if (memcmp(&st->frame[d - 1], &ret->frame[d - 1], sizeof(st->frame[0])))
+			slots_forget_all(v, st);	/* the callee wrote into this frame */
+		memcpy(st->frame, ret->frame, sizeof(st->frame[0]) * d);
+		for (unsigned r = 1; r <= 5; r++)
+			set_uninit(st, r);
+		oct_bounds(OCT(ret), VAR_REG(0), &lo, &hi);
+		st->reg[0] = ret->reg[0];
+		rv_interval(st, 0, lo, hi);
+	}
+out:
+	free(callee);
+	free(ret);
+	return err;
+}
+
+/* Registers an instruction writes, as a bit mask. */
+static uint32_t insn_writes(const struct csd_ebpf_insn *insn)
+{
+	unsigned cls = BPF_CLASS(insn->code), op = BPF_OP(insn->code);
+
+	switch (cls) {
+	case BPF_ALU:
+	case BPF_ALU64:
+	case BPF_LDX:
+	case BPF_LD:
+		return 1u << insn->dst_reg;
+	case BPF_STX:
+		if (BPF_MODE(insn->code) != BPF_ATOMIC)
+			return 0;
+		return insn->imm == BPF_CMPXCHG ? 1u : (insn->imm & BPF_FETCH) ? 1u << insn->src_reg : 0;
+	case BPF_JMP:
+	case BPF_JMP32:
+		return op == BPF_CALL ? 0x3fu : 0;
+	}
+	return 0;
+}
+
+/* Sum facts about registers an instruction overwrote no longer hold. */
+static void sums_invalidate(struct vstate *st, uint32_t written, bool keep_new, unsigned dst)
+{
+	for (unsigned r = 0; r < EBPF_NREGS; r++) {
+		struct vreg *g = &st->reg[r];
+
+		if (!g->sum_y1 || (keep_new && r == dst))
+			continue;
+		if ((written >> r & 1) || (written >> (g->sum_y1 - 1) & 1) ||
+		    (written >> (g->sum_z1 - 1) & 1))
+			g->sum_y1 = g->sum_z1 = 0;
+	}
+}
+
+/* The instruction at pc, in st; *next / *jump: where control goes (-1: nowhere). */
+static int transfer_insn(struct verifier *v, struct vstate *st, unsigned pc, struct vstate *taken,
+		    long *next, long *jump)
+{
+	const struct csd_ebpf_insn *insn = &v->insns[pc];
+	unsigned cls = BPF_CLASS(insn->code), op = BPF_OP(insn->code);
+	static const unsigned sizes[4] = { 4, 2, 1, 8 };
+	unsigned size = sizes[BPF_SIZE(insn->code) >> 3];
+	int err;
+
+	*next = pc + insn_size(insn);
+	*jump = -1;
+	switch (cls) {
+	case BPF_ALU64:
+		return alu64(v, st, pc, insn);
+	case BPF_ALU:
+		return alu32(v, st, pc, insn);
+	case BPF_LD:
+		switch (insn->src_reg) {
+		case BPF_PSEUDO_MAP_FD:
+			st->reg[insn->dst_reg] = (struct vreg){ .type = V_MAP_REF,
+								.map = (uint16_t)insn->imm };
+			rv_forget(st, insn->dst_reg);
+			return 0;
+		case BPF_PSEUDO_MAP_VALUE:
+			st->reg[insn->dst_reg] = (struct vreg){ .type = V_PTR_MAP,
+								.map = (uint16_t)insn->imm };
+			rv_interval(st, insn->dst_reg, (uint32_t)insn[1].imm, (uint32_t)insn[1].imm);
+			return 0;
+		}
+		set_const(st, insn->dst_reg,
+			  (uint32_t)insn->imm | ((uint64_t)(uint32_t)insn[1].imm << 32));
+		return 0;
+	case BPF_LDX: {
+		struct access a = { pc, insn->src_reg, insn->off, size, false, "read" };
+
+		return do_load(v, st, &a, insn->dst_reg, BPF_MODE(insn->code) == BPF_MEMSX);
+	}
+	case BPF_ST: {
+		struct access a = { pc, insn->dst_reg, insn->off, size, true, "write" };
+
+		return do_store(v, st, &a, -1, insn->imm);
+	}
+	case BPF_STX: {
+		struct access a = { pc, insn->dst_reg, insn->off, size, true, "write" };
+
+		if (BPF_MODE(insn->code) != BPF_ATOMIC)
+			return do_store(v, st, &a, insn->src_reg, 0);
+		a.verb = "atomic update";
+		err = use_scalar(v, st, pc, insn->src_reg, "atomic operand");
+		if (!err && insn->imm == BPF_CMPXCHG)
+			err = use_scalar(v, st, pc, 0, "compare-and-exchange's expected value");
+		if (!err)
+			err = check_ptr_access(v, st, &a);
+		if (!err && st->reg[insn->dst_reg].type == V_PTR_STACK) {
+			int64_t lo, hi;
+
+			reg_bounds(st, insn->dst_reg, &lo, &hi);
+			err = check_stack_init(v, st, &a, lo + a.off, hi + a.off);
+			if (!err)
+				stack_clobber(v, st, st->reg[insn->dst_reg].frame, lo + a.off,
+					      hi + a.off + size);
+		}
+		if (err)
+			return err;
+		if (insn->imm == BPF_CMPXCHG)
+			set_unknown_width(st, 0, size, false);
+		else if (insn->imm & BPF_FETCH)
+			set_unknown_width(st, insn->src_reg, size, false);
+		return 0;
+	}
+	}
+	/* jumps */
+	if (op == BPF_JA) {
+		*next = -1;
+		*jump = (long)pc + 1 + (cls == BPF_JMP32 ? insn->imm : insn->off);
+		return 0;
+	}
+	if (op == BPF_EXIT) {
+		*next = -1;
+		return 0;	/* the caller looks at r0 */
+	}
+	if (op == BPF_CALL) {
+		if (BPF_SRC(insn->code) == BPF_X)
+			return refuse(v, pc, "an indirect call (callx) cannot be verified");
+		if (insn->src_reg == BPF_PSEUDO_CALL)
+			return local_call(v, st, pc, (unsigned)((long)pc + 1 + insn->imm));
+		return helper_call(v, st, pc, insn->imm);
+	}
+	*jump = (long)pc + 1 + insn->off;
+	return branch(v, st, pc, insn, taken);
+}
+
+static int transfer(struct verifier *v, struct vstate *st, unsigned pc, struct vstate *taken,
+		    long *next, long *jump)
+{
+	const struct csd_ebpf_insn *insn = &v->insns[pc];
+	uint32_t written = insn_writes(insn);
+	int err;
+
+	if (v->trace) {
+		char text[96];
+
+		csd_ebpf_disasm_insn(insn, v->cnt - pc, text, sizeof(text));
+		fprintf(stderr, "%5u: %-28s", pc, text);
+		for (unsigned r = 0; r < EBPF_NREGS; r++) {
+			int64_t lo, hi, rlo, rhi;
+			char b1[24], b2[24];
+
+			if (st->reg[r].type == V_UNINIT)
+				continue;
+			reg_bounds(st, r, &lo, &hi);
+			oct_bounds(OCT(st), VAR_REST(r), &rlo, &rhi);
+			fprintf(stderr, " r%u=%c[%s,%s]", r, "?sISMNRC"[st->reg[r].type],
+				fmt_bound(b1, sizeof(b1), lo), fmt_bound(b2, sizeof(b2), hi));
+			if (rlo != INT64_MIN)
+				fprintf(stderr, "(len-%lld)", (long long)rlo);
+		}
+		fprintf(stderr, "\n");
+	}
+	if (written & (1u << insn->dst_reg) && BPF_CLASS(insn->code) != BPF_JMP)
+		st->reg[insn->dst_reg].sum_y1 = st->reg[insn->dst_reg].sum_z1 = 0;
+	err = transfer_insn(v, st, pc, taken, next, jump);
+	/* a fact made by this very instruction (add x, z) stays */
+	sums_invalidate(st, written, BPF_CLASS(insn->code) == BPF_ALU64, insn->dst_reg);
+	return err;
+}
+
+/* Join (or widen) `in` into the state kept at pc; true when that state changed. */
+static bool merge(struct verifier *v, struct vstate **at, unsigned *updates, unsigned pc,
+		  struct vstate *in, bool widen)
+{
+	struct vstate *old = at[pc];
+	struct octagon *oo, *io = OCT(in);
+	bool changed = false;
+
+	if (io->empty)
+		return false;
+	if (!old) {
+		at[pc] = state_new(v);
+		if (!at[pc])
+			return false;
+		state_copy(v, at[pc], in);
+		updates[pc] = 1;
+		return true;
+	}
+	oo = OCT(old);
+	for (unsigned r = 0; r < EBPF_NREGS; r++) {
+		struct vreg *a = &old->reg[r];
+		const struct vreg *b = &in->reg[r];
+
+		if (a->type == b->type && a->frame == b->frame && a->map == b->map) {
+			struct tnum u = tnum_union(a->tn, b->tn);
+
+			if (a->id != b->id && a->id)
+				a->id = 0, changed = true;
+			/* known bits can be lost one at a time: widening gives them all up at once */
+			if (!tnum_equal(u, a->tn))
+				a->tn = widen ? tnum_unknown() : u, changed = true;
+		} else if (a->type != V_UNINIT) {
+			/* unusable from here on: reading it is refused, saying why */
+			enum vtype t = b->type == V_UNINIT ? V_UNINIT : V_CONFLICT;
+
+			if (a->type != t) {
+				*a = (struct vreg){ .type = t };
+				changed = true;
+			}
+		}
+	}
+	for (unsigned f = 0; f <= old->depth; f++) {
+		struct vframe *fa = &old->frame[f];
+		const struct vframe *fb = &in->frame[f];
+
+		for (unsigned w = 0; w < SLOTS / 8; w++)
+			if ((fa->init[w] & fb->init[w]) != fa->init[w])
+				fa->init[w] &= fb->init[w], changed = true;
+		for (unsigned s = 0; s < SLOTS; s++) {
+			struct vslot *sa = &fa->slot[s];
+			const struct vslot *sb = &fb->slot[s];
+
+			if (!sa->spilled)
+				continue;
+			if (!sb->spilled || sa->reg.type != sb->reg.type ||
+			    sa->reg.frame != sb->reg.frame || sa->reg.map != sb->reg.map) {
+				sa->spilled = false;
+				changed = true;
+				continue;
+			}
+			if (sb->lo < sa->lo)
+				sa->lo = widen ? INT64_MIN : sb->lo, changed = true;
+			if (sb->hi > sa->hi)
+				sa->hi = widen ? OCT_INF : sb->hi, changed = true;
+			if (!tnum_equal(tnum_union(sa->reg.tn, sb->reg.tn), sa->reg.tn))
+				sa->reg.tn = widen ? tnum_unknown() : tnum_union(sa->reg.tn, sb->reg.tn),
+				changed = true;
+			if (sa->reg.id != sb->reg.id && sa->reg.id)
+				sa->reg.id = 0, changed = true;
+		}
+	}
+	{
+		struct octagon *tmp = malloc(oct_size(oo->nvars));
+
+		if (!tmp)
+			return false;
+		oct_copy(tmp, oo);
+		if (widen) {
+			/* left unclosed: closing widened iterates can undo the widening forever */
+			oct_widen(oo, io);
+		} else {
+			oct_join(oo, io);
+		}
+		if (!oct_equal(tmp, oo))
+			changed = true;
+		free(tmp);
+	}
+	if (changed) {
+		old->pred = in->pred;
+		updates[pc]++;
+	}
+	return changed;
+}
+
+struct worklist {
+	unsigned char *queued;
+	unsigned lo;		/* no queued pc below this */
+};
+
+static void push(struct worklist *w, unsigned pc)
+{
+	w->queued[pc] = 1;
+	if (pc < w->lo)
+		w->lo = pc;
+}
+
+static long pop(struct worklist *w, size_t cnt)
+{
+	for (unsigned pc = w->lo; pc < cnt; pc++)
+		if (w->queued[pc]) {
+			w->queued[pc] = 0;
+			w->lo = pc;
+			return pc;
+		}
+	return -1;
+}
+
+/* Entering `to` from `from`: the loop counter of a head starts or counts on. */
+static void edge(struct verifier *v, struct vstate *st, unsigned from, unsigned to, bool is_jump)
+{
+	int q = v->loop_of[to];
+
+	if (q < 0)
+		return;
+	if (v->retreat[from] & (is_jump ? 2 : 1))
+		oct_assign_var(OCT(st), VAR_LOOP(q), VAR_LOOP(q), 1);
+	else
+		oct_assign_interval(OCT(st), VAR_LOOP(q), 0, 0);
+}
+
+/* Control goes from `from` to `to` with state st: merge it there, queue `to` if it changed. */
+static int propagate(struct verifier *v, struct vstate **at, unsigned *updates,
+		     struct worklist *w, struct vstate *st, unsigned from, unsigned to, bool is_jump)
+{
+	int q = v->loop_of[to];
+
+	edge(v, st, from, to, is_jump);
+	if (merge(v, at, updates, to, st, q >= 0 && updates[to] >= WIDEN_AFTER))
+		push(w, to);
+	if (q >= 0 && updates[to] > MAX_HEAD_UPDATES) {
+		v->block = to;
+		return refuse(v, to, "the analysis of the loop starting here does not settle");
+	}
+	return 0;
+}
+
+static int analyse_function(struct verifier *v, unsigned entry, struct vstate *in,
+			    struct vstate *out, bool *returns)
+{
+	struct vstate **saved_at = v->at, *st = state_new(v), *taken = state_new(v);
+	unsigned saved_block = v->block;
+	struct vstate **at = calloc(v->cnt, sizeof(*at));
+	unsigned *updates = calloc(v->cnt, sizeof(*updates));
+	struct worklist w = { calloc(v->cnt, 1), (unsigned)v->cnt };
+	long pc;
+	int err = 0;
+
+	if (!st || !taken || !at || !updates || !w.queued) {
+		err = -ENOMEM;
+		goto out;
+	}
+	*returns = false;
+	v->at = at;
+	in->pred = UINT32_MAX;
+	for (unsigned q = 0; q < v->nloops; q++)
+		oct_assign_interval(OCT(in), VAR_LOOP(q), 0, 0);
+	merge(v, at, updates, entry, in, false);
+	push(&w, entry);
+	while (!err && (pc = pop(&w, v->cnt)) >= 0) {
+		unsigned block = (unsigned)pc;
+
+		v->block = block;
+		state_copy(v, st, at[block]);
+		oct_close(OCT(st));
+		st->pred = block;
+		for (;;) {
+			long next, jump;
+			bool exits;
+
+			if (++v->visits > MAX_VISITS) {
+				err = refuse(v, (unsigned)pc, "the program is too complex to verify "
+					     "(more than %u instructions analysed)", MAX_VISITS);
+				break;
+			}
+			err = transfer(v, st, (unsigned)pc, taken, &next, &jump);
+			if (err)
+				break;
+			exits = BPF_CLASS(v->insns[pc].code) == BPF_JMP &&
+				BPF_OP(v->insns[pc].code) == BPF_EXIT;
+			if (exits) {
+				err = st->depth ? use_reg(v, st, (unsigned)pc, 0) :
+				      use_scalar(v, st, (unsigned)pc, 0, "the program's result");
+				if (err)
+					break;
+				if (*returns) {
+					unsigned dummy = 0;
+
+					merge(v, &out, &dummy, 0, st, false);
+				} else {
+					state_copy(v, out, st);
+					*returns = true;
+				}
+				break;
+			}
+			if (jump >= 0) {
+				/* ja goes on with st itself, a conditional jump with `taken` */
+				struct vstate *js = next < 0 ? st : taken;
+
+				if (!OCT(js)->empty && (err = propagate(v, at, updates, &w, js,
+									(unsigned)pc, (unsigned)jump,
+									true)))
+					break;
+			}
+			if (next < 0 || OCT(st)->empty)
+				break;
+			if (v->leader[next]) {
+				err = propagate(v, at, updates, &w, st, (unsigned)pc, (unsigned)next,
+						false);
+				break;
+			}
+			pc = next;
+		}
+	}
+	/* termination: every loop head reached here has a bounded counter */
+	for (unsigned h = 0; !err && h < v->cnt; h++) {
+		int64_t lo, hi;
+
+		if (!at[h] || v->loop_of[h] < 0)
+			continue;
+		oct_close(OCT(at[h]));	/* the fixpoint is reached, closing is safe now */
+		oct_bounds(OCT(at[h]), VAR_LOOP(v->loop_of[h]), &lo, &hi);
+		if (hi == OCT_INF) {
+			v->block = h;
+			err = refuse(v, h, "the loop starting here has no bound the verifier can "
+				     "prove: it needs a counter compared with a bounded value");
+		}
+	}
+out:
+	for (size_t i = 0; at && i < v->cnt; i++)
+		free(at[i]);
+	free(at);
+	free(updates);
+	free(w.queued);
+	free(st);
+	free(taken);
+	v->at = saved_at;
+	v->block = saved_block;
+	return err;
+}
+
+/* ---- the control-flow graph -------------------------------------------------------------- */
+
+/* Successors of pc: fall-through (or -1) and jump target (or -1). */
+static void successors(const struct verifier *v, unsigned pc, long *fall, long *jump)
+{
+	const struct csd_ebpf_insn *insn = &v->insns[pc];
+	unsigned cls = BPF_CLASS(insn->code), op = BPF_OP(insn->code);
+
+	*fall = pc + insn_size(insn);
+	*jump = -1;
+	if (cls != BPF_JMP && cls != BPF_JMP32)
+		return;
+	if (op == BPF_EXIT) {
+		*fall = -1;
+	} else if (op == BPF_JA) {
+		*fall = -1;
+		*jump = (long)pc + 1 + (cls == BPF_JMP32 ? insn->imm : insn->off);
+	} else if (op != BPF_CALL) {
+		*jump = (long)pc + 1 + insn->off;
+	}
+}
+
+/* Leaders, retreating edges (iterative depth-first walk) and loop heads. */
+static int build_cfg(struct verifier *v)
+{
+	enum { WHITE, GREY, BLACK };
+	unsigned char *colour = calloc(v->cnt, 1);
+	unsigned *stack = malloc(v->cnt * sizeof(*stack));
+	unsigned char *edge_done = calloc(v->cnt, 1);
+	bool *is_entry = calloc(v->cnt, sizeof(*is_entry));
+	size_t sp = 0;
+	int err = 0;
+
+	if (!colour || !stack || !edge_done || !is_entry) {
+		err = -ENOMEM;
+		goto out;
+	}
+	v->leader[0] = true;
+	for (unsigned pc = 0; pc < v->cnt; pc += insn_size(&v->insns[pc])) {
+		long fall, jump;
+		const struct csd_ebpf_insn *insn = &v->insns[pc];
+
+		successors(v, pc, &fall, &jump);
+		if (jump >= 0) {
+			v->leader[jump] = true;
+			if (fall >= 0 && (size_t)fall < v->cnt)
+				v->leader[fall] = true;
+		}
+		if (fall < 0 && pc + 1 < v->cnt)
+			v->leader[pc + 1] = true;
+		if (BPF_CLASS(insn->code) == BPF_JMP && BPF_OP(insn->code) == BPF_CALL &&
+		    insn->src_reg == BPF_PSEUDO_CALL)
+			v->leader[pc + 1 + insn->imm] = is_entry[pc + 1 + insn->imm] = true;
+	}
+	/* roots: the entry and every function's entry */
+	for (unsigned root = 0; root < v->cnt && !err; root++) {
+		if (colour[root] != WHITE || !(root == 0 || is_entry[root]))
+			continue;
+		stack[sp++] = root;
+		colour[root] = GREY;
+		while (sp) {
+			unsigned u = stack[sp - 1];
+			long fall, jump, t = -1;
+			int which = 0;
+
+			successors(v, u, &fall, &jump);
+			if (!(edge_done[u] & 1) && fall >= 0)
+				t = fall, which = 1;
+			else if (!(edge_done[u] & 2) && jump >= 0)
+				t = jump, which = 2;
+			if (t < 0) {
+				colour[u] = BLACK;
+				sp--;
+				continue;
+			}
+			edge_done[u] |= (unsigned char)which;
+			if (colour[t] == GREY) {
+				v->retreat[u] |= (uint8_t)which;
+				if (v->loop_of[t] < 0) {
+					if (v->nloops == MAX_LOOPS) {
+						err = refuse(v, (unsigned)t, "more than %d loops",
+							     MAX_LOOPS);
+						break;
+					}
+					v->loop_of[t] = (int)v->nloops++;
+				}
+			} else if (colour[t] == WHITE) {
+				colour[t] = GREY;
+				stack[sp++] = (unsigned)t;
+			}
+		}
+	}
+out:
+	free(colour);
+	free(stack);
+	free(edge_done);
+	free(is_entry);
+	return err;
+}
+
+/* ---- entry ------------------------------------------------------------------------------- */
+
+#define VERIFY_MAX_INPUT	((int64_t)EBPF_VERIFY_MAX_INPUT)
+
+int ebpf_verify(struct csd_ebpf_prog *prog, char *log, size_t log_size, bool *writes_input,
+		uint64_t *steps)
+{
+	struct verifier v = {
+		.insns = prog->insns, .cnt = prog->insn_cnt, .maps = prog->maps,
+		.map_cnt = prog->map_cnt, .log = log, .log_size = log_size,
+	};
+	struct vstate *st = NULL, *out = NULL;
+	bool returns;
+	int err;
+
+	if (log && log_size)
+		log[0] = 0;
+	v.trace = getenv("CSD_VERIFY_TRACE") != NULL;
+	v.leader = calloc(v.cnt, sizeof(*v.leader));
+	v.retreat = calloc(v.cnt, 1);
+	v.loop_of = malloc(v.cnt * sizeof(*v.loop_of));
+	if (!v.leader || !v.retreat || !v.loop_of) {
+		err = -ENOMEM;
+		goto out;
+	}
+	for (size_t i = 0; i < v.cnt; i++)
+		v.loop_of[i] = -1;
+	err = build_cfg(&v);
+	if (err)
+		goto out;
+	/* stack slots saved to with stxdw [r10-off], up to MAX_SLOT_VARS of them */
+	for (unsigned i = 0; i < SLOTS; i++)
+		v.slot_var[i] = -1;
+	for (size_t pc = 0; pc < v.cnt; pc++) {
+		const struct csd_ebpf_insn *insn = &v.insns[pc];
+		int64_t at = insn->off;
+
+		if (insn->code == (BPF_STX | BPF_MEM | BPF_DW) && insn->dst_reg == EBPF_REG_FP &&
+		    !(at & 7) && at >= -CSD_EBPF_STACK_SIZE && at < 0 &&
+		    v.slot_var[stack_index(at) / 8] < 0 && v.nslot_vars < MAX_SLOT_VARS)
+			v.slot_var[stack_index(at) / 8] = (int)v.nslot_vars++;
+	}
+	v.nvars = 1 + 2 * EBPF_NREGS + v.nloops + 2 * v.nslot_vars;
+	v.state_size = sizeof(struct vstate) + oct_size(v.nvars);
+	st = calloc(1, v.state_size);
+	out = calloc(1, v.state_size);
+	if (!st || !out) {
+		err = -ENOMEM;
+		goto out;
+	}
+	oct_init_top(OCT(st), v.nvars);
+	oct_assign_interval(OCT(st), VAR_LEN, 0, VERIFY_MAX_INPUT);
+	st->reg[1] = (struct vreg){ .type = V_PTR_INPUT };
+	rv_interval(st, 1, 0, 0);
+	st->reg[2] = (struct vreg){ .type = V_SCALAR, .tn = tnum_range(0, VERIFY_MAX_INPUT) };
+	oct_assign_var(OCT(st), VAR_REG(2), VAR_LEN, 0);
+	oct_assign_interval(OCT(st), VAR_REST(2), 0, 0);
+	for (unsigned r = 3; r <= 5; r++)
+		set_unknown(st, r);
+	st->reg[10] = (struct vreg){ .type = V_PTR_STACK, .frame = 0 };
+	rv_interval(st, 10, 0, 0);
+	v.chain[0] = 0;
+	err = analyse_function(&v, 0, st, out, &returns);
+	if (!err && !returns) {
+		ebpf_logf(log, log_size, "the program never reaches an exit");
+		err = -EACCES;
+	}
+	if (!err)
+		*writes_input = v.writes_input;
+	*steps = v.visits;
+out:
+	free(st);
+	free(out);
+	free(v.leader);
+	free(v.retreat);
+	free(v.loop_of);
+	return err;
+}
+
+int csd_ebpf_prog__verify(struct csd_ebpf_prog *prog, struct csd_ebpf_verify_opts *opts)
+{
+	CSD_EBPF_OPTS(csd_ebpf_verify_opts, defaults);
+	struct timespec t0, t1;
+	bool writes_input = false;
+	uint64_t steps = 0;
+	int err;
+
+	if (!opts)
+		opts = &defaults;
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	err = ebpf_verify(prog, opts->log_buf, opts->log_size, &writes_input, &steps);
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	opts->ns = (uint64_t)(t1.tv_sec - t0.tv_sec) * 1000000000u + (uint64_t)t1.tv_nsec -
+		   (uint64_t)t0.tv_nsec;
+	opts->insns_analysed = steps;
+	if (err)
+		return err;
+	prog->writes_input = writes_input;
+	prog->verified = true;
+	return 0;
+}
+
+bool csd_ebpf_prog__verified(const struct csd_ebpf_prog *prog)
+{
+	return prog->verified;
+}
