@@ -283,9 +283,13 @@ void oct_widen(struct octagon *a, const struct octagon *b)
 		oct_copy(a, b);
 		return;
 	}
+	/*
+	 * One threshold before infinity: a widened counter stays below 2^57, so adding one to it
+	 * still cannot wrap and keeps its relations; the loop's own test then bounds it again.
+	 */
 	for (size_t i = 0; i < (size_t)N(a) * N(a); i++)
 		if (b->m[i] > a->m[i])
-			a->m[i] = OCT_INF;
+			a->m[i] = b->m[i] < OCT_WIDEN_THRESHOLD ? OCT_WIDEN_THRESHOLD : OCT_INF;
 }
 
 bool oct_equal(const struct octagon *a, const struct octagon *b)

@@ -18,6 +18,7 @@
 
 #define OCT_INF		INT64_MAX
 #define OCT_LIMIT	(INT64_C(1) << 60)
+#define OCT_WIDEN_THRESHOLD	(INT64_C(1) << 58)
 
 struct octagon {
 	unsigned nvars;

@@ -114,6 +114,7 @@ struct verifier {
 	unsigned nvars;
 	size_t state_size;
 	bool *leader;
+	int64_t *edge_hi;	/* per edge (2 pc + is_jump): the loop counter's bound when taken */
 	uint8_t *retreat;	/* bit 0: the fall-through edge retreats, bit 1: the jump edge */
 	int *loop_of;		/* loop index of a head, -1 elsewhere */
 	unsigned nloops;
@@ -1552,6 +1553,7 @@ static int helper_call(struct verifier *v, struct vstate *st, unsigned pc, int32
 
 static int analyse_function(struct verifier *v, unsigned entry, struct vstate *in,
 			    struct vstate *out, bool *returns);
+static void successors(const struct verifier *v, unsigned pc, long *fall, long *jump);
 
 static int local_call(struct verifier *v, struct vstate *st, unsigned pc, unsigned target)
 {
@@ -1927,6 +1929,13 @@ static int propagate(struct verifier *v, struct vstate **at, unsigned *updates,
 	int q = v->loop_of[to];
 
 	edge(v, st, from, to, is_jump);
+	if (q >= 0 && (v->retreat[from] & (is_jump ? 2 : 1))) {
+		/* the counter as it goes round: bounded on every way back means a bounded loop */
+		int64_t lo, hi;
+
+		oct_bounds(OCT(st), VAR_LOOP(q), &lo, &hi);
+		v->edge_hi[2 * from + is_jump] = hi;
+	}
 	if (merge(v, at, updates, to, st, q >= 0 && updates[to] >= WIDEN_AFTER))
 		push(w, to);
 	if (q >= 0 && updates[to] > MAX_HEAD_UPDATES) {
@@ -1943,14 +1952,18 @@ static int analyse_function(struct verifier *v, unsigned entry, struct vstate *i
 	unsigned saved_block = v->block;
 	struct vstate **at = calloc(v->cnt, sizeof(*at));
 	unsigned *updates = calloc(v->cnt, sizeof(*updates));
+	int64_t *saved_edge_hi = v->edge_hi, *edge_hi = malloc(2 * v->cnt * sizeof(*edge_hi));
 	struct worklist w = { calloc(v->cnt, 1), (unsigned)v->cnt };
 	long pc;
 	int err = 0;
 
-	if (!st || !taken || !at || !updates || !w.queued) {
+	if (!st || !taken || !at || !updates || !w.queued || !edge_hi) {
 		err = -ENOMEM;
 		goto out;
 	}
+	for (size_t e = 0; e < 2 * v->cnt; e++)
+		edge_hi[e] = INT64_MIN;	/* not taken */
+	v->edge_hi = edge_hi;
 	*returns = false;
 	v->at = at;
 	in->pred = UINT32_MAX;
@@ -2013,19 +2026,20 @@ static int analyse_function(struct verifier *v, unsigned entry, struct vstate *i
 			pc = next;
 		}
 	}
-	/* termination: every loop head reached here has a bounded counter */
-	for (unsigned h = 0; !err && h < v->cnt; h++) {
-		int64_t lo, hi;
+	/*
+	 * Termination: on every retreating edge the loop's counter is bounded (read there, where
+	 * the loop's own test has narrowed it, not at the head, where widening overshoots).
+	 */
+	for (unsigned e = 0; !err && e < 2 * v->cnt; e++) {
+		long fall, jump, to;
 
-		if (!at[h] || v->loop_of[h] < 0)
+		if (v->edge_hi[e] != OCT_INF)
 			continue;
-		oct_close(OCT(at[h]));	/* the fixpoint is reached, closing is safe now */
-		oct_bounds(OCT(at[h]), VAR_LOOP(v->loop_of[h]), &lo, &hi);
-		if (hi == OCT_INF) {
-			v->block = h;
-			err = refuse(v, h, "the loop starting here has no bound the verifier can "
-				     "prove: it needs a counter compared with a bounded value");
-		}
+		successors(v, e / 2, &fall, &jump);
+		to = e & 1 ? jump : fall;
+		v->block = (unsigned)to;
+		err = refuse(v, (unsigned)to, "the loop starting here has no bound the verifier can "
+			     "prove: it needs a counter compared with a bounded value");
 	}
 out:
 	for (size_t i = 0; at && i < v->cnt; i++)
@@ -2035,6 +2049,8 @@ out:
 	free(w.queued);
 	free(st);
 	free(taken);
+	free(edge_hi);
+	v->edge_hi = saved_edge_hi;
 	v->at = saved_at;
 	v->block = saved_block;
 	return err;

@@ -1,0 +1,274 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The verifier: the drive's programs and the course's solutions are proven safe; a corpus of
+ * unsafe programs is refused, each for its own reason; safe variants next to some of them are
+ * accepted (a verifier that refuses everything would pass the first half).
+ *
+ * argv: count_alpha.bpf.o grep_alpha.bpf.o csv_sum.bpf.o word_lengths.bpf.o unsafe_maps.bpf.o
+ */
+#include "test_helpers.h"
+
+static char **objs;
+
+static int verify_text(const char *text, char *log, size_t size)
+{
+	CSD_EBPF_OPTS(csd_ebpf_verify_opts, opts, .log_buf = log, .log_size = size);
+	struct csd_ebpf_prog *prog;
+	int err = asm_load(text, &prog, log, size);
+
+	if (err) {
+		fail_msg("the loader refused a verifier test program: %s", log);
+		return err;
+	}
+	err = csd_ebpf_prog__verify(prog, &opts);
+	csd_ebpf_prog__free(prog);
+	return err;
+}
+
+static int verify_elf(const char *path, const char *name, char *log, size_t size)
+{
+	CSD_EBPF_OPTS(csd_ebpf_load_opts, lopts, .log_buf = log, .log_size = size);
+	CSD_EBPF_OPTS(csd_ebpf_verify_opts, opts, .log_buf = log, .log_size = size);
+	struct csd_ebpf_prog *prog;
+	uint8_t *buf;
+	size_t len;
+	int err;
+
+	assert_int_equal(csd_read_file(path, &buf, &len), 0);
+	err = csd_ebpf_prog__load_elf(buf, len, name, &lopts, &prog);
+	free(buf);
+	if (err)
+		fail_msg("%s: load failed: %s", path, log);
+	err = csd_ebpf_prog__verify(prog, &opts);
+	assert_int_equal(csd_ebpf_prog__verified(prog), err == 0);
+	csd_ebpf_prog__free(prog);
+	return err;
+}
+
+static void test_drive_and_course_programs_verify(void **state)
+{
+	char log[1024];
+
+	(void)state;
+	for (int i = 0; i < 4; i++) {
+		int err = verify_elf(objs[i], NULL, log, sizeof(log));
+
+		if (err)
+			fail_msg("%s refused: %s", objs[i], log);
+	}
+}
+
+/* A verified program computes what the checked run computes, on every input length tried. */
+static void test_verified_count_alpha_runs_right(void **state)
+{
+	CSD_EBPF_OPTS(csd_ebpf_load_opts, lopts);
+	struct csd_ebpf_prog *prog;
+	static const char text[] = "xAlphaAlphAlpha Alpha";
+	uint8_t *buf;
+	size_t len;
+
+	(void)state;
+	assert_int_equal(csd_read_file(objs[0], &buf, &len), 0);
+	assert_int_equal(csd_ebpf_prog__load_elf(buf, len, NULL, &lopts, &prog), 0);
+	free(buf);
+	assert_int_equal(csd_ebpf_prog__verify(prog, NULL), 0);
+	for (size_t n = 0; n <= sizeof(text) - 1; n++) {
+		CSD_EBPF_OPTS(csd_ebpf_run_opts, ropts);
+		uint64_t r0 = 99, want = 0;
+		/* the exact length, so a read past the end would show under ASan */
+		uint8_t *mem = n ? malloc(n) : NULL;
+
+		if (n)
+			memcpy(mem, text, n);
+		for (size_t i = 0; i + 5 <= n; i++)
+			want += !memcmp(text + i, "Alpha", 5);
+		assert_int_equal(csd_ebpf_prog__run(prog, mem, n, &ropts, &r0), 0);
+		assert_int_equal(r0, want);
+		free(mem);
+	}
+	csd_ebpf_prog__free(prog);
+}
+
+struct unsafe {
+	const char *what;
+	const char *text;
+	const char *reason;	/* must appear in the refusal */
+};
+
+#define LEN_CHECK(n) "jlt %r2, " #n ", out\n"
+#define OUT "out:\nmov %r0, 0\nexit\n"
+
+static const struct unsafe unsafe[] = {
+	/* the input */
+	{ "read without a length check", "ldxb %r0, [%r1]\nexit\n",
+	  "pc 0 (ldxb %r0, [%r1+0]): 1-byte read at r1+0: r1+0 is input+[0, 0] (at most len+0)" },
+	{ "read before the input", LEN_CHECK(4) "ldxb %r0, [%r1-1]\nexit\n" OUT,
+	  "1-byte read at r1-1" },
+	{ "read one past a checked length", LEN_CHECK(4) "ldxw %r0, [%r1+1]\nexit\n" OUT,
+	  "4-byte read at r1+1: r1+1 is input+[1, 1] (at most len-3)" },
+	{ "write without a length check", "stb [%r1], 1\nmov %r0, 0\nexit\n", "1-byte write at r1+0" },
+	{ "loop off by one (i <= len)",
+	  "mov %r0, 0\nmov %r3, 0\nloop:\njgt %r3, %r2, done\nmov %r4, %r1\nadd %r4, %r3\n"
+	  "ldxb %r5, [%r4]\nadd %r0, %r5\nadd %r3, 1\nja loop\ndone:\nexit\n",
+	  "1-byte read at r4+0" },
+	{ "signed compare lets a negative index through",
+	  "jsge %r3, %r2, out\nadd %r1, %r3\nldxb %r0, [%r1]\nexit\n" OUT, "1-byte read at r1+0" },
+	{ "32-bit compare bounds only the low half",
+	  "jge32 %r3, %r2, out\nadd %r1, %r3\nldxb %r0, [%r1]\nexit\n" OUT, "1-byte read at r1+0" },
+	{ "len - 10 may wrap below zero",
+	  "sub %r2, 10\njge %r3, %r2, out\nadd %r1, %r3\nldxb %r0, [%r1]\nexit\n" OUT,
+	  "1-byte read at r1+0" },
+	{ "index from an unbounded argument", "add %r1, %r3\nldxb %r0, [%r1]\nexit\n",
+	  "1-byte read at r1+0" },
+	{ "index masked to 255 but len unchecked", "and %r3, 255\nadd %r1, %r3\nldxb %r0, [%r1]\nexit\n",
+	  "input+[0, 255]" },
+	/* the stack */
+	{ "read of a stack slot never written", "ldxdw %r0, [%r10-8]\nexit\n",
+	  "8-byte read at r10-8 reads stack byte fp-8, which is never written" },
+	{ "read of a half-written stack slot", "stw [%r10-8], 1\nldxdw %r0, [%r10-8]\nexit\n",
+	  "reads stack byte fp-4" },
+	{ "write above the frame", "stdw [%r10], 1\nmov %r0, 0\nexit\n", "8-byte write at r10+0" },
+	{ "write below the frame", "stdw [%r10-520], 1\nmov %r0, 0\nexit\n", "8-byte write at r10-520" },
+	{ "stack read at a variable offset over unwritten bytes",
+	  "stdw [%r10-8], 0\nand %r3, 15\nmov %r4, %r10\nadd %r4, -16\nadd %r4, %r3\n"
+	  "ldxb %r0, [%r4]\nexit\n", "never written" },
+	{ "stack write at an unbounded offset", "mov %r4, %r10\nadd %r4, %r3\nstb [%r4], 0\n"
+	  "mov %r0, 0\nexit\n", "1-byte write at r4+0" },
+	/* pointers */
+	{ "returns a pointer", "mov %r0, %r1\nexit\n", "the program's result: r0 is a pointer into the input" },
+	{ "returns the stack pointer", "mov %r0, %r10\nexit\n", "r0 is a pointer into the stack" },
+	{ "stores a pointer into the input", LEN_CHECK(8) "stxdw [%r1], %r10\nmov %r0, 0\nexit\n" OUT,
+	  "stores r10, a pointer into the stack, into memory the host can read" },
+	{ "saves half a pointer", "stxw [%r10-8], %r1\nmov %r0, 0\nexit\n", "pointers are saved whole" },
+	{ "reads back half a saved pointer", "stxdw [%r10-8], %r1\nldxw %r0, [%r10-8]\nexit\n",
+	  "takes part of a pointer saved at fp-8" },
+	{ "multiplies a pointer", "mul %r1, 2\nmov %r0, 0\nexit\n", "this operation on a pointer into the input is not allowed" },
+	{ "adds two pointers", "add %r1, %r10\nmov %r0, 0\nexit\n", "is not allowed" },
+	{ "32-bit move of a pointer", "mov32 %r0, %r1\nexit\n", "32-bit arithmetic on r1" },
+	{ "compares a pointer with a scalar", "jeq %r1, 0, out\nmov %r0, 1\nexit\n" OUT,
+	  "compares r1, a pointer into the input, with a constant" },
+	{ "subtracts pointers into different memory", "sub %r1, %r10\nmov %r0, %r1\nexit\n",
+	  "is not allowed" },
+	{ "atomic add of a pointer", "stdw [%r10-8], 0\nlock add [%r10-8], %r1\nmov %r0, 0\nexit\n",
+	  "atomic operand: r1 is a pointer into the input, not a scalar" },
+	{ "scalar used as a pointer", "mov %r3, 4096\nldxb %r0, [%r3]\nexit\n",
+	  "r3 is a scalar, not a pointer to memory" },
+	/* loops */
+	{ "endless loop", "mov %r0, 0\nloop:\nadd %r0, 1\nja loop\n",
+	  "the loop starting here has no bound the verifier can prove" },
+	{ "loop bounded by an unchecked argument", "mov %r0, 0\nloop:\nadd %r0, 1\njlt %r0, %r3, loop\nexit\n",
+	  "no bound" },
+	{ "count-down from an argument that may be 0",
+	  "mov %r0, %r3\nloop:\nsub %r0, 1\njne %r0, 0, loop\nexit\n", "no bound" },
+	{ "loop whose counter is reset",
+	  "mov %r0, 0\nloop:\nmov %r3, 0\nadd %r3, 1\njlt %r3, 10, loop\nexit\n", "no bound" },
+	{ "inner loop without a bound",
+	  "mov %r0, 0\nmov %r6, 0\nouter:\nmov %r7, %r4\ninner:\nadd %r7, 1\njne %r7, 0, inner\n"
+	  "add %r6, 1\njlt %r6, 10, outer\nexit\n", "no bound" },
+	/* helpers and calls */
+	{ "map lookup without a map", "mov %r1, 0\nmov %r2, %r10\ncall 1\nmov %r0, 0\nexit\n",
+	  "helper argument 1 must be a map" },
+	{ "printk of a pointer", "stdw [%r10-8], 0\nmov %r1, %r10\nadd %r1, -8\nmov %r2, 8\n"
+	  "mov %r3, %r10\ncall 6\nexit\n", "printing it would leak a drive address" },
+	{ "printk with an unbounded size", "stdw [%r10-8], 0\nmov %r1, %r10\nadd %r1, -8\n"
+	  "mov %r2, %r3\ncall 6\nexit\n", "trace_printk size r2 has no bound" },
+	{ "printk reading past its buffer", "stdw [%r10-8], 0\nmov %r1, %r10\nadd %r1, -8\n"
+	  "mov %r2, 16\ncall 6\nexit\n", "16-byte helper read at r1+0" },
+	{ "indirect call", "mov %r2, 5\ncall %r2\nexit\n", "an indirect call (callx) cannot be verified" },
+	{ "recursion", "call local f\nexit\nf:\ncall local f\nexit\n", "recursive call to the function at pc 2" },
+	{ "calls nested deeper than the runtime's frames",
+	  "call local f1\nexit\nf1:\ncall local f2\nexit\nf2:\ncall local f3\nexit\nf3:\n"
+	  "call local f4\nexit\nf4:\ncall local f5\nexit\nf5:\ncall local f6\nexit\nf6:\n"
+	  "call local f7\nexit\nf7:\ncall local f8\nexit\nf8:\nmov %r0, 0\nexit\n",
+	  "call depth: the runtime has 8 stack frames" },
+	{ "callee returns a pointer into its own frame", "call local f\nmov %r0, 0\nexit\nf:\n"
+	  "mov %r0, %r10\nexit\n", "returns a pointer into its own stack frame" },
+	{ "callee reads its caller's unwritten stack",
+	  "mov %r1, %r10\nadd %r1, -8\ncall local f\nexit\nf:\nldxdw %r0, [%r1]\nexit\n",
+	  "never written" },
+};
+
+static void test_unsafe_programs_refused(void **state)
+{
+	char log[1024];
+
+	(void)state;
+	assert_true(sizeof(unsafe) / sizeof(unsafe[0]) >= 40);
+	for (size_t i = 0; i < sizeof(unsafe) / sizeof(unsafe[0]); i++) {
+		int err = verify_text(unsafe[i].text, log, sizeof(log));
+
+		if (err != -EACCES)
+			fail_msg("%s: expected a refusal, got %d", unsafe[i].what, err);
+		if (!strstr(log, unsafe[i].reason))
+			fail_msg("%s: the refusal\n  %s\ndoes not say\n  %s", unsafe[i].what, log,
+				 unsafe[i].reason);
+		if (strncmp(log, "pc ", 3) || !strstr(log, "[path: "))
+			fail_msg("%s: the refusal names no pc or path: %s", unsafe[i].what, log);
+	}
+}
+
+/* Map programs in C (argv[5]): each unsafe function refused for its reason, the safe one not. */
+static void test_unsafe_map_programs_refused(void **state)
+{
+	static const struct { const char *name, *reason; } cases[] = {
+		{ "null_deref", "r0 may be NULL" },
+		{ "value_past_end", "r1+8 is counts+[8, 8], the counts is [0, 8)" },
+		{ "leak_into_map", "a pointer into the input, into memory the host can read" },
+		{ "write_rodata", "read-only" },
+		{ "key_uninit", "never written" },
+	};
+	char log[1024];
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		int err = verify_elf(objs[4], cases[i].name, log, sizeof(log));
+
+		if (err != -EACCES || !strstr(log, cases[i].reason))
+			fail_msg("%s: expected a refusal saying \"%s\", got %d: %s", cases[i].name,
+				 cases[i].reason, err, log);
+	}
+	if (verify_elf(objs[4], "checked_lookup", log, sizeof(log)))
+		fail_msg("checked_lookup refused: %s", log);
+}
+
+/* Safe twins of refused programs: the difference is the check. */
+static void test_safe_variants_verify(void **state)
+{
+	static const char *const safe[] = {
+		LEN_CHECK(4) "ldxw %r0, [%r1]\nexit\n" OUT,
+		"mov %r0, 0\nmov %r3, 0\nloop:\njge %r3, %r2, done\nmov %r4, %r1\nadd %r4, %r3\n"
+		"ldxb %r5, [%r4]\nadd %r0, %r5\nadd %r3, 1\nja loop\ndone:\nexit\n",
+		"jge %r3, %r2, out\nadd %r1, %r3\nldxb %r0, [%r1]\nexit\n" OUT,
+		"stdw [%r10-8], 7\nldxdw %r0, [%r10-8]\nexit\n",
+		"stxdw [%r10-8], %r1\nldxdw %r1, [%r10-8]\nmov %r0, 0\njlt %r2, 1, out\nldxb %r0, [%r1]\nexit\n" OUT,
+		"mov %r0, 0\nloop:\nadd %r0, 1\njlt %r0, 1000, loop\nexit\n",
+		"mov %r0, %r3\nand %r0, 1023\nloop:\njeq %r0, 0, done\nsub %r0, 1\nja loop\ndone:\nexit\n",
+		"mov %r1, %r10\nadd %r1, -8\nstdw [%r10-8], 3\ncall local f\nexit\nf:\nldxdw %r0, [%r1]\nexit\n",
+		"mov %r0, 7\ndiv %r0, %r3\nmod %r0, %r3\nexit\n",
+	};
+	char log[1024];
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(safe) / sizeof(safe[0]); i++)
+		if (verify_text(safe[i], log, sizeof(log)))
+			fail_msg("safe program %zu refused: %s", i, log);
+}
+
+int main(int argc, char **argv)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_drive_and_course_programs_verify),
+		cmocka_unit_test(test_verified_count_alpha_runs_right),
+		cmocka_unit_test(test_unsafe_programs_refused),
+		cmocka_unit_test(test_unsafe_map_programs_refused),
+		cmocka_unit_test(test_safe_variants_verify),
+	};
+
+	if (argc != 6) {
+		fprintf(stderr, "usage: %s count_alpha.o grep_alpha.o csv_sum.o word_lengths.o "
+			"unsafe_maps.o\n", argv[0]);
+		return 2;
+	}
+	objs = argv + 1;
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
