@@ -51,6 +51,8 @@ static void usage(FILE *f)
 		"  -A, --advertise ADDR    address in the discovery log (default: --addr)\n"
 		"  -b, --budget N          instructions per program run (default 2^32)\n"
 		"  -T, --time-limit-ms N   wall-clock limit per program run (default none)\n"
+		"      --allow-unverified  activate programs the verifier refuses (they run with\n"
+		"                          a check on every memory access)\n"
 		"  -c, --config FILE       read options from FILE: one 'name value' per line\n"
 		"  -v, --verbose           log connections on stderr\n");
 }
@@ -78,6 +80,7 @@ static const struct option longopts[] = {
 	{ "advertise", required_argument, NULL, 'A' },
 	{ "budget", required_argument, NULL, 'b' },
 	{ "time-limit-ms", required_argument, NULL, 'T' },
+	{ "allow-unverified", no_argument, NULL, 'U' },
 	{ "config", required_argument, NULL, 'c' },
 	{ "verbose", no_argument, NULL, 'v' },
 	{ "help", no_argument, NULL, 'h' },
@@ -140,6 +143,7 @@ static int apply(struct options *o, int opt, const char *arg, const char *name)
 	case 'f': o->dev.backing_path = arg; return 0;
 	case 'A': o->tcp.advertise_addr = arg; return 0;
 	case 'v': o->tcp.verbose = true; return 0;
+	case 'U': o->dev.allow_unverified = true; return 0;
 	case 'c': return read_config(o, arg);
 	case 'H':
 		if (o->tcp.nallowed == MAX_HOSTS) {

@@ -32,6 +32,12 @@ struct csd_dev_config {
 	uint32_t exec_time_ms;		/* wall-clock limit per run (0: none) */
 	const char *subnqn;
 	const char *serial;
+	/*
+	 * Activate programs the verifier cannot prove safe (they run with a check per memory
+	 * access, as every program did before the verifier): for experiments with the runtime's
+	 * own defences. Off by default: activation refuses them with the verifier's reason.
+	 */
+	bool allow_unverified;
 };
 
 /* Defaults: 1 GiB NVM of 512-byte blocks, 64 MiB SLM, 2 engine threads. */

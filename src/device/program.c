@@ -134,7 +134,7 @@ static uint16_t activate_program(struct csd_req *req)
 	unsigned pind = CSD_ACT_PIND(req->cmd.cdw10), sel = CSD_ACT_SEL(req->cmd.cdw10);
 	struct csd_program *p = &s->programs[pind];
 	CSD_EBPF_OPTS(csd_ebpf_load_opts, opts);
-	char log[240] = "";
+	char log[512] = "";
 	unsigned active = 0;
 	int err;
 
@@ -186,6 +186,18 @@ static uint16_t activate_program(struct csd_req *req)
 	} else {
 		err = csd_ebpf_prog__load((const struct csd_ebpf_insn *)p->image,
 					  p->size / sizeof(struct csd_ebpf_insn), &opts, &p->prog);
+	}
+	if (!err) {
+		CSD_EBPF_OPTS(csd_ebpf_verify_opts, vopts, .log_buf = log, .log_size = sizeof(log));
+
+		/* a program the drive cannot prove safe does not run, unless told otherwise */
+		err = csd_ebpf_prog__verify(p->prog, &vopts);
+		if (err && s->cfg.allow_unverified) {
+			err = 0;
+		} else if (err) {
+			csd_ebpf_prog__free(p->prog);
+			p->prog = NULL;
+		}
 	}
 	if (err) {
 		csd_error_reason(req->ctrl, "program %u refused: %s", pind, log);

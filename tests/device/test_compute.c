@@ -227,8 +227,9 @@ static void test_match_across_every_window_edge(void **state)
 
 static void test_params_and_output(void **state)
 {
-	/* r0 = r3 + r4; write it to the first 8 bytes of the memory; return it */
-	static const char *text = "mov %r0, %r3\nadd %r0, %r4\nstxdw [%r1+0], %r0\nexit\n";
+	/* r0 = r3 + r4; write it to the first 8 bytes of the memory (if there are 8); return it */
+	static const char *text = "mov %r0, %r3\nadd %r0, %r4\njlt %r2, 8, out\n"
+				  "stxdw [%r1+0], %r0\nout:\nexit\n";
 	struct csd_ebpf_insn *insns;
 	struct csd_mem_range r[2] = { { .nsid = CSD_NSID_SLM, .sb = 4096, .len = 64 },
 				      { .nsid = CSD_NSID_SLM, .sb = 64, .len = 64 } };
@@ -322,6 +323,15 @@ static void test_refused_and_faulting_programs(void **state)
 	reasons(&d, why);
 	assert_non_null(strstr(why, "program 4 refused: not an ELF object"));
 
+	/* the verifier refuses a program that reads past its memory, saying where and why */
+	assert_int_equal(load_asm(&d, 5, "mov %r0, 0\nldxb %r0, [%r1+16]\nexit\n"),
+			 STATUS(1, 0x8e) | DNR);
+	reasons(&d, why);
+	assert_non_null(strstr(why, "program 5 refused: pc 1 (ldxb %r0, [%r1+16]): 1-byte read at "
+			       "r1+16"));
+	/* a drive told to run unverified programs: the run's own check stops it instead */
+	d.cfg.allow_unverified = true;
+	drive_restart(&d);
 	/* a run that reads past its memory: the vendor fault status, pc in DW0 */
 	assert_int_equal(load_asm(&d, 5, "mov %r0, 0\nldxb %r0, [%r1+16]\nexit\n"), 0);
 	res = execute(&d, 5, 0, 0, 0, &r, 1);
@@ -368,6 +378,7 @@ static void test_abort_and_io_during_a_run(void **state)
 	(void)state;
 	drive_open(&d, 0, 0);
 	d.cfg.exec_budget = UINT64_MAX;
+	d.cfg.allow_unverified = true;	/* the spinning program has no bound, on purpose */
 	drive_restart(&d);
 	assert_int_equal(load_asm(&d, 6, "mov %r0, 0\nloop:\nadd %r0, 1\nja loop\nexit\n"), 0);
 	submit_spin(&d, &a, 7000);
@@ -406,6 +417,7 @@ static void test_time_limit(void **state)
 	(void)state;
 	drive_open(&d, 0, 0);
 	d.cfg.exec_budget = UINT64_MAX;
+	d.cfg.allow_unverified = true;	/* the spinning program has no bound, on purpose */
 	d.cfg.exec_time_ms = 50;
 	drive_restart(&d);
 	assert_int_equal(load_asm(&d, 6, "mov %r0, 0\nloop:\nadd %r0, 1\nja loop\nexit\n"), 0);
@@ -432,6 +444,7 @@ static void test_controller_gone_while_running(void **state)
 	(void)state;
 	drive_open(&d, 0, 0);
 	d.cfg.exec_budget = UINT64_MAX;
+	d.cfg.allow_unverified = true;	/* the spinning program has no bound, on purpose */
 	drive_restart(&d);
 	assert_int_equal(load_asm(&d, 6, "mov %r0, 0\nloop:\nadd %r0, 1\nja loop\nexit\n"), 0);
 	submit_spin(&d, &a, 1);

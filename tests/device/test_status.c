@@ -198,7 +198,9 @@ static void test_limits(void **state)
 	}
 	/* a range set in use cannot be deleted, nor its program unloaded, while it runs */
 	{
-		static const char *spin = "mov %r0, 0\nloop:\nja loop\nexit\n";
+		/* bounded (so the verifier takes it) by 2^40 rounds: it runs until aborted */
+		static const char *spin = "mov %r0, 0\nlddw %r1, 0x10000000000\nloop:\nadd %r0, 1\n"
+					  "jlt %r0, %r1, loop\nexit\n";
 		struct csd_nvme_sqe del = MRS(1, 1, 0);
 		struct csd_nvme_sqe ab = { .opcode = nvme_admin_abort_cmd, .cdw10 = 2 | (9u << 16) };
 		struct csd_ebpf_insn *insns;

@@ -24,7 +24,7 @@ start_target() {	# start_target ARGS...: sets $pid and $port
 	return 1
 }
 
-start_target --file "$tmp/nvm.img" --size 16M
+start_target --file "$tmp/nvm.img" --size 16M --allow-unverified
 P="-p $port"
 
 check "id-ctrl names the drive" bash -c "'$csd' id-ctrl $P | grep -q '^model      csdlab$'"
@@ -72,7 +72,7 @@ check "no target: a clear error" bash -c "'$csd' id-ctrl -p 1 2>&1 | grep -q 'ca
 
 # SIGKILL after a Flush: the data is on the file and comes back after a restart
 kill -9 $pid; wait $pid 2>/dev/null; pid=
-start_target --file "$tmp/nvm.img" --size 16M
+start_target --file "$tmp/nvm.img" --size 16M --allow-unverified
 P="-p $port"
 check "after SIGKILL and a restart, the flushed data reads back" bash -c \
 	"'$csd' read $P --slba 0 --blocks 4096 -O '$tmp/again' && cmp '$tmp/text' '$tmp/again'"
