@@ -95,6 +95,8 @@ struct csd_ebpf_run_opts {
 	const volatile bool *abort;	/* set to true from another thread to stop the run */
 	uint32_t cpu_id;		/* what bpf_get_smp_processor_id() returns */
 	uint64_t args[3];		/* r3, r4, r5 at entry (r1, r2: the memory) */
+	bool force_checks;		/* check every access even if the program is verified
+					 * (to test the verifier against the checks) */
 	/* out */
 	uint64_t insns_executed;
 	struct csd_ebpf_fault fault;

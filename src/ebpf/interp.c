@@ -168,7 +168,7 @@ int csd_ebpf_prog__run(struct csd_ebpf_prog *prog, void *mem, size_t len,
 	 * writable if the program writes it: otherwise the run keeps its checks.
 	 */
 	if (prog->verified && (!mem || len <= EBPF_VERIFY_MAX_INPUT) &&
-	    !(prog->writes_input && opts && opts->mem_readonly))
+	    !(opts && (opts->force_checks || (prog->writes_input && opts->mem_readonly))))
 		return interp_run_verified(prog, mem, len, opts, ret);
 	return interp_run_checked(prog, mem, len, opts, ret);
 }

@@ -1664,6 +1664,26 @@ static void sums_invalidate(struct vstate *st, uint32_t written, bool keep_new, 
 	}
 }
 
+/*
+ * Atomic operations fault at run time when misaligned, so the verifier must see the address
+ * aligned: a fixed offset in the stack, or in a map value whose every element is aligned.
+ * The input's own alignment depends on the caller, so atomics there are refused.
+ */
+static int check_atomic_aligned(struct verifier *v, struct vstate *st, const struct access *a)
+{
+	const struct vreg *p = &st->reg[a->ptr];
+	int64_t lo, hi;
+
+	reg_bounds(st, a->ptr, &lo, &hi);
+	if (p->type == V_PTR_INPUT)
+		return refuse(v, a->pc, "atomic update of the input: its alignment is not known");
+	if (lo != hi || (lo + a->off) % (int64_t)a->size ||
+	    (p->type == V_PTR_MAP && v->maps[p->map].value_size % a->size))
+		return refuse(v, a->pc, "%u-byte atomic update at r%u%+d is not proven aligned",
+			      a->size, a->ptr, a->off);
+	return 0;
+}
+
 /* The instruction at pc, in st; *next / *jump: where control goes (-1: nowhere). */
 static int transfer_insn(struct verifier *v, struct vstate *st, unsigned pc, struct vstate *taken,
 		    long *next, long *jump)
@@ -1718,6 +1738,8 @@ static int transfer_insn(struct verifier *v, struct vstate *st, unsigned pc, str
 			err = use_scalar(v, st, pc, 0, "compare-and-exchange's expected value");
 		if (!err)
 			err = check_ptr_access(v, st, &a);
+		if (!err)
+			err = check_atomic_aligned(v, st, &a);
 		if (!err && st->reg[insn->dst_reg].type == V_PTR_STACK) {
 			int64_t lo, hi;
 

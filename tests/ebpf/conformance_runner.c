@@ -7,6 +7,8 @@
 #include "conformance_runner.h"
 #include "util.h"
 
+bool conf_verify;
+
 void conf_run_text(const char *text, bool raw_bytes, struct conf_outcome *out)
 {
 	CSD_EBPF_OPTS(csd_ebpf_load_opts, lopts);
@@ -69,6 +71,12 @@ void conf_run_text(const char *text, bool raw_bytes, struct conf_outcome *out)
 	lopts.log_size = sizeof(out->msg);
 	if (csd_ebpf_prog__load(out->insns, out->insn_cnt, &lopts, &prog))
 		goto done;
+	if (conf_verify) {
+		CSD_EBPF_OPTS(csd_ebpf_verify_opts, vopts, .log_buf = out->verify_msg,
+			      .log_size = sizeof(out->verify_msg));
+
+		out->verified = csd_ebpf_prog__verify(prog, &vopts) == 0;
+	}
 	out->stage = CONF_RUN;
 	ropts.budget = 1u << 24;
 	if (csd_ebpf_prog__run(prog, out->mem, out->mem_len, &ropts, &out->r0)) {

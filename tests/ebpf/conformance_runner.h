@@ -21,7 +21,12 @@ struct conf_outcome {
 	size_t insn_cnt;
 	uint8_t *mem;			/* the input memory (free()) */
 	size_t mem_len;
+	bool verified;			/* with conf_verify: the verifier proved it, and it ran so */
+	char verify_msg[512];		/* with conf_verify: why the verifier refused it */
 };
+
+/* Verify each program after loading; verified programs then run without per-access checks. */
+extern bool conf_verify;
 
 /* Parse, assemble (or take -- raw), load and run `text`. raw_bytes: -- raw is single bytes. */
 void conf_run_text(const char *text, bool raw_bytes, struct conf_outcome *out);

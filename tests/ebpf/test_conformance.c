@@ -12,7 +12,7 @@
 #include "conformance_runner.h"
 #include "util.h"
 
-static int ntests, npassed;
+static int ntests, npassed, ntests_ok, nverified, nverified_ok, nrefused;
 
 static void report(const char *dir, const char *name, bool ok, const char *why)
 {
@@ -62,6 +62,24 @@ static void check_test(const char *dir, const char *name)
 				 (unsigned long long)o.r0, (unsigned long long)o.expected);
 	}
 	report("tests", name, ok, why);
+	ntests_ok += ok;
+	conf_outcome_free(&o);
+
+	/* the same test once more, through the verifier: proven programs run unchecked */
+	conf_verify = true;
+	conf_run_text(text, false, &o);
+	conf_verify = false;
+	if (o.verified) {
+		bool same = o.has_error ? o.stage != CONF_OK :
+			    o.stage == CONF_OK && o.has_result && o.r0 == o.expected;
+
+		nverified++;
+		nverified_ok += same;
+		report("verified", name, same, o.stage == CONF_OK ? "a different r0" : o.msg);
+	} else if (o.stage >= CONF_RUN) {
+		nrefused++;
+		printf("# verifier refused %s: %s\n", name, o.verify_msg);
+	}
 	conf_outcome_free(&o);
 	free(text);
 }
@@ -138,12 +156,14 @@ int main(int argc, char **argv)
 	snprintf(tests, sizeof(tests), "%s/tests", argv[1]);
 	snprintf(negative, sizeof(negative), "%s/negative", argv[1]);
 	t = run_dir(tests, check_test);
-	int tpassed = npassed;
+	int before_negative = npassed;
 	n = run_dir(negative, check_negative);
 	if (t < 0 || n < 0)
 		return 1;
-	printf("# conformance: %d/%d tests passed, %d/%d negative files behaved\n", tpassed, t,
-	       npassed - tpassed, n);
+	printf("# conformance: %d/%d tests passed, %d/%d negative files behaved\n", ntests_ok, t,
+	       npassed - before_negative, n);
+	printf("# verifier: %d/%d tests verified, %d of them passed again without checks; %d "
+	       "refused\n", nverified, t, nverified_ok, nrefused);
 	printf("1..%d\n", ntests);
 	return npassed == ntests ? 0 : 1;
 }

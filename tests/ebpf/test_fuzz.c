@@ -4,9 +4,12 @@
  * bits flipped, go through the loader and, when accepted, the interpreter with a small budget.
  * Nothing may crash, and no run may write outside what it was given: the input sits between
  * guard zones that are checked after every run (and ASan watches the rest under
- * `make check-sanitize`). argv[1] = the bpf-conformance directory, argv[2] = iterations.
+ * `make check-sanitize`). Every program the verifier accepts must also never fault on memory
+ * when run with the checks, and must give the same result and memory without them.
+ * argv[1] = the bpf-conformance directory, argv[2] = iterations.
  */
 #include <dirent.h>
+#include <linux/bpf.h>
 #include <stdio.h>
 
 #include "conformance_runner.h"
@@ -25,25 +28,75 @@ static uint64_t next(void)
 }
 
 struct stats {
-	unsigned long loaded, refused, ran, faulted;
+	unsigned long loaded, refused, ran, faulted, verified;
 };
 
-static void run_guarded(struct csd_ebpf_prog *prog, struct stats *st)
+/* One run between guard zones; returns the run's result code, r0 and the memory after. */
+static int run_guarded(struct csd_ebpf_prog *prog, bool force_checks, uint64_t *r0,
+		       uint8_t mem_after[MEM_LEN], enum csd_ebpf_fault_kind *kind, char *msg)
 {
 	static uint8_t area[GUARD + MEM_LEN + GUARD];
-	CSD_EBPF_OPTS(csd_ebpf_run_opts, opts, .budget = 5000);
-	uint64_t r0;
+	CSD_EBPF_OPTS(csd_ebpf_run_opts, opts, .budget = 5000, .force_checks = force_checks);
+	int err;
 
 	memset(area, 0xa5, sizeof(area));
 	for (int i = 0; i < MEM_LEN; i++)
 		area[GUARD + i] = (uint8_t)i;
-	if (csd_ebpf_prog__run(prog, area + GUARD, MEM_LEN, &opts, &r0))
-		st->faulted++;
-	else
-		st->ran++;
+	*r0 = 0;
+	err = csd_ebpf_prog__run(prog, area + GUARD, MEM_LEN, &opts, r0);
 	for (int i = 0; i < GUARD; i++) {
 		if (area[i] != 0xa5 || area[GUARD + MEM_LEN + i] != 0xa5)
 			fail_msg("a run wrote outside its input (guard byte %d)", i);
+	}
+	memcpy(mem_after, area + GUARD, MEM_LEN);
+	*kind = opts.fault.kind;
+	if (msg)
+		snprintf(msg, 256, "%s", opts.fault.msg);
+	return err;
+}
+
+static void print_program(const struct csd_ebpf_insn *insns, size_t cnt)
+{
+	char line[96];
+
+	for (size_t pc = 0; pc < cnt; pc++) {
+		csd_ebpf_disasm_insn(&insns[pc], cnt - pc, line, sizeof(line));
+		print_message("#   %3zu: %s\n", pc, line);
+	}
+}
+
+static void run_and_check(const struct csd_ebpf_insn *insns, size_t cnt,
+			  struct csd_ebpf_prog *prog, struct stats *st)
+{
+	CSD_EBPF_OPTS(csd_ebpf_verify_opts, vopts);
+	uint8_t mem_checked[MEM_LEN], mem_unchecked[MEM_LEN];
+	enum csd_ebpf_fault_kind kind, kind2;
+	uint64_t r0, r0_unchecked;
+	char msg[256];
+	int err, err2;
+
+	if (csd_ebpf_prog__verify(prog, &vopts)) {
+		err = run_guarded(prog, false, &r0, mem_checked, &kind, NULL);
+		err ? st->faulted++ : st->ran++;
+		return;
+	}
+	st->verified++;
+	err = run_guarded(prog, true, &r0, mem_checked, &kind, msg);
+	err ? st->faulted++ : st->ran++;
+	if (err && kind != CSD_EBPF_FAULT_BUDGET) {
+		print_program(insns, cnt);
+		fail_msg("a verified program faulted: %s", msg);
+	}
+	err2 = run_guarded(prog, false, &r0_unchecked, mem_unchecked, &kind2, NULL);
+	/* the clock and the random helper differ from run to run by design */
+	for (size_t pc = 0; pc < cnt; pc++)
+		if (insns[pc].code == (BPF_JMP | BPF_CALL) && insns[pc].src_reg == 0 &&
+		    (insns[pc].imm == CSD_EBPF_HELPER_KTIME_GET_NS ||
+		     insns[pc].imm == CSD_EBPF_HELPER_GET_PRANDOM_U32))
+			return;
+	if (err2 != err || r0_unchecked != r0 || memcmp(mem_checked, mem_unchecked, MEM_LEN)) {
+		print_program(insns, cnt);
+		fail_msg("a verified program ran differently without its checks");
 	}
 }
 
@@ -64,7 +117,7 @@ static void try_program(const struct csd_ebpf_insn *insns, size_t cnt, struct st
 	st->loaded++;
 	for (size_t pc = 0; pc < cnt; pc++)	/* the disassembler copes with anything loaded */
 		csd_ebpf_disasm_insn(&insns[pc], cnt - pc, line, sizeof(line));
-	run_guarded(prog, st);
+	run_and_check(insns, cnt, prog, st);
 	csd_ebpf_prog__free(prog);
 }
 
@@ -118,8 +171,8 @@ static void test_random_streams(void **state)
 		try_program(insns, cnt, &st);
 	}
 	print_message("# random: %lu programs, %lu refused, %lu loaded: %lu ran to exit, "
-		      "%lu stopped with a fault\n", iterations, st.refused, st.loaded, st.ran,
-		      st.faulted);
+		      "%lu stopped with a fault; %lu verified\n", iterations, st.refused, st.loaded,
+		      st.ran, st.faulted, st.verified);
 	assert_int_equal(st.refused + st.loaded, iterations);
 	assert_true(st.loaded > iterations / 100);	/* the generator reaches the interpreter */
 }
@@ -172,8 +225,8 @@ static void test_mutated_conformance(void **state)
 	}
 	closedir(d);
 	print_message("# mutated: %lu mutants of %lu programs, %lu refused, %lu loaded: "
-		      "%lu ran to exit, %lu faulted\n", mutants, programs, st.refused, st.loaded,
-		      st.ran, st.faulted);
+		      "%lu ran to exit, %lu faulted; %lu verified\n", mutants, programs, st.refused,
+		      st.loaded, st.ran, st.faulted, st.verified);
 	assert_true(programs >= 300);
 	assert_int_equal(st.refused + st.loaded, mutants);
 }
