@@ -28,6 +28,14 @@ static int64_t bound_add(int64_t a, int64_t b)
 
 static int64_t max64(int64_t a, int64_t b) { return a > b ? a : b; }
 
+/* 2v, clamped (weakening a bound beyond the limits is always sound) */
+static int64_t twice(int64_t v)
+{
+	if (v > OCT_LIMIT)
+		return 2 * OCT_LIMIT;
+	return v < -OCT_LIMIT ? -2 * OCT_LIMIT : 2 * v;
+}
+
 /* floor(a / 2) for a finite a */
 static int64_t half_floor(int64_t a) { return a >= 0 ? a / 2 : -((-a + 1) / 2); }
 
@@ -181,9 +189,9 @@ void oct_set_sum(struct octagon *o, unsigned x, unsigned y, int64_t c)
 void oct_set_interval(struct octagon *o, unsigned x, int64_t lo, int64_t hi)
 {
 	if (hi < OCT_LIMIT)
-		set_bound(o, 2 * x + 1, 2 * x, 2 * hi);
+		set_bound(o, 2 * x + 1, 2 * x, twice(hi));
 	if (lo > -OCT_LIMIT)
-		set_bound(o, 2 * x, 2 * x + 1, -2 * lo);
+		set_bound(o, 2 * x, 2 * x + 1, -twice(lo));
 }
 
 void oct_add_diff(struct octagon *o, unsigned x, unsigned y, int64_t c)
@@ -199,22 +207,22 @@ void oct_add_sum(struct octagon *o, unsigned x, unsigned y, int64_t c)
 void oct_add_upper(struct octagon *o, unsigned x, int64_t c)
 {
 	if (c < OCT_LIMIT)
-		set_bound(o, 2 * x + 1, 2 * x, 2 * c);
+		set_bound(o, 2 * x + 1, 2 * x, twice(c));
 }
 
 void oct_add_lower(struct octagon *o, unsigned x, int64_t c)
 {
 	if (c > -OCT_LIMIT)
-		set_bound(o, 2 * x, 2 * x + 1, -2 * c);
+		set_bound(o, 2 * x, 2 * x + 1, -twice(c));
 }
 
 void oct_assign_interval(struct octagon *o, unsigned x, int64_t lo, int64_t hi)
 {
 	oct_forget(o, x);
 	if (hi < OCT_LIMIT)
-		set_bound(o, 2 * x + 1, 2 * x, 2 * hi);
+		set_bound(o, 2 * x + 1, 2 * x, twice(hi));
 	if (lo > -OCT_LIMIT)
-		set_bound(o, 2 * x, 2 * x + 1, -2 * lo);
+		set_bound(o, 2 * x, 2 * x + 1, -twice(lo));
 }
 
 void oct_assign_var(struct octagon *o, unsigned x, unsigned y, int64_t c)
