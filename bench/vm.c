@@ -51,9 +51,10 @@ static double now(void)
 /* One way of running the program: a loaded object and its best time. */
 struct engine {
 	const char *name;
+	enum csd_ebpf_engine engine;
+	bool verify;
 	struct csd_ebpf_prog *prog;
 	double best;
-	uint64_t insns;
 };
 
 static int load(const uint8_t *obj, size_t obj_len, bool verify, struct csd_ebpf_prog **prog)
@@ -77,10 +78,12 @@ int main(int argc, char **argv)
 	const char *obj_path = argc > 1 ? argv[1] : COUNT_ALPHA_OBJ;
 	uint64_t size = 256ull << 20, repeats = 3, expected = 0;
 	struct engine engines[] = {
-		{ "interpreter, checked", NULL, 1e30, 0 },
-		{ "interpreter, verified", NULL, 1e30, 0 },
+		{ "interpreter, checked", CSD_EBPF_ENGINE_INTERP, false, NULL, 1e30 },
+		{ "interpreter, verified", CSD_EBPF_ENGINE_INTERP, true, NULL, 1e30 },
+		{ "JIT, checked", CSD_EBPF_ENGINE_JIT, false, NULL, 1e30 },
+		{ "JIT, verified", CSD_EBPF_ENGINE_JIT, true, NULL, 1e30 },
 	};
-	const size_t nengines = sizeof(engines) / sizeof(engines[0]);
+	const size_t nengines = csd_ebpf_jit_available() ? sizeof(engines) / sizeof(engines[0]) : 2;
 	double best_native = 1e30;
 	struct csd_progress bar;
 	struct csd_textgen g;
@@ -97,7 +100,7 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	for (size_t e = 0; e < nengines; e++)
-		if (load(obj, obj_len, e == 1, &engines[e].prog))
+		if (load(obj, obj_len, engines[e].verify, &engines[e].prog))
 			return 1;
 	free(obj);
 	buf = malloc(size);
@@ -129,7 +132,7 @@ int main(int argc, char **argv)
 		}
 		for (size_t e = 0; e < nengines; e++) {
 			CSD_EBPF_OPTS(csd_ebpf_run_opts, ropts, .budget = UINT64_MAX,
-				      .mem_readonly = true);
+				      .mem_readonly = true, .engine = engines[e].engine);
 			uint64_t count = 0;
 			double t = now();
 
@@ -145,7 +148,6 @@ int main(int argc, char **argv)
 				return 1;
 			}
 			engines[e].best = t < engines[e].best ? t : engines[e].best;
-			engines[e].insns = ropts.insns_executed;
 		}
 	}
 	printf("count_alpha over %" PRIu64 " MiB of generated text, best of %" PRIu64 " runs\n",
@@ -154,9 +156,8 @@ int main(int argc, char **argv)
 	       expected);
 	printf("  native C (-O2)         %8.1f MB/s\n", (double)size / 1e6 / best_native);
 	for (size_t e = 0; e < nengines; e++) {
-		printf("  %-22s %8.1f MB/s   %.3f x native   (%.0f M insns/s)\n", engines[e].name,
-		       (double)size / 1e6 / engines[e].best, best_native / engines[e].best,
-		       (double)engines[e].insns / 1e6 / engines[e].best);
+		printf("  %-22s %8.1f MB/s   %.3f x native\n", engines[e].name,
+		       (double)size / 1e6 / engines[e].best, best_native / engines[e].best);
 		csd_ebpf_prog__free(engines[e].prog);
 	}
 	free(buf);

@@ -53,6 +53,7 @@ static void usage(FILE *f)
 		"  -T, --time-limit-ms N   wall-clock limit per program run (default none)\n"
 		"      --allow-unverified  activate programs the verifier refuses (they run with\n"
 		"                          a check on every memory access)\n"
+		"  -e, --engine interp|jit  what runs programs (default: the JIT where there is one)\n"
 		"  -c, --config FILE       read options from FILE: one 'name value' per line\n"
 		"  -v, --verbose           log connections on stderr\n");
 }
@@ -81,6 +82,7 @@ static const struct option longopts[] = {
 	{ "budget", required_argument, NULL, 'b' },
 	{ "time-limit-ms", required_argument, NULL, 'T' },
 	{ "allow-unverified", no_argument, NULL, 'U' },
+	{ "engine", required_argument, NULL, 'e' },
 	{ "config", required_argument, NULL, 'c' },
 	{ "verbose", no_argument, NULL, 'v' },
 	{ "help", no_argument, NULL, 'h' },
@@ -144,6 +146,17 @@ static int apply(struct options *o, int opt, const char *arg, const char *name)
 	case 'A': o->tcp.advertise_addr = arg; return 0;
 	case 'v': o->tcp.verbose = true; return 0;
 	case 'U': o->dev.allow_unverified = true; return 0;
+	case 'e':
+		if (!strcmp(arg, "interp")) {
+			o->dev.engine = CSD_EBPF_ENGINE_INTERP;
+		} else if (!strcmp(arg, "jit") && csd_ebpf_jit_available()) {
+			o->dev.engine = CSD_EBPF_ENGINE_JIT;
+		} else {
+			fprintf(stderr, "csd-target: --engine '%s': interp%s expected\n", arg,
+				csd_ebpf_jit_available() ? " or jit" : " (no JIT for this machine)");
+			return -1;
+		}
+		return 0;
 	case 'c': return read_config(o, arg);
 	case 'H':
 		if (o->tcp.nallowed == MAX_HOSTS) {
@@ -215,7 +228,7 @@ int main(int argc, char **argv)
 	csd_dev_config_defaults(&o.dev);
 	o.tcp.sz = sizeof(o.tcp);
 	o.tcp.port = 4420;
-	while ((c = getopt_long(argc, argv, "a:p:n:f:s:l:m:t:H:A:b:T:c:vh", longopts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "a:p:n:f:s:l:m:t:H:A:b:T:c:e:vh", longopts, NULL)) != -1) {
 		if (c == 'h') {
 			usage(stdout);
 			return 0;

@@ -15,6 +15,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "csd/ebpf.h"
 #include "csd/nvme_cs.h"
 
 #define CSD_NSID_NVM		1
@@ -38,6 +39,8 @@ struct csd_dev_config {
 	 * own defences. Off by default: activation refuses them with the verifier's reason.
 	 */
 	bool allow_unverified;
+	/* Which engine runs programs: the JIT where there is one (default), or the interpreter. */
+	enum csd_ebpf_engine engine;
 };
 
 /* Defaults: 1 GiB NVM of 512-byte blocks, 64 MiB SLM, 2 engine threads. */

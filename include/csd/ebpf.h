@@ -18,6 +18,7 @@
 #ifndef CSD_EBPF_H
 #define CSD_EBPF_H
 
+#include <pthread.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -87,6 +88,16 @@ struct csd_ebpf_load_opts {
 	size_t log_size;
 };
 
+/* Which engine runs a program. */
+enum csd_ebpf_engine {
+	CSD_EBPF_ENGINE_DEFAULT = 0,	/* the JIT where there is one (x86-64), else the interpreter */
+	CSD_EBPF_ENGINE_INTERP,
+	CSD_EBPF_ENGINE_JIT,		/* -EOPNOTSUPP where there is no JIT */
+};
+
+/* true when this build has a JIT for the machine it runs on. */
+bool csd_ebpf_jit_available(void);
+
 /* Options for csd_ebpf_prog__run(). */
 struct csd_ebpf_run_opts {
 	size_t sz;			/* sizeof(struct csd_ebpf_run_opts) */
@@ -97,6 +108,12 @@ struct csd_ebpf_run_opts {
 	uint64_t args[3];		/* r3, r4, r5 at entry (r1, r2: the memory) */
 	bool force_checks;		/* check every access even if the program is verified
 					 * (to test the verifier against the checks) */
+	enum csd_ebpf_engine engine;
+	/*
+	 * The budget counts instructions in the interpreter. JIT code counts arrivals at a loop
+	 * head (a backward jump's target) and calls instead, so that a loop pays one decrement
+	 * per iteration; insns_executed then reports that count.
+	 */
 	/* out */
 	uint64_t insns_executed;
 	struct csd_ebpf_fault fault;
@@ -152,6 +169,15 @@ struct csd_ebpf_verify_opts {
  */
 int csd_ebpf_prog__verify(struct csd_ebpf_prog *prog, struct csd_ebpf_verify_opts *opts);
 bool csd_ebpf_prog__verified(const struct csd_ebpf_prog *prog);
+
+/*
+ * Make the run on `thread` look at its abort flag now. The JIT's code for a verified program
+ * has no budget checks in its loops (that is what makes it as fast as compiled C), so whoever
+ * sets the flag calls this too, and again until the run returns: it sends SIGURG, whose
+ * handler (installed at the first JIT run, chaining to any earlier one) diverts the thread if
+ * it is in such code and its flag is set, and otherwise does nothing.
+ */
+void csd_ebpf_run_interrupt(pthread_t thread);
 
 /* The program's instructions as loaded (after ELF linking), for disassembly and inspection. */
 const struct csd_ebpf_insn *csd_ebpf_prog__insns(const struct csd_ebpf_prog *prog, size_t *cnt);

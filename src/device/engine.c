@@ -2,7 +2,9 @@
 /*
  * The compute engine: Execute Program runs on worker threads, never on the thread that
  * submitted it, so reads and writes on other queues keep flowing while a program runs.
- * A run has an instruction budget and, with a watchdog thread, a wall-clock limit; Abort (or a
+ * A run has a budget (instructions in the interpreter, loop iterations in the JIT's checked
+ * code; none for a verified program in the JIT) and, with a watchdog thread, a wall-clock limit;
+ * Abort (or a
  * controller going away) stops a waiting run at once and a running one within 65536
  * instructions. The streaming Execute reads NVM ranges in windows into a drive-internal
  * buffer, carrying `overlap` bytes from each window into the next, and adds up the results.
@@ -27,7 +29,7 @@ static void run_once(struct csd_subsys *s, struct csd_req *req, unsigned worker,
 {
 	struct csd_program *p = &s->programs[req->exec->pind];
 	CSD_EBPF_OPTS(csd_ebpf_run_opts, opts, .budget = s->cfg.exec_budget,
-		      .abort = &req->abort, .cpu_id = worker);
+		      .abort = &req->abort, .cpu_id = worker, .engine = s->cfg.engine);
 	uint64_t r0 = 0;
 	int err;
 
@@ -227,6 +229,11 @@ static void *worker_main(void *argp)
 	return NULL;
 }
 
+/*
+ * Every 5 ms: runs past their deadline are aborted, and every run with its abort flag set is
+ * interrupted (again, until it returns): the JIT's code for a verified program has no budget
+ * checks in its loops and notices the flag only when interrupted.
+ */
 static void *watchdog_main(void *argp)
 {
 	struct csd_subsys *s = argp;
@@ -243,6 +250,8 @@ static void *watchdog_main(void *argp)
 				r->exec->timed_out = true;
 				r->abort = true;
 			}
+			if (r && r->abort)
+				csd_ebpf_run_interrupt(e->threads[i]);
 		}
 		pthread_mutex_unlock(&e->lock);
 		usleep(5000);
@@ -284,7 +293,7 @@ int csd_engine_start(struct csd_subsys *s)
 			return -err;
 		}
 	}
-	if (s->cfg.exec_time_ms && !pthread_create(&e->watchdog, NULL, watchdog_main, s))
+	if (!pthread_create(&e->watchdog, NULL, watchdog_main, s))
 		e->has_watchdog = true;
 	return 0;
 }

@@ -55,6 +55,15 @@ struct ebpf_map {
 
 #define EBPF_LOG_SIZE	16384
 
+/* Machine code of a program (jit_x86_64.c). */
+struct ebpf_jit_code {
+	void *code;
+	size_t size;
+	size_t abort_entry;	/* offset an interrupted run resumes at */
+	size_t *pc_off;		/* code offset of each instruction */
+	size_t npc;
+};
+
 struct csd_ebpf_prog {
 	struct csd_ebpf_insn *insns;
 	size_t insn_cnt;
@@ -62,6 +71,10 @@ struct csd_ebpf_prog {
 	size_t map_cnt;
 	bool verified;		/* csd_ebpf_prog__verify() proved it safe */
 	bool writes_input;	/* ... and found stores into the input memory */
+	/* JIT code, compiled at the first run that wants it: [0] checked, [1] verified */
+	pthread_mutex_t jit_lock;
+	struct ebpf_jit_code jit[2];
+	int jit_err[2];
 	pthread_mutex_t log_lock;
 	size_t log_len;
 	char log[EBPF_LOG_SIZE];
@@ -98,6 +111,12 @@ bool ebpf_region_check(const struct ebpf_run *run, uint64_t addr, uint64_t size,
 /* Record a fault; returns 0 so that helpers can `return ebpf_run_fault(...)`. */
 uint64_t ebpf_run_fault(struct ebpf_run *run, enum csd_ebpf_fault_kind kind, uint64_t addr,
 			uint32_t size, const char *fmt, ...) __attribute__((format(printf, 5, 6)));
+
+/* A region a run may touch (skipped when empty or when the table is full). */
+void ebpf_run_add_region(struct ebpf_run *run, const void *start, uint64_t len, bool writable,
+			 const char *name);
+/* The errno a run returns for a fault of this kind. */
+int ebpf_fault_errno(enum csd_ebpf_fault_kind kind);
 
 /* Maps (maps.c). */
 int ebpf_map_init(struct ebpf_map *map, const char *name, enum ebpf_map_kind kind,

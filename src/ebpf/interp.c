@@ -14,6 +14,7 @@
 #include <string.h>
 
 #include "ebpf_internal.h"
+#include "jit.h"
 
 #define likely(x)	__builtin_expect(!!(x), 1)
 #define unlikely(x)	__builtin_expect(!!(x), 0)
@@ -60,7 +61,7 @@ uint64_t ebpf_run_fault(struct ebpf_run *run, enum csd_ebpf_fault_kind kind, uin
 	return 0;
 }
 
-static void add_region(struct ebpf_run *run, const void *start, uint64_t len, bool writable,
+void ebpf_run_add_region(struct ebpf_run *run, const void *start, uint64_t len, bool writable,
 		       const char *name)
 {
 	if (run->nregions < EBPF_MAX_REGIONS && len)
@@ -138,7 +139,7 @@ static inline uint32_t smod32(int32_t a, int32_t b)
 	return (uint32_t)(a % b);
 }
 
-static int fault_errno(enum csd_ebpf_fault_kind kind)
+int ebpf_fault_errno(enum csd_ebpf_fault_kind kind)
 {
 	switch (kind) {
 	case CSD_EBPF_FAULT_BUDGET: return -ETIME;
@@ -160,15 +161,61 @@ static int fault_errno(enum csd_ebpf_fault_kind kind)
 #undef INTERP_CHECKED
 #undef INTERP_FN
 
+bool csd_ebpf_jit_available(void)
+{
+#ifdef CSD_EBPF_HAVE_JIT
+	return true;
+#else
+	return false;
+#endif
+}
+
+#ifdef CSD_EBPF_HAVE_JIT
+/* The program's machine code for this kind of run, compiled once (under the program's lock). */
+static const struct ebpf_jit_code *jit_code(struct csd_ebpf_prog *prog, bool verified, int *err)
+{
+	struct ebpf_jit_code *code = &prog->jit[verified];
+
+	pthread_mutex_lock(&prog->jit_lock);
+	if (!code->code && !prog->jit_err[verified])
+		prog->jit_err[verified] = ebpf_jit_compile(prog, !verified, code);
+	*err = prog->jit_err[verified];
+	pthread_mutex_unlock(&prog->jit_lock);
+	return *err ? NULL : code;
+}
+#endif
+
 int csd_ebpf_prog__run(struct csd_ebpf_prog *prog, void *mem, size_t len,
 		       struct csd_ebpf_run_opts *opts, uint64_t *ret)
 {
+	CSD_EBPF_OPTS(csd_ebpf_run_opts, default_opts);
+	enum csd_ebpf_engine engine;
+	bool verified;
+
+	if (!opts)
+		opts = &default_opts;
+	engine = opts->engine;
 	/*
 	 * The proof holds for inputs up to EBPF_VERIFY_MAX_INPUT bytes, and assumed the input
 	 * writable if the program writes it: otherwise the run keeps its checks.
 	 */
-	if (prog->verified && (!mem || len <= EBPF_VERIFY_MAX_INPUT) &&
-	    !(opts && (opts->force_checks || (prog->writes_input && opts->mem_readonly))))
+	verified = prog->verified && (!mem || len <= EBPF_VERIFY_MAX_INPUT) &&
+		   !opts->force_checks && !(prog->writes_input && opts->mem_readonly);
+	if (engine == CSD_EBPF_ENGINE_JIT && !csd_ebpf_jit_available())
+		return -EOPNOTSUPP;
+#ifdef CSD_EBPF_HAVE_JIT
+	if (engine != CSD_EBPF_ENGINE_INTERP) {
+		int err;
+		const struct ebpf_jit_code *code = jit_code(prog, verified, &err);
+
+		if (code)
+			return ebpf_jit_run(prog, code, mem, len, opts, ret);
+		if (engine == CSD_EBPF_ENGINE_JIT)
+			return err;
+		/* the default engine falls back to the interpreter */
+	}
+#endif
+	if (verified)
 		return interp_run_verified(prog, mem, len, opts, ret);
 	return interp_run_checked(prog, mem, len, opts, ret);
 }

@@ -28,12 +28,12 @@ static int INTERP_FN(struct csd_ebpf_prog *prog, void *mem, size_t len,
 		len = 0;
 
 	memset(stack, 0, sizeof(stack));
-	add_region(&run, mem, len, !opts->mem_readonly, "input");
-	add_region(&run, stack, sizeof(stack), true, "stack");
+	ebpf_run_add_region(&run, mem, len, !opts->mem_readonly, "input");
+	ebpf_run_add_region(&run, stack, sizeof(stack), true, "stack");
 	for (size_t i = 0; i < prog->map_cnt; i++) {
 		const struct ebpf_map *m = &prog->maps[i];
 
-		add_region(&run, m->values, (uint64_t)m->value_size * m->max_entries, !m->readonly,
+		ebpf_run_add_region(&run, m->values, (uint64_t)m->value_size * m->max_entries, !m->readonly,
 			   m->name);
 	}
 	mem_start = (uint64_t)(uintptr_t)mem;
@@ -473,7 +473,7 @@ fault_out:
 	opts->insns_executed = budget - left - chunk;
 	if (ret)
 		*ret = 0;
-	return fault_errno(opts->fault.kind);
+	return ebpf_fault_errno(opts->fault.kind);
 }
 
 #undef DST

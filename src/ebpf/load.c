@@ -14,6 +14,7 @@
 #include <string.h>
 
 #include "ebpf_internal.h"
+#include "jit.h"
 
 void ebpf_logf(char *log, size_t size, const char *fmt, ...)
 {
@@ -494,6 +495,7 @@ int ebpf_prog_create(const struct csd_ebpf_insn *insns, size_t cnt, struct ebpf_
 	prog->maps = maps;
 	prog->map_cnt = map_cnt;
 	pthread_mutex_init(&prog->log_lock, NULL);
+	pthread_mutex_init(&prog->jit_lock, NULL);
 	*out = prog;
 	return 0;
 }
@@ -515,6 +517,11 @@ void csd_ebpf_prog__free(struct csd_ebpf_prog *prog)
 	free(prog->maps);
 	free(prog->insns);
 	pthread_mutex_destroy(&prog->log_lock);
+	pthread_mutex_destroy(&prog->jit_lock);
+#ifdef CSD_EBPF_HAVE_JIT
+	ebpf_jit_free(&prog->jit[0]);
+	ebpf_jit_free(&prog->jit[1]);
+#endif
 	free(prog);
 }
 

@@ -8,6 +8,7 @@
 #include "util.h"
 
 bool conf_verify;
+enum csd_ebpf_engine conf_engine = CSD_EBPF_ENGINE_INTERP;
 
 void conf_run_text(const char *text, bool raw_bytes, struct conf_outcome *out)
 {
@@ -79,6 +80,7 @@ void conf_run_text(const char *text, bool raw_bytes, struct conf_outcome *out)
 	}
 	out->stage = CONF_RUN;
 	ropts.budget = 1u << 24;
+	ropts.engine = conf_engine;
 	if (csd_ebpf_prog__run(prog, out->mem, out->mem_len, &ropts, &out->r0)) {
 		snprintf(out->msg, sizeof(out->msg), "%s", ropts.fault.msg);
 	} else {

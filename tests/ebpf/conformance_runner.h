@@ -27,6 +27,8 @@ struct conf_outcome {
 
 /* Verify each program after loading; verified programs then run without per-access checks. */
 extern bool conf_verify;
+/* The engine that runs the programs (default: the interpreter). */
+extern enum csd_ebpf_engine conf_engine;
 
 /* Parse, assemble (or take -- raw), load and run `text`. raw_bytes: -- raw is single bytes. */
 void conf_run_text(const char *text, bool raw_bytes, struct conf_outcome *out);

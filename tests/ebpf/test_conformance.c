@@ -12,7 +12,7 @@
 #include "conformance_runner.h"
 #include "util.h"
 
-static int ntests, npassed, ntests_ok, nverified, nverified_ok, nrefused;
+static int ntests, npassed, ntests_ok, njit_ok, nverified, nverified_ok, nrefused;
 
 static void report(const char *dir, const char *name, bool ok, const char *why)
 {
@@ -37,6 +37,25 @@ static char *read_text(const char *dir, const char *name)
 	return csd_read_file(path, &buf, &len) ? NULL : (char *)buf;
 }
 
+/* Does the outcome match what the test file expects? why: the difference if not. */
+static bool as_expected(const struct conf_outcome *o, char *why, size_t size)
+{
+	if (o->has_error) {
+		snprintf(why, size, "expected an error, ran to r0=0x%llx", (unsigned long long)o->r0);
+		return o->stage != CONF_OK;
+	}
+	if (o->stage != CONF_OK)
+		snprintf(why, size, "stopped: %s", o->msg);
+	else
+		snprintf(why, size, "r0=0x%llx, expected 0x%llx", (unsigned long long)o->r0,
+			 (unsigned long long)o->expected);
+	return o->stage == CONF_OK && o->has_result && o->r0 == o->expected;
+}
+
+/*
+ * Each test in the interpreter, in the JIT (with checks), and, when the verifier proves it,
+ * once more without checks in the JIT.
+ */
 static void check_test(const char *dir, const char *name)
 {
 	struct conf_outcome o;
@@ -48,34 +67,31 @@ static void check_test(const char *dir, const char *name)
 		report("tests", name, false, "cannot read");
 		return;
 	}
+	conf_engine = CSD_EBPF_ENGINE_INTERP;
 	conf_run_text(text, false, &o);
-	if (o.has_error) {
-		ok = o.stage != CONF_OK;
-		snprintf(why, sizeof(why), "expected an error, ran to r0=0x%llx",
-			 (unsigned long long)o.r0);
-	} else {
-		ok = o.stage == CONF_OK && o.has_result && o.r0 == o.expected;
-		if (o.stage != CONF_OK)
-			snprintf(why, sizeof(why), "stopped: %s", o.msg);
-		else
-			snprintf(why, sizeof(why), "r0=0x%llx, expected 0x%llx",
-				 (unsigned long long)o.r0, (unsigned long long)o.expected);
-	}
+	ok = as_expected(&o, why, sizeof(why));
 	report("tests", name, ok, why);
 	ntests_ok += ok;
 	conf_outcome_free(&o);
 
-	/* the same test once more, through the verifier: proven programs run unchecked */
+	if (csd_ebpf_jit_available()) {
+		conf_engine = CSD_EBPF_ENGINE_JIT;
+		conf_run_text(text, false, &o);
+		ok = as_expected(&o, why, sizeof(why));
+		report("jit", name, ok, why);
+		njit_ok += ok;
+		conf_outcome_free(&o);
+	}
+
 	conf_verify = true;
 	conf_run_text(text, false, &o);
 	conf_verify = false;
+	conf_engine = CSD_EBPF_ENGINE_INTERP;
 	if (o.verified) {
-		bool same = o.has_error ? o.stage != CONF_OK :
-			    o.stage == CONF_OK && o.has_result && o.r0 == o.expected;
-
+		ok = as_expected(&o, why, sizeof(why));
 		nverified++;
-		nverified_ok += same;
-		report("verified", name, same, o.stage == CONF_OK ? "a different r0" : o.msg);
+		nverified_ok += ok;
+		report("verified", name, ok, why);
 	} else if (o.stage >= CONF_RUN) {
 		nrefused++;
 		printf("# verifier refused %s: %s\n", name, o.verify_msg);
@@ -162,8 +178,11 @@ int main(int argc, char **argv)
 		return 1;
 	printf("# conformance: %d/%d tests passed, %d/%d negative files behaved\n", ntests_ok, t,
 	       npassed - before_negative, n);
-	printf("# verifier: %d/%d tests verified, %d of them passed again without checks; %d "
-	       "refused\n", nverified, t, nverified_ok, nrefused);
+	printf("# JIT: %d/%d tests passed%s\n", njit_ok, t,
+	       csd_ebpf_jit_available() ? "" : " (skipped: no JIT for this machine)");
+	printf("# verifier: %d/%d tests verified, %d of them passed again without checks (%s); "
+	       "%d refused\n", nverified, t, nverified_ok,
+	       csd_ebpf_jit_available() ? "JIT" : "interpreter", nrefused);
 	printf("1..%d\n", ntests);
 	return npassed == ntests ? 0 : 1;
 }

@@ -32,11 +32,13 @@ struct stats {
 };
 
 /* One run between guard zones; returns the run's result code, r0 and the memory after. */
-static int run_guarded(struct csd_ebpf_prog *prog, bool force_checks, uint64_t *r0,
-		       uint8_t mem_after[MEM_LEN], enum csd_ebpf_fault_kind *kind, char *msg)
+static int run_guarded(struct csd_ebpf_prog *prog, enum csd_ebpf_engine engine,
+		       bool force_checks, uint64_t *r0, uint8_t mem_after[MEM_LEN],
+		       enum csd_ebpf_fault_kind *kind, char *msg)
 {
 	static uint8_t area[GUARD + MEM_LEN + GUARD];
-	CSD_EBPF_OPTS(csd_ebpf_run_opts, opts, .budget = 5000, .force_checks = force_checks);
+	CSD_EBPF_OPTS(csd_ebpf_run_opts, opts, .budget = 5000, .force_checks = force_checks,
+		      .engine = engine);
 	int err;
 
 	memset(area, 0xa5, sizeof(area));
@@ -65,38 +67,78 @@ static void print_program(const struct csd_ebpf_insn *insns, size_t cnt)
 	}
 }
 
+/* The clock and the random helper differ from run to run by design. */
+static bool deterministic(const struct csd_ebpf_insn *insns, size_t cnt)
+{
+	for (size_t pc = 0; pc < cnt; pc++)
+		if ((insns[pc].code == (BPF_JMP | BPF_CALL) && insns[pc].src_reg == 0 &&
+		     (insns[pc].imm == CSD_EBPF_HELPER_KTIME_GET_NS ||
+		      insns[pc].imm == CSD_EBPF_HELPER_GET_PRANDOM_U32)) ||
+		    insns[pc].code == (BPF_JMP | BPF_CALL | BPF_X))	/* callx: any helper */
+			return false;
+	return true;
+}
+
+struct outcome {
+	int err;
+	uint64_t r0;
+	uint8_t mem[MEM_LEN];
+	enum csd_ebpf_fault_kind kind;
+	char msg[256];
+};
+
+/* Two runs agree on result, fault kind and memory (budgets are counted differently). */
+static void expect_same(const struct csd_ebpf_insn *insns, size_t cnt, const struct outcome *a,
+			const struct outcome *b, const char *what)
+{
+	if (a->kind == CSD_EBPF_FAULT_BUDGET || b->kind == CSD_EBPF_FAULT_BUDGET)
+		return;
+	if (a->err != b->err || a->kind != b->kind || memcmp(a->mem, b->mem, MEM_LEN) ||
+	    (deterministic(insns, cnt) && a->r0 != b->r0)) {
+		print_program(insns, cnt);
+		fail_msg("%s: %d/%llx (%s) vs %d/%llx (%s)", what, a->err, (unsigned long long)a->r0,
+			 a->msg, b->err, (unsigned long long)b->r0, b->msg);
+	}
+}
+
+static void run_one(struct csd_ebpf_prog *prog, enum csd_ebpf_engine engine, bool force_checks,
+		    struct outcome *o)
+{
+	o->err = run_guarded(prog, engine, force_checks, &o->r0, o->mem, &o->kind, o->msg);
+}
+
+/*
+ * Every loaded program runs in the interpreter and the JIT, with checks: the two must agree.
+ * A program the verifier accepts must not fault with the checks, and must give the same
+ * without them, in both engines.
+ */
 static void run_and_check(const struct csd_ebpf_insn *insns, size_t cnt,
 			  struct csd_ebpf_prog *prog, struct stats *st)
 {
 	CSD_EBPF_OPTS(csd_ebpf_verify_opts, vopts);
-	uint8_t mem_checked[MEM_LEN], mem_unchecked[MEM_LEN];
-	enum csd_ebpf_fault_kind kind, kind2;
-	uint64_t r0, r0_unchecked;
-	char msg[256];
-	int err, err2;
+	struct outcome interp, jit, fast;
+	bool jit_ok = csd_ebpf_jit_available();
 
-	if (csd_ebpf_prog__verify(prog, &vopts)) {
-		err = run_guarded(prog, false, &r0, mem_checked, &kind, NULL);
-		err ? st->faulted++ : st->ran++;
+	run_one(prog, CSD_EBPF_ENGINE_INTERP, true, &interp);
+	interp.err ? st->faulted++ : st->ran++;
+	if (jit_ok) {
+		run_one(prog, CSD_EBPF_ENGINE_JIT, true, &jit);
+		expect_same(insns, cnt, &interp, &jit, "interpreter and JIT disagree");
+	}
+	if (csd_ebpf_prog__verify(prog, &vopts))
 		return;
-	}
 	st->verified++;
-	err = run_guarded(prog, true, &r0, mem_checked, &kind, msg);
-	err ? st->faulted++ : st->ran++;
-	if (err && kind != CSD_EBPF_FAULT_BUDGET) {
+	if (interp.err && interp.kind != CSD_EBPF_FAULT_BUDGET) {
 		print_program(insns, cnt);
-		fail_msg("a verified program faulted: %s", msg);
+		fail_msg("a verified program faulted: %s", interp.msg);
 	}
-	err2 = run_guarded(prog, false, &r0_unchecked, mem_unchecked, &kind2, NULL);
-	/* the clock and the random helper differ from run to run by design */
-	for (size_t pc = 0; pc < cnt; pc++)
-		if (insns[pc].code == (BPF_JMP | BPF_CALL) && insns[pc].src_reg == 0 &&
-		    (insns[pc].imm == CSD_EBPF_HELPER_KTIME_GET_NS ||
-		     insns[pc].imm == CSD_EBPF_HELPER_GET_PRANDOM_U32))
-			return;
-	if (err2 != err || r0_unchecked != r0 || memcmp(mem_checked, mem_unchecked, MEM_LEN)) {
-		print_program(insns, cnt);
-		fail_msg("a verified program ran differently without its checks");
+	run_one(prog, CSD_EBPF_ENGINE_INTERP, false, &fast);
+	expect_same(insns, cnt, &interp, &fast, "verified, the interpreter ran it differently "
+		    "without checks");
+	if (jit_ok) {
+		run_one(prog, CSD_EBPF_ENGINE_JIT, false, &fast);
+		expect_same(insns, cnt, &interp, &fast, "verified, the JIT ran it differently "
+			    "without checks");
 	}
 }
 

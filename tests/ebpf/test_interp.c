@@ -1,12 +1,19 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * The interpreter: memory checks name pc and address, the budget stops a run after exactly
- * that many instructions, abort and call depth stop it, helpers check their pointers.
+ * Both engines, the interpreter and the JIT, each test run once per engine: memory checks
+ * name pc and address, the budget stops a run after exactly that many instructions (the
+ * interpreter) or loop iterations (the JIT), abort and call depth stop it, helpers check
+ * their pointers; and an interrupt stops the JIT's unchecked code for a verified program.
  */
 #include <pthread.h>
 #include <unistd.h>
 
 #include "test_helpers.h"
+
+static enum csd_ebpf_engine engine;
+
+/* run options for the engine under test */
+#define RUN_OPTS(name, ...) CSD_EBPF_OPTS(csd_ebpf_run_opts, name, .engine = engine, __VA_ARGS__)
 
 static struct csd_ebpf_prog *load_ok(const char *text)
 {
@@ -27,13 +34,14 @@ static void test_reads_input_and_stack(void **state)
 		"add %r0, %r2\n"		/* + len */
 		"exit\n");
 	uint8_t mem[8] = { 0, 0, 0, 0, 0x10, 0x20, 0, 0 };
-	CSD_EBPF_OPTS(csd_ebpf_run_opts, opts);
+	RUN_OPTS(opts);
 	uint64_t r0;
 
 	(void)state;
 	assert_int_equal(csd_ebpf_prog__run(prog, mem, sizeof(mem), &opts, &r0), 0);
 	assert_int_equal(r0, 0x2010 + 8);
-	assert_int_equal(opts.insns_executed, 5);
+	/* the interpreter counts instructions, the JIT loop iterations (there is no loop) */
+	assert_int_equal(opts.insns_executed, engine == CSD_EBPF_ENGINE_JIT ? 0 : 5);
 	csd_ebpf_prog__free(prog);
 }
 
@@ -52,7 +60,7 @@ static void test_memory_faults(void **state)
 	(void)state;
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		struct csd_ebpf_prog *prog = load_ok(cases[i].text);
-		CSD_EBPF_OPTS(csd_ebpf_run_opts, opts, .mem_readonly = cases[i].readonly);
+		RUN_OPTS(opts, .mem_readonly = cases[i].readonly);
 		uint8_t mem[8] = { 0 };
 		uint64_t r0 = 99;
 
@@ -72,10 +80,24 @@ static void test_budget_is_exact(void **state)
 	/* 1 + 3 per iteration: r0 counts to 100 */
 	struct csd_ebpf_prog *prog = load_ok("mov %r0, 0\nloop:\nadd %r0, 1\n"
 					     "jlt %r0, 100, loop\nexit\n");
-	CSD_EBPF_OPTS(csd_ebpf_run_opts, opts);
+	RUN_OPTS(opts);
 	uint64_t r0;
 
 	(void)state;
+	if (engine == CSD_EBPF_ENGINE_JIT) {
+		/* the JIT counts arrivals at the loop head: 100, so 101 is enough and 100 not */
+		opts.budget = 101;
+		assert_int_equal(csd_ebpf_prog__run(prog, NULL, 0, &opts, &r0), 0);
+		assert_int_equal(r0, 100);
+		assert_int_equal(opts.insns_executed, 100);
+		opts.budget = 100;
+		assert_int_equal(csd_ebpf_prog__run(prog, NULL, 0, &opts, &r0), -ETIME);
+		assert_int_equal(opts.fault.kind, CSD_EBPF_FAULT_BUDGET);
+		assert_int_equal(opts.fault.pc, 1);	/* the loop head */
+		assert_non_null(strstr(opts.fault.msg, "budget of 100 loop iterations"));
+		csd_ebpf_prog__free(prog);
+		return;
+	}
 	/* the whole run is 1 + 2*100 + 1 = 202 instructions */
 	opts.budget = 202;
 	assert_int_equal(csd_ebpf_prog__run(prog, NULL, 0, &opts, &r0), 0);
@@ -95,16 +117,18 @@ static void test_long_budget_crosses_chunks(void **state)
 	/* 3 million iterations: more than one internal budget chunk */
 	struct csd_ebpf_prog *prog = load_ok("mov %r0, 0\nloop:\nadd %r0, 1\n"
 					     "jlt %r0, 3000000, loop\nexit\n");
-	CSD_EBPF_OPTS(csd_ebpf_run_opts, opts);
+	RUN_OPTS(opts);
 	uint64_t r0;
+
+	bool jit = engine == CSD_EBPF_ENGINE_JIT;
 
 	(void)state;
 	assert_int_equal(csd_ebpf_prog__run(prog, NULL, 0, &opts, &r0), 0);
 	assert_int_equal(r0, 3000000);
-	assert_int_equal(opts.insns_executed, 6000002);
-	opts.budget = 4000000;
+	assert_int_equal(opts.insns_executed, jit ? 3000000 : 6000002);
+	opts.budget = jit ? 2000000 : 4000000;
 	assert_int_equal(csd_ebpf_prog__run(prog, NULL, 0, &opts, &r0), -ETIME);
-	assert_int_equal(opts.insns_executed, 4000000);
+	assert_int_equal(opts.insns_executed, opts.budget);
 	csd_ebpf_prog__free(prog);
 }
 
@@ -121,7 +145,7 @@ static void *raise_abort(void *arg)
 static void test_abort_from_another_thread(void **state)
 {
 	struct csd_ebpf_prog *prog = load_ok("mov %r0, 0\nloop:\nadd %r0, 1\nja loop\nexit\n");
-	CSD_EBPF_OPTS(csd_ebpf_run_opts, opts, .abort = &abort_flag,
+	RUN_OPTS(opts, .abort = &abort_flag,
 		      .budget = UINT64_MAX);
 	pthread_t t;
 	uint64_t r0;
@@ -152,7 +176,7 @@ static void test_call_frames(void **state)
 		"exit\n");
 	struct csd_ebpf_prog *deep = load_ok("mov %r1, 0\ncall local f\nexit\n"
 					     "f:\ncall local f\nexit\n");
-	CSD_EBPF_OPTS(csd_ebpf_run_opts, opts);
+	RUN_OPTS(opts);
 	uint64_t r0;
 
 	(void)state;
@@ -177,7 +201,7 @@ static void test_helpers(void **state)
 		"exit\n");
 	struct csd_ebpf_prog *badptr = load_ok("lddw %r1, 0x10\nmov %r2, 4\ncall 6\nexit\n");
 	struct csd_ebpf_prog *badcallx = load_ok("mov %r2, 77\ncall %r2\nexit\n");
-	CSD_EBPF_OPTS(csd_ebpf_run_opts, opts);
+	RUN_OPTS(opts);
 	char log[128];
 	uint64_t r0;
 
@@ -199,17 +223,75 @@ static void test_helpers(void **state)
 	csd_ebpf_prog__free(badcallx);
 }
 
+/* A verified program in JIT code has no budget checks: an interrupt must still stop it. */
+struct interrupter {
+	pthread_t target;
+	volatile bool done;
+};
+
+static void *interrupt_later(void *arg)
+{
+	struct interrupter *it = arg;
+
+	usleep(20000);
+	abort_flag = true;
+	while (!it->done) {	/* again and again, as the drive's watchdog does */
+		csd_ebpf_run_interrupt(it->target);
+		usleep(1000);
+	}
+	return NULL;
+}
+
+static void test_interrupt_verified_jit_code(void **state)
+{
+	/* 2^40 iterations: bounded (the verifier takes it), endless in practice */
+	struct csd_ebpf_prog *prog = load_ok("mov %r0, 0\nlddw %r1, 0x10000000000\nloop:\n"
+					     "add %r0, 1\njlt %r0, %r1, loop\nexit\n");
+	RUN_OPTS(opts, .abort = &abort_flag);
+	struct interrupter it = { pthread_self(), false };
+	pthread_t t;
+	uint64_t r0;
+
+	(void)state;
+	assert_int_equal(csd_ebpf_prog__verify(prog, NULL), 0);
+	abort_flag = false;
+	pthread_create(&t, NULL, interrupt_later, &it);
+	assert_int_equal(csd_ebpf_prog__run(prog, NULL, 0, &opts, &r0), -ECANCELED);
+	it.done = true;
+	pthread_join(t, NULL);
+	assert_int_equal(opts.fault.kind, CSD_EBPF_FAULT_ABORTED);
+	assert_true(opts.fault.pc >= 3 && opts.fault.pc <= 4);	/* inside the loop */
+	assert_true(r0 == 0);
+	csd_ebpf_prog__free(prog);
+}
+
+static int use_interp(void **state) { (void)state; engine = CSD_EBPF_ENGINE_INTERP; return 0; }
+
+static int use_jit(void **state)
+{
+	(void)state;
+	if (!csd_ebpf_jit_available())
+		skip();		/* prints: no JIT for this machine */
+	engine = CSD_EBPF_ENGINE_JIT;
+	return 0;
+}
+
+/* each test once per engine, named after both */
+#define BOTH(t) { "interpreter: " #t, t, use_interp, NULL, NULL }, { "jit: " #t, t, use_jit, NULL, NULL }
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_reads_input_and_stack),
-		cmocka_unit_test(test_memory_faults),
-		cmocka_unit_test(test_budget_is_exact),
-		cmocka_unit_test(test_long_budget_crosses_chunks),
-		cmocka_unit_test(test_abort_from_another_thread),
-		cmocka_unit_test(test_call_frames),
-		cmocka_unit_test(test_helpers),
+		BOTH(test_reads_input_and_stack),
+		BOTH(test_memory_faults),
+		BOTH(test_budget_is_exact),
+		BOTH(test_long_budget_crosses_chunks),
+		BOTH(test_abort_from_another_thread),
+		BOTH(test_call_frames),
+		BOTH(test_helpers),
+		{ "jit: test_interrupt_verified_jit_code", test_interrupt_verified_jit_code, use_jit,
+		  NULL, NULL },
 	};
 
-	return cmocka_run_group_tests_name("ebpf-interp", tests, NULL, NULL);
+	return cmocka_run_group_tests_name("ebpf engines", tests, NULL, NULL);
 }

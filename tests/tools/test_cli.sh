@@ -77,6 +77,10 @@ printf 'mov %%r0, 1\nbogus\n' >"$tmp/bad.s"
 check "csd asm: error names the line" exit_code 1 "line 2: unknown mnemonic 'bogus'" "$csd" asm "$tmp/bad.s"
 printf 'lddw %%r1, 0x10\nldxb %%r0, [%%r1+0]\nexit\n' >"$tmp/fault.s"
 check "csd run: a fault names pc and address" exit_code 1 "pc 2 (ldxb %r0, [%r1+0]): 1-byte read at 0x10" "$csd" run "$tmp/fault.s"
-check "csd run: budget" exit_code 1 "instruction budget of 1000 used up" "$csd" run -b 1000 --gen 1M "$prog"
+check "csd run: budget (interpreter)" exit_code 1 "instruction budget of 1000 used up" "$csd" run -e interp -b 1000 --gen 1M "$prog"
+check "csd run: budget (JIT)" exit_code 1 "budget of 1000 loop iterations and calls used up" "$csd" run -e jit -b 1000 --gen 1M "$prog"
+check "csd run --verify: the JIT runs the proven program unchecked" bash -c \
+	"'$csd' run -V -e jit --gen 1M '$prog' | grep -qF 'engine: JIT, verified (no checks)'"
+check "csd run --verify: a refusal names pc and reason" exit_code 1 "refused: pc 2 (ldxb %r0, [%r1+0])" "$csd" run -V "$tmp/fault.s"
 
 finish

@@ -246,7 +246,10 @@ static void run_usage(FILE *f)
 		"  -g, --gen SIZE   input memory: SIZE bytes of generated text (e.g. 64M)\n"
 		"  -s, --seed N     generator seed (default 1)\n"
 		"  -r, --rate N     \"Alpha\" words per 1000 words (default 5)\n"
-		"  -b, --budget N   instruction budget (default 2^32)\n"
+		"  -b, --budget N   budget: instructions (interpreter) or loop iterations (JIT)\n"
+		"                   (default 2^32)\n"
+		"  -e, --engine interp|jit   what runs it (default: the JIT where there is one)\n"
+		"  -V, --verify     verify first, as a drive does: a proven program runs unchecked\n"
 		"  -q, --quiet      print only r0\n");
 }
 
@@ -259,6 +262,8 @@ int cmd_run(int argc, char **argv)
 		{ "seed", required_argument, NULL, 's' },
 		{ "rate", required_argument, NULL, 'r' },
 		{ "budget", required_argument, NULL, 'b' },
+		{ "engine", required_argument, NULL, 'e' },
+		{ "verify", no_argument, NULL, 'V' },
 		{ "quiet", no_argument, NULL, 'q' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
@@ -266,7 +271,7 @@ int cmd_run(int argc, char **argv)
 	CSD_EBPF_OPTS(csd_ebpf_run_opts, ropts);
 	const char *name = NULL, *input = NULL;
 	uint64_t gen = 0, seed = 1, rate = 5, budget = 0, expected = 0, r0;
-	bool quiet = false, generated = false;
+	bool quiet = false, generated = false, verify = false;
 	struct csd_ebpf_prog *prog;
 	uint8_t *mem = NULL;
 	size_t len = 0;
@@ -274,8 +279,21 @@ int cmd_run(int argc, char **argv)
 	char log[4096];
 	int c, err;
 
-	while ((c = getopt_long(argc, argv, "p:i:g:s:r:b:qh", longopts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "p:i:g:s:r:b:e:Vqh", longopts, NULL)) != -1) {
 		switch (c) {
+		case 'e':
+			if (!strcmp(optarg, "interp")) {
+				ropts.engine = CSD_EBPF_ENGINE_INTERP;
+			} else if (!strcmp(optarg, "jit") && csd_ebpf_jit_available()) {
+				ropts.engine = CSD_EBPF_ENGINE_JIT;
+			} else {
+				fprintf(stderr, "csd: --engine '%s': interp%s expected\n", optarg,
+					csd_ebpf_jit_available() ? " or jit" :
+					" (no JIT for this machine)");
+				return 2;
+			}
+			break;
+		case 'V': verify = true; break;
 		case 'p': name = optarg; break;
 		case 'i': input = optarg; break;
 		case 'g':
@@ -316,6 +334,15 @@ int cmd_run(int argc, char **argv)
 	}
 	if (load_program(argv[optind], name, &prog))
 		return 1;
+	if (verify) {
+		CSD_EBPF_OPTS(csd_ebpf_verify_opts, vopts, .log_buf = log, .log_size = sizeof(log));
+
+		if (csd_ebpf_prog__verify(prog, &vopts)) {
+			fprintf(stderr, "csd: %s: refused: %s\n", argv[optind], log);
+			csd_ebpf_prog__free(prog);
+			return 1;
+		}
+	}
 	if (input && (err = csd_read_file(input, &mem, &len))) {
 		fprintf(stderr, "csd: %s: %s\n", input, strerror(-err));
 		csd_ebpf_prog__free(prog);
@@ -353,7 +380,11 @@ int cmd_run(int argc, char **argv)
 		printf("%" PRIu64 "\n", r0);
 	} else {
 		printf("r0 = %" PRIu64 " (0x%" PRIx64 ")\n", r0, r0);
-		printf("instructions executed: %" PRIu64 "\n", ropts.insns_executed);
+		if (ropts.engine == CSD_EBPF_ENGINE_INTERP || !csd_ebpf_jit_available())
+			printf("instructions executed: %" PRIu64 "\n", ropts.insns_executed);
+		else
+			printf("engine: JIT%s\n", csd_ebpf_prog__verified(prog) ?
+			       ", verified (no checks)" : ", with checks");
 		printf("input: %zu bytes in %.3f s (%.1f MB/s)\n", len, t1 - t0,
 		       (double)len / 1e6 / (t1 - t0 > 0 ? t1 - t0 : 1e-9));
 		if (generated)

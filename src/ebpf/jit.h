@@ -1,0 +1,53 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Between the JIT's code generator (jit_x86_64.c) and its runtime (jit_run.c): the context a
+ * run's machine code reads through r12, and the C functions that code calls on its rare paths.
+ */
+#ifndef CSD_EBPF_JIT_H
+#define CSD_EBPF_JIT_H
+
+#include "ebpf_internal.h"
+
+#define JIT_STACK_BYTES	(CSD_EBPF_MAX_FRAMES * CSD_EBPF_STACK_SIZE)
+#define JIT_BUDGET_CHUNK	65536u
+
+struct jit_ctx {
+	struct ebpf_run run;	/* first: helpers get the context's address as their run */
+	uint64_t r1, r2, r3, r4, r5;	/* at entry */
+	uint64_t stack_top;
+	uint64_t stack_start;
+	uint64_t mem_start;
+	uint64_t in_lim[4];	/* an access of size 1, 2, 4, 8 at mem_start + rel is inside if rel < lim */
+	uint64_t in_wlim[4];	/* the same for writes (0 when the input is read-only) */
+	uint64_t chunk;		/* budget countdown: in r9 while the code runs */
+	uint64_t left;		/* budget beyond the chunk */
+	uint64_t budget;
+	uint64_t saved_rsp;
+	uint64_t callx_id;
+	uint32_t depth;		/* nested bpf-to-bpf calls */
+	uint64_t interrupted_rip;	/* set by the signal handler */
+	const struct ebpf_jit_code *code;
+};
+
+typedef uint64_t (*jit_entry_fn)(struct jit_ctx *ctx);
+
+/* Compile prog; checked: keep a check per memory access (programs not verified). */
+int ebpf_jit_compile(const struct csd_ebpf_prog *prog, bool checked, struct ebpf_jit_code *out);
+void ebpf_jit_free(struct ebpf_jit_code *code);
+
+/* Run a compiled program: the same contract as csd_ebpf_prog__run(). */
+int ebpf_jit_run(struct csd_ebpf_prog *prog, const struct ebpf_jit_code *code, void *mem,
+		 size_t len, struct csd_ebpf_run_opts *opts, uint64_t *ret);
+
+/* Called from machine code. */
+int jit_mem_slow(struct jit_ctx *ctx, uint64_t addr, uint64_t size_write, uint64_t pc);
+void jit_refill(struct jit_ctx *ctx, uint64_t pc);
+void jit_fault_depth(struct jit_ctx *ctx, uint64_t addr, uint64_t pc);
+void jit_fault_misaligned(struct jit_ctx *ctx, uint64_t addr, uint64_t pc);
+uint64_t jit_callx(struct ebpf_run *run, uint64_t r1, uint64_t r2, uint64_t r3, uint64_t r4,
+		   uint64_t r5);
+uint64_t jit_divmod(uint64_t a, uint64_t b, uint64_t kind);
+uint64_t jit_atomic_fetch(uint64_t addr, uint64_t val, uint64_t op_size);
+void jit_interrupted(struct jit_ctx *ctx);
+
+#endif

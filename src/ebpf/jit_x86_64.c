@@ -1,0 +1,1313 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The x86-64 JIT: one pass over the program emits machine code, jumps as rel32 so that every
+ * instruction's size is known before its targets are (targets are patched at the end), and the
+ * rare paths (a memory access outside the fast checks, a budget refill, a fault) go to stubs
+ * after the body so the hot code stays straight.
+ *
+ * Registers, as in Linux's JIT so that helper calls need no spilling of r6-r10:
+ *   r0 rax  r1 rdi  r2 rsi  r3 rdx  r4 rcx  r5 r8  r6 rbx  r7 r13  r8 r14  r9 r15  r10 rbp
+ *   r12: the run's context; r9: the budget countdown; r10, r11: scratch.
+ * bpf-to-bpf calls are native calls: the caller saves r6-r10 on the machine stack and moves
+ * r10 down a frame. Checked code (a program the verifier did not prove) tests every access
+ * against the input and the stack inline and asks C about maps; verified code accesses memory
+ * directly. Both count down the budget at every loop head (a backward jump's target) and call,
+ * so that a run can always be stopped (budget, Abort, the watchdog).
+ *
+ * The code lives in its own mapping, written while read-write and then made read-execute: it
+ * is never writable and executable at once.
+ */
+#include <errno.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+
+#include "ebpf_internal.h"
+#include "jit.h"
+
+enum { RAX, RCX, RDX, RBX, RSP, RBP, RSI, RDI, R8, R9, R10, R11, R12, R13, R14, R15 };
+
+static const uint8_t reg_map[EBPF_NREGS] = { RAX, RDI, RSI, RDX, RCX, R8, RBX, R13, R14, R15, RBP };
+
+#define CTX		R12
+#define BUDGET		R9
+#define CTX_OFF(f)	((int32_t)offsetof(struct jit_ctx, f))
+
+enum stub_kind { STUB_MEM, STUB_BUDGET, STUB_DEPTH, STUB_MISALIGNED, STUB_EXIT };
+
+struct stub {
+	enum stub_kind kind;
+	uint32_t pc;
+	size_t site;		/* the rel32 to patch to the stub */
+	size_t resume;		/* where the stub returns to */
+	uint32_t arg;		/* STUB_MEM: size | write << 8 */
+};
+
+struct fixup {
+	size_t at;		/* a rel32 field */
+	size_t target_pc;	/* eBPF pc, or (size_t)-1 with label */
+	size_t label;
+};
+
+struct jit {
+	uint8_t *buf;
+	size_t len, cap;
+	bool oom;
+	bool checked;
+	const struct csd_ebpf_prog *prog;
+	size_t *pc_off;
+	bool *loop_head;
+	bool *moved;		/* an exit or ja emitted elsewhere (see emit_cond_jump) */
+	bool *target;		/* some jump or call lands here */
+	uint16_t *live;		/* registers live on entry to each pc */
+	size_t cur_pc;		/* the instruction being compiled */
+	bool flags_from;	/* the x86 flags hold the last ALU result's (for == 0 tests) */
+	struct fixup *fix;
+	size_t nfix, capfix;
+	struct stub *stubs;
+	size_t nstubs, capstubs;
+	size_t epilogue, fault_common, abort_entry;
+};
+
+#define LABEL_PENDING	((size_t)-1)
+
+/* ---- bytes ------------------------------------------------------------------------------ */
+
+static void grow(struct jit *j, size_t n)
+{
+	if (j->len + n <= j->cap)
+		return;
+	while (j->len + n > j->cap)
+		j->cap = j->cap ? j->cap * 2 : 4096;
+	j->buf = realloc(j->buf, j->cap);
+	if (!j->buf)
+		j->oom = true;
+}
+
+static void emit1(struct jit *j, uint8_t b)
+{
+	grow(j, 1);
+	if (!j->oom)
+		j->buf[j->len++] = b;
+	else
+		j->len++;
+}
+
+static void emit4(struct jit *j, uint32_t v)
+{
+	for (int i = 0; i < 4; i++)
+		emit1(j, (uint8_t)(v >> (8 * i)));
+}
+
+static void emit8(struct jit *j, uint64_t v)
+{
+	emit4(j, (uint32_t)v);
+	emit4(j, (uint32_t)(v >> 32));
+}
+
+static void patch4(struct jit *j, size_t at, uint32_t v)
+{
+	if (j->oom)
+		return;
+	for (int i = 0; i < 4; i++)
+		j->buf[at + i] = (uint8_t)(v >> (8 * i));
+}
+
+/* REX with W, R (reg field), B (rm field); `force` for the byte registers sil/dil/bpl/spl. */
+static void rex(struct jit *j, bool w, unsigned reg, unsigned rm, bool force)
+{
+	uint8_t r = (uint8_t)(0x40 | (w << 3) | ((reg >> 3) << 2) | (rm >> 3));
+
+	if (r != 0x40 || force)
+		emit1(j, r);
+}
+
+static void modrm_rr(struct jit *j, unsigned reg, unsigned rm)
+{
+	emit1(j, (uint8_t)(0xc0 | ((reg & 7) << 3) | (rm & 7)));
+}
+
+/* [base + disp]: disp8 when it fits (shorter code decodes faster), else disp32 */
+static void modrm_mem(struct jit *j, unsigned reg, unsigned base, int32_t disp)
+{
+	bool short_disp = disp >= -128 && disp <= 127;
+
+	emit1(j, (uint8_t)((short_disp ? 0x40 : 0x80) | ((reg & 7) << 3) | (base & 7)));
+	if ((base & 7) == RSP)
+		emit1(j, 0x24);
+	if (short_disp)
+		emit1(j, (uint8_t)disp);
+	else
+		emit4(j, (uint32_t)disp);
+}
+
+static bool byte_reg_needs_rex(unsigned r) { return r >= RSP && r <= RDI; }
+
+/* Pad with multi-byte NOPs to a multiple of `to`: loop heads start a fetch block. */
+static void align_code(struct jit *j, size_t to)
+{
+	static const uint8_t nops[][9] = {
+		{ 0x90 }, { 0x66, 0x90 }, { 0x0f, 0x1f, 0x00 }, { 0x0f, 0x1f, 0x40, 0x00 },
+		{ 0x0f, 0x1f, 0x44, 0x00, 0x00 }, { 0x66, 0x0f, 0x1f, 0x44, 0x00, 0x00 },
+		{ 0x0f, 0x1f, 0x80, 0x00, 0x00, 0x00, 0x00 },
+		{ 0x0f, 0x1f, 0x84, 0x00, 0x00, 0x00, 0x00, 0x00 },
+		{ 0x66, 0x0f, 0x1f, 0x84, 0x00, 0x00, 0x00, 0x00, 0x00 },
+	};
+
+	while (j->len % to) {
+		size_t n = to - j->len % to;
+
+		n = n > 9 ? 9 : n;
+		for (size_t i = 0; i < n; i++)
+			emit1(j, nops[n - 1][i]);
+	}
+}
+
+static size_t insn_slots(const struct csd_ebpf_insn *insn)
+{
+	return insn->code == BPF_OP_LDDW ? 2 : 1;
+}
+
+/* ---- instructions ----------------------------------------------------------------------- */
+
+/* op r/m, r (add 01, or 09, and 21, sub 29, xor 31, cmp 39, mov 89, test 85) */
+static void alu_rr(struct jit *j, bool w, uint8_t op, unsigned src, unsigned dst)
+{
+	rex(j, w, src, dst, false);
+	emit1(j, op);
+	modrm_rr(j, src, dst);
+}
+
+/* 81 /ext imm32 (add 0, or 1, and 4, sub 5, xor 6, cmp 7) */
+static void alu_ri(struct jit *j, bool w, unsigned ext, unsigned dst, int32_t imm)
+{
+	rex(j, w, 0, dst, false);
+	if (imm >= -128 && imm <= 127) {	/* 83 /ext ib: sign-extended the same way */
+		emit1(j, 0x83);
+		modrm_rr(j, ext, dst);
+		emit1(j, (uint8_t)imm);
+		return;
+	}
+	emit1(j, 0x81);
+	modrm_rr(j, ext, dst);
+	emit4(j, (uint32_t)imm);
+}
+
+static void mov_rr(struct jit *j, bool w, unsigned src, unsigned dst)
+{
+	alu_rr(j, w, 0x89, src, dst);
+}
+
+static void mov_ri64(struct jit *j, unsigned dst, uint64_t imm)
+{
+	if (imm <= UINT32_MAX) {		/* mov r32, imm32 zero-extends */
+		rex(j, false, 0, dst, false);
+		emit1(j, (uint8_t)(0xb8 + (dst & 7)));
+		emit4(j, (uint32_t)imm);
+	} else if ((int64_t)imm == (int32_t)imm) {
+		rex(j, true, 0, dst, false);
+		emit1(j, 0xc7);
+		modrm_rr(j, 0, dst);
+		emit4(j, (uint32_t)imm);
+	} else {
+		rex(j, true, 0, dst, false);
+		emit1(j, (uint8_t)(0xb8 + (dst & 7)));
+		emit8(j, imm);
+	}
+}
+
+/* mov r64, [base + disp] / mov [base + disp], r64 */
+static void load_ctx(struct jit *j, unsigned dst, int32_t off)
+{
+	rex(j, true, dst, CTX, false);
+	emit1(j, 0x8b);
+	modrm_mem(j, dst, CTX, off);
+}
+
+static void store_ctx(struct jit *j, unsigned src, int32_t off)
+{
+	rex(j, true, src, CTX, false);
+	emit1(j, 0x89);
+	modrm_mem(j, src, CTX, off);
+}
+
+static void push(struct jit *j, unsigned r)
+{
+	rex(j, false, 0, r, false);
+	emit1(j, (uint8_t)(0x50 + (r & 7)));
+}
+
+static void pop(struct jit *j, unsigned r)
+{
+	rex(j, false, 0, r, false);
+	emit1(j, (uint8_t)(0x58 + (r & 7)));
+}
+
+/* A rel32 to an eBPF pc (patched at the end). */
+static void rel_to_pc(struct jit *j, size_t pc)
+{
+	if (j->nfix == j->capfix) {
+		j->capfix = j->capfix ? j->capfix * 2 : 256;
+		j->fix = realloc(j->fix, j->capfix * sizeof(*j->fix));
+		if (!j->fix) {
+			j->oom = true;
+			j->nfix = j->capfix = 0;
+			return;
+		}
+	}
+	j->fix[j->nfix++] = (struct fixup){ j->len, pc, 0 };
+	emit4(j, 0);
+}
+
+/* A rel32 to a code offset known now. */
+static void rel_to(struct jit *j, size_t target)
+{
+	emit4(j, (uint32_t)(int32_t)((int64_t)target - (int64_t)(j->len + 4)));
+}
+
+/* A backward jump whose target is near gets the 2-byte form: small loops fit a fetch block. */
+static bool short_back(struct jit *j, size_t pc, size_t *target)
+{
+	if (pc > j->cur_pc || j->moved[pc])
+		return false;
+	*target = j->pc_off[pc];
+	return (int64_t)*target - (int64_t)(j->len + 2) >= -128;
+}
+
+static void jcc_pc(struct jit *j, uint8_t cc, size_t pc)
+{
+	size_t target;
+
+	if (short_back(j, pc, &target)) {
+		emit1(j, (uint8_t)(0x70 | cc));
+		emit1(j, (uint8_t)(int8_t)((int64_t)target - (int64_t)(j->len + 1)));
+		return;
+	}
+	emit1(j, 0x0f);
+	emit1(j, (uint8_t)(0x80 | cc));
+	rel_to_pc(j, pc);
+}
+
+static void jmp_pc(struct jit *j, size_t pc)
+{
+	size_t target;
+
+	if (short_back(j, pc, &target)) {
+		emit1(j, 0xeb);
+		emit1(j, (uint8_t)(int8_t)((int64_t)target - (int64_t)(j->len + 1)));
+		return;
+	}
+	emit1(j, 0xe9);
+	rel_to_pc(j, pc);
+}
+
+/* A jcc (cc < 16) or jmp (cc == 16) to a stub, returning to where the code goes on. */
+static void to_stub(struct jit *j, int cc, enum stub_kind kind, uint32_t pc, uint32_t arg)
+{
+	struct stub s = { kind, pc, 0, 0, arg };
+
+	if (cc < 16) {
+		emit1(j, 0x0f);
+		emit1(j, (uint8_t)(0x80 | cc));
+	} else {
+		emit1(j, 0xe9);
+	}
+	s.site = j->len;
+	emit4(j, 0);
+	s.resume = j->len;
+	if (j->nstubs == j->capstubs) {
+		j->capstubs = j->capstubs ? j->capstubs * 2 : 64;
+		j->stubs = realloc(j->stubs, j->capstubs * sizeof(*j->stubs));
+		if (!j->stubs) {
+			j->oom = true;
+			j->nstubs = j->capstubs = 0;
+			return;
+		}
+	}
+	j->stubs[j->nstubs++] = s;
+}
+
+#define CC_B	0x2
+#define CC_AE	0x3
+#define CC_E	0x4
+#define CC_NE	0x5
+#define CC_BE	0x6
+#define CC_A	0x7
+#define CC_L	0xc
+#define CC_GE	0xd
+#define CC_LE	0xe
+#define CC_G	0xf
+#define JMP	16
+
+/*
+ * Calls to C from the body: every caller-saved register is pushed (so eBPF r0-r5 survive),
+ * then the stack is aligned. Arguments come from the saved copies, so a register that is both
+ * an argument register and an eBPF register is read before it is overwritten.
+ */
+static const uint8_t saved_regs[] = { RAX, RDI, RSI, RDX, RCX, R8, R9, R10, R11 };
+#define NSAVED	(sizeof(saved_regs) / sizeof(saved_regs[0]))
+
+static void save_all(struct jit *j)
+{
+	for (size_t i = 0; i < NSAVED; i++)
+		push(j, saved_regs[i]);
+	/* lea rsp, [rsp - 8]: 9 pushes + 8 keep 16-byte alignment (lea leaves the flags) */
+	emit1(j, 0x48); emit1(j, 0x8d); emit1(j, 0x64); emit1(j, 0x24); emit1(j, 0xf8);
+}
+
+static void restore_all(struct jit *j)
+{
+	emit1(j, 0x48); emit1(j, 0x8d); emit1(j, 0x64); emit1(j, 0x24); emit1(j, 0x08);
+	for (size_t i = NSAVED; i-- > 0;)
+		pop(j, saved_regs[i]);
+}
+
+/* Where the saved copy of x86 register r is after save_all(), or -1 if it is not saved. */
+static int saved_slot(unsigned r)
+{
+	for (size_t i = 0; i < NSAVED; i++)
+		if (saved_regs[i] == r)
+			return 8 + 8 * (int)(NSAVED - 1 - i);
+	return -1;
+}
+
+/* After save_all(): dst := the value x86 register r had before it. */
+static void load_saved(struct jit *j, unsigned dst, unsigned r)
+{
+	int slot = saved_slot(r);
+
+	if (slot < 0) {
+		mov_rr(j, true, r, dst);
+		return;
+	}
+	rex(j, true, dst, RSP, false);
+	emit1(j, 0x8b);
+	modrm_mem(j, dst, RSP, slot);
+}
+
+/* After save_all(): make x86 register r hold rax once restore_all() runs. */
+static void set_saved_from_rax(struct jit *j, unsigned r)
+{
+	int slot = saved_slot(r);
+
+	if (slot < 0) {
+		mov_rr(j, true, RAX, r);
+		return;
+	}
+	rex(j, true, RAX, RSP, false);
+	emit1(j, 0x89);
+	modrm_mem(j, RAX, RSP, slot);
+}
+
+static void call_abs(struct jit *j, const void *fn)
+{
+	mov_ri64(j, RAX, (uint64_t)(uintptr_t)fn);
+	emit1(j, 0xff);
+	emit1(j, 0xd0);		/* call rax */
+}
+
+/* ---- memory ----------------------------------------------------------------------------- */
+
+static const unsigned size_of[4] = { 4, 2, 1, 8 };	/* by BPF_SIZE >> 3 */
+
+static unsigned size_index(unsigned size)
+{
+	return size == 1 ? 0 : size == 2 ? 1 : size == 4 ? 2 : 3;
+}
+
+/*
+ * r11 := base + off, then (checked code) the fast checks against the input and the stack;
+ * anything else goes to a stub that asks C (maps) and faults if it says no.
+ */
+static void address(struct jit *j, unsigned base, int16_t off, unsigned size, bool write,
+		    uint32_t pc)
+{
+	if (!j->checked)
+		return;		/* verified: the access uses [base + off] itself */
+	/* lea r11, [base + off] */
+	rex(j, true, R11, base, false);
+	emit1(j, 0x8d);
+	modrm_mem(j, R11, base, off);
+	/* input: (r11 - mem_start) < lim[size] */
+	mov_rr(j, true, R11, R10);
+	rex(j, true, R10, CTX, false);
+	emit1(j, 0x2b);		/* sub r10, [r12 + mem_start] */
+	modrm_mem(j, R10, CTX, CTX_OFF(mem_start));
+	rex(j, true, R10, CTX, false);
+	emit1(j, 0x3b);		/* cmp r10, [r12 + lim] */
+	modrm_mem(j, R10, CTX, write ? CTX_OFF(in_wlim[size_index(size)]) :
+				       CTX_OFF(in_lim[size_index(size)]));
+	emit1(j, 0x72);		/* jb ok (rel8, patched below) */
+	emit1(j, 0);
+	{
+		size_t jb1 = j->len;
+
+		/* stack: (r11 - stack_start) < stack bytes - size + 1 */
+		mov_rr(j, true, R11, R10);
+		rex(j, true, R10, CTX, false);
+		emit1(j, 0x2b);
+		modrm_mem(j, R10, CTX, CTX_OFF(stack_start));
+		alu_ri(j, true, 7, R10, (int32_t)(JIT_STACK_BYTES - size + 1));
+		emit1(j, 0x72);
+		emit1(j, 0);
+		{
+			size_t jb2 = j->len;
+
+			to_stub(j, JMP, STUB_MEM, pc, size | (unsigned)write << 8);
+			if (!j->oom) {
+				j->buf[jb1 - 1] = (uint8_t)(j->len - jb1);
+				j->buf[jb2 - 1] = (uint8_t)(j->len - jb2);
+			}
+		}
+	}
+}
+
+/* The memory operand of an access: [r11] in checked code, [base + off] otherwise. */
+static void mem_operand(struct jit *j, unsigned reg, unsigned base, int16_t off)
+{
+	if (j->checked)
+		modrm_mem(j, reg, R11, 0);
+	else
+		modrm_mem(j, reg, base, off);
+}
+
+static unsigned mem_base(const struct jit *j, unsigned base)
+{
+	return j->checked ? R11 : base;
+}
+
+static void emit_load(struct jit *j, const struct csd_ebpf_insn *insn, uint32_t pc)
+{
+	unsigned size = size_of[BPF_SIZE(insn->code) >> 3];
+	unsigned dst = reg_map[insn->dst_reg], base = reg_map[insn->src_reg];
+	bool sx = BPF_MODE(insn->code) == BPF_MEMSX;
+
+	address(j, base, insn->off, size, false, pc);
+	base = mem_base(j, base);
+	switch (size) {
+	case 1:		/* movzx r32, byte / movsx r64, byte */
+	case 2:
+		rex(j, sx, dst, base, false);
+		emit1(j, 0x0f);
+		emit1(j, (uint8_t)((sx ? 0xbe : 0xb6) + (size == 2)));
+		break;
+	case 4:
+		rex(j, sx, dst, base, false);
+		emit1(j, sx ? 0x63 : 0x8b);	/* movsxd / mov r32 (zero-extends) */
+		break;
+	default:
+		rex(j, true, dst, base, false);
+		emit1(j, 0x8b);
+	}
+	mem_operand(j, dst, reg_map[insn->src_reg], insn->off);
+}
+
+static void emit_store(struct jit *j, const struct csd_ebpf_insn *insn, uint32_t pc, bool imm)
+{
+	unsigned size = size_of[BPF_SIZE(insn->code) >> 3];
+	unsigned base = reg_map[insn->dst_reg], src = reg_map[insn->src_reg];
+
+	address(j, base, insn->off, size, true, pc);
+	base = mem_base(j, base);
+	if (size == 2)
+		emit1(j, 0x66);
+	if (imm) {
+		rex(j, size == 8, 0, base, false);
+		emit1(j, size == 1 ? 0xc6 : 0xc7);
+		mem_operand(j, 0, reg_map[insn->dst_reg], insn->off);
+		if (size == 1)
+			emit1(j, (uint8_t)insn->imm);
+		else if (size == 2)
+			emit1(j, (uint8_t)insn->imm), emit1(j, (uint8_t)(insn->imm >> 8));
+		else
+			emit4(j, (uint32_t)insn->imm);
+		return;
+	}
+	rex(j, size == 8, src, base, size == 1 && byte_reg_needs_rex(src));
+	emit1(j, size == 1 ? 0x88 : 0x89);
+	mem_operand(j, src, reg_map[insn->dst_reg], insn->off);
+}
+
+static void emit_atomic(struct jit *j, const struct csd_ebpf_insn *insn, uint32_t pc)
+{
+	unsigned size = BPF_SIZE(insn->code) == BPF_DW ? 8 : 4;
+	unsigned src = reg_map[insn->src_reg];
+	bool w = size == 8;
+	int32_t op = insn->imm;
+
+	/* r11 holds the address in checked and verified code alike: the alignment test needs it */
+	if (j->checked) {
+		address(j, reg_map[insn->dst_reg], insn->off, size, true, pc);
+	} else {
+		rex(j, true, R11, reg_map[insn->dst_reg], false);
+		emit1(j, 0x8d);
+		modrm_mem(j, R11, reg_map[insn->dst_reg], insn->off);
+	}
+	/* test r11, size - 1; jnz misaligned */
+	rex(j, true, 0, R11, false);
+	emit1(j, 0xf7);
+	modrm_rr(j, 0, R11);
+	emit4(j, size - 1);
+	to_stub(j, CC_NE, STUB_MISALIGNED, pc, 0);
+
+	switch (op) {
+	case BPF_ADD:
+	case BPF_OR:
+	case BPF_AND:
+	case BPF_XOR:
+		emit1(j, 0xf0);		/* lock */
+		rex(j, w, src, R11, false);
+		emit1(j, op == BPF_ADD ? 0x01 : op == BPF_OR ? 0x09 : op == BPF_AND ? 0x21 : 0x31);
+		modrm_mem(j, src, R11, 0);
+		break;
+	case BPF_ADD | BPF_FETCH:
+		emit1(j, 0xf0);		/* lock xadd */
+		rex(j, w, src, R11, false);
+		emit1(j, 0x0f);
+		emit1(j, 0xc1);
+		modrm_mem(j, src, R11, 0);
+		break;
+	case BPF_XCHG:
+		rex(j, w, src, R11, false);
+		emit1(j, 0x87);
+		modrm_mem(j, src, R11, 0);
+		break;
+	case BPF_CMPXCHG:
+		emit1(j, 0xf0);		/* lock cmpxchg: compares with rax = r0, old value to rax */
+		rex(j, w, src, R11, false);
+		emit1(j, 0x0f);
+		emit1(j, 0xb1);
+		modrm_mem(j, src, R11, 0);
+		if (!w)
+			mov_rr(j, false, RAX, RAX);	/* r0 is the zero-extended old value */
+		break;
+	default:	/* fetch or/and/xor: a compare-exchange loop, in C */
+		save_all(j);
+		load_saved(j, RDI, R11);
+		load_saved(j, RSI, src);
+		mov_ri64(j, RDX, (uint64_t)(uint32_t)op | (uint64_t)size << 32);
+		call_abs(j, jit_atomic_fetch);
+		set_saved_from_rax(j, src);
+		restore_all(j);
+	}
+}
+
+/* ---- ALU -------------------------------------------------------------------------------- */
+
+static void emit_divmod(struct jit *j, const struct csd_ebpf_insn *insn)
+{
+	bool is64 = BPF_CLASS(insn->code) == BPF_ALU64, x = BPF_SRC(insn->code) == BPF_X;
+	unsigned dst = reg_map[insn->dst_reg];
+	unsigned kind = (BPF_OP(insn->code) == BPF_MOD) | (insn->off ? 2 : 0) | (is64 ? 4 : 0);
+
+	save_all(j);
+	load_saved(j, RDI, dst);
+	if (x)
+		load_saved(j, RSI, reg_map[insn->src_reg]);
+	else
+		mov_ri64(j, RSI, (uint64_t)(int64_t)insn->imm);
+	mov_ri64(j, RDX, kind);
+	call_abs(j, jit_divmod);
+	set_saved_from_rax(j, dst);
+	restore_all(j);
+}
+
+static void emit_shift(struct jit *j, bool w, unsigned ext, const struct csd_ebpf_insn *insn)
+{
+	unsigned dst = reg_map[insn->dst_reg];
+
+	if (BPF_SRC(insn->code) == BPF_K) {
+		rex(j, w, 0, dst, false);
+		emit1(j, 0xc1);
+		modrm_rr(j, ext, dst);
+		emit1(j, (uint8_t)(insn->imm & (w ? 63 : 31)));
+		return;
+	}
+	/* the count must be in cl, and rcx is eBPF r4 */
+	{
+		unsigned src = reg_map[insn->src_reg], target = dst == RCX ? R10 : dst;
+
+		mov_rr(j, true, RCX, R11);		/* keep rcx */
+		if (dst == RCX)
+			mov_rr(j, true, RCX, R10);	/* shift a copy of r4 */
+		if (src != RCX)
+			mov_rr(j, true, src == RCX ? R11 : src, RCX);
+		rex(j, w, 0, target, false);
+		emit1(j, 0xd3);
+		modrm_rr(j, ext, target);
+		if (dst == RCX)
+			mov_rr(j, true, R10, RCX);
+		else
+			mov_rr(j, true, R11, RCX);	/* give rcx back */
+	}
+}
+
+static void emit_alu(struct jit *j, const struct csd_ebpf_insn *insn)
+{
+	bool w = BPF_CLASS(insn->code) == BPF_ALU64, x = BPF_SRC(insn->code) == BPF_X;
+	unsigned op = BPF_OP(insn->code), dst = reg_map[insn->dst_reg], src = reg_map[insn->src_reg];
+	static const struct { uint8_t rr; uint8_t ext; } simple[16] = {
+		[BPF_ADD >> 4] = { 0x01, 0 }, [BPF_SUB >> 4] = { 0x29, 5 },
+		[BPF_OR >> 4] = { 0x09, 1 }, [BPF_AND >> 4] = { 0x21, 4 },
+		[BPF_XOR >> 4] = { 0x31, 6 },
+	};
+
+	switch (op) {
+	case BPF_ADD: case BPF_SUB: case BPF_OR: case BPF_AND: case BPF_XOR:
+		if (x)
+			alu_rr(j, w, simple[op >> 4].rr, src, dst);
+		else
+			alu_ri(j, w, simple[op >> 4].ext, dst, insn->imm);
+		return;
+	case BPF_MUL:
+		if (x) {
+			rex(j, w, dst, src, false);
+			emit1(j, 0x0f);
+			emit1(j, 0xaf);
+			modrm_rr(j, dst, src);
+		} else {
+			rex(j, w, dst, dst, false);
+			emit1(j, 0x69);
+			modrm_rr(j, dst, dst);
+			emit4(j, (uint32_t)insn->imm);
+		}
+		return;
+	case BPF_DIV:
+	case BPF_MOD:
+		emit_divmod(j, insn);
+		return;
+	case BPF_LSH: emit_shift(j, w, 4, insn); return;
+	case BPF_RSH: emit_shift(j, w, 5, insn); return;
+	case BPF_ARSH: emit_shift(j, w, 7, insn); return;
+	case BPF_NEG:
+		rex(j, w, 0, dst, false);
+		emit1(j, 0xf7);
+		modrm_rr(j, 3, dst);
+		return;
+	case BPF_MOV:
+		if (!x) {
+			if (w)
+				mov_ri64(j, dst, (uint64_t)(int64_t)insn->imm);
+			else
+				mov_ri64(j, dst, (uint32_t)insn->imm);
+		} else if (insn->off == 32) {	/* movsxd */
+			rex(j, true, dst, src, false);
+			emit1(j, 0x63);
+			modrm_rr(j, dst, src);
+		} else if (insn->off) {		/* movsx from 8 or 16 bits */
+			rex(j, w, dst, src, insn->off == 8 && byte_reg_needs_rex(src));
+			emit1(j, 0x0f);
+			emit1(j, insn->off == 8 ? 0xbe : 0xbf);
+			modrm_rr(j, dst, src);
+		} else {
+			mov_rr(j, w, src, dst);
+		}
+		return;
+	case BPF_END:
+		if (BPF_CLASS(insn->code) == BPF_ALU && BPF_SRC(insn->code) == BPF_TO_LE) {
+			if (insn->imm == 16) {		/* movzx r32, r16 */
+				rex(j, false, dst, dst, false);
+				emit1(j, 0x0f);
+				emit1(j, 0xb7);
+				modrm_rr(j, dst, dst);
+			} else if (insn->imm == 32) {
+				mov_rr(j, false, dst, dst);
+			}
+			return;
+		}
+		if (insn->imm == 16) {		/* ror r16, 8; movzx r32, r16 */
+			emit1(j, 0x66);
+			rex(j, false, 0, dst, false);
+			emit1(j, 0xc1);
+			modrm_rr(j, 1, dst);
+			emit1(j, 8);
+			rex(j, false, dst, dst, false);
+			emit1(j, 0x0f);
+			emit1(j, 0xb7);
+			modrm_rr(j, dst, dst);
+		} else {
+			rex(j, insn->imm == 64, 0, dst, false);
+			emit1(j, 0x0f);
+			emit1(j, (uint8_t)(0xc8 + (dst & 7)));
+		}
+		return;
+	}
+}
+
+/* ---- jumps and calls -------------------------------------------------------------------- */
+
+static uint8_t jcc_of(unsigned op)
+{
+	switch (op) {
+	case BPF_JEQ: return CC_E;
+	case BPF_JNE: return CC_NE;
+	case BPF_JGT: return CC_A;
+	case BPF_JGE: return CC_AE;
+	case BPF_JLT: return CC_B;
+	case BPF_JLE: return CC_BE;
+	case BPF_JSGT: return CC_G;
+	case BPF_JSGE: return CC_GE;
+	case BPF_JSLT: return CC_L;
+	case BPF_JSLE: return CC_LE;
+	default: return CC_NE;	/* JSET: test, then jump on non-zero */
+	}
+}
+
+static void emit_cond_jump(struct jit *j, const struct csd_ebpf_insn *insn, size_t pc)
+{
+	bool w = BPF_CLASS(insn->code) == BPF_JMP, x = BPF_SRC(insn->code) == BPF_X;
+	unsigned op = BPF_OP(insn->code), dst = reg_map[insn->dst_reg];
+
+	if (op == BPF_JSET) {
+		if (x) {
+			alu_rr(j, w, 0x85, reg_map[insn->src_reg], dst);
+		} else {
+			rex(j, w, 0, dst, false);
+			emit1(j, 0xf7);
+			modrm_rr(j, 0, dst);
+			emit4(j, (uint32_t)insn->imm);
+		}
+	} else if (x) {
+		alu_rr(j, w, 0x39, reg_map[insn->src_reg], dst);
+	} else if (insn->imm == 0 && j->flags_from && (op == BPF_JEQ || op == BPF_JNE)) {
+		/* the ALU instruction just before set ZF from this very register */
+	} else if (insn->imm == 0) {
+		alu_rr(j, w, 0x85, dst, dst);	/* test: the same flags as cmp with 0 */
+	} else {
+		alu_ri(j, w, 7, dst, insn->imm);
+	}
+	/*
+	 * `if (cond) goto +1; exit (or ja)`, as compilers close a loop: jump on the opposite
+	 * condition straight to the exit (or the ja's target), so the loop's path falls through.
+	 */
+	if (insn->off == 1 && !j->loop_head[pc + 1]) {
+		const struct csd_ebpf_insn *next = insn + 1;
+
+		if (next->code == (BPF_JMP | BPF_JA)) {
+			jcc_pc(j, jcc_of(op) ^ 1, pc + 2 + (size_t)(ptrdiff_t)next->off);
+			j->moved[pc + 1] = true;
+			return;
+		}
+		if (next->code == (BPF_JMP | BPF_EXIT)) {
+			to_stub(j, jcc_of(op) ^ 1, STUB_EXIT, (uint32_t)pc + 1, 0);
+			j->moved[pc + 1] = true;
+			return;
+		}
+	}
+	jcc_pc(j, jcc_of(op), pc + 1 + (size_t)(ptrdiff_t)insn->off);
+}
+
+/* Loop heads and calls count down the budget; at zero a stub refills it or stops the run. */
+static void budget_tick(struct jit *j, uint32_t pc)
+{
+	rex(j, true, 0, BUDGET, false);
+	emit1(j, 0xff);
+	modrm_rr(j, 1, BUDGET);		/* dec r9 */
+	to_stub(j, CC_E, STUB_BUDGET, pc, 0);
+}
+
+static void emit_helper_call(struct jit *j, const void *fn, uint32_t pc)
+{
+	/* run.pc for the helper's fault messages */
+	rex(j, false, 0, CTX, false);
+	emit1(j, 0xc7);
+	modrm_mem(j, 0, CTX, CTX_OFF(run.pc));
+	emit4(j, pc);
+	push(j, BUDGET);
+	alu_ri(j, true, 5, RSP, 8);	/* sub rsp, 8: aligned at the call */
+	/* helper(run, r1..r5): shift the argument registers up by one */
+	mov_rr(j, true, R8, R9);
+	mov_rr(j, true, RCX, R8);
+	mov_rr(j, true, RDX, RCX);
+	mov_rr(j, true, RSI, RDX);
+	mov_rr(j, true, RDI, RSI);
+	mov_rr(j, true, CTX, RDI);	/* the run is the context's first member */
+	call_abs(j, fn);
+	alu_ri(j, true, 0, RSP, 8);
+	pop(j, BUDGET);
+	/* cmp byte [r12 + run.faulted], 0; jne fault */
+	rex(j, false, 0, CTX, false);
+	emit1(j, 0x80);
+	modrm_mem(j, 7, CTX, CTX_OFF(run.faulted));
+	emit1(j, 0);
+	emit1(j, 0x0f);
+	emit1(j, 0x80 | CC_NE);
+	rel_to(j, j->fault_common);
+	/* r1-r5 are dead after a call: leave nothing in them */
+	alu_rr(j, false, 0x31, RDI, RDI);
+	alu_rr(j, false, 0x31, RSI, RSI);
+	alu_rr(j, false, 0x31, RDX, RDX);
+	alu_rr(j, false, 0x31, RCX, RCX);
+	alu_rr(j, false, 0x31, R8, R8);
+}
+
+static void emit_local_call(struct jit *j, size_t target, uint32_t pc)
+{
+	if (j->checked)		/* verified programs have no recursion and bounded loops */
+		budget_tick(j, pc);
+	/* depth + 1 < CSD_EBPF_MAX_FRAMES, or the run stops */
+	rex(j, false, R10, CTX, false);
+	emit1(j, 0x8b);
+	modrm_mem(j, R10, CTX, CTX_OFF(depth));
+	alu_ri(j, false, 0, R10, 1);
+	alu_ri(j, false, 7, R10, CSD_EBPF_MAX_FRAMES);
+	to_stub(j, CC_AE, STUB_DEPTH, pc, 0);
+	rex(j, false, R10, CTX, false);
+	emit1(j, 0x89);
+	modrm_mem(j, R10, CTX, CTX_OFF(depth));
+	push(j, RBX);
+	push(j, R13);
+	push(j, R14);
+	push(j, R15);
+	push(j, RBP);
+	alu_ri(j, true, 5, RBP, CSD_EBPF_STACK_SIZE);
+	emit1(j, 0xe8);			/* call: 5 pushes + return address keep the alignment */
+	rel_to_pc(j, target);
+	pop(j, RBP);
+	pop(j, R15);
+	pop(j, R14);
+	pop(j, R13);
+	pop(j, RBX);
+	/* sub dword [r12 + depth], 1 */
+	rex(j, false, 0, CTX, false);
+	emit1(j, 0x81);
+	modrm_mem(j, 5, CTX, CTX_OFF(depth));
+	emit4(j, 1);
+}
+
+static void emit_exit(struct jit *j)
+{
+	/* depth 0: leave the run; deeper: return to the bpf-to-bpf caller */
+	rex(j, false, 0, CTX, false);
+	emit1(j, 0x81);
+	modrm_mem(j, 7, CTX, CTX_OFF(depth));
+	emit4(j, 0);
+	emit1(j, 0x0f);
+	emit1(j, 0x80 | CC_E);
+	rel_to(j, j->epilogue);
+	emit1(j, 0xc3);
+}
+
+/* ---- the whole program ------------------------------------------------------------------ */
+
+static void emit_prologue(struct jit *j)
+{
+	push(j, RBP);
+	push(j, RBX);
+	push(j, R12);
+	push(j, R13);
+	push(j, R14);
+	push(j, R15);
+	alu_ri(j, true, 5, RSP, 8);
+	mov_rr(j, true, RDI, CTX);
+	store_ctx(j, RSP, CTX_OFF(saved_rsp));
+	load_ctx(j, RDI, CTX_OFF(r1));
+	load_ctx(j, RSI, CTX_OFF(r2));
+	load_ctx(j, RDX, CTX_OFF(r3));
+	load_ctx(j, RCX, CTX_OFF(r4));
+	load_ctx(j, R8, CTX_OFF(r5));
+	load_ctx(j, RBP, CTX_OFF(stack_top));
+	load_ctx(j, BUDGET, CTX_OFF(chunk));
+	alu_rr(j, false, 0x31, RAX, RAX);
+	alu_rr(j, false, 0x31, RBX, RBX);
+	alu_rr(j, false, 0x31, R13, R13);
+	alu_rr(j, false, 0x31, R14, R14);
+	alu_rr(j, false, 0x31, R15, R15);
+}
+
+/* The epilogue and the common fault exit, before the body so that their offsets are known. */
+static void emit_exits(struct jit *j)
+{
+	emit1(j, 0xe9);		/* jump over them to the body */
+	emit4(j, 0);
+	{
+		size_t over = j->len;
+
+		j->fault_common = j->len;
+		load_ctx(j, RSP, CTX_OFF(saved_rsp));
+		alu_rr(j, false, 0x31, RAX, RAX);
+		j->epilogue = j->len;
+		store_ctx(j, BUDGET, CTX_OFF(chunk));
+		alu_ri(j, true, 0, RSP, 8);
+		pop(j, R15);
+		pop(j, R14);
+		pop(j, R13);
+		pop(j, R12);
+		pop(j, RBX);
+		pop(j, RBP);
+		emit1(j, 0xc3);
+		/* where an interrupted run resumes (jit_run.c's signal handler puts rip here) */
+		j->abort_entry = j->len;
+		mov_rr(j, true, CTX, RDI);
+		alu_ri(j, true, 4, RSP, -16);
+		call_abs(j, jit_interrupted);
+		emit1(j, 0xe9);
+		rel_to(j, j->fault_common);
+		patch4(j, over - 4, (uint32_t)(j->len - over));
+	}
+}
+
+static void emit_stubs(struct jit *j)
+{
+	for (size_t i = 0; i < j->nstubs && !j->oom; i++) {
+		const struct stub *s = &j->stubs[i];
+
+		patch4(j, s->site, (uint32_t)(j->len - (s->site + 4)));
+		switch (s->kind) {
+		case STUB_MEM:
+			save_all(j);
+			mov_rr(j, true, CTX, RDI);
+			load_saved(j, RSI, R11);
+			mov_ri64(j, RDX, s->arg);
+			mov_ri64(j, RCX, s->pc);
+			call_abs(j, jit_mem_slow);
+			alu_rr(j, false, 0x85, RAX, RAX);	/* test eax, eax */
+			restore_all(j);				/* pops and lea keep the flags */
+			emit1(j, 0x0f);
+			emit1(j, 0x80 | CC_E);
+			rel_to(j, j->fault_common);
+			break;
+		case STUB_BUDGET:
+			save_all(j);
+			mov_rr(j, true, CTX, RDI);
+			mov_ri64(j, RSI, s->pc);
+			call_abs(j, jit_refill);
+			restore_all(j);
+			load_ctx(j, BUDGET, CTX_OFF(chunk));
+			alu_rr(j, true, 0x85, BUDGET, BUDGET);
+			emit1(j, 0x0f);
+			emit1(j, 0x80 | CC_E);
+			rel_to(j, j->fault_common);
+			break;
+		case STUB_EXIT:
+			j->pc_off[s->pc] = j->len;	/* other jumps to this exit come here too */
+			emit_exit(j);
+			continue;
+		case STUB_DEPTH:
+		case STUB_MISALIGNED:
+			mov_rr(j, true, CTX, RDI);
+			mov_rr(j, true, R11, RSI);
+			mov_ri64(j, RDX, s->pc);
+			alu_ri(j, true, 4, RSP, -16);	/* and rsp, -16: the run ends here anyway */
+			call_abs(j, s->kind == STUB_DEPTH ? (const void *)jit_fault_depth :
+							    (const void *)jit_fault_misaligned);
+			emit1(j, 0xe9);
+			rel_to(j, j->fault_common);
+			continue;
+		}
+		emit1(j, 0xe9);
+		rel_to(j, s->resume);
+	}
+}
+
+/* Registers an instruction reads and writes (bit n: eBPF rn), for the liveness below. */
+static void uses(const struct csd_ebpf_insn *insn, unsigned *reads, unsigned *writes)
+{
+	unsigned cls = BPF_CLASS(insn->code), op = BPF_OP(insn->code);
+	unsigned dst = 1u << insn->dst_reg, src = 1u << insn->src_reg;
+	bool x = BPF_SRC(insn->code) == BPF_X;
+
+	*reads = *writes = 0;
+	switch (cls) {
+	case BPF_ALU:
+	case BPF_ALU64:
+		*reads = (op == BPF_MOV ? 0 : dst) | (x && op != BPF_END ? src : 0);
+		*writes = dst;
+		break;
+	case BPF_LDX:
+		*reads = src;
+		*writes = dst;
+		break;
+	case BPF_ST:
+		*reads = dst;
+		break;
+	case BPF_STX:
+		*reads = dst | src | 1u;	/* r0: cmpxchg */
+		*writes = BPF_MODE(insn->code) == BPF_ATOMIC ? src | 1u : 0;
+		break;
+	case BPF_LD:
+		*writes = dst;
+		break;
+	default:
+		if (op == BPF_EXIT)
+			*reads = 1u;
+		else if (op == BPF_CALL)
+			*reads = 0x3eu | (x ? 0x7ffu : 0), *writes = 0x3fu;
+		else if (op != BPF_JA)
+			*reads = dst | (x ? src : 0);
+	}
+}
+
+/* Backward liveness over the program, to know when a loaded value need not be kept. */
+static void liveness(struct jit *j)
+{
+	const struct csd_ebpf_insn *insns = j->prog->insns;
+	size_t cnt = j->prog->insn_cnt;
+	bool changed = true;
+
+	while (changed) {
+		changed = false;
+		for (size_t pc = cnt; pc-- > 0;) {
+			const struct csd_ebpf_insn *insn = &insns[pc];
+			unsigned cls = BPF_CLASS(insn->code), op = BPF_OP(insn->code);
+			unsigned reads, writes, out = 0;
+			uint16_t in;
+
+			if (pc > 0 && insns[pc - 1].code == BPF_OP_LDDW)
+				continue;	/* the second slot of a 64-bit load */
+			uses(insn, &reads, &writes);
+			if (cls == BPF_JMP || cls == BPF_JMP32) {
+				if (op != BPF_EXIT && op != BPF_JA && pc + 1 < cnt)
+					out |= j->live[pc + 1];
+				if (op == BPF_JA || (op != BPF_EXIT && op != BPF_CALL))
+					out |= j->live[pc + 1 + (size_t)(ptrdiff_t)(cls == BPF_JMP32 &&
+						op == BPF_JA ? insn->imm : insn->off)];
+			} else if (pc + insn_slots(insn) < cnt) {
+				out = j->live[pc + insn_slots(insn)];
+			}
+			in = (uint16_t)((out & ~writes) | reads);
+			if (in != j->live[pc])
+				j->live[pc] = in, changed = true;
+		}
+	}
+}
+
+/*
+ * `ldxb rX, [m]; jne rX, imm, T` with rX dead at T: compare memory directly (cmp byte [m], imm)
+ * and, on the way on, give rX the value it must have had (imm): one instruction where two were.
+ */
+static bool fuse_load_compare(struct jit *j, size_t pc)
+{
+	const struct csd_ebpf_insn *ld = &j->prog->insns[pc], *jmp = ld + 1;
+	unsigned size = size_of[BPF_SIZE(ld->code) >> 3];
+	size_t target;
+	unsigned base;
+
+	if (pc + 1 >= j->prog->insn_cnt || BPF_MODE(ld->code) != BPF_MEM || size > 2 ||
+	    jmp->code != (BPF_JMP | BPF_JNE | BPF_K) || jmp->dst_reg != ld->dst_reg ||
+	    j->target[pc + 1] || jmp->imm < 0 || jmp->imm >= (1 << (8 * size)))
+		return false;
+	target = pc + 2 + (size_t)(ptrdiff_t)jmp->off;
+	if (j->live[target] & (1u << ld->dst_reg))
+		return false;
+	address(j, reg_map[ld->src_reg], ld->off, size, false, (uint32_t)pc);
+	base = mem_base(j, reg_map[ld->src_reg]);
+	if (size == 2)
+		emit1(j, 0x66);
+	rex(j, false, 0, base, false);
+	emit1(j, size == 1 ? 0x80 : 0x81);
+	mem_operand(j, 7, reg_map[ld->src_reg], ld->off);
+	emit1(j, (uint8_t)jmp->imm);
+	if (size == 2)
+		emit1(j, (uint8_t)(jmp->imm >> 8));
+	jcc_pc(j, CC_NE, target);
+	mov_ri64(j, reg_map[ld->dst_reg], (uint32_t)jmp->imm);
+	return true;
+}
+
+static int compile(struct jit *j)
+{
+	const struct csd_ebpf_insn *insns = j->prog->insns;
+	size_t cnt = j->prog->insn_cnt;
+
+	/* loop heads: targets of backward jumps (every cycle has one) */
+	for (size_t pc = 0; pc < cnt; pc++) {
+		const struct csd_ebpf_insn *insn = &insns[pc];
+		unsigned cls = BPF_CLASS(insn->code), op = BPF_OP(insn->code);
+		long target;
+
+		if (insn->code == BPF_OP_LDDW) {
+			pc++;
+			continue;
+		}
+		if ((cls != BPF_JMP && cls != BPF_JMP32) || op == BPF_EXIT || op == BPF_CALL)
+			continue;
+		target = (long)pc + 1 + (cls == BPF_JMP32 && op == BPF_JA ? insn->imm : insn->off);
+		if (target <= (long)pc)
+			j->loop_head[target] = true;
+		j->target[target] = true;
+	}
+	for (size_t pc = 0; pc < cnt; pc++) {
+		const struct csd_ebpf_insn *insn = &insns[pc];
+
+		if (insn->code == (BPF_JMP | BPF_CALL) && insn->src_reg == BPF_PSEUDO_CALL)
+			j->target[pc + 1 + (size_t)(ptrdiff_t)insn->imm] = true;
+		pc += insn->code == BPF_OP_LDDW;
+	}
+	liveness(j);
+	emit_prologue(j);
+	emit_exits(j);
+	for (size_t pc = 0; pc < cnt && !j->oom; pc++) {
+		const struct csd_ebpf_insn *insn = &insns[pc];
+		unsigned cls = BPF_CLASS(insn->code), op = BPF_OP(insn->code);
+
+		bool flags = false;
+
+		if (j->loop_head[pc] && !j->moved[pc])
+			align_code(j, 32);
+		j->cur_pc = pc;
+		j->pc_off[pc] = j->len;
+		if (j->moved[pc])
+			continue;
+		if (j->loop_head[pc] && j->checked)
+			budget_tick(j, (uint32_t)pc);
+		/* flags from the previous instruction count only if nothing else jumps in here */
+		j->flags_from = j->flags_from && !j->target[pc] && !j->loop_head[pc];
+		switch (cls) {
+		case BPF_ALU:
+		case BPF_ALU64:
+			emit_alu(j, insn);
+			/* add, sub, and, or, xor leave ZF for a following test of dst against 0 */
+			flags = (op == BPF_ADD || op == BPF_SUB || op == BPF_AND || op == BPF_OR ||
+				 op == BPF_XOR) && pc + 1 < cnt &&
+				(insns[pc + 1].code & ~0xf0) == (BPF_JMP | BPF_K) &&
+				insns[pc + 1].dst_reg == insn->dst_reg &&
+				(cls == BPF_ALU64 || BPF_CLASS(insns[pc + 1].code) == BPF_JMP);
+			break;
+		case BPF_LDX:
+			if (fuse_load_compare(j, pc)) {
+				pc++;
+				j->pc_off[pc] = j->len;
+				break;
+			}
+			emit_load(j, insn, (uint32_t)pc);
+			break;
+		case BPF_ST:
+			emit_store(j, insn, (uint32_t)pc, true);
+			break;
+		case BPF_STX:
+			if (BPF_MODE(insn->code) == BPF_ATOMIC)
+				emit_atomic(j, insn, (uint32_t)pc);
+			else
+				emit_store(j, insn, (uint32_t)pc, false);
+			break;
+		case BPF_LD: {
+			const struct csd_ebpf_insn *next = &insns[pc + 1];
+			uint64_t v;
+
+			if (insn->src_reg == BPF_PSEUDO_MAP_FD)
+				v = EBPF_MAP_TOKEN(insn->imm);
+			else if (insn->src_reg == BPF_PSEUDO_MAP_VALUE)
+				v = (uint64_t)(uintptr_t)j->prog->maps[insn->imm].values +
+				    (uint32_t)next->imm;
+			else
+				v = (uint32_t)insn->imm | ((uint64_t)(uint32_t)next->imm << 32);
+			mov_ri64(j, reg_map[insn->dst_reg], v);
+			pc++;
+			j->pc_off[pc] = j->len;
+			break;
+		}
+		default:	/* jumps */
+			if (op == BPF_JA) {
+				jmp_pc(j, pc + 1 + (size_t)(ptrdiff_t)(cls == BPF_JMP32 ? insn->imm :
+									 insn->off));
+			} else if (op == BPF_EXIT) {
+				emit_exit(j);
+			} else if (op == BPF_CALL && BPF_SRC(insn->code) == BPF_X) {
+				unsigned r = insn->dst_reg ? insn->dst_reg : (unsigned)insn->imm;
+
+				store_ctx(j, reg_map[r], CTX_OFF(callx_id));
+				emit_helper_call(j, jit_callx, (uint32_t)pc);
+			} else if (op == BPF_CALL && insn->src_reg == BPF_PSEUDO_CALL) {
+				emit_local_call(j, pc + 1 + (size_t)(ptrdiff_t)insn->imm, (uint32_t)pc);
+			} else if (op == BPF_CALL) {
+				emit_helper_call(j, (const void *)ebpf_helper_lookup(insn->imm),
+						 (uint32_t)pc);
+			} else {
+				emit_cond_jump(j, insn, pc);
+			}
+		}
+		j->flags_from = flags;
+	}
+	emit_stubs(j);
+	/* a moved ja's pc stands for its target's code (a chain of them resolves in order) */
+	for (size_t pass = 0; pass < cnt; pass++) {
+		bool changed = false;
+
+		for (size_t pc = 0; pc < cnt; pc++) {
+			size_t target;
+
+			if (!j->moved[pc] || insns[pc].code != (BPF_JMP | BPF_JA))
+				continue;
+			target = j->pc_off[pc + 1 + (size_t)(ptrdiff_t)insns[pc].off];
+			if (target != j->pc_off[pc])
+				j->pc_off[pc] = target, changed = true;
+		}
+		if (!changed)
+			break;
+	}
+	for (size_t i = 0; i < j->nfix && !j->oom; i++) {
+		size_t target = j->pc_off[j->fix[i].target_pc];
+
+		patch4(j, j->fix[i].at, (uint32_t)(int32_t)((int64_t)target -
+							    (int64_t)(j->fix[i].at + 4)));
+	}
+	return j->oom ? -ENOMEM : 0;
+}
+
+int ebpf_jit_compile(const struct csd_ebpf_prog *prog, bool checked, struct ebpf_jit_code *out)
+{
+	struct jit j = { .checked = checked, .prog = prog };
+	void *code;
+	int err;
+
+	j.pc_off = calloc(prog->insn_cnt + 1, sizeof(*j.pc_off));
+	j.loop_head = calloc(prog->insn_cnt + 1, sizeof(*j.loop_head));
+	j.moved = calloc(prog->insn_cnt + 1, sizeof(*j.moved));
+	j.target = calloc(prog->insn_cnt + 1, sizeof(*j.target));
+	j.live = calloc(prog->insn_cnt + 1, sizeof(*j.live));
+	if (!j.pc_off || !j.loop_head || !j.moved || !j.target || !j.live) {
+		err = -ENOMEM;
+		goto out;
+	}
+	err = compile(&j);
+	if (err)
+		goto out;
+	code = mmap(NULL, j.len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (code == MAP_FAILED) {
+		err = -errno;
+		goto out;
+	}
+	memcpy(code, j.buf, j.len);
+	if (getenv("CSD_JIT_DUMP")) {	/* objdump -D -b binary -m i386:x86-64 FILE */
+		FILE *f = fopen(getenv("CSD_JIT_DUMP"), "wb");
+
+		if (f) {
+			fwrite(j.buf, 1, j.len, f);
+			fclose(f);
+		}
+	}
+	if (mprotect(code, j.len, PROT_READ | PROT_EXEC)) {
+		err = -errno;
+		munmap(code, j.len);
+		goto out;
+	}
+	out->code = code;
+	out->size = j.len;
+	out->abort_entry = j.abort_entry;
+	out->pc_off = j.pc_off;		/* to map an interrupted rip back to a pc */
+	out->npc = prog->insn_cnt;
+	j.pc_off = NULL;
+out:
+	free(j.buf);
+	free(j.pc_off);
+	free(j.loop_head);
+	free(j.moved);
+	free(j.target);
+	free(j.live);
+	free(j.fix);
+	free(j.stubs);
+	return err;
+}
+
+void ebpf_jit_free(struct ebpf_jit_code *code)
+{
+	if (code->code)
+		munmap(code->code, code->size);
+	free(code->pc_off);
+	code->code = NULL;
+	code->pc_off = NULL;
+	code->size = 0;
+}
