@@ -538,8 +538,12 @@ static void print_table(const struct opts *o, const struct query *qs, int n,
 		if (!qs[i].moved_inside)
 			continue;
 		human(a, sizeof(a), (double)qs[i].moved_inside);
-		printf("  %-24s %s moved NVM -> SLM, %" PRIu64 " program instructions\n",
-		       qs[i].name, a, qs[i].insns);
+		if (qs[i].insns)
+			printf("  %-24s %s moved NVM -> SLM, %" PRIu64 " program instructions\n",
+			       qs[i].name, a, qs[i].insns);
+		else	/* verified programs run as JIT code, which counts nothing */
+			printf("  %-24s %s moved NVM -> SLM (the program ran as verified JIT code)\n",
+			       qs[i].name, a);
 	}
 }
 

@@ -132,6 +132,11 @@ void ebpf_log_append(struct csd_ebpf_prog *prog, const char *line, size_t len);
 /* Loader (load.c): validate `insns` against the program's maps, message into log. */
 int ebpf_validate(const struct csd_ebpf_insn *insns, size_t cnt, size_t map_cnt,
 		  char *log, size_t log_size);
+/*
+ * Registers one instruction reads and writes (bit n: rn). A call reads only what callx names
+ * here: its arguments and clobbers are the caller's business (r1-r5 in, r0-r5 out).
+ */
+void ebpf_insn_regs(const struct csd_ebpf_insn *insn, uint32_t *reads, uint32_t *writes);
 /* Allocate a program around a copy of insns and the given maps (taken over). */
 int ebpf_prog_create(const struct csd_ebpf_insn *insns, size_t cnt, struct ebpf_map *maps,
 		     size_t map_cnt, const struct csd_ebpf_load_opts *opts,

@@ -1002,42 +1002,18 @@ static void emit_stubs(struct jit *j)
 	}
 }
 
-/* Registers an instruction reads and writes (bit n: eBPF rn), for the liveness below. */
+/* Registers an instruction reads and writes, calls with their arguments and clobbers. */
 static void uses(const struct csd_ebpf_insn *insn, unsigned *reads, unsigned *writes)
 {
-	unsigned cls = BPF_CLASS(insn->code), op = BPF_OP(insn->code);
-	unsigned dst = 1u << insn->dst_reg, src = 1u << insn->src_reg;
-	bool x = BPF_SRC(insn->code) == BPF_X;
+	uint32_t r, w;
 
-	*reads = *writes = 0;
-	switch (cls) {
-	case BPF_ALU:
-	case BPF_ALU64:
-		*reads = (op == BPF_MOV ? 0 : dst) | (x && op != BPF_END ? src : 0);
-		*writes = dst;
-		break;
-	case BPF_LDX:
-		*reads = src;
-		*writes = dst;
-		break;
-	case BPF_ST:
-		*reads = dst;
-		break;
-	case BPF_STX:
-		*reads = dst | src | 1u;	/* r0: cmpxchg */
-		*writes = BPF_MODE(insn->code) == BPF_ATOMIC ? src | 1u : 0;
-		break;
-	case BPF_LD:
-		*writes = dst;
-		break;
-	default:
-		if (op == BPF_EXIT)
-			*reads = 1u;
-		else if (op == BPF_CALL)
-			*reads = 0x3eu | (x ? 0x7ffu : 0), *writes = 0x3fu;
-		else if (op != BPF_JA)
-			*reads = dst | (x ? src : 0);
+	ebpf_insn_regs(insn, &r, &w);
+	if (insn->code == (BPF_JMP | BPF_CALL) || insn->code == BPF_OP_CALLX) {
+		r |= 0x3eu;	/* r1-r5 */
+		w |= 0x3fu;	/* r0-r5 */
 	}
+	*reads = r;
+	*writes = w;
 }
 
 /* Backward liveness over the program, to know when a loaded value need not be kept. */

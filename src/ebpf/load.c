@@ -319,8 +319,8 @@ static void flow_to(struct read_state *st, size_t pc, uint32_t mask)
 	st->in[pc] = merged | QUEUED;
 }
 
-/* Registers one instruction reads (must be written before) and writes. */
-static void insn_regs(const struct csd_ebpf_insn *insn, uint32_t *reads, uint32_t *writes)
+/* Registers one instruction reads (must be written before) and writes (bit n: rn). */
+void ebpf_insn_regs(const struct csd_ebpf_insn *insn, uint32_t *reads, uint32_t *writes)
 {
 	uint8_t cls = BPF_CLASS(insn->code), op = BPF_OP(insn->code);
 	uint32_t dst = REG(insn->dst_reg), src = REG(insn->src_reg);
@@ -390,7 +390,7 @@ static int check_register_reads(const struct validator *v)
 
 		st.in[pc] &= ~QUEUED;
 		in = st.in[pc] & ~VISITED;
-		insn_regs(insn, &reads, &writes);
+		ebpf_insn_regs(insn, &reads, &writes);
 		missing = reads & ~in;
 		if (missing) {
 			err = refuse(v, pc, "reads r%d before it is written", __builtin_ctz(missing));

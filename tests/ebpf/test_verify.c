@@ -6,6 +6,10 @@
  *
  * argv: count_alpha.bpf.o grep_alpha.bpf.o csv_sum.bpf.o word_lengths.bpf.o unsafe_maps.bpf.o
  */
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+#include <unistd.h>
+
 #include "test_helpers.h"
 
 static char **objs;
@@ -254,6 +258,86 @@ static void test_safe_variants_verify(void **state)
 			fail_msg("safe program %zu refused: %s", i, log);
 }
 
+/*
+ * The same programs through the Linux kernel's verifier (as socket filters, as root), where
+ * the comparison means something: programs that use only constants, the stack, calls and
+ * loops (a filter's r1 is its context and r2-r5 are unset, so input programs do not carry
+ * over). Printed for docs/ebpf-runtime.md; asserted only that each one got an answer.
+ */
+static const char *const kernel_comparable[] = {
+	"read of a stack slot never written", "read of a half-written stack slot",
+	"write above the frame", "write below the frame", "returns the stack pointer",
+	"saves half a pointer", "reads back half a saved pointer", "multiplies a pointer",
+	"adds two pointers", "32-bit move of a pointer", "compares a pointer with a scalar",
+	"subtracts pointers into different memory", "scalar used as a pointer", "endless loop",
+	"loop whose counter is reset", "recursion", "calls nested deeper than the runtime's frames",
+	"callee returns a pointer into its own frame", "callee reads its caller's unwritten stack",
+};
+
+static int kernel_silent(enum libbpf_print_level l, const char *f, va_list ap)
+{
+	(void)l, (void)f, (void)ap;
+	return 0;
+}
+
+/* 1: the kernel accepts it, 0: refuses (why in `why`), -1: it could not be asked */
+static int kernel_verdict(const char *text, char *why, size_t size)
+{
+	static char vlog[65536];
+	LIBBPF_OPTS(bpf_prog_load_opts, lopts, .log_buf = vlog, .log_size = sizeof(vlog),
+		    .log_level = 1);
+	struct csd_ebpf_insn *insns;
+	char err[128];
+	size_t cnt;
+	int fd;
+
+	if (csd_ebpf_asm(text, &insns, &cnt, err, sizeof(err)))
+		return -1;
+	vlog[0] = '\0';
+	fd = bpf_prog_load(BPF_PROG_TYPE_SOCKET_FILTER, NULL, "GPL",
+			   (const struct bpf_insn *)insns, (unsigned)cnt, &lopts);
+	free(insns);
+	if (fd >= 0) {
+		close(fd);
+		return 1;
+	}
+	snprintf(why, size, "(no message)");
+	for (char *line = strtok(vlog, "\n"); line; line = strtok(NULL, "\n"))
+		if (strncmp(line, "processed ", 10) && strncmp(line, "verification", 12))
+			snprintf(why, size, "%s", line);
+	return 0;
+}
+
+static void test_against_the_kernel(void **state)
+{
+	int both_refuse = 0, only_csdlab = 0, asked = 0;
+	char why[256], log[1024];
+
+	(void)state;
+	libbpf_set_print(kernel_silent);
+	if (geteuid() != 0)
+		skip();		/* needs root for the bpf() syscall */
+	if (kernel_verdict("mov %r0, 0\nexit\n", why, sizeof(why)) != 1)
+		skip();		/* the kernel refuses BPF programs here */
+	for (size_t i = 0; i < sizeof(unsafe) / sizeof(unsafe[0]); i++) {
+		int k = -1;
+
+		for (size_t c = 0; c < sizeof(kernel_comparable) / sizeof(kernel_comparable[0]); c++)
+			if (!strcmp(unsafe[i].what, kernel_comparable[c]))
+				k = kernel_verdict(unsafe[i].text, why, sizeof(why));
+		if (k < 0)
+			continue;
+		asked++;
+		assert_int_equal(verify_text(unsafe[i].text, log, sizeof(log)), -EACCES);
+		print_message("# %-45s csdlab refuses; kernel %s%s\n", unsafe[i].what,
+			      k ? "accepts" : "refuses: ", k ? "" : why);
+		k ? only_csdlab++ : both_refuse++;
+	}
+	print_message("# kernel comparison: %d programs, both refuse %d, only csdlab refuses %d\n",
+		      asked, both_refuse, only_csdlab);
+	assert_int_equal(asked, (int)(sizeof(kernel_comparable) / sizeof(kernel_comparable[0])));
+}
+
 int main(int argc, char **argv)
 {
 	const struct CMUnitTest tests[] = {
@@ -262,6 +346,7 @@ int main(int argc, char **argv)
 		cmocka_unit_test(test_unsafe_programs_refused),
 		cmocka_unit_test(test_unsafe_map_programs_refused),
 		cmocka_unit_test(test_safe_variants_verify),
+		cmocka_unit_test(test_against_the_kernel),
 	};
 
 	if (argc != 6) {
