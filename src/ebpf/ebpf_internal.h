@@ -64,9 +64,18 @@ struct ebpf_jit_code {
 	size_t npc;
 };
 
+/* A source line from the object's BTF line info: instructions from pc on come from it. */
+struct ebpf_line {
+	uint32_t pc;
+	uint32_t line;
+	char file[56];		/* the file's base name */
+};
+
 struct csd_ebpf_prog {
 	struct csd_ebpf_insn *insns;
 	size_t insn_cnt;
+	struct ebpf_line *lines;	/* sorted by pc; NULL without BTF line info */
+	size_t nlines;
 	struct ebpf_map *maps;
 	size_t map_cnt;
 	bool verified;		/* csd_ebpf_prog__verify() proved it safe */
@@ -147,6 +156,9 @@ int ebpf_verify(struct csd_ebpf_prog *prog, char *log, size_t log_size, bool *wr
 		uint64_t *steps);
 /* The largest input a verified program's proof covers (larger inputs run with checks). */
 #define EBPF_VERIFY_MAX_INPUT	(UINT64_C(1) << 40)
+
+/* The source line of pc ("file.c:12" into buf), or false when the program has none. */
+bool ebpf_source_line(const struct csd_ebpf_prog *prog, uint32_t pc, char *buf, size_t size);
 
 /* printf into a caller's log buffer, tolerating NULL. */
 void ebpf_logf(char *log, size_t size, const char *fmt, ...) __attribute__((format(printf, 3, 4)));

@@ -10,6 +10,7 @@
  * become lddw of a map value (src BPF_PSEUDO_MAP_VALUE), references to maps lddw of a map
  * (src BPF_PSEUDO_MAP_FD): the same encoding the Linux kernel receives.
  */
+#include <bpf/btf.h>
 #include <bpf/libbpf.h>
 #include <errno.h>
 #include <gelf.h>
@@ -152,6 +153,101 @@ static int load_btf_maps(struct loader *l, const void *buf, size_t size)
 out:
 	bpf_object__close(obj);
 	return err;
+}
+
+/* The bytes of the section called `name`, or NULL. */
+static const Elf_Data *section_named(struct loader *l, const char *name)
+{
+	for (size_t i = 1; i < l->shnum; i++)
+		if (!strcmp(sec_name(l, i), name))
+			return elf_getdata(elf_getscn(l->elf, i), NULL);
+	return NULL;
+}
+
+static int by_pc(const void *a, const void *b)
+{
+	const struct ebpf_line *x = a, *y = b;
+
+	return x->pc < y->pc ? -1 : x->pc > y->pc;
+}
+
+/*
+ * Source lines from .BTF.ext (clang -g), mapped onto the linked program's pcs, so that the
+ * verifier can name the line it refuses. Best effort: an object without them, or with ones
+ * this code does not understand, simply has none.
+ */
+static void load_line_info(struct loader *l, struct csd_ebpf_prog *prog)
+{
+	const Elf_Data *btf_data = section_named(l, ".BTF"), *ext = section_named(l, ".BTF.ext");
+	const uint8_t *p, *end;
+	uint32_t hdr_len, off, len, rec_size;
+	struct btf *btf;
+
+	if (!btf_data || !ext || ext->d_size < 24 || !btf_data->d_buf || !ext->d_buf)
+		return;
+	p = ext->d_buf;
+	if (p[0] != 0x9f || p[1] != 0xeb)	/* magic 0xeB9F, little-endian */
+		return;
+	memcpy(&hdr_len, p + 4, 4);
+	memcpy(&off, p + 16, 4);
+	memcpy(&len, p + 20, 4);
+	if ((uint64_t)hdr_len + off + len > ext->d_size || len < 4)
+		return;
+	btf = btf__new(btf_data->d_buf, (uint32_t)btf_data->d_size);
+	if (!btf || libbpf_get_error(btf))
+		return;
+	p += hdr_len + off;
+	end = p + len;
+	memcpy(&rec_size, p, 4);
+	p += 4;
+	while (rec_size >= 16 && end - p >= 8) {
+		uint32_t name_off, n;
+		const char *sname;
+		size_t shndx = 0;
+
+		memcpy(&name_off, p, 4);
+		memcpy(&n, p + 4, 4);
+		p += 8;
+		if ((uint64_t)n * rec_size > (uint64_t)(end - p))
+			break;
+		sname = btf__name_by_offset(btf, name_off);
+		for (size_t i = 1; sname && i < l->shnum && !shndx; i++)
+			if (!strcmp(sec_name(l, i), sname))
+				shndx = i;
+		for (uint32_t k = 0; k < n && shndx; k++, p += rec_size) {
+			uint32_t insn_off, file_off, line_col;
+			const char *file, *base;
+			void *grown;
+
+			memcpy(&insn_off, p, 4);
+			memcpy(&file_off, p + 4, 4);
+			memcpy(&line_col, p + 12, 4);
+			for (size_t f = 0; f < l->nfuncs; f++) {
+				struct elf_func *fn = &l->funcs[f];
+				size_t idx = insn_off / INSN_SZ;
+
+				if (fn->shndx != shndx || fn->out_pc == SIZE_MAX || idx < fn->start ||
+				    idx >= fn->start + fn->len)
+					continue;
+				grown = realloc(prog->lines, (prog->nlines + 1) * sizeof(*prog->lines));
+				if (!grown)
+					break;
+				prog->lines = grown;
+				file = btf__name_by_offset(btf, file_off);
+				base = file && strrchr(file, '/') ? strrchr(file, '/') + 1 : file;
+				prog->lines[prog->nlines].pc = (uint32_t)(fn->out_pc + idx - fn->start);
+				prog->lines[prog->nlines].line = line_col >> 10;
+				snprintf(prog->lines[prog->nlines].file,
+					 sizeof(prog->lines[0].file), "%s", base ? base : "?");
+				prog->nlines++;
+			}
+		}
+		if (!shndx)
+			p += (size_t)n * rec_size;
+	}
+	btf__free(btf);
+	if (prog->nlines)
+		qsort(prog->lines, prog->nlines, sizeof(*prog->lines), by_pc);
 }
 
 static int load_data_sections(struct loader *l)
@@ -484,8 +580,10 @@ int csd_ebpf_prog__load_elf(const void *obj_buf, size_t obj_size, const char *na
 		linked += f->len;
 	}
 	err = ebpf_prog_create(l.out, l.out_cnt, l.maps, l.nmaps, opts, prog);
-	if (!err)
+	if (!err) {
 		l.maps = NULL;	/* the program owns them now */
+		load_line_info(&l, *prog);
+	}
 out:
 	if (l.maps) {
 		for (size_t i = 0; i < l.nmaps; i++)

@@ -516,6 +516,7 @@ void csd_ebpf_prog__free(struct csd_ebpf_prog *prog)
 		ebpf_map_destroy(&prog->maps[i]);
 	free(prog->maps);
 	free(prog->insns);
+	free(prog->lines);
 	pthread_mutex_destroy(&prog->log_lock);
 	pthread_mutex_destroy(&prog->jit_lock);
 #ifdef CSD_EBPF_HAVE_JIT
@@ -529,4 +530,22 @@ const struct csd_ebpf_insn *csd_ebpf_prog__insns(const struct csd_ebpf_prog *pro
 {
 	*cnt = prog->insn_cnt;
 	return prog->insns;
+}
+
+bool ebpf_source_line(const struct csd_ebpf_prog *prog, uint32_t pc, char *buf, size_t size)
+{
+	size_t lo = 0, hi = prog->nlines;
+
+	if (!prog->nlines || prog->lines[0].pc > pc)
+		return false;
+	while (hi - lo > 1) {	/* the last line starting at or before pc */
+		size_t mid = (lo + hi) / 2;
+
+		if (prog->lines[mid].pc <= pc)
+			lo = mid;
+		else
+			hi = mid;
+	}
+	snprintf(buf, size, "%s:%u", prog->lines[lo].file, prog->lines[lo].line);
+	return true;
 }

@@ -107,6 +107,7 @@ struct vstate {
 static struct octagon *OCT(struct vstate *st) { return (struct octagon *)(st + 1); }
 
 struct verifier {
+	const struct csd_ebpf_prog *prog;
 	const struct csd_ebpf_insn *insns;
 	size_t cnt;
 	const struct ebpf_map *maps;
@@ -166,7 +167,7 @@ __attribute__((format(printf, 3, 4)))
 static int refuse(struct verifier *v, unsigned pc, const char *fmt, ...)
 {
 	unsigned path[12];
-	char why[384], text[96], route[192] = "";
+	char why[384], text[96], route[192] = "", where[80];
 	size_t used = 0;
 	va_list ap;
 	int n;
@@ -183,7 +184,11 @@ static int refuse(struct verifier *v, unsigned pc, const char *fmt, ...)
 					 i == n - 1 ? "" : " -> ", path[i]);
 	if (path[0] != pc && used < sizeof(route))
 		snprintf(route + used, sizeof(route) - used, " -> %u", pc);
-	ebpf_logf(v->log, v->log_size, "pc %u (%s): %s [path: %s]", pc, text, why, route);
+	if (v->prog && ebpf_source_line(v->prog, pc, where, sizeof(where)))
+		ebpf_logf(v->log, v->log_size, "pc %u (%s) at %s: %s [path: %s]", pc, text, where,
+			  why, route);
+	else
+		ebpf_logf(v->log, v->log_size, "pc %u (%s): %s [path: %s]", pc, text, why, route);
 	return -EACCES;
 }
 
@@ -2186,7 +2191,7 @@ int ebpf_verify(struct csd_ebpf_prog *prog, char *log, size_t log_size, bool *wr
 		uint64_t *steps)
 {
 	struct verifier v = {
-		.insns = prog->insns, .cnt = prog->insn_cnt, .maps = prog->maps,
+		.prog = prog, .insns = prog->insns, .cnt = prog->insn_cnt, .maps = prog->maps,
 		.map_cnt = prog->map_cnt, .log = log, .log_size = log_size,
 	};
 	struct vstate *st = NULL, *out = NULL;

@@ -215,7 +215,8 @@ static void test_unsafe_programs_refused(void **state)
 static void test_unsafe_map_programs_refused(void **state)
 {
 	static const struct { const char *name, *reason; } cases[] = {
-		{ "null_deref", "r0 may be NULL" },
+		/* with clang -g the refusal names the C line too */
+		{ "null_deref", ") at unsafe_maps.bpf.c:37: 8-byte read at r0+0: r0 may be NULL" },
 		{ "value_past_end", "r1+8 is counts+[8, 8], the counts is [0, 8)" },
 		{ "leak_into_map", "a pointer into the input, into memory the host can read" },
 		{ "write_rodata", "read-only" },
