@@ -165,14 +165,16 @@ static void finish(struct csd_subsys *s, struct csd_req *req, unsigned worker,
 		req->rsp.dw0 = (uint32_t)res->value;
 		req->rsp.dw1 = (uint32_t)(res->value >> 32);
 	}
-	csd_exec_release(s, req);
 	/*
-	 * Once done() runs, the transport may free the request: Abort and the watchdog must not
-	 * find it any more. Its controller stays marked busy until the completion returns.
+	 * Abort and the watchdog must not find the request any more before its execution state
+	 * goes (the watchdog reads req->exec: fuzz_device caught it reading it after the
+	 * release) nor once done() runs and the transport may free it. Its controller stays
+	 * marked busy until the completion returns.
 	 */
 	pthread_mutex_lock(&s->engine.lock);
 	s->engine.running[worker] = NULL;
 	pthread_mutex_unlock(&s->engine.lock);
+	csd_exec_release(s, req);
 	csd_req_complete(req, status);
 }
 
