@@ -58,6 +58,7 @@ struct opts {
 	bool direct;			/* generate into the backing file, not over the link */
 	const char *link_name;
 	const char *out, *target, *program, *grep_program;
+	const char *engine;		/* passed to csd-target --engine; NULL: its default */
 	bool quiet;
 };
 
@@ -143,7 +144,8 @@ static pid_t start_target(const struct opts *o, const char *file, uint16_t *port
 	pid_t pid;
 	FILE *f;
 	char *argv[] = { (char *)o->target, "-p", "0", "--file", (char *)file, "--size", size,
-			 "--slm-size", "64M", "--threads", "2", NULL };
+			 "--slm-size", "64M", "--threads", "2", o->engine ? "--engine" : NULL,
+			 (char *)o->engine, NULL };
 
 	snprintf(size, sizeof(size), "%" PRIu64, (o->size + CHUNK - 1) / CHUNK * CHUNK);
 	if (pipe(pipefd))
@@ -634,8 +636,9 @@ static void usage(FILE *f)
 	fprintf(f, "usage: alpha [--size 1G] [--seed 1] [--rate 5] [--queues 2] [--depth 16]\n"
 		   "             [--window 1M] [--out results/alpha] [--target csd-target]\n"
 		   "             [--program count_alpha.bpf.o] [--link pcie3x4|25gbe|10gbe|1gbe|BYTES/s]\n"
-		   "             [--direct] [--quiet]\n"
-		   "  --direct: generate the text straight into the backing file (no upload)\n");
+		   "             [--direct] [--engine interp|jit] [--quiet]\n"
+		   "  --direct: generate the text straight into the backing file (no upload)\n"
+		   "  --engine: what runs the programs in the drive (default: the JIT)\n");
 }
 
 int main(int argc, char **argv)
@@ -647,6 +650,7 @@ int main(int argc, char **argv)
 		{ "out", required_argument, NULL, 'o' }, { "target", required_argument, NULL, 't' },
 		{ "program", required_argument, NULL, 'p' }, { "quiet", no_argument, NULL, 'Q' },
 		{ "link", required_argument, NULL, 'l' }, { "direct", no_argument, NULL, 'D' },
+		{ "engine", required_argument, NULL, 'e' },
 		{ "help", no_argument, NULL, 'h' }, { NULL, 0, NULL, 0 },
 	};
 	struct opts o = { .size = 1ull << 30, .seed = 1, .rate = 5, .queues = 2, .depth = 16,
@@ -669,7 +673,7 @@ int main(int argc, char **argv)
 	int c, status, ret;
 	time_t t = time(NULL);
 
-	while ((c = getopt_long(argc, argv, "s:S:r:q:d:w:o:t:p:Ql:Dh", longopts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "s:S:r:q:d:w:o:t:p:Ql:De:h", longopts, NULL)) != -1) {
 		uint64_t v = 0;
 
 		if (c == 'h') {
@@ -692,6 +696,13 @@ int main(int argc, char **argv)
 		case 'p': o.program = optarg; break;
 		case 'Q': o.quiet = true; break;
 		case 'D': o.direct = true; break;
+		case 'e':
+			if (strcmp(optarg, "interp") && strcmp(optarg, "jit")) {
+				fprintf(stderr, "alpha: --engine '%s': interp or jit\n", optarg);
+				return 2;
+			}
+			o.engine = optarg;
+			break;
 		case 'l':
 			if (parse_link(optarg, &o.link)) {
 				fprintf(stderr, "alpha: --link '%s': pcie3x4, 25gbe, 10gbe, 1gbe or "
