@@ -271,26 +271,30 @@ void oct_assign_neg_var(struct octagon *o, unsigned x, unsigned y, int64_t c)
 	}
 }
 
-void oct_join(struct octagon *a, const struct octagon *b)
+/* A join or widening with an empty side gives the other side: true when that settled it. */
+static bool merge_with_empty(struct octagon *a, const struct octagon *b)
 {
 	if (b->empty)
-		return;
+		return true;
 	if (a->empty) {
 		oct_copy(a, b);
-		return;
+		return true;
 	}
+	return false;
+}
+
+void oct_join(struct octagon *a, const struct octagon *b)
+{
+	if (merge_with_empty(a, b))
+		return;
 	for (size_t i = 0; i < (size_t)N(a) * N(a); i++)
 		a->m[i] = max64(a->m[i], b->m[i]);
 }
 
 void oct_widen(struct octagon *a, const struct octagon *b)
 {
-	if (b->empty)
+	if (merge_with_empty(a, b))
 		return;
-	if (a->empty) {
-		oct_copy(a, b);
-		return;
-	}
 	/*
 	 * One threshold before infinity: a widened counter stays below 2^57, so adding one to it
 	 * still cannot wrap and keeps its relations; the loop's own test then bounds it again.
