@@ -54,6 +54,11 @@ static void usage(FILE *f)
 		"      --allow-unverified  activate programs the verifier refuses (they run with\n"
 		"                          a check on every memory access)\n"
 		"  -e, --engine interp|jit  what runs programs (default: the JIT where there is one)\n"
+		"      --share-programs    every host sees every host's programs and range sets\n"
+		"                          (default: each host only its own)\n"
+		"      --host-max-programs N  program slots one host may hold (default: no limit)\n"
+		"      --host-max-slm SIZE    SLM bytes one host's range sets may cover\n"
+		"      --host-max-execs N     Executes one host may have queued or running\n"
 		"  -c, --config FILE       read options from FILE: one 'name value' per line\n"
 		"  -v, --verbose           log connections on stderr\n");
 }
@@ -83,6 +88,10 @@ static const struct option longopts[] = {
 	{ "time-limit-ms", required_argument, NULL, 'T' },
 	{ "allow-unverified", no_argument, NULL, 'U' },
 	{ "engine", required_argument, NULL, 'e' },
+	{ "share-programs", no_argument, NULL, 'S' },
+	{ "host-max-programs", required_argument, NULL, 'P' },
+	{ "host-max-slm", required_argument, NULL, 'M' },
+	{ "host-max-execs", required_argument, NULL, 'X' },
 	{ "config", required_argument, NULL, 'c' },
 	{ "verbose", no_argument, NULL, 'v' },
 	{ "help", no_argument, NULL, 'h' },
@@ -146,6 +155,19 @@ static int apply(struct options *o, int opt, const char *arg, const char *name)
 	case 'A': o->tcp.advertise_addr = arg; return 0;
 	case 'v': o->tcp.verbose = true; return 0;
 	case 'U': o->dev.allow_unverified = true; return 0;
+	case 'S': o->dev.share_programs = true; return 0;
+	case 'P': case 'M': case 'X':
+		if (csd_parse_size(arg, &v) || (opt != 'M' && v > 1000000)) {
+			fprintf(stderr, "csd-target: --%s '%s' is not a valid value\n", name, arg);
+			return -1;
+		}
+		if (opt == 'P')
+			o->dev.host_max_programs = (unsigned)v;
+		else if (opt == 'M')
+			o->dev.host_max_slm_bytes = v;
+		else
+			o->dev.host_max_execs = (unsigned)v;
+		return 0;
 	case 'e':
 		if (!strcmp(arg, "interp")) {
 			o->dev.engine = CSD_EBPF_ENGINE_INTERP;

@@ -41,6 +41,15 @@ struct csd_dev_config {
 	bool allow_unverified;
 	/* Which engine runs programs: the JIT where there is one (default), or the interpreter. */
 	enum csd_ebpf_engine engine;
+	/*
+	 * Hosts (by host NQN) see and run only the programs and memory range sets they created,
+	 * unless share_programs is set. Per-host limits, 0 for none: downloaded program slots,
+	 * SLM bytes in memory range sets, Executes queued or running at once.
+	 */
+	bool share_programs;
+	unsigned host_max_programs;
+	uint64_t host_max_slm_bytes;
+	unsigned host_max_execs;
 };
 
 /* Defaults: 1 GiB NVM of 512-byte blocks, 64 MiB SLM, 2 engine threads. */

@@ -78,6 +78,7 @@ struct csd_program {
 	struct csd_ebpf_prog *prog;		/* when activated (eBPF) */
 	const struct csd_builtin *builtin;	/* when built in */
 	uint32_t in_use;			/* running executions */
+	char owner[NVME_NQN_LENGTH];		/* the host that downloaded it ("" built in) */
 };
 
 struct csd_mem_extent {
@@ -90,6 +91,14 @@ struct csd_range_set {
 	uint16_t nranges;
 	uint32_t in_use;
 	struct csd_mem_extent ranges[CSD_MAX_RANGES];
+	char owner[NVME_NQN_LENGTH];	/* the host that created it */
+};
+
+/* Executes in flight per host, for host_max_execs. */
+#define CSD_MAX_HOSTS	64
+struct csd_host_usage {
+	char nqn[NVME_NQN_LENGTH];	/* "" : free */
+	unsigned execs;
 };
 
 /* What one Execute runs over: parsed from the command, owned by the request until it ends. */
@@ -105,6 +114,7 @@ struct csd_exec {
 	struct csd_stream_range *stream_ranges;
 	uint64_t deadline_ns;		/* 0: none */
 	_Atomic bool timed_out;
+	struct csd_host_usage *host;	/* whose Execute it is (counted in host->execs) */
 };
 
 struct csd_engine {
@@ -149,6 +159,7 @@ struct csd_subsys {
 	pthread_mutex_t lock;		/* programs, range sets, controllers */
 	struct csd_program programs[CSD_MAX_PROGRAMS];
 	struct csd_range_set range_sets[CSD_MAX_RANGE_SETS];
+	struct csd_host_usage hosts[CSD_MAX_HOSTS];
 	uint16_t next_rsid;
 	uint16_t next_cntlid;
 	struct csd_engine engine;
@@ -166,6 +177,9 @@ struct csd_queue {
 };
 
 void csd_stats_snapshot(const struct csd_stats *st, struct csd_vendor_stats *out);
+
+/* May this controller's host see (use) what `owner` created? (s->lock held or not needed) */
+bool csd_host_sees(const struct csd_ctrl *c, const char *owner);
 
 struct csd_ctrl {
 	struct csd_subsys *subsys;

@@ -110,15 +110,19 @@ static size_t log_effects(uint8_t csi, uint8_t *buf)
 	return sizeof(*l);
 }
 
-static size_t log_programs(struct csd_subsys *s, uint8_t *buf)
+/* Programs this controller's host may see; another host's slots read as empty. */
+static size_t log_programs(struct csd_ctrl *c, uint8_t *buf)
 {
 	struct csd_program_entry *e = (struct csd_program_entry *)buf;
+	struct csd_subsys *s = c->subsys;
 
 	pthread_mutex_lock(&s->lock);
 	for (uint16_t i = 0; i < CSD_MAX_PROGRAMS; i++) {
 		const struct csd_program *p = &s->programs[i];
 
 		e[i].pind = i;
+		if (!csd_host_sees(c, p->owner))
+			continue;
 		e[i].ptype = p->ptype;
 		e[i].state = p->state;
 		e[i].size = p->size;
@@ -132,16 +136,17 @@ static size_t log_programs(struct csd_subsys *s, uint8_t *buf)
 	return CSD_MAX_PROGRAMS * sizeof(*e);
 }
 
-static size_t log_range_sets(struct csd_subsys *s, uint8_t *buf)
+static size_t log_range_sets(struct csd_ctrl *c, uint8_t *buf)
 {
 	struct csd_range_set_entry *e = (struct csd_range_set_entry *)buf;
+	struct csd_subsys *s = c->subsys;
 	size_t n = 0;
 
 	pthread_mutex_lock(&s->lock);
 	for (size_t i = 0; i < CSD_MAX_RANGE_SETS; i++) {
 		const struct csd_range_set *rs = &s->range_sets[i];
 
-		if (!rs->rsid)
+		if (!rs->rsid || !csd_host_sees(c, rs->owner))
 			continue;
 		e[n].rsid = rs->rsid;
 		e[n].nranges = rs->nranges;
@@ -206,7 +211,7 @@ static void execute_get_log_page(struct csd_req *req)
 		size = log_effects(csi, buf);
 		break;
 	case CSD_LOG_PROGRAM_LIST:
-		size = log_programs(s, buf);
+		size = log_programs(c, buf);
 		break;
 	case CSD_LOG_PROGRAM_TYPES: {
 		struct csd_program_types *t = (struct csd_program_types *)buf;
@@ -219,7 +224,7 @@ static void execute_get_log_page(struct csd_req *req)
 		break;
 	}
 	case CSD_LOG_RANGE_SET_LIST:
-		size = log_range_sets(s, buf);
+		size = log_range_sets(c, buf);
 		break;
 	case CSD_LOG_VENDOR_STATS:
 		/* LSP 1: this controller's counters; 0: the whole drive's */

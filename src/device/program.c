@@ -64,6 +64,30 @@ void csd_programs_free(struct csd_subsys *s)
 		program_clear(&s->programs[i]);
 }
 
+bool csd_host_sees(const struct csd_ctrl *c, const char *owner)
+{
+	return c->subsys->cfg.share_programs || !owner[0] || !strcmp(owner, c->hostnqn);
+}
+
+/* Downloaded program slots this host holds (a download in progress counts). */
+static unsigned host_programs(const struct csd_subsys *s, const char *nqn)
+{
+	unsigned n = 0;
+
+	for (unsigned i = CSD_BUILTIN_PROGRAMS; i < CSD_MAX_PROGRAMS; i++)
+		n += !strcmp(s->programs[i].owner, nqn);
+	return n;
+}
+
+static uint64_t range_set_bytes(const struct csd_range_set *rs)
+{
+	uint64_t bytes = 0;
+
+	for (unsigned r = 0; r < rs->nranges; r++)
+		bytes += rs->ranges[r].len;
+	return bytes;
+}
+
 static uint32_t total_program_bytes(const struct csd_subsys *s)
 {
 	uint32_t total = 0;
@@ -82,7 +106,15 @@ static uint16_t load_program(struct csd_req *req)
 	uint32_t numb = req->cmd.cdw14, loff = req->cmd.cdw15;
 	unsigned pind = CSD_LOAD_PIND(cdw10), ptype = CSD_LOAD_PTYPE(cdw10);
 	struct csd_program *p = &s->programs[pind];
+	const char *host = req->ctrl->hostnqn;
 
+	/* another host's program is not there for this one, and its slot is not free either */
+	if (p->owner[0] && !csd_host_sees(req->ctrl, p->owner)) {
+		if (CSD_LOAD_SEL(cdw10))
+			return SC_CS(CSD_SC_NO_PROGRAM);
+		csd_error_reason(req->ctrl, "program index %u is held by another host", pind);
+		return CSD_NVME_STATUS(NVME_SCT_MEDIA, NVME_SC_ACCESS_DENIED) | CSD_NVME_DNR;
+	}
 	if (CSD_LOAD_SEL(cdw10)) {	/* unload */
 		if (p->state == CSD_PROG_EMPTY && !p->received)
 			return SC_CS(CSD_SC_NO_PROGRAM);
@@ -105,12 +137,19 @@ static uint16_t load_program(struct csd_req *req)
 		/* a new download replaces whatever the slot held */
 		if (total_program_bytes(s) - p->size + psize > MAX_TOTAL_PROGRAM_BYTES)
 			return SC_CS(CSD_SC_MAX_PROGRAM_BYTES_EXCEEDED);
+		if (s->cfg.host_max_programs && strcmp(p->owner, host) &&
+		    host_programs(s, host) >= s->cfg.host_max_programs) {
+			csd_error_reason(req->ctrl, "this host already holds %u programs, its limit",
+					 s->cfg.host_max_programs);
+			return SC_CS(CSD_SC_INSUFFICIENT_PROGRAM_RESOURCES);
+		}
 		program_clear(p);
 		p->image = malloc(psize);
 		if (!p->image)
 			return SC_CS(CSD_SC_INSUFFICIENT_PROGRAM_RESOURCES);
 		p->ptype = (uint8_t)ptype;
 		p->size = psize;
+		snprintf(p->owner, sizeof(p->owner), "%s", host);
 		if (CSD_LOAD_PIT(cdw10) == 1)
 			p->puid = req->cmd.cdw12 | ((uint64_t)req->cmd.cdw13 << 32);
 	} else if (!p->image || p->ptype != ptype || p->size != psize || loff != p->received) {
@@ -142,6 +181,8 @@ static uint16_t activate_program(struct csd_req *req)
 		req->error_loc = offsetof(struct csd_nvme_sqe, cdw10);
 		return SC_INVALID_FIELD;
 	}
+	if (!csd_host_sees(req->ctrl, p->owner))
+		return SC_CS(CSD_SC_NO_PROGRAM);
 	if (sel == 0) {
 		if (p->state != CSD_PROG_ACTIVE)
 			return SC_CS(CSD_SC_PROGRAM_NOT_ACTIVATED);
@@ -249,7 +290,7 @@ static uint16_t manage_range_set(struct csd_req *req)
 
 	if (sel == 1) {
 		rs = find_range_set(s, CSD_MRS_RSID(req->cmd.cdw10));
-		if (!rs)
+		if (!rs || !csd_host_sees(req->ctrl, rs->owner))
 			return SC_CS(CSD_SC_INVALID_RSID);
 		if (rs->in_use)
 			return SC_CS(CSD_SC_RANGE_SET_IN_USE);
@@ -267,6 +308,22 @@ static uint16_t manage_range_set(struct csd_req *req)
 		return status;
 	}
 	rs->nranges = (uint16_t)numr;
+	if (s->cfg.host_max_slm_bytes) {
+		uint64_t held = 0;
+
+		for (unsigned i = 0; i < CSD_MAX_RANGE_SETS; i++)
+			if (s->range_sets[i].rsid && !strcmp(s->range_sets[i].owner, req->ctrl->hostnqn))
+				held += range_set_bytes(&s->range_sets[i]);
+		if (held + range_set_bytes(rs) > s->cfg.host_max_slm_bytes) {
+			csd_error_reason(req->ctrl, "range sets of this host would cover %llu bytes "
+					 "of SLM, more than its limit of %llu",
+					 (unsigned long long)(held + range_set_bytes(rs)),
+					 (unsigned long long)s->cfg.host_max_slm_bytes);
+			memset(rs, 0, sizeof(*rs));
+			return SC_CS(CSD_SC_INSUFFICIENT_RESOURCES);
+		}
+	}
+	snprintf(rs->owner, sizeof(rs->owner), "%s", req->ctrl->hostnqn);
 	/* identifiers are not reused at once: a stale RSID finds nothing */
 	do {
 		rs->rsid = s->next_rsid++;
@@ -357,6 +414,22 @@ uint16_t csd_parse_compute_admin(struct csd_req *req)
 
 /* Execute Program (01h) and the streaming Execute (81h): checked here, run by the engine. */
 
+/* The host's entry in the in-flight table (s->lock held); NULL when the table is full. */
+static struct csd_host_usage *host_usage(struct csd_subsys *s, const char *nqn)
+{
+	struct csd_host_usage *free_entry = NULL;
+
+	for (unsigned i = 0; i < CSD_MAX_HOSTS; i++) {
+		if (!strcmp(s->hosts[i].nqn, nqn) && nqn[0])
+			return &s->hosts[i];
+		if (!s->hosts[i].nqn[0] && !free_entry)
+			free_entry = &s->hosts[i];
+	}
+	if (free_entry)
+		snprintf(free_entry->nqn, sizeof(free_entry->nqn), "%s", nqn);
+	return free_entry;
+}
+
 static void queue_execute(struct csd_req *req)
 {
 	csd_engine_queue(req->ctrl->subsys, req);
@@ -378,7 +451,7 @@ static uint16_t parse_execute(struct csd_req *req, struct csd_exec *x)
 		if ((status = csd_req_check_len(req, 0)))
 			return status;
 		rs = find_range_set(s, x->rsid);
-		if (!rs)
+		if (!rs || !csd_host_sees(req->ctrl, rs->owner))
 			return SC_CS(CSD_SC_INVALID_RSID);
 		x->nranges = rs->nranges;
 		memcpy(x->ranges, rs->ranges, sizeof(x->ranges));
@@ -449,16 +522,24 @@ uint16_t csd_parse_compute_io(struct csd_req *req)
 	x->p2 = req->cmd.cdw12 | ((uint64_t)req->cmd.cdw13 << 32);
 	pthread_mutex_lock(&s->lock);
 	p = &s->programs[pind];
-	if (p->state == CSD_PROG_EMPTY)
+	x->host = host_usage(s, req->ctrl->hostnqn);
+	if (p->state == CSD_PROG_EMPTY || !csd_host_sees(req->ctrl, p->owner))
 		status = SC_CS(CSD_SC_NO_PROGRAM);
+	else if (s->cfg.host_max_execs && (!x->host || x->host->execs >= s->cfg.host_max_execs))
+		status = SC_CMD(CSD_SC_INSUFFICIENT_RESOURCES);	/* no DNR: try again later */
 	else if (p->state != CSD_PROG_ACTIVE)
 		status = SC_CS(CSD_SC_PROGRAM_NOT_ACTIVATED);
 	else if (req->cmd.opcode == CSD_IO_EXECUTE_PROGRAM)
 		status = parse_execute(req, x);
 	else
 		status = parse_stream(req, x);
-	if (!status)
+	if (!status) {
 		p->in_use++;
+		if (x->host)
+			x->host->execs++;
+	} else if (x->host && !x->host->execs) {
+		x->host->nqn[0] = '\0';	/* nothing in flight: the entry is free again */
+	}
 	pthread_mutex_unlock(&s->lock);
 	if (status) {
 		free(x->stream_ranges);
@@ -478,6 +559,8 @@ void csd_exec_release(struct csd_subsys *s, struct csd_req *req)
 
 	pthread_mutex_lock(&s->lock);
 	s->programs[x->pind].in_use--;
+	if (x->host && !--x->host->execs)
+		x->host->nqn[0] = '\0';	/* the entry is free again */
 	rs = find_range_set(s, x->rsid);
 	if (rs)
 		rs->in_use--;

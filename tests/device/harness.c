@@ -78,6 +78,24 @@ static void enable(struct drive *d)
 	}
 }
 
+void drive_add_host(struct drive *d, struct drive *other, const char *hostnqn)
+{
+	memset(other, 0, sizeof(*other));
+	other->cfg = d->cfg;
+	other->subsys = d->subsys;
+	snprintf(other->path, sizeof(other->path), "%s", d->path);
+	if (csd_ctrl_create(d->subsys, hostnqn, &other->ctrl)) {
+		fprintf(stderr, "cannot connect host %s\n", hostnqn);
+		abort();
+	}
+	enable(other);
+}
+
+void drive_close_host(struct drive *other)
+{
+	csd_ctrl_destroy(other->ctrl);
+}
+
 static void start(struct drive *d)
 {
 	char err[256];

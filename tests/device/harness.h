@@ -29,6 +29,9 @@ void drive_open(struct drive *d, uint64_t nvm_bytes, uint32_t lba_size);
 /* Reopen on the same file (a restart); keeps the path. */
 void drive_restart(struct drive *d);
 void drive_close(struct drive *d, bool remove_file);
+/* Another controller on d's drive, connected as host `hostnqn`; drive_close_host() ends it. */
+void drive_add_host(struct drive *d, struct drive *other, const char *hostnqn);
+void drive_close_host(struct drive *other);
 
 /* Submit and wait for the completion. data is in or out by the opcode's direction. */
 struct result drive_cmd(struct drive *d, uint16_t qid, struct csd_nvme_sqe *cmd, void *data,

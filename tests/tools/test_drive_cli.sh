@@ -55,6 +55,9 @@ check "offload: load, activate, copy, execute, stream: the generator's count" of
 check "program list shows slot 2 active" bash -c "'$csd' program list $P | grep -q 'slot  2  active'"
 check "exec of an empty slot: No Program" bash -c \
 	"'$csd' exec $P -s 9 --range 0:4 2>&1 | grep -q 'No Program (NVMe status 0x196)'"
+check "another host does not see this host's program" bash -c \
+	"'$csd' exec $P --hostnqn nqn.2014-08.org.nvmexpress:uuid:intruder -s 2 --range 0:4 2>&1 |
+	 grep -q 'No Program (NVMe status 0x196)' && '$csd' exec $P -s 2 --range 0:4 >/dev/null"
 printf '\xff\0\0\0\0\0\0\0\x95\0\0\0\0\0\0\0' >"$tmp/bad.bin"
 check "activation refused, with the drive's reason" bash -c \
 	"'$csd' program load $P -s 3 '$tmp/bad.bin' && ! '$csd' program activate $P -s 3 2>'$tmp/why'; \
@@ -66,7 +69,7 @@ check "an object with several programs: refused without a name, taken with one" 
 	 '$csd' program load $P -s 4 '$features' --name read_past_end &&
 	 '$csd' program activate $P -s 4 &&
 	 '$csd' exec $P -s 4 --range 0:16 2>&1 | grep -q 'program 4 stopped: pc 1 (ldxb %r0, \[%r1+0\]): 1-byte read'"
-check "stats count the program runs" bash -c "'$csd' stats $P --json | grep -q '\"program_executions\": 4'"
+check "stats count the program runs" bash -c "'$csd' stats $P --json | grep -q '\"program_executions\": 5'"
 check "a bad option names itself" bash -c "'$csd' read $P --slba 0 --blocks zz 2>&1 | grep -q \"blocks 'zz'\""
 check "no target: a clear error" bash -c "'$csd' id-ctrl -p 1 2>&1 | grep -q 'cannot connect to 127.0.0.1:1'"
 

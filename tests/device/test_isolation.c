@@ -1,0 +1,257 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Isolation between hosts: two controllers on one drive under different host NQNs. A host
+ * sees and runs only the programs and memory range sets it created (unless the drive shares
+ * them), and per-host limits hold: program slots, SLM bytes in range sets, Executes in flight.
+ */
+#include <errno.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <cmocka.h>
+#include <nvme/types.h>
+
+#include "csd/device.h"
+#include "csd/ebpf.h"
+#include "csd/nvme_cs.h"
+#include "harness.h"
+
+#define HOST_A	"nqn.2014-08.org.nvmexpress:uuid:host-a"
+#define HOST_B	"nqn.2014-08.org.nvmexpress:uuid:host-b"
+
+#define NO_PROGRAM		(STATUS(1, CSD_SC_NO_PROGRAM) | DNR)
+#define INVALID_RSID		(STATUS(1, CSD_SC_INVALID_RSID) | DNR)
+#define ACCESS_DENIED		(STATUS(NVME_SCT_MEDIA, NVME_SC_ACCESS_DENIED) | DNR)
+
+/* r0 = len: a program whose answer shows it ran over the memory it was given */
+static const char len_prog[] = "mov %r0, %r2\nexit\n";
+
+static uint16_t load_asm(struct drive *d, uint16_t pind, const char *text)
+{
+	struct csd_ebpf_insn *insns;
+	char err[128];
+	size_t cnt;
+	uint16_t status;
+
+	assert_int_equal(csd_ebpf_asm(text, &insns, &cnt, err, sizeof(err)), 0);
+	status = load_program(d, pind, CSD_PTYPE_EBPF_RAW, insns, (uint32_t)(cnt * 8),
+			      (uint32_t)(cnt * 8)).status;
+	free(insns);
+	return status ? status : activate(d, pind, true).status;
+}
+
+static struct result unload(struct drive *d, uint16_t pind)
+{
+	struct csd_nvme_sqe c = { .opcode = CSD_ADMIN_LOAD_PROGRAM, .nsid = CSD_NSID_COMPUTE,
+				  .cdw10 = pind | (1u << 24) /* SEL: unload */ };
+
+	return drive_cmd(d, 0, &c, NULL, 0);
+}
+
+static struct result delete_range_set(struct drive *d, uint16_t rsid)
+{
+	struct csd_nvme_sqe c = { .opcode = CSD_ADMIN_MEMORY_RANGE_SET, .nsid = CSD_NSID_SLM,
+				  .cdw10 = 1 | ((uint32_t)rsid << 16) };
+
+	return drive_cmd(d, 0, &c, NULL, 0);
+}
+
+static void get_log(struct drive *d, uint8_t lid, void *buf, uint32_t len)
+{
+	struct csd_nvme_sqe c = { .opcode = nvme_admin_get_log_page,
+				  .cdw10 = lid | ((len / 4 - 1) << 16) };
+
+	assert_int_equal(drive_cmd(d, 0, &c, buf, len).status, 0);
+}
+
+static void test_hosts_see_only_their_own(void **state)
+{
+	struct csd_mem_range r = { .nsid = CSD_NSID_SLM, .sb = 0, .len = 4096 };
+	struct csd_program_entry progs[16];
+	struct csd_range_set_entry sets[64];
+	struct drive a, b;
+	struct result res;
+	uint16_t rsid;
+
+	(void)state;
+	drive_open(&a, 0, 0);
+	drive_add_host(&a, &b, HOST_B);
+	assert_int_equal(load_asm(&a, 5, len_prog), 0);
+	res = range_set_create(&a, &r, 1);
+	assert_int_equal(res.status, 0);
+	rsid = (uint16_t)res.dw0;
+
+	/* the owner runs both */
+	res = execute(&a, 5, rsid, 0, 0, NULL, 0);
+	assert_int_equal(res.status, 0);
+	assert_int_equal(res.value, 4096);
+
+	/* to B they are not there */
+	assert_int_equal(execute(&b, 5, 0, 0, 0, &r, 1).status, NO_PROGRAM);
+	assert_int_equal(activate(&b, 5, false).status, NO_PROGRAM);
+	assert_int_equal(unload(&b, 5).status, NO_PROGRAM);
+	assert_int_equal(load_program(&b, 5, CSD_PTYPE_EBPF_RAW, "\xb7\0\0\0\0\0\0\0\x95\0\0\0\0\0\0\0",
+				      16, 16).status, ACCESS_DENIED);
+	assert_int_equal(execute(&b, 0, rsid, 'A', 0, NULL, 0).status, INVALID_RSID);
+	assert_int_equal(delete_range_set(&b, rsid).status, INVALID_RSID);
+	get_log(&b, CSD_LOG_PROGRAM_LIST, progs, sizeof(progs));
+	assert_int_equal(progs[5].pind, 5);
+	assert_int_equal(progs[5].state, CSD_PROG_EMPTY);
+	assert_int_equal(progs[5].size, 0);
+	assert_int_equal(progs[0].state, CSD_PROG_ACTIVE);	/* built-ins are everyone's */
+	memset(sets, 0, sizeof(sets));
+	get_log(&b, CSD_LOG_RANGE_SET_LIST, sets, sizeof(sets));
+	assert_int_equal(sets[0].rsid, 0);
+
+	/* B's own program in another slot, which A does not see */
+	assert_int_equal(load_asm(&b, 6, len_prog), 0);
+	assert_int_equal(execute(&a, 6, 0, 0, 0, &r, 1).status, NO_PROGRAM);
+	get_log(&a, CSD_LOG_PROGRAM_LIST, progs, sizeof(progs));
+	assert_int_equal(progs[5].state, CSD_PROG_ACTIVE);
+	assert_int_equal(progs[6].state, CSD_PROG_EMPTY);
+	memset(sets, 0, sizeof(sets));
+	get_log(&a, CSD_LOG_RANGE_SET_LIST, sets, sizeof(sets));
+	assert_int_equal(sets[0].rsid, rsid);
+
+	/* and A's things still work, untouched by B's attempts */
+	res = execute(&a, 5, rsid, 0, 0, NULL, 0);
+	assert_int_equal(res.status, 0);
+	assert_int_equal(res.value, 4096);
+	drive_close_host(&b);
+	drive_close(&a, true);
+}
+
+static void test_a_sharing_drive(void **state)
+{
+	struct csd_mem_range r = { .nsid = CSD_NSID_SLM, .sb = 0, .len = 512 };
+	struct drive a, b;
+	struct result res;
+
+	(void)state;
+	drive_open(&a, 0, 0);
+	a.cfg.share_programs = true;
+	drive_restart(&a);
+	drive_add_host(&a, &b, HOST_B);
+	assert_int_equal(load_asm(&a, 5, len_prog), 0);
+	res = range_set_create(&a, &r, 1);
+	assert_int_equal(res.status, 0);
+	res = execute(&b, 5, (uint16_t)res.dw0, 0, 0, NULL, 0);
+	assert_int_equal(res.status, 0);
+	assert_int_equal(res.value, 512);
+	drive_close_host(&b);
+	drive_close(&a, true);
+}
+
+static void test_per_host_limits(void **state)
+{
+	struct csd_mem_range r4k = { .nsid = CSD_NSID_SLM, .sb = 0, .len = 4096 };
+	struct csd_mem_range r2 = { .nsid = CSD_NSID_SLM, .sb = 8192, .len = 4096 };
+	struct csd_mem_range r3 = { .nsid = CSD_NSID_SLM, .sb = 16384, .len = 4 };
+	struct drive a, b;
+
+	(void)state;
+	drive_open(&a, 0, 0);
+	a.cfg.host_max_programs = 2;
+	a.cfg.host_max_slm_bytes = 8192;
+	drive_restart(&a);
+	drive_add_host(&a, &b, HOST_B);
+
+	/* programs: two slots each */
+	assert_int_equal(load_asm(&a, 2, len_prog), 0);
+	assert_int_equal(load_asm(&a, 3, len_prog), 0);
+	assert_int_equal(load_asm(&a, 4, len_prog),
+			 STATUS(1, CSD_SC_INSUFFICIENT_PROGRAM_RESOURCES) | DNR);
+	assert_int_equal(activate(&a, 3, false).status, 0);
+	assert_int_equal(load_asm(&a, 3, len_prog), 0);	/* replacing its own is fine */
+	assert_int_equal(load_asm(&b, 4, len_prog), 0);	/* B has its own quota */
+	assert_int_equal(load_asm(&b, 7, len_prog), 0);
+	assert_int_equal(load_asm(&b, 8, len_prog),
+			 STATUS(1, CSD_SC_INSUFFICIENT_PROGRAM_RESOURCES) | DNR);
+	assert_int_equal(activate(&a, 3, false).status, 0);
+	assert_int_equal(unload(&a, 3).status, 0);
+	assert_int_equal(load_asm(&a, 9, len_prog), 0);	/* a slot given back is free again */
+
+	/* SLM in range sets: 8 KiB each */
+	assert_int_equal(range_set_create(&a, &r4k, 1).status, 0);
+	assert_int_equal(range_set_create(&a, &r2, 1).status, 0);
+	assert_int_equal(range_set_create(&a, &r3, 1).status,
+			 STATUS(1, CSD_SC_INSUFFICIENT_RESOURCES) | DNR);
+	assert_int_equal(range_set_create(&b, &r3, 1).status, 0);
+	drive_close_host(&b);
+	drive_close(&a, true);
+}
+
+struct async {
+	struct csd_req req;
+	volatile bool done;
+};
+
+static void async_done(struct csd_req *req)
+{
+	((struct async *)req)->done = true;
+}
+
+/* Executes in flight per host: a second one from the same host waits its turn (no DNR). */
+static void test_executions_in_flight(void **state)
+{
+	/* 2^40 rounds, verified: runs until aborted */
+	static const char spin[] = "mov %r0, 0\nlddw %r1, 0x10000000000\nloop:\nadd %r0, 1\n"
+				   "jlt %r0, %r1, loop\nexit\n";
+	struct csd_mem_range r = { .nsid = CSD_NSID_SLM, .sb = 0, .len = 64 };
+	struct drive a, b;
+	struct async run;
+	struct result res;
+
+	(void)state;
+	drive_open(&a, 0, 0);
+	a.cfg.host_max_execs = 1;
+	a.cfg.engine_threads = 2;
+	drive_restart(&a);
+	drive_add_host(&a, &b, HOST_B);
+	assert_int_equal(load_asm(&a, 6, spin), 0);
+	assert_int_equal(load_asm(&a, 5, len_prog), 0);
+	assert_int_equal(load_asm(&b, 7, len_prog), 0);
+	memset(&run, 0, sizeof(run));
+	run.req.cmd.opcode = CSD_IO_EXECUTE_PROGRAM;
+	run.req.cmd.nsid = CSD_NSID_COMPUTE;
+	run.req.cmd.cid = 900;
+	run.req.cmd.cdw2 = 6;
+	run.req.qid = 2;
+	run.req.done = async_done;
+	csd_ctrl_submit(a.ctrl, &run.req);
+	usleep(20000);
+	assert_false(run.done);
+	assert_int_equal(execute(&a, 5, 0, 0, 0, &r, 1).status,
+			 STATUS(1, CSD_SC_INSUFFICIENT_RESOURCES));	/* retryable */
+	res = execute(&b, 7, 0, 0, 0, &r, 1);				/* B is not held up */
+	assert_int_equal(res.status, 0);
+	assert_int_equal(res.value, 64);
+	{
+		struct csd_nvme_sqe c = { .opcode = nvme_admin_abort_cmd, .cdw10 = 2 | (900u << 16) };
+
+		assert_int_equal(drive_cmd(&a, 0, &c, NULL, 0).status, 0);
+	}
+	for (int i = 0; i < 500 && !run.done; i++)	/* the watchdog interrupts the JIT code */
+		usleep(10000);
+	assert_true(run.done);
+	res = execute(&a, 5, 0, 0, 0, &r, 1);		/* the slot is free again */
+	assert_int_equal(res.status, 0);
+	assert_int_equal(res.value, 64);
+	drive_close_host(&b);
+	drive_close(&a, true);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_hosts_see_only_their_own),
+		cmocka_unit_test(test_a_sharing_drive),
+		cmocka_unit_test(test_per_host_limits),
+		cmocka_unit_test(test_executions_in_flight),
+	};
+
+	return cmocka_run_group_tests_name("device-isolation", tests, NULL, NULL);
+}
