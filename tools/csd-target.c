@@ -59,6 +59,8 @@ static void usage(FILE *f)
 		"      --host-max-programs N  program slots one host may hold (default: no limit)\n"
 		"      --host-max-slm SIZE    SLM bytes one host's range sets may cover\n"
 		"      --host-max-execs N     Executes one host may have queued or running\n"
+		"      --slow-client-ms N  close a connection without Connect after N ms, or with a\n"
+		"                          PDU unfinished for N ms (default 10000)\n"
 		"  -c, --config FILE       read options from FILE: one 'name value' per line\n"
 		"  -v, --verbose           log connections on stderr\n");
 }
@@ -89,6 +91,7 @@ static const struct option longopts[] = {
 	{ "allow-unverified", no_argument, NULL, 'U' },
 	{ "engine", required_argument, NULL, 'e' },
 	{ "share-programs", no_argument, NULL, 'S' },
+	{ "slow-client-ms", required_argument, NULL, 'W' },
 	{ "host-max-programs", required_argument, NULL, 'P' },
 	{ "host-max-slm", required_argument, NULL, 'M' },
 	{ "host-max-execs", required_argument, NULL, 'X' },
@@ -156,6 +159,14 @@ static int apply(struct options *o, int opt, const char *arg, const char *name)
 	case 'v': o->tcp.verbose = true; return 0;
 	case 'U': o->dev.allow_unverified = true; return 0;
 	case 'S': o->dev.share_programs = true; return 0;
+	case 'W':
+		if (csd_parse_u64(arg, &v) || v < 100 || v > 3600000) {
+			fprintf(stderr, "csd-target: --slow-client-ms '%s': 100 to 3600000 expected\n",
+				arg);
+			return -1;
+		}
+		o->tcp.handshake_ms = o->tcp.pdu_ms = (uint32_t)v;
+		return 0;
 	case 'P': case 'M': case 'X':
 		if (csd_parse_size(arg, &v) || (opt != 'M' && v > 1000000)) {
 			fprintf(stderr, "csd-target: --%s '%s' is not a valid value\n", name, arg);

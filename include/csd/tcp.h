@@ -41,6 +41,13 @@ struct csd_tcp_target_config {
 	size_t nallowed;
 	uint32_t maxh2cdata;		/* default 128 KiB */
 	bool verbose;			/* connection events on stderr */
+	/*
+	 * Slow clients (slowloris) lose their connection: one that has not sent ICReq and
+	 * Connect within handshake_ms of connecting, or that has a PDU half sent and completes
+	 * none within pdu_ms. 0: 10000 ms each.
+	 */
+	uint32_t handshake_ms;
+	uint32_t pdu_ms;
 };
 
 struct csd_tcp_target;

@@ -18,6 +18,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <sys/socket.h>
 #include <unistd.h>
 #include <cmocka.h>
@@ -38,6 +39,7 @@ struct server {
 };
 
 static struct server srv;
+static uint32_t handshake_ms, pdu_ms;	/* the next server's slow client limits (0: default) */
 
 static void *serve(void *arg)
 {
@@ -49,7 +51,8 @@ static void server_start(uint32_t kato_unused)
 {
 	struct csd_dev_config cfg;
 	CSD_EBPF_OPTS(csd_ebpf_run_opts, unused);
-	struct csd_tcp_target_config tc = { .sz = sizeof(tc), .port = 0, .maxh2cdata = 32768 };
+	struct csd_tcp_target_config tc = { .sz = sizeof(tc), .port = 0, .maxh2cdata = 32768,
+					    .handshake_ms = handshake_ms, .pdu_ms = pdu_ms };
 	char err[256];
 	int fd;
 
@@ -625,6 +628,70 @@ static void test_disconnect_mid_write(void **state)
 	tcp_host_disconnect(other);
 }
 
+/* Does the peer close fd within `ms`? (bytes it sends first are read and dropped) */
+static bool closed_within(int fd, int ms)
+{
+	char b[256];
+
+	for (int waited = 0; waited < ms; waited += 10) {
+		ssize_t n = recv(fd, b, sizeof(b), MSG_DONTWAIT);
+
+		if (n == 0 || (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK))
+			return true;
+		usleep(10000);
+	}
+	return false;
+}
+
+/*
+ * Slowloris: a client that trickles an ICReq a byte at a time loses its connection once no
+ * PDU has completed for 300 ms, one that connects and says nothing once 1000 ms pass without
+ * a Connect; a real host, idle after Connect for longer than both, keeps working.
+ */
+static void test_slow_clients(void **state)
+{
+	static const uint8_t icreq[128] = { TCP_PDU_ICREQ, 0, 128, 0, 128 };
+	struct tcp_host *h;
+	uint8_t block[512];
+	int silent, trickle, sent = 0;
+	bool trickle_closed = false;
+	struct timespec t0, t1;
+	long ms;
+
+	(void)state;
+	server_stop();
+	handshake_ms = 1000;
+	pdu_ms = 300;
+	server_start(0);
+	silent = raw_connect();
+	trickle = raw_connect();
+	h = host(false, 1);
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	for (int i = 0; i < 150 && !trickle_closed; i++) {	/* one byte every 10 ms */
+		if (send(trickle, icreq + sent % 100, 1, MSG_NOSIGNAL) != 1)
+			trickle_closed = true;
+		sent++;
+		usleep(10000);
+	}
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	ms = (t1.tv_sec - t0.tv_sec) * 1000 + (t1.tv_nsec - t0.tv_nsec) / 1000000;
+	assert_true(trickle_closed);
+	/* closed for the stalled PDU (300 ms, checked every 100), before the handshake limit */
+	print_message("# trickling client closed after %ld ms, %d bytes\n", ms, sent);
+	assert_true(sent < 128 && ms >= 250 && ms < 950);
+	assert_false(closed_within(silent, 100));	/* not yet: 1000 ms for a Connect */
+	assert_true(closed_within(silent, 1500));
+	usleep(300000);			/* the host has been idle past both limits */
+	rw(h, 1, nvme_cmd_read, 0, block, 1);
+	assert_int_equal(csd_tcp_target_connections(srv.target), 2);
+	tcp_host_disconnect(h);
+	close(silent);
+	close(trickle);
+	server_stop();
+	handshake_ms = pdu_ms = 0;
+	server_start(0);
+}
+
 static int open_fds(void)
 {
 	int n = 0;
@@ -670,6 +737,7 @@ int main(void)
 		cmocka_unit_test(test_link_log_page),
 		cmocka_unit_test(test_disconnect_mid_write),
 		cmocka_unit_test(test_connect_disconnect_cycles),
+		cmocka_unit_test(test_slow_clients),
 	};
 
 	return cmocka_run_group_tests_name("transport-tcp", tests, setup, teardown);

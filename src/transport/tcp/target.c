@@ -310,6 +310,7 @@ static void dispatch(struct tcp_queue *q, struct tcp_cmd *c)
 
 static void rx_expect_header(struct tcp_queue *q)
 {
+	q->pdus_started++;
 	q->rx = RX_HDR;
 	q->hdr_have = 0;
 	q->hdr_need = sizeof(struct tcp_hdr);
@@ -651,9 +652,18 @@ static void on_readable(struct tcp_queue *q)
 		}
 		if (n < 0)
 			return;
+		uint64_t boundaries = q->pdus_started;
+		bool mid_pdu;
+
 		q->traffic.bytes_in += (uint64_t)n;
 		if (!rx_bytes(q, buf, (size_t)n))
 			return;
+		/* the clock for the slow client check runs while no PDU completes */
+		mid_pdu = !(q->rx == RX_HDR && q->hdr_have == 0);
+		if (!mid_pdu)
+			q->stalled_since_ms = 0;
+		else if (q->pdus_started != boundaries || !q->stalled_since_ms)
+			q->stalled_since_ms = now_ms();
 		if (q->out_bytes >= TCP_OUT_LIMIT)
 			return;	/* let the peer read first */
 	}
@@ -768,6 +778,7 @@ static void accept_all(struct tcp_target *t)
 		setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
 		q->t = t;
 		q->fd = fd;
+		q->connected_ms = now_ms();
 		snprintf(q->peer, sizeof(q->peer), "%s:%u", inet_ntoa(sa.sin_addr), ntohs(sa.sin_port));
 		/* room for the largest queue; until Connect says its size, one command */
 		q->ncmds = 1;
@@ -787,6 +798,29 @@ static void accept_all(struct tcp_target *t)
 		t->nconn++;
 		pthread_mutex_unlock(&t->lock);
 		log_event(t, "csd-target: %s: connected%s\n", q->peer, "");
+	}
+}
+
+/*
+ * Slowloris: connections that take too long to say who they are, or that trickle a PDU and
+ * never finish it, are closed so they cannot hold the target's descriptors and memory.
+ */
+static void check_slow_clients(struct tcp_target *t)
+{
+	uint64_t now = now_ms();
+
+	for (struct tcp_queue *q = t->queues; q; q = q->next) {
+		if (q->dead)
+			continue;
+		if (!q->assoc && now - q->connected_ms > t->cfg.handshake_ms) {
+			log_event(t, "csd-target: %s: %s, closed\n", q->peer,
+				  "no Connect in time (slow client)");
+			tcp_queue_close(q);
+		} else if (q->stalled_since_ms && now - q->stalled_since_ms > t->cfg.pdu_ms) {
+			log_event(t, "csd-target: %s: %s, closed\n", q->peer,
+				  "a PDU left unfinished (slow client)");
+			tcp_queue_close(q);
+		}
 	}
 }
 
@@ -850,6 +884,10 @@ int csd_tcp_target_create(struct csd_subsys *subsys, const struct csd_tcp_target
 		t->cfg.port = 4420;
 	if (!t->cfg.maxh2cdata)
 		t->cfg.maxh2cdata = 128u << 10;
+	if (!t->cfg.handshake_ms)
+		t->cfg.handshake_ms = 10000;
+	if (!t->cfg.pdu_ms)
+		t->cfg.pdu_ms = 10000;
 	if (t->cfg.maxh2cdata < 4096 || t->cfg.maxh2cdata % 4) {
 		snprintf(err, err_size, "MAXH2CDATA %u: at least 4096, a multiple of 4",
 			 t->cfg.maxh2cdata);
@@ -944,6 +982,7 @@ int csd_tcp_target_run(struct csd_tcp_target *tt)
 		if (now_ms() - last_check >= 100) {
 			last_check = now_ms();
 			check_keep_alive(t);
+			check_slow_clients(t);
 		}
 		reap_dead_queues(t);
 	}

@@ -78,6 +78,9 @@ struct tcp_queue {
 	struct tcp_cmd *rx_cmd;	/* receiving data for it */
 	uint8_t rx_type;	/* of the PDU being received */
 	uint32_t rx_plen;
+	uint64_t pdus_started;	/* PDU boundaries reached (for the slow client check) */
+	uint64_t connected_ms;	/* when the connection was accepted */
+	uint64_t stalled_since_ms;	/* a PDU is half received and none completed since; 0: not */
 
 	/* commands */
 	struct tcp_cmd *cmds;
