@@ -65,10 +65,14 @@ void csd_nvm_close(struct csd_subsys *s)
 	}
 }
 
+/*
+ * Capacity Exceeded is a generic status, Write Fault a media error (SCT 2h): the fault
+ * injection test (tests/fault) found both sent with the command-specific type before.
+ */
 static uint16_t io_status(int err)
 {
-	return err == ENOSPC ? SC_CS(NVME_SC_CAP_EXCEEDED) :
-	       SC_CMD(NVME_SC_WRITE_FAULT) | CSD_NVME_DNR;	/* media error: write fault */
+	return err == ENOSPC ? SC_GENERIC(NVME_SC_CAP_EXCEEDED) | CSD_NVME_DNR :
+	       CSD_NVME_STATUS(NVME_SCT_MEDIA, NVME_SC_WRITE_FAULT) | CSD_NVME_DNR;
 }
 
 static int pread_full(int fd, void *buf, size_t len, off_t off)
