@@ -55,7 +55,7 @@ start_target LD_PRELOAD="$shim" CSD_FAULT_CTL="$ctl" -- --file "$tmp/nvm.img" --
 check "EIO: a write before the fault is acknowledged" write_chunk 0
 echo EIO >"$ctl"
 check "EIO: the failing write gets Write Fault" bash -c \
-	"! '$csd' write $P --slba 128 -i '$tmp/c0' --fua 2>'$tmp/why' && grep -q 'Write Fault' '$tmp/why' &&
+	"! '$csd' write $P --slba 128 -i '$tmp/c128.0' --fua 2>'$tmp/why' && grep -q 'Write Fault' '$tmp/why' &&
 	 grep -q 'NVMe status 0x280' '$tmp/why'"
 echo "EIO sync" >"$ctl"
 check "EIO: a Flush that cannot sync gets Write Fault" bash -c \
