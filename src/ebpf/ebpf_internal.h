@@ -60,6 +60,7 @@ struct ebpf_jit_code {
 	void *code;
 	size_t size;
 	size_t abort_entry;	/* offset an interrupted run resumes at */
+	size_t body_start;	/* from here to the end, r12 holds the run's context */
 	size_t *pc_off;		/* code offset of each instruction */
 	size_t npc;
 };

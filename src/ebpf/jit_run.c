@@ -22,8 +22,10 @@ static struct sigaction previous_sigurg;
 static pthread_once_t handler_once = PTHREAD_ONCE_INIT;
 
 /*
- * SIGURG: if this thread is inside a JIT run's code and the run's abort flag is set, resume
- * at the code's abort entry (r12 still holds the context there; the entry resets the stack).
+ * SIGURG: if this thread is inside a JIT run's code body and the run's abort flag is set,
+ * resume at the code's abort entry (r12 holds the context there; the entry resets the stack).
+ * Anywhere else (C helpers, the prologue, the exits) the interrupt is ignored: the drive's
+ * watchdog sends another every 5 ms.
  * Only reads of plain memory and one store: async-signal-safe.
  */
 static void on_sigurg(int sig, siginfo_t *info, void *ucv)
@@ -35,7 +37,8 @@ static void on_sigurg(int sig, siginfo_t *info, void *ucv)
 		uint64_t rip = (uint64_t)uc->uc_mcontext.gregs[REG_RIP];
 		uint64_t base = (uint64_t)(uintptr_t)ctx->code->code;
 
-		if (rip - base < ctx->code->size) {
+		/* only in the body: in the prologue or the exits r12 is not (or no longer) ctx */
+		if (rip - base >= ctx->code->body_start && rip - base < ctx->code->size) {
 			ctx->interrupted_rip = rip;
 			uc->uc_mcontext.gregs[REG_RIP] = (greg_t)(base + ctx->code->abort_entry);
 			return;

@@ -68,7 +68,7 @@ struct jit {
 	size_t nfix, capfix;
 	struct stub *stubs;
 	size_t nstubs, capstubs;
-	size_t epilogue, fault_common, abort_entry;
+	size_t epilogue, fault_common, abort_entry, body_start;
 };
 
 #define LABEL_PENDING	((size_t)-1)
@@ -1115,6 +1115,7 @@ static int compile(struct jit *j)
 	liveness(j);
 	emit_prologue(j);
 	emit_exits(j);
+	j->body_start = j->len;	/* the prologue and the exits are no place to interrupt */
 	for (size_t pc = 0; pc < cnt && !j->oom; pc++) {
 		const struct csd_ebpf_insn *insn = &insns[pc];
 		unsigned cls = BPF_CLASS(insn->code), op = BPF_OP(insn->code);
@@ -1263,6 +1264,7 @@ int ebpf_jit_compile(const struct csd_ebpf_prog *prog, bool checked, struct ebpf
 	out->code = code;
 	out->size = j.len;
 	out->abort_entry = j.abort_entry;
+	out->body_start = j.body_start;
 	out->pc_off = j.pc_off;		/* to map an interrupted rip back to a pc */
 	out->npc = prog->insn_cnt;
 	j.pc_off = NULL;
