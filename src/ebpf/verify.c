@@ -7,8 +7,10 @@
  * What it tracks, per program point:
  *   - each register's kind: uninitialised, scalar, pointer into the input, into a stack frame,
  *     into a map value, a map lookup result that may be NULL, or a map reference;
- *   - one octagon (octagon.c) over the input length `len`, the registers (a scalar's value, a
- *     pointer's offset) and one counter per loop, so `i < len` bounds an access `data[i]`;
+ *   - one octagon (octagon.c) over the input length `len`, each register's value (a pointer's
+ *     offset) and its rest `len - value`, the 8-byte stack slots the program saves registers
+ *     to, and one counter per loop, so `i < len` bounds an access `data[i]`; sums x = y + z
+ *     are remembered beside it while y and z live (see sums_propagate);
  *   - known bits of scalars (tnum.h);
  *   - per stack frame, which bytes were written and which 8-byte slots hold a saved register.
  *
@@ -21,6 +23,9 @@
  *
  * Calls: a bpf-to-bpf call analyses the callee with the caller's state (context-sensitive, as
  * deep as the runtime allows frames); recursion is refused.
+ *
+ * Refusals name the instruction, the C line when the object has BTF line info, the blocks that
+ * led there and the reason; CSD_VERIFY_TRACE=1 prints every step with the registers' bounds.
  *
  * Values are integers in the octagon, so wrap-around is the one thing to be careful about: a
  * relation x = y + c is recorded only when y's bounds show that the addition cannot wrap, and
@@ -946,7 +951,8 @@ static int alu_pointer(struct verifier *v, struct vstate *st, unsigned pc,
 	struct vreg *d = &st->reg[dst], *s = x ? &st->reg[src] : NULL;
 
 	if (BPF_CLASS(insn->code) == BPF_ALU)
-		return refuse(v, pc, "32-bit arithmetic on r%u, %s, would cut the pointer", is_pointer(d->type) ? dst : src,
+		return refuse(v, pc, "32-bit arithmetic on r%u, %s, would cut the pointer",
+			      is_pointer(d->type) ? dst : src,
 			      vtype_names[is_pointer(d->type) ? d->type : s->type]);
 	if (d->type == V_PTR_MAP_OR_NULL || (s && s->type == V_PTR_MAP_OR_NULL))
 		return refuse(v, pc, "arithmetic on a map lookup result before its NULL check");
