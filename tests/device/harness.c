@@ -78,6 +78,31 @@ static void enable(struct drive *d)
 	}
 }
 
+static void async_done(struct csd_req *req)
+{
+	((struct async *)req)->done = true;
+}
+
+void drive_submit_async(struct drive *d, struct async *a, uint16_t qid,
+			const struct csd_nvme_sqe *cmd, void *data, uint32_t len)
+{
+	memset(a, 0, sizeof(*a));
+	a->req.cmd = *cmd;
+	a->req.qid = qid;
+	a->req.data = data;
+	a->req.data_len = len;
+	a->req.done = async_done;
+	csd_ctrl_submit(d->ctrl, &a->req);
+}
+
+void submit_execute_async(struct drive *d, struct async *a, uint16_t pind, uint16_t cid)
+{
+	struct csd_nvme_sqe c = { .opcode = CSD_IO_EXECUTE_PROGRAM, .nsid = CSD_NSID_COMPUTE,
+				  .cid = cid, .cdw2 = pind };
+
+	drive_submit_async(d, a, 2, &c, NULL, 0);
+}
+
 void drive_add_host(struct drive *d, struct drive *other, const char *hostnqn)
 {
 	memset(other, 0, sizeof(*other));

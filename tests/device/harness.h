@@ -37,6 +37,17 @@ void drive_close_host(struct drive *other);
 struct result drive_cmd(struct drive *d, uint16_t qid, struct csd_nvme_sqe *cmd, void *data,
 			uint32_t len);
 
+/* A command left running: submit it, go on, look at `done` (e.g. an Execute that spins). */
+struct async {
+	struct csd_req req;
+	volatile bool done;
+};
+/* Submit `cmd` (with its data) on queue qid and return at once. */
+void drive_submit_async(struct drive *d, struct async *a, uint16_t qid,
+			const struct csd_nvme_sqe *cmd, void *data, uint32_t len);
+/* Execute Program `pind` with no memory, as command `cid` on I/O queue 2. */
+void submit_execute_async(struct drive *d, struct async *a, uint16_t pind, uint16_t cid);
+
 /* Shorthands */
 struct result nvm_write(struct drive *d, uint64_t slba, uint32_t nlb, const void *buf, bool fua);
 struct result nvm_read(struct drive *d, uint64_t slba, uint32_t nlb, void *buf);

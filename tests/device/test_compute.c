@@ -350,26 +350,10 @@ static void test_refused_and_faulting_programs(void **state)
 	drive_close(&d, true);
 }
 
-struct async {
-	struct csd_req req;
-	volatile bool done;
-};
-
-static void async_done(struct csd_req *req)
-{
-	((struct async *)req)->done = true;
-}
-
+/* the spinning program is loaded into slot 6 */
 static void submit_spin(struct drive *d, struct async *a, uint16_t cid)
 {
-	memset(a, 0, sizeof(*a));
-	a->req.cmd.opcode = CSD_IO_EXECUTE_PROGRAM;
-	a->req.cmd.nsid = CSD_NSID_COMPUTE;
-	a->req.cmd.cid = cid;
-	a->req.cmd.cdw2 = 6;
-	a->req.qid = 2;
-	a->req.done = async_done;
-	csd_ctrl_submit(d->ctrl, &a->req);
+	submit_execute_async(d, a, 6, cid);
 }
 
 static void test_abort_and_io_during_a_run(void **state)
@@ -479,16 +463,12 @@ static void test_concurrent_executions(void **state)
 		assert_int_equal(mem_write(&d, off, text + off, 1u << 20).status, 0);
 	load_count_alpha(&d, 2);
 	for (int i = 0; i < 4; i++) {
+		struct csd_nvme_sqe c = { .opcode = CSD_IO_EXECUTE_PROGRAM,
+					  .nsid = CSD_NSID_COMPUTE, .cid = (uint16_t)(50 + i),
+					  .cdw2 = 2, .cdw3 = 1 };
+
 		r[i] = (struct csd_mem_range){ .nsid = CSD_NSID_SLM, .sb = i * part, .len = part };
-		memset(&a[i], 0, sizeof(a[i]));
-		a[i].req.cmd = (struct csd_nvme_sqe){ .opcode = CSD_IO_EXECUTE_PROGRAM,
-						      .nsid = CSD_NSID_COMPUTE, .cid = (uint16_t)(50 + i),
-						      .cdw2 = 2, .cdw3 = 1 };
-		a[i].req.qid = (uint16_t)(1 + i % 2);
-		a[i].req.data = &r[i];
-		a[i].req.data_len = sizeof(r[i]);
-		a[i].req.done = async_done;
-		csd_ctrl_submit(d.ctrl, &a[i].req);
+		drive_submit_async(&d, &a[i], (uint16_t)(1 + i % 2), &c, &r[i], sizeof(r[i]));
 	}
 	for (int i = 0; i < 4; i++) {
 		uint64_t got;

@@ -184,16 +184,6 @@ static void test_per_host_limits(void **state)
 	drive_close(&a, true);
 }
 
-struct async {
-	struct csd_req req;
-	volatile bool done;
-};
-
-static void async_done(struct csd_req *req)
-{
-	((struct async *)req)->done = true;
-}
-
 /* Executes in flight per host: a second one from the same host waits its turn (no DNR). */
 static void test_executions_in_flight(void **state)
 {
@@ -214,14 +204,7 @@ static void test_executions_in_flight(void **state)
 	assert_int_equal(load_asm(&a, 6, spin), 0);
 	assert_int_equal(load_asm(&a, 5, len_prog), 0);
 	assert_int_equal(load_asm(&b, 7, len_prog), 0);
-	memset(&run, 0, sizeof(run));
-	run.req.cmd.opcode = CSD_IO_EXECUTE_PROGRAM;
-	run.req.cmd.nsid = CSD_NSID_COMPUTE;
-	run.req.cmd.cid = 900;
-	run.req.cmd.cdw2 = 6;
-	run.req.qid = 2;
-	run.req.done = async_done;
-	csd_ctrl_submit(a.ctrl, &run.req);
+	submit_execute_async(&a, &run, 6, 900);
 	usleep(20000);
 	assert_false(run.done);
 	assert_int_equal(execute(&a, 5, 0, 0, 0, &r, 1).status,

@@ -37,6 +37,16 @@ start_target() {	# start_target [env ...] -- ARGS...: sets $pid and $P
 	return 1
 }
 stop_target() { kill -9 $pid 2>/dev/null; wait $pid 2>/dev/null; pid=; }
+after_restart() {	# after_restart FILE K...: SIGKILL, restart on FILE, every chunk K reads back
+	local file=$1 ok
+	shift
+	stop_target
+	start_target -- --file "$file" --size 16M || return 1
+	read_back "$@"
+	ok=$?
+	stop_target
+	return $ok
+}
 
 # chunk K: BLOCKS 512-byte blocks of generated text (seed K), written at LBA K*BLOCKS
 blocks=128
@@ -82,12 +92,7 @@ full_disk() {	# full_disk FILE [env...]: write chunks until one fails; all acked
 	[ ${#acked[@]} -ge 1 ] && [ ${#acked[@]} -lt 100 ] || return 1
 	"$csd" id-ctrl $P >/dev/null || return 1	# still serving
 	read_back "${acked[@]}" || return 1
-	stop_target
-	start_target -- --file "$file" --size 16M || return 1
-	read_back "${acked[@]}"
-	local ok=$?
-	stop_target
-	return $ok
+	after_restart "$file" "${acked[@]}"
 }
 if [ "$(id -u)" = 0 ] && mkdir -p "$tmp/small" && mount -t tmpfs -o size=2m tmpfs "$tmp/small" 2>/dev/null; then
 	mounted=1
@@ -109,12 +114,7 @@ full_disk_shim() {
 	rm -f "$ctl"
 	[ ${#acked[@]} = 20 ] && grep -q 'Capacity Exceeded' "$tmp/why" && grep -q 'NVMe status 0x081' "$tmp/why" ||
 		{ echo "# acked ${#acked[@]}: $(cat "$tmp/why")"; return 1; }
-	stop_target
-	start_target -- --file "$tmp/nospc.img" --size 16M || return 1
-	read_back "${acked[@]}"
-	local ok=$?
-	stop_target
-	return $ok
+	after_restart "$tmp/nospc.img" "${acked[@]}"
 }
 check "disk full (the shim's ENOSPC): Capacity Exceeded, the 20 acknowledged chunks kept" full_disk_shim
 
@@ -135,11 +135,7 @@ kill_under_load() {
 	wait $pid 2>/dev/null; pid=
 	echo "# SIGKILL seed $1: killed after ${delay} s, ${#acked[@]} writes acknowledged, all read back checked" >>"$tmp/summary"
 	[ ${#acked[@]} -ge 1 ] && [ ${#acked[@]} -lt 600 ] || return 1
-	start_target -- --file "$tmp/load.img" --size 16M || return 1
-	read_back "${acked[@]}"
-	local ok=$?
-	stop_target
-	return $ok
+	after_restart "$tmp/load.img" "${acked[@]}"
 }
 blocks=32	# 16 KiB chunks, 600 of them: more than a second of writes
 for seed in 1 2 3; do
