@@ -77,7 +77,8 @@ struct csd_program {
 	uint8_t *image;
 	struct csd_ebpf_prog *prog;		/* when activated (eBPF) */
 	const struct csd_builtin *builtin;	/* when built in */
-	uint32_t in_use;			/* running executions */
+	uint32_t in_use;			/* running executions (and an activation) */
+	bool activating;			/* being loaded and verified, outside s->lock */
 	char owner[NVME_NQN_LENGTH];		/* the host that downloaded it ("" built in) */
 };
 

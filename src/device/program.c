@@ -8,6 +8,7 @@
  * Every status follows the table of ../shared/spec/tp4091.md. One subsystem lock guards the
  * slots and range sets; a running program holds `in_use` references to its slot and set.
  */
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -166,13 +167,63 @@ static uint16_t load_program(struct csd_req *req)
 	return SC_OK;
 }
 
-/* Program Activation Management (88h): activation is where a program is checked. */
+/*
+ * Load and verify an image into a runnable program, without the subsystem lock (verification
+ * can take a while: other commands must not wait for it). 0, or an errno with `log` saying why.
+ */
+static int build_program(const struct csd_subsys *s, const struct csd_program *p,
+			 struct csd_ebpf_prog **out, char *log, size_t log_size)
+{
+	CSD_EBPF_OPTS(csd_ebpf_load_opts, opts, .log_buf = log, .log_size = log_size);
+	CSD_EBPF_OPTS(csd_ebpf_verify_opts, vopts, .log_buf = log, .log_size = log_size);
+	int err;
+
+	if (p->ptype == CSD_PTYPE_EBPF_ELF) {
+		char name[64] = "";
+		uint32_t elf_size = p->size;
+		uint16_t n;
+
+		/* an optional trailer names the program (nvme_cs.h) */
+		if (p->size > 10 && !memcmp(p->image + p->size - 8, CSD_PROGRAM_NAME_MAGIC, 8)) {
+			memcpy(&n, p->image + p->size - 10, 2);
+			if (n == 0 || n >= sizeof(name) || n > p->size - 10) {
+				snprintf(log, log_size, "bad name trailer");
+				return -EINVAL;
+			}
+			memcpy(name, p->image + p->size - 10 - n, n);
+			elf_size = p->size - 10 - n;
+		}
+		err = csd_ebpf_prog__load_elf(p->image, elf_size, name[0] ? name : NULL, &opts, out);
+	} else if (p->size % sizeof(struct csd_ebpf_insn)) {
+		snprintf(log, log_size, "%u bytes is not a whole number of instructions", p->size);
+		return -EINVAL;
+	} else {
+		err = csd_ebpf_prog__load((const struct csd_ebpf_insn *)p->image,
+					  p->size / sizeof(struct csd_ebpf_insn), &opts, out);
+	}
+	if (err)
+		return err;
+	/* a program the drive cannot prove safe does not run, unless told otherwise */
+	err = csd_ebpf_prog__verify(*out, &vopts);
+	if (err && !s->cfg.allow_unverified) {
+		csd_ebpf_prog__free(*out);
+		*out = NULL;
+		return err;
+	}
+	return 0;
+}
+
+/*
+ * Program Activation Management (88h): activation is where a program is checked. Called with
+ * s->lock held; drops it while the program is loaded and verified, with the slot marked
+ * (in use, activating) so that nothing unloads, replaces or activates it meanwhile.
+ */
 static uint16_t activate_program(struct csd_req *req)
 {
 	struct csd_subsys *s = req->ctrl->subsys;
 	unsigned pind = CSD_ACT_PIND(req->cmd.cdw10), sel = CSD_ACT_SEL(req->cmd.cdw10);
 	struct csd_program *p = &s->programs[pind];
-	CSD_EBPF_OPTS(csd_ebpf_load_opts, opts);
+	struct csd_ebpf_prog *prog = NULL;
 	char log[512] = "";
 	unsigned active = 0;
 	int err;
@@ -183,6 +234,8 @@ static uint16_t activate_program(struct csd_req *req)
 	}
 	if (!csd_host_sees(req->ctrl, p->owner))
 		return SC_CS(CSD_SC_NO_PROGRAM);
+	if (p->activating)
+		return SC_CS(CSD_SC_PROGRAM_IN_USE);
 	if (sel == 0) {
 		if (p->state != CSD_PROG_ACTIVE)
 			return SC_CS(CSD_SC_PROGRAM_NOT_ACTIVATED);
@@ -198,52 +251,21 @@ static uint16_t activate_program(struct csd_req *req)
 	if (p->state != CSD_PROG_LOADED)
 		return SC_CS(CSD_SC_NO_PROGRAM);
 	for (unsigned i = CSD_BUILTIN_PROGRAMS; i < CSD_MAX_PROGRAMS; i++)
-		active += s->programs[i].state == CSD_PROG_ACTIVE;
+		active += s->programs[i].state == CSD_PROG_ACTIVE || s->programs[i].activating;
 	if (active >= CSD_MAX_ACTIVE)
 		return SC_CS(CSD_SC_MAX_PROGRAMS_ACTIVATED);
-	opts.log_buf = log;
-	opts.log_size = sizeof(log);
-	if (p->ptype == CSD_PTYPE_EBPF_ELF) {
-		char name[64] = "";
-		uint32_t elf_size = p->size;
-		uint16_t n;
-
-		/* an optional trailer names the program (nvme_cs.h) */
-		if (p->size > 10 && !memcmp(p->image + p->size - 8, CSD_PROGRAM_NAME_MAGIC, 8)) {
-			memcpy(&n, p->image + p->size - 10, 2);
-			if (n == 0 || n >= sizeof(name) || n > p->size - 10) {
-				csd_error_reason(req->ctrl, "program %u refused: bad name trailer", pind);
-				return SC_CS(CSD_SC_INVALID_PROGRAM_DATA);
-			}
-			memcpy(name, p->image + p->size - 10 - n, n);
-			elf_size = p->size - 10 - n;
-		}
-		err = csd_ebpf_prog__load_elf(p->image, elf_size, name[0] ? name : NULL, &opts,
-					      &p->prog);
-	} else if (p->size % sizeof(struct csd_ebpf_insn)) {
-		snprintf(log, sizeof(log), "%u bytes is not a whole number of instructions",
-			 p->size);
-		err = -1;
-	} else {
-		err = csd_ebpf_prog__load((const struct csd_ebpf_insn *)p->image,
-					  p->size / sizeof(struct csd_ebpf_insn), &opts, &p->prog);
-	}
-	if (!err) {
-		CSD_EBPF_OPTS(csd_ebpf_verify_opts, vopts, .log_buf = log, .log_size = sizeof(log));
-
-		/* a program the drive cannot prove safe does not run, unless told otherwise */
-		err = csd_ebpf_prog__verify(p->prog, &vopts);
-		if (err && s->cfg.allow_unverified) {
-			err = 0;
-		} else if (err) {
-			csd_ebpf_prog__free(p->prog);
-			p->prog = NULL;
-		}
-	}
+	p->activating = true;
+	p->in_use++;
+	pthread_mutex_unlock(&s->lock);
+	err = build_program(s, p, &prog, log, sizeof(log));
+	pthread_mutex_lock(&s->lock);
+	p->activating = false;
+	p->in_use--;
 	if (err) {
 		csd_error_reason(req->ctrl, "program %u refused: %s", pind, log);
 		return SC_CS(CSD_SC_INVALID_PROGRAM_DATA);
 	}
+	p->prog = prog;
 	p->state = CSD_PROG_ACTIVE;
 	return SC_OK;
 }
