@@ -5,6 +5,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "csd/ebpf.h"
 #include "harness.h"
 
 struct waiter {
@@ -233,6 +234,22 @@ struct result load_program(struct drive *d, uint16_t pind, uint8_t ptype, const 
 			break;
 	}
 	return r;
+}
+
+uint16_t load_asm(struct drive *d, uint16_t pind, const char *text)
+{
+	struct csd_ebpf_insn *insns;
+	char err[128];
+	size_t cnt;
+	uint16_t status;
+
+	if (csd_ebpf_asm(text, &insns, &cnt, err, sizeof(err))) {
+		fprintf(stderr, "load_asm: %s\n", err);
+		abort();
+	}
+	status = load_program(d, pind, CSD_PTYPE_EBPF_RAW, insns, (uint32_t)(cnt * 8), 4096).status;
+	free(insns);
+	return status ? status : activate(d, pind, true).status;
 }
 
 struct result activate(struct drive *d, uint16_t pind, bool on)

@@ -56,6 +56,8 @@ struct result mem_read(struct drive *d, uint64_t sb, void *buf, uint32_t len);
 struct result load_program(struct drive *d, uint16_t pind, uint8_t ptype, const void *image,
 			   uint32_t size, uint32_t chunk);
 struct result activate(struct drive *d, uint16_t pind, bool on);
+/* Assemble `text` (it must assemble), load it into slot pind and activate it: the status. */
+uint16_t load_asm(struct drive *d, uint16_t pind, const char *text);
 struct result range_set_create(struct drive *d, const struct csd_mem_range *r, uint32_t n);
 struct result execute(struct drive *d, uint16_t pind, uint16_t rsid, uint64_t p1, uint64_t p2,
 		      const struct csd_mem_range *inline_ranges, uint32_t n);

@@ -277,19 +277,6 @@ static void test_builtins(void **state)
 	drive_close(&d, true);
 }
 
-static uint16_t load_asm(struct drive *d, uint16_t pind, const char *text)
-{
-	struct csd_ebpf_insn *insns;
-	char err[128];
-	size_t cnt;
-	uint16_t status;
-
-	assert_int_equal(csd_ebpf_asm(text, &insns, &cnt, err, sizeof(err)), 0);
-	status = load_program(d, pind, CSD_PTYPE_EBPF_RAW, insns, (uint32_t)(cnt * 8), 4096).status;
-	free(insns);
-	return status ? status : activate(d, pind, true).status;
-}
-
 static void reasons(struct drive *d, char *buf)
 {
 	struct csd_nvme_sqe c = { .opcode = nvme_admin_get_log_page,

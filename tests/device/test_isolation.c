@@ -29,20 +29,6 @@
 /* r0 = len: a program whose answer shows it ran over the memory it was given */
 static const char len_prog[] = "mov %r0, %r2\nexit\n";
 
-static uint16_t load_asm(struct drive *d, uint16_t pind, const char *text)
-{
-	struct csd_ebpf_insn *insns;
-	char err[128];
-	size_t cnt;
-	uint16_t status;
-
-	assert_int_equal(csd_ebpf_asm(text, &insns, &cnt, err, sizeof(err)), 0);
-	status = load_program(d, pind, CSD_PTYPE_EBPF_RAW, insns, (uint32_t)(cnt * 8),
-			      (uint32_t)(cnt * 8)).status;
-	free(insns);
-	return status ? status : activate(d, pind, true).status;
-}
-
 static struct result unload(struct drive *d, uint16_t pind)
 {
 	struct csd_nvme_sqe c = { .opcode = CSD_ADMIN_LOAD_PROGRAM, .nsid = CSD_NSID_COMPUTE,
