@@ -122,9 +122,9 @@ bool ebpf_region_check(const struct ebpf_run *run, uint64_t addr, uint64_t size,
 uint64_t ebpf_run_fault(struct ebpf_run *run, enum csd_ebpf_fault_kind kind, uint64_t addr,
 			uint32_t size, const char *fmt, ...) __attribute__((format(printf, 5, 6)));
 
-/* A region a run may touch (skipped when empty or when the table is full). */
-void ebpf_run_add_region(struct ebpf_run *run, const void *start, uint64_t len, bool writable,
-			 const char *name);
+/* The regions a run (its prog and opts set) may touch: input, stack, map values and data. */
+void ebpf_run_set_regions(struct ebpf_run *run, void *mem, size_t len, void *stack,
+			  size_t stack_size);
 /* The errno a run returns for a fault of this kind. */
 int ebpf_fault_errno(enum csd_ebpf_fault_kind kind);
 

@@ -61,12 +61,27 @@ uint64_t ebpf_run_fault(struct ebpf_run *run, enum csd_ebpf_fault_kind kind, uin
 	return 0;
 }
 
-void ebpf_run_add_region(struct ebpf_run *run, const void *start, uint64_t len, bool writable,
+static void add_region(struct ebpf_run *run, const void *start, uint64_t len, bool writable,
 		       const char *name)
 {
 	if (run->nregions < EBPF_MAX_REGIONS && len)
 		run->regions[run->nregions++] = (struct ebpf_region){
 			(uint64_t)(uintptr_t)start, len, writable, name };
+}
+
+void ebpf_run_set_regions(struct ebpf_run *run, void *mem, size_t len, void *stack,
+			  size_t stack_size)
+{
+	const struct csd_ebpf_prog *prog = run->prog;
+
+	add_region(run, mem, len, !run->opts->mem_readonly, "input");
+	add_region(run, stack, stack_size, true, "stack");
+	for (size_t i = 0; i < prog->map_cnt; i++) {
+		const struct ebpf_map *m = &prog->maps[i];
+
+		add_region(run, m->values, (uint64_t)m->value_size * m->max_entries, !m->readonly,
+			   m->name);
+	}
 }
 
 struct frame {

@@ -28,14 +28,7 @@ static int INTERP_FN(struct csd_ebpf_prog *prog, void *mem, size_t len,
 		len = 0;
 
 	memset(stack, 0, sizeof(stack));
-	ebpf_run_add_region(&run, mem, len, !opts->mem_readonly, "input");
-	ebpf_run_add_region(&run, stack, sizeof(stack), true, "stack");
-	for (size_t i = 0; i < prog->map_cnt; i++) {
-		const struct ebpf_map *m = &prog->maps[i];
-
-		ebpf_run_add_region(&run, m->values, (uint64_t)m->value_size * m->max_entries, !m->readonly,
-			   m->name);
-	}
+	ebpf_run_set_regions(&run, mem, len, stack, sizeof(stack));
 	mem_start = (uint64_t)(uintptr_t)mem;
 	stack_start = (uint64_t)(uintptr_t)stack;
 

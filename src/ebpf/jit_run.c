@@ -218,14 +218,7 @@ int ebpf_jit_run(struct csd_ebpf_prog *prog, const struct ebpf_jit_code *code, v
 	ctx.run.opts = opts;
 	opts->insns_executed = 0;
 	memset(&opts->fault, 0, sizeof(opts->fault));
-	ebpf_run_add_region(&ctx.run, mem, len, !opts->mem_readonly, "input");
-	ebpf_run_add_region(&ctx.run, stack, sizeof(stack), true, "stack");
-	for (size_t i = 0; i < prog->map_cnt; i++) {
-		const struct ebpf_map *m = &prog->maps[i];
-
-		ebpf_run_add_region(&ctx.run, m->values, (uint64_t)m->value_size * m->max_entries,
-			   !m->readonly, m->name);
-	}
+	ebpf_run_set_regions(&ctx.run, mem, len, stack, sizeof(stack));
 	ctx.mem_start = (uint64_t)(uintptr_t)mem;
 	for (int i = 0; i < 4; i++) {
 		ctx.in_lim[i] = len >= sizes[i] ? len - sizes[i] + 1 : 0;
