@@ -3,7 +3,7 @@ BUILD      ?= build
 BUILD_SAN  ?= build-sanitize
 MESON_OPTS ?=
 
-.PHONY: all deps build demo check check-sanitize bench fuzz lab clean
+.PHONY: all deps build demo check check-sanitize bench fuzz lab lab-auth clean
 
 all: build
 
@@ -32,6 +32,9 @@ bench: build
 
 lab: build
 	@bash lab/run-lab.sh $(BUILD)
+
+lab-auth: build
+	@bash lab/run-auth-lab.sh $(BUILD)
 
 fuzz: deps
 	@bash scripts/fuzz.sh $${FUZZ_SECONDS:-300}

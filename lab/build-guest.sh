@@ -4,12 +4,13 @@
 # kernel's NVMe/TCP, ext4 and virtio-net modules, and the session script. Cached in lab/cache/ (rebuilt when the session
 # script or this script changes).
 #   lab/build-guest.sh SESSION_SCRIPT [PAYLOAD_DIR]   -> prints the kernel and initramfs paths
+# CSD_LAB_KVER picks the kernel (default: the oldest installed, Debian 12's 6.1).
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 session=${1:?usage: build-guest.sh SESSION_SCRIPT [PAYLOAD_DIR]}
 payload=${2:-}
 cache="$here/cache"
-kver=$(ls /lib/modules | sort -V | tail -1)
+kver=${CSD_LAB_KVER:-$(ls /lib/modules | sort -V | head -1)}
 kernel=/boot/vmlinuz-$kver
 stamp=$({ cat "$0" "$session"; [ -n "$payload" ] && cat "$payload"/*; } | sha256sum | cut -c1-16)-$kver
 initrd="$cache/initramfs-$stamp.gz"
@@ -38,7 +39,10 @@ for m in virtio_pci virtio_net nvme-tcp ext4; do
 	modprobe -S "$kver" --show-depends "$m" | awk '/^insmod/ {print $2}'
 done | awk '!seen[$0]++' | while read -r ko; do
 	mkdir -p "$root$(dirname "$ko")"
-	cp "$ko" "$root$ko"
+	case "$ko" in	# newer kernels ship xz-compressed modules; busybox insmod wants them plain
+	*.xz) xz -dc "$ko" >"$root${ko%.xz}"; ko=${ko%.xz} ;;
+	*) cp "$ko" "$root$ko" ;;
+	esac
 	echo "$ko" >>"$root/modules.order"
 done
 cp "$session" "$root/session.sh"

@@ -12,7 +12,8 @@ packages=(
 	libcmocka-dev          # unit tests
 	gnuplot-nox            # charts of measured results
 	linux-libc-dev
-	qemu-system-x86 linux-image-amd64 busybox-static nvme-cli e2fsprogs kmod cpio  # lab/
+	qemu-system-x86 linux-image-amd64 busybox-static nvme-cli e2fsprogs kmod cpio xz-utils  # lab/
+	linux-image-6.12-amd64  # lab/: a guest kernel with NVMe in-band authentication (DH-HMAC-CHAP)
 )
 
 missing=()

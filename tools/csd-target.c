@@ -5,6 +5,7 @@
  *   csd-target [--addr 127.0.0.1] [--port 4420] [--nqn NQN] [--file PATH] [--size 1G]
  *              [--lba-size 512] [--slm-size 64M] [--threads 2] [--allow-host NQN]...
  *              [--advertise ADDR] [--budget N] [--time-limit-ms N] [--config FILE] [-v]
+ *              [--dhchap-keys FILE] [--dhchap-hash H] [--dhchap-dhgroup G] ...
  *
  * Without --file the NVM data lives in a new temporary directory (named on start, removed on a
  * clean stop); give --file for data that outlives the daemon. SIGINT and
@@ -18,13 +19,16 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "csd/device.h"
+#include "csd/dhchap.h"
 #include "csd/tcp.h"
 #include "util.h"
 
 #define MAX_HOSTS 64
+#define MAX_KEYS 256
 
 static struct csd_tcp_target *the_target;
 
@@ -48,6 +52,12 @@ static void usage(FILE *f)
 		"  -m, --slm-size SIZE     Subsystem Local Memory (default 64M)\n"
 		"  -t, --threads N         engine threads for Execute Program (default 2)\n"
 		"  -H, --allow-host NQN    accept only these hosts (repeat; default: any)\n"
+		"      --dhchap-keys FILE  DH-HMAC-CHAP: only the hosts in FILE may connect, and\n"
+		"                          each must authenticate; a line is 'HOSTNQN SECRET\n"
+		"                          [CTRL-SECRET]' (DHHC-1 secrets: csd gen-dhchap-key)\n"
+		"      --dhchap-hash H     preferred hash: sha256 (default), sha384, sha512\n"
+		"      --dhchap-dhgroup G  preferred DH group: ffdhe2048 (default), ffdhe3072,\n"
+		"                          ffdhe4096, ffdhe6144, ffdhe8192, null (none)\n"
 		"  -A, --advertise ADDR    address in the discovery log (default: --addr)\n"
 		"  -b, --budget N          instructions per program run (default 2^32)\n"
 		"  -T, --time-limit-ms N   wall-clock limit per program run (default none)\n"
@@ -71,6 +81,9 @@ struct options {
 	const char *hosts[MAX_HOSTS];
 	char *owned[64];
 	unsigned nowned;
+	struct csd_tcp_host_secret secrets[MAX_KEYS];
+	uint8_t *keys_text;
+	size_t keys_len;
 	char tmpdir[64];
 	char tmpfile[96];
 };
@@ -95,6 +108,9 @@ static const struct option longopts[] = {
 	{ "host-max-programs", required_argument, NULL, 'P' },
 	{ "host-max-slm", required_argument, NULL, 'M' },
 	{ "host-max-execs", required_argument, NULL, 'X' },
+	{ "dhchap-keys", required_argument, NULL, 'K' },
+	{ "dhchap-hash", required_argument, NULL, 'G' },
+	{ "dhchap-dhgroup", required_argument, NULL, 'D' },
 	{ "config", required_argument, NULL, 'c' },
 	{ "verbose", no_argument, NULL, 'v' },
 	{ "help", no_argument, NULL, 'h' },
@@ -147,6 +163,57 @@ static int read_config(struct options *o, const char *path)
 	return 0;
 }
 
+/* The DH-HMAC-CHAP keys file: "HOSTNQN SECRET [CTRL-SECRET]" per line, # comments. */
+static int read_keys(struct options *o, const char *path)
+{
+	size_t n = 0;
+	char *line, *save = NULL;
+	int lineno = 0;
+	struct stat st;
+
+	if (o->keys_text) {
+		fprintf(stderr, "csd-target: one --dhchap-keys\n");
+		return -1;
+	}
+	if (csd_read_file(path, &o->keys_text, &o->keys_len)) {
+		fprintf(stderr, "csd-target: %s: %s\n", path, strerror(errno));
+		return -1;
+	}
+	if (!stat(path, &st) && (st.st_mode & 077))
+		fprintf(stderr, "csd-target: warning: %s holds secrets and others may read it "
+			"(chmod 600)\n", path);
+	for (line = strtok_r((char *)o->keys_text, "\n", &save); line;
+	     line = strtok_r(NULL, "\n", &save)) {
+		char *fields[4], *f, *fsave = NULL;
+		int nf = 0;
+
+		lineno++;
+		for (f = strtok_r(line, " \t\r", &fsave); f && nf < 4; f = strtok_r(NULL, " \t\r", &fsave))
+			fields[nf++] = f;
+		if (nf == 0 || fields[0][0] == '#')
+			continue;
+		if (nf < 2 || nf > 3) {
+			fprintf(stderr, "csd-target: %s:%d: 'HOSTNQN SECRET [CTRL-SECRET]' expected\n",
+				path, lineno);
+			return -1;
+		}
+		if (n == MAX_KEYS) {
+			fprintf(stderr, "csd-target: %s: at most %d hosts\n", path, MAX_KEYS);
+			return -1;
+		}
+		o->secrets[n++] = (struct csd_tcp_host_secret){ .hostnqn = fields[0],
+								 .secret = fields[1],
+								 .ctrl_secret = nf == 3 ? fields[2] : NULL };
+	}
+	if (!n) {
+		fprintf(stderr, "csd-target: %s: no hosts (a line is 'HOSTNQN SECRET')\n", path);
+		return -1;
+	}
+	o->tcp.host_secrets = o->secrets;
+	o->tcp.nhost_secrets = n;
+	return 0;
+}
+
 static int apply(struct options *o, int opt, const char *arg, const char *name)
 {
 	uint64_t v;
@@ -191,6 +258,22 @@ static int apply(struct options *o, int opt, const char *arg, const char *name)
 		}
 		return 0;
 	case 'c': return read_config(o, arg);
+	case 'K': return read_keys(o, arg);
+	case 'G':
+		if (csd_dhchap_hash_id(arg) < 0) {
+			fprintf(stderr, "csd-target: --dhchap-hash '%s': sha256, sha384 or sha512\n", arg);
+			return -1;
+		}
+		o->tcp.dhchap_hash = arg;
+		return 0;
+	case 'D':
+		if (csd_dhchap_dhgroup_id(arg) < 0) {
+			fprintf(stderr, "csd-target: --dhchap-dhgroup '%s': ffdhe2048, ffdhe3072, "
+				"ffdhe4096, ffdhe6144, ffdhe8192 or null\n", arg);
+			return -1;
+		}
+		o->tcp.dhchap_dhgroup = arg;
+		return 0;
 	case 'H':
 		if (o->tcp.nallowed == MAX_HOSTS) {
 			fprintf(stderr, "csd-target: at most %d --allow-host\n", MAX_HOSTS);
@@ -310,6 +393,10 @@ int main(int argc, char **argv)
 	csd_subsys_destroy(subsys);	/* flushes the NVM data */
 	for (unsigned i = 0; i < o.nowned; i++)
 		free(o.owned[i]);
+	if (o.keys_text) {
+		explicit_bzero(o.keys_text, o.keys_len);
+		free(o.keys_text);
+	}
 	if (o.tmpdir[0]) {	/* scratch data: it goes with the daemon */
 		unlink(o.tmpfile);
 		rmdir(o.tmpdir);

@@ -34,6 +34,9 @@ struct csd_connect_opts {
 	bool hdgst, ddgst;
 	uint32_t kato_ms;
 	uint64_t link_bytes_per_s;	/* shape the link (tcp): 0 = unshaped */
+	/* DH-HMAC-CHAP (tcp), DHHC-1 secrets: the host's; the controller's for bidirectional */
+	const char *dhchap_secret;
+	const char *dhchap_ctrl_secret;
 	/* linux: the controller's character device; namespaces are found through sysfs */
 	const char *device;		/* e.g. /dev/nvme0 */
 };

@@ -45,16 +45,19 @@ _Static_assert(sizeof(struct csd_nvme_cqe) == 16, "a CQE is 16 bytes");
 
 /*
  * Direction of a command's data by the opcode's low two bits: 0 none, 1 host to controller,
- * 2 controller to host. Fabrics commands (7Fh, admin queue) carry it in their fctype.
+ * 2 controller to host. Fabrics commands (7Fh, on any queue) carry it in their fctype.
  */
-static inline int csd_nvme_data_dir(const struct csd_nvme_sqe *cmd, bool admin)
+static inline int csd_nvme_data_dir(const struct csd_nvme_sqe *cmd)
 {
 	uint8_t op = cmd->opcode;
 
-	if (admin && op == 0x7f)
+	if (op == 0x7f)		/* fabrics, on any queue: the fabrics command type says */
 		op = (uint8_t)(cmd->nsid & 0xff);
 	return op & 3;
 }
+
+/* Connect response DW0 bit AUTHREQ.ATR: authenticate this queue (DH-HMAC-CHAP) first. */
+#define CSD_NVMF_CONNECT_AUTHREQ_ATR	(1u << 17)
 
 /* Status field (without the phase bit): SCT and SC, plus Do Not Retry. */
 #define CSD_NVME_STATUS(sct, sc)	((uint16_t)(((sct) << 8) | (sc)))

@@ -32,6 +32,13 @@ struct csd_tcp_link_log {
 	struct csd_tcp_traffic association;	/* the queues of the asking controller */
 };
 
+/* A host that must authenticate (DH-HMAC-CHAP), with its secrets in DHHC-1 form. */
+struct csd_tcp_host_secret {
+	const char *hostnqn;
+	const char *secret;		/* the host's: it proves itself with it */
+	const char *ctrl_secret;	/* the controller's, for bidirectional; NULL: none */
+};
+
 struct csd_tcp_target_config {
 	size_t sz;			/* sizeof(struct csd_tcp_target_config) */
 	const char *addr;		/* default 127.0.0.1 */
@@ -48,6 +55,16 @@ struct csd_tcp_target_config {
 	 */
 	uint32_t handshake_ms;
 	uint32_t pdu_ms;
+	/*
+	 * NVMe in-band authentication: when host_secrets is set, only the hosts listed may
+	 * connect, and each queue they open must pass DH-HMAC-CHAP (within handshake_ms) before
+	 * it may do anything else. The controller prefers dhchap_hash (default "sha256") and
+	 * dhchap_dhgroup (default "ffdhe2048"; "null" for none) among what the host offers.
+	 */
+	const struct csd_tcp_host_secret *host_secrets;
+	size_t nhost_secrets;
+	const char *dhchap_hash;
+	const char *dhchap_dhgroup;
 };
 
 struct csd_tcp_target;

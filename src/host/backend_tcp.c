@@ -69,7 +69,9 @@ int csd_tcp_backend_open(struct csd_dev *dev, const struct csd_connect_opts *o, 
 	struct tcp_host_opts ho = { .addr = o->addr, .port = o->port, .subnqn = o->subnqn,
 				    .hostnqn = o->hostnqn, .hdgst = o->hdgst, .ddgst = o->ddgst,
 				    .nr_io_queues = o->nr_io_queues, .queue_size = o->queue_size,
-				    .kato_ms = o->kato_ms, .link_bytes_per_s = o->link_bytes_per_s };
+				    .kato_ms = o->kato_ms, .link_bytes_per_s = o->link_bytes_per_s,
+				    .dhchap_secret = o->dhchap_secret,
+				    .dhchap_ctrl_secret = o->dhchap_ctrl_secret };
 	struct tcp_host *h;
 	int ret = tcp_host_connect(&ho, &h, err, err_size);
 

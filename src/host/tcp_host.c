@@ -43,6 +43,9 @@ struct tcp_host {
 	struct host_queue q[MAX_QUEUES];
 	struct csd_tcp_traffic closed;
 	struct pacer pace;
+	struct dhchap_host_creds creds;
+	bool has_key;
+	uint16_t auth_tid;	/* a new transaction id for each authentication */
 };
 
 static double mono(void)
@@ -236,8 +239,7 @@ int tcp_host_submit(struct tcp_host *h, uint16_t qid, struct tcp_host_cmd *cmd)
 	struct host_queue *q = qid < MAX_QUEUES ? &h->q[qid] : NULL;
 	struct tcp_cmd_pdu pdu = { .hdr.type = TCP_PDU_CMD };
 	struct tcp_sgl *sgl = (struct tcp_sgl *)pdu.cmd.dptr;
-	bool admin = qid == 0;
-	int dir = csd_nvme_data_dir(&cmd->sqe, admin);
+	int dir = csd_nvme_data_dir(&cmd->sqe);
 	bool incapsule = dir == 1 && cmd->len && cmd->len <= INLINE_DATA;
 	uint16_t cid;
 
@@ -383,6 +385,14 @@ static int fabrics_connect(struct tcp_host *h, uint16_t qid, char *err, size_t e
 	}
 	if (qid == 0)
 		h->cntlid = (uint16_t)cqe.dw0;
+	if (cqe.dw0 & CSD_NVMF_CONNECT_AUTHREQ_ATR) {
+		if (!h->has_key) {
+			snprintf(err, err_size, "the target requires authentication (DH-HMAC-CHAP) "
+				 "of %s: give its secret (--dhchap-secret)", h->hostnqn);
+			return -EACCES;
+		}
+		return dhchap_host_authenticate(h, qid, h->auth_tid++, &h->creds, err, err_size);
+	}
 	return 0;
 }
 
@@ -400,6 +410,34 @@ static int prop(struct tcp_host *h, bool set, uint32_t off, uint64_t *v)
 		err = -EIO;
 	*v = cqe.dw0 | ((uint64_t)cqe.dw1 << 32);
 	return err;
+}
+
+static int parse_secrets(struct tcp_host *h, char *err, size_t err_size)
+{
+	char why[160];
+
+	h->creds.hostnqn = h->hostnqn;
+	h->creds.subnqn = h->subnqn;
+	if (h->opts.dhchap_secret) {
+		if (csd_dhchap_key_parse(h->opts.dhchap_secret, &h->creds.key, why, sizeof(why))) {
+			snprintf(err, err_size, "host secret: %s", why);
+			return -EINVAL;
+		}
+		h->has_key = true;
+	}
+	if (h->opts.dhchap_ctrl_secret) {
+		if (!h->has_key) {
+			snprintf(err, err_size, "a controller secret needs the host's secret too");
+			return -EINVAL;
+		}
+		if (csd_dhchap_key_parse(h->opts.dhchap_ctrl_secret, &h->creds.ctrl_key, why,
+					 sizeof(why))) {
+			snprintf(err, err_size, "controller secret: %s", why);
+			return -EINVAL;
+		}
+		h->creds.has_ctrl_key = true;
+	}
+	return 0;
 }
 
 int tcp_host_connect(const struct tcp_host_opts *opts, struct tcp_host **out, char *err,
@@ -432,6 +470,10 @@ int tcp_host_connect(const struct tcp_host_opts *opts, struct tcp_host **out, ch
 	snprintf(h->hostnqn, sizeof(h->hostnqn), "%s",
 		 opts->hostnqn ? opts->hostnqn : "nqn.2014-08.org.nvmexpress:uuid:csdlab-host");
 	memcpy(h->hostid, "csdlab-host-id-0", 16);
+	if ((ret = parse_secrets(h, err, err_size))) {
+		free(h);
+		return ret;
+	}
 	discovery = !strcmp(h->subnqn, NVME_DISC_SUBSYS_NAME);
 	h->nio = discovery ? 0 : (opts->nr_io_queues ? opts->nr_io_queues : 1);
 	if (h->nio > 64) {
@@ -492,6 +534,7 @@ void tcp_host_disconnect(struct tcp_host *h)
 			close(q->fd);
 		free(q->slots);
 	}
+	explicit_bzero(&h->creds, sizeof(h->creds));
 	free(h);
 }
 

@@ -12,6 +12,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "csd/dhchap.h"
 #include "csd/nvme_cs.h"
 #include "csd/tcp.h"
 
@@ -29,6 +30,12 @@ struct tcp_host_opts {
 	 * as if the bytes had to cross a slower bus: each send and receive waits for its share.
 	 */
 	uint64_t link_bytes_per_s;
+	/*
+	 * DH-HMAC-CHAP secrets (DHHC-1 form), used when the target asks for authentication:
+	 * the host's, and the controller's to authenticate the controller too (bidirectional).
+	 */
+	const char *dhchap_secret;
+	const char *dhchap_ctrl_secret;
 };
 
 struct tcp_host;
@@ -62,5 +69,14 @@ struct tcp_host_cmd *tcp_host_reap(struct tcp_host *h, uint16_t qid, int *err);
 void tcp_host_traffic(struct tcp_host *h, struct csd_tcp_traffic *out);
 /* The socket of a queue, for TCP_INFO cross-checks. */
 int tcp_host_queue_fd(struct tcp_host *h, uint16_t qid);
+
+/* dhchap_host.c: authenticate one queue (after its Connect asked for it). */
+struct dhchap_host_creds {
+	const char *hostnqn, *subnqn;
+	struct csd_dhchap_key key, ctrl_key;
+	bool has_ctrl_key;
+};
+int dhchap_host_authenticate(struct tcp_host *h, uint16_t qid, uint16_t tid,
+			     const struct dhchap_host_creds *cr, char *err, size_t err_size);
 
 #endif

@@ -28,60 +28,18 @@
 #include "csd/device.h"
 #include "csd/ebpf.h"
 #include "csd/tcp.h"
+#include "tcp_harness.h"
 #include "tcp_host.h"
 
-struct server {
-	struct csd_subsys *subsys;
-	struct csd_tcp_target *target;
-	pthread_t thread;
-	char path[64];
-	uint16_t port;
-};
-
-static struct server srv;
 static uint32_t handshake_ms, pdu_ms;	/* the next server's slow client limits (0: default) */
-
-static void *serve(void *arg)
-{
-	csd_tcp_target_run(arg);
-	return NULL;
-}
 
 static void server_start(uint32_t kato_unused)
 {
-	struct csd_dev_config cfg;
-	CSD_EBPF_OPTS(csd_ebpf_run_opts, unused);
-	struct csd_tcp_target_config tc = { .sz = sizeof(tc), .port = 0, .maxh2cdata = 32768,
+	struct csd_tcp_target_config tc = { .sz = sizeof(tc), .maxh2cdata = 32768,
 					    .handshake_ms = handshake_ms, .pdu_ms = pdu_ms };
-	char err[256];
-	int fd;
 
 	(void)kato_unused;
-	(void)unused;
-	memset(&srv, 0, sizeof(srv));
-	snprintf(srv.path, sizeof(srv.path), "/tmp/csd-tcp-test-XXXXXX");
-	fd = mkstemp(srv.path);
-	close(fd);
-	csd_dev_config_defaults(&cfg);
-	cfg.backing_path = srv.path;
-	cfg.nvm_bytes = 64u << 20;
-	cfg.slm_bytes = 16u << 20;
-	if (csd_subsys_create(&cfg, &srv.subsys, err, sizeof(err)) ||
-	    csd_tcp_target_create(srv.subsys, &tc, &srv.target, err, sizeof(err))) {
-		fprintf(stderr, "server: %s\n", err);
-		abort();
-	}
-	srv.port = csd_tcp_target_port(srv.target);
-	pthread_create(&srv.thread, NULL, serve, srv.target);
-}
-
-static void server_stop(void)
-{
-	csd_tcp_target_stop(srv.target);
-	pthread_join(srv.thread, NULL);
-	csd_tcp_target_destroy(srv.target);
-	csd_subsys_destroy(srv.subsys);
-	unlink(srv.path);
+	server_start_with(&tc);
 }
 
 static int setup(void **state)
@@ -268,50 +226,6 @@ static void test_discovery(void **state)
 }
 
 /* Raw sockets: what a proper initiator never sends. */
-
-static int raw_connect(void)
-{
-	struct sockaddr_in sa = { .sin_family = AF_INET, .sin_port = htons(srv.port) };
-	int fd = socket(AF_INET, SOCK_STREAM, 0);
-	struct timeval tv = { .tv_sec = 5 };
-
-	inet_pton(AF_INET, "127.0.0.1", &sa.sin_addr);
-	assert_int_equal(connect(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
-	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
-	return fd;
-}
-
-/* Read until EOF; returns the first PDU's type and its FES if a TermReq (else -1). */
-static int expect_term(int fd, uint16_t *fes)
-{
-	uint8_t buf[512];
-	size_t have = 0;
-	ssize_t n;
-
-	while ((n = recv(fd, buf + have, sizeof(buf) - have, 0)) > 0)
-		have += (size_t)n;
-	close(fd);
-	/* skip an ICResp if the connection got that far */
-	if (have >= 128 + 24 && buf[0] == TCP_PDU_ICRESP) {
-		memmove(buf, buf + 128, have - 128);
-		have -= 128;
-	}
-	if (have < 24 || buf[0] != TCP_PDU_C2H_TERM)
-		return -1;
-	memcpy(fes, buf + 8, 2);
-	return buf[0];
-}
-
-static void send_icreq(int fd, uint8_t digest)
-{
-	struct tcp_icreq req = { .hdr = { .type = TCP_PDU_ICREQ, .hlen = 128, .plen = 128 },
-				 .digest = digest };
-	uint8_t rsp[128];
-
-	assert_int_equal(send(fd, &req, sizeof(req), 0), 128);
-	assert_int_equal(recv(fd, rsp, sizeof(rsp), MSG_WAITALL), 128);
-	assert_int_equal(rsp[0], TCP_PDU_ICRESP);
-}
 
 static void test_malformed_pdus(void **state)
 {
@@ -626,21 +540,6 @@ static void test_disconnect_mid_write(void **state)
 	rw(other, 1, nvme_cmd_read, 9000, after, 128);
 	assert_memory_equal(after, before, sizeof(before));
 	tcp_host_disconnect(other);
-}
-
-/* Does the peer close fd within `ms`? (bytes it sends first are read and dropped) */
-static bool closed_within(int fd, int ms)
-{
-	char b[256];
-
-	for (int waited = 0; waited < ms; waited += 10) {
-		ssize_t n = recv(fd, b, sizeof(b), MSG_DONTWAIT);
-
-		if (n == 0 || (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK))
-			return true;
-		usleep(10000);
-	}
-	return false;
 }
 
 /*

@@ -32,6 +32,7 @@ struct drive_opts {
 enum {
 	OPT_JSON = 1000, OPT_DEVICE, OPT_DIGEST, OPT_P1, OPT_P2, OPT_RANGE, OPT_RSID, OPT_FUA,
 	OPT_LID, OPT_LSP, OPT_CSI, OPT_WINDOW, OPT_OVERLAP, OPT_DST, OPT_HOSTNQN, OPT_NAME,
+	OPT_DHCHAP_SECRET, OPT_DHCHAP_CTRL_SECRET,
 };
 
 static const struct option drive_longopts[] = {
@@ -39,6 +40,8 @@ static const struct option drive_longopts[] = {
 	{ "port", required_argument, NULL, 'p' },
 	{ "nqn", required_argument, NULL, 'n' },
 	{ "hostnqn", required_argument, NULL, OPT_HOSTNQN },
+	{ "dhchap-secret", required_argument, NULL, OPT_DHCHAP_SECRET },
+	{ "dhchap-ctrl-secret", required_argument, NULL, OPT_DHCHAP_CTRL_SECRET },
 	{ "queues", required_argument, NULL, 'q' },
 	{ "digest", no_argument, NULL, OPT_DIGEST },
 	{ "device", required_argument, NULL, OPT_DEVICE },
@@ -69,7 +72,8 @@ static const struct option drive_longopts[] = {
 
 static const char *const connection_help =
 	"connection: -a ADDR (127.0.0.1) -p PORT (4420) -n NQN (the csdlab drive) [-q QUEUES]\n"
-	"            [--digest] [--hostnqn NQN], or --device /dev/nvmeX (Linux passthrough)\n";
+	"            [--digest] [--hostnqn NQN] [--dhchap-secret DHHC-1:..]\n"
+	"            [--dhchap-ctrl-secret DHHC-1:..], or --device /dev/nvmeX (Linux passthrough)\n";
 
 static int bad_value(const char *opt, const char *arg)
 {
@@ -115,6 +119,8 @@ static int parse(int argc, char **argv, struct drive_opts *o, const char *usage)
 		case 'a': o->conn.addr = optarg; break;
 		case 'n': o->conn.subnqn = optarg; break;
 		case OPT_HOSTNQN: o->conn.hostnqn = optarg; break;
+		case OPT_DHCHAP_SECRET: o->conn.dhchap_secret = optarg; break;
+		case OPT_DHCHAP_CTRL_SECRET: o->conn.dhchap_ctrl_secret = optarg; break;
 		case OPT_DIGEST: o->conn.hdgst = o->conn.ddgst = true; break;
 		case OPT_DEVICE: o->conn.transport = "linux"; o->conn.device = optarg; break;
 		case OPT_JSON: o->json = true; break;

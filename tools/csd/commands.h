@@ -20,5 +20,7 @@ int cmd_exec(int argc, char **argv);
 int cmd_mem(int argc, char **argv);
 int cmd_log(int argc, char **argv);
 int cmd_stats(int argc, char **argv);
+int cmd_gen_dhchap_key(int argc, char **argv);
+int cmd_check_dhchap_key(int argc, char **argv);
 
 #endif

@@ -30,6 +30,8 @@ static const struct {
 	{ "disasm", cmd_disasm, "disassemble raw instructions or a program in an ELF object" },
 	{ "verify", cmd_verify, "prove a program safe, as the drive does when it activates one" },
 	{ "run", cmd_run, "run a program in the local eBPF runtime over a file or generated text" },
+	{ "gen-dhchap-key", cmd_gen_dhchap_key, "a DH-HMAC-CHAP secret (as nvme gen-dhchap-key)" },
+	{ "check-dhchap-key", cmd_check_dhchap_key, "check a DH-HMAC-CHAP secret" },
 	{ "gen", cmd_gen, "write deterministic text with a known number of \"Alpha\"" },
 };
 
@@ -37,7 +39,7 @@ static void usage(FILE *f)
 {
 	fprintf(f, "usage: csd <command> [options]   (csd <command> --help for its options)\n\n");
 	for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
-		fprintf(f, "  %-9s %s\n", commands[i].name, commands[i].help);
+		fprintf(f, "  %-16s %s\n", commands[i].name, commands[i].help);
 }
 
 int main(int argc, char **argv)

@@ -17,14 +17,6 @@
 #define SC_INVALID_HOST		0x84
 #define SC_GEN(sc)	(CSD_NVME_STATUS(0, (sc)) | CSD_NVME_DNR)
 
-static uint64_t now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
-
 /* Connect Invalid Parameters: DW0 says which (IATTR: 1 = in the data) and where (IPO). */
 static void invalid_param(struct tcp_cmd *c, bool in_data, uint16_t offset)
 {
@@ -34,6 +26,9 @@ static void invalid_param(struct tcp_cmd *c, bool in_data, uint16_t offset)
 
 static bool host_allowed(const struct tcp_target *t, const char *hostnqn)
 {
+	/* with secrets, only the hosts that have one; with an allow-list, only those */
+	if (t->nhost_keys && !tcp_auth_host_key(t, hostnqn))
+		return false;
 	if (!t->cfg.allowed_hosts)
 		return true;
 	for (size_t i = 0; i < t->cfg.nallowed; i++)
@@ -65,7 +60,7 @@ static struct tcp_assoc *connect_admin(struct tcp_queue *q, struct tcp_cmd *c,
 	if (discovery) {
 		a->cntlid = t->next_disc_cntlid++;
 		a->kato_ms = kato;
-		a->last_ka_ms = now_ms();
+		a->last_ka_ms = tcp_now_ms();
 	} else {
 		if (csd_ctrl_create(t->subsys, a->hostnqn, &a->ctrl) ||
 		    csd_ctrl_add_queue(a->ctrl, 0, (uint16_t)(sqsize + 1))) {
@@ -89,6 +84,7 @@ void tcp_handle_connect(struct tcp_queue *q, struct tcp_cmd *c)
 	uint16_t recfmt = cmd->cdw10 & 0xffff, qid = (uint16_t)(cmd->cdw10 >> 16);
 	uint16_t sqsize = cmd->cdw11 & 0xffff;
 	struct tcp_target *t = q->t;
+	const struct tcp_host_key *key;
 	struct nvmf_connect_data d;
 	struct tcp_assoc *a = NULL;
 	bool discovery;
@@ -121,6 +117,14 @@ void tcp_handle_connect(struct tcp_queue *q, struct tcp_cmd *c)
 		invalid_param(c, false, 44);	/* SQSIZE */
 		goto out;
 	}
+	/* a queue of a host with a secret starts locked (a Connect retried starts afresh) */
+	tcp_auth_queue_free(q);
+	key = discovery ? NULL : tcp_auth_host_key(t, d.hostnqn);
+	q->auth_ms = tcp_now_ms();
+	if (key && tcp_auth_queue_init(q, key)) {
+		tcp_cmd_status(c, SC_GEN(NVME_SC_INTERNAL));
+		goto out;
+	}
 	if (qid == 0) {
 		a = connect_admin(q, c, &d, discovery, sqsize, cmd->cdw12);
 		if (!a)
@@ -131,6 +135,12 @@ void tcp_handle_connect(struct tcp_queue *q, struct tcp_cmd *c)
 				break;
 		if (!a) {
 			invalid_param(c, true, offsetof(struct nvmf_connect_data, cntlid));
+			goto out;
+		}
+		if (a->queues[0] && tcp_auth_pending(a->queues[0])) {
+			/* I/O queues only for a controller whose admin queue authenticated */
+			tcp_cmd_status(c, SC_GEN(NVME_SC_AUTH_REQUIRED));
+			a = NULL;
 			goto out;
 		}
 		if (qid > 64 || a->queues[qid] || csd_ctrl_add_queue(a->ctrl, qid, (uint16_t)(sqsize + 1))) {
@@ -144,7 +154,8 @@ void tcp_handle_connect(struct tcp_queue *q, struct tcp_cmd *c)
 	q->sqsize = sqsize;
 	q->ncmds = (unsigned)sqsize + 1;
 	a->queues[qid] = q;
-	c->req.rsp.dw0 = a->cntlid;
+	/* AUTHREQ.ATR: the host must authenticate this queue before anything else */
+	c->req.rsp.dw0 = a->cntlid | (key ? CSD_NVMF_CONNECT_AUTHREQ_ATR : 0);
 	tcp_cmd_status(c, 0);
 	if (t->cfg.verbose)
 		fprintf(stderr, "csd-target: %s: %s queue %u of controller %u for %s\n", q->peer,
@@ -272,7 +283,7 @@ void tcp_discovery_cmd(struct tcp_queue *q, struct tcp_cmd *c)
 	struct tcp_assoc *a = q->assoc;
 	const struct csd_nvme_sqe *cmd = &c->req.cmd;
 
-	a->last_ka_ms = now_ms();
+	a->last_ka_ms = tcp_now_ms();
 	if (q->qid != 0) {
 		tcp_cmd_status(c, SC_GEN(NVME_SC_INVALID_OPCODE));
 		tcp_cmd_respond(c);

@@ -28,14 +28,6 @@
 #include "crc32c.h"
 #include "target_internal.h"
 
-static uint64_t now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
-
 static void log_event(struct tcp_target *t, const char *fmt, const char *peer, const char *what)
 {
 	if (t->cfg.verbose)
@@ -211,7 +203,7 @@ void tcp_cmd_respond(struct tcp_cmd *c)
 {
 	struct tcp_queue *q = c->q;
 	struct tcp_rsp_pdu rsp = { .cqe = c->req.rsp };
-	bool c2h = csd_nvme_data_dir(&c->req.cmd, q->qid == 0) == 2;
+	bool c2h = csd_nvme_data_dir(&c->req.cmd) == 2;
 
 	if (c2h && c->req.c2h_len && !(c->req.rsp.status >> 1)) {
 		for (uint32_t off = 0; off < c->req.c2h_len; off += TCP_C2H_CHUNK) {
@@ -294,6 +286,17 @@ static void dispatch(struct tcp_queue *q, struct tcp_cmd *c)
 	if (!q->assoc) {
 		/* nothing but Connect before Connect */
 		tcp_cmd_status(c, CSD_NVME_STATUS(0, NVME_SC_CMD_SEQ_ERROR) | CSD_NVME_DNR);
+		tcp_cmd_respond(c);
+		return;
+	}
+	if (fabrics && (fctype == nvme_fabrics_type_auth_send ||
+			fctype == nvme_fabrics_type_auth_receive)) {
+		tcp_auth_cmd(q, c);
+		return;
+	}
+	if (tcp_auth_pending(q)) {
+		/* a host with a secret does nothing before it has proven it holds it */
+		tcp_cmd_status(c, CSD_NVME_STATUS(0, NVME_SC_AUTH_REQUIRED) | CSD_NVME_DNR);
 		tcp_cmd_respond(c);
 		return;
 	}
@@ -381,7 +384,7 @@ static void handle_cmd_pdu(struct tcp_queue *q)
 	const struct tcp_cmd_pdu *p = (const struct tcp_cmd_pdu *)q->hdr;
 	const struct tcp_sgl *sgl = (const struct tcp_sgl *)p->cmd.dptr;
 	uint32_t hd = q->hdgst ? TCP_DIGEST_LEN : 0, incapsule = 0, pad = 0;
-	int dir = csd_nvme_data_dir(&p->cmd, q->qid == 0);
+	int dir = csd_nvme_data_dir(&p->cmd);
 	struct tcp_cmd *c;
 
 	if (p->hdr.plen > p->hdr.hlen + hd) {
@@ -663,7 +666,7 @@ static void on_readable(struct tcp_queue *q)
 		if (!mid_pdu)
 			q->stalled_since_ms = 0;
 		else if (q->pdus_started != boundaries || !q->stalled_since_ms)
-			q->stalled_since_ms = now_ms();
+			q->stalled_since_ms = tcp_now_ms();
 		if (q->out_bytes >= TCP_OUT_LIMIT)
 			return;	/* let the peer read first */
 	}
@@ -690,6 +693,7 @@ static void reap_dead_queues(struct tcp_target *t)
 		for (unsigned i = 0; i < CSD_MAX_QUEUE_SIZE_TCP; i++)
 			free(q->cmds[i].buf);
 		free(q->cmds);
+		tcp_auth_queue_free(q);
 		free(q);
 	}
 }
@@ -778,7 +782,7 @@ static void accept_all(struct tcp_target *t)
 		setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
 		q->t = t;
 		q->fd = fd;
-		q->connected_ms = now_ms();
+		q->connected_ms = tcp_now_ms();
 		snprintf(q->peer, sizeof(q->peer), "%s:%u", inet_ntoa(sa.sin_addr), ntohs(sa.sin_port));
 		/* room for the largest queue; until Connect says its size, one command */
 		q->ncmds = 1;
@@ -807,7 +811,7 @@ static void accept_all(struct tcp_target *t)
  */
 static void check_slow_clients(struct tcp_target *t)
 {
-	uint64_t now = now_ms();
+	uint64_t now = tcp_now_ms();
 
 	for (struct tcp_queue *q = t->queues; q; q = q->next) {
 		if (q->dead)
@@ -815,6 +819,10 @@ static void check_slow_clients(struct tcp_target *t)
 		if (!q->assoc && now - q->connected_ms > t->cfg.handshake_ms) {
 			log_event(t, "csd-target: %s: %s, closed\n", q->peer,
 				  "no Connect in time (slow client)");
+			tcp_queue_close(q);
+		} else if (tcp_auth_pending(q) && now - q->auth_ms > t->cfg.handshake_ms) {
+			log_event(t, "csd-target: %s: %s, closed\n", q->peer,
+				  "not authenticated in time");
 			tcp_queue_close(q);
 		} else if (q->stalled_since_ms && now - q->stalled_since_ms > t->cfg.pdu_ms) {
 			log_event(t, "csd-target: %s: %s, closed\n", q->peer,
@@ -826,13 +834,15 @@ static void check_slow_clients(struct tcp_target *t)
 
 static void check_keep_alive(struct tcp_target *t)
 {
-	uint64_t now = now_ms();
+	uint64_t now = tcp_now_ms();
 	struct tcp_assoc *a = t->assocs;
 
 	while (a) {
 		struct tcp_assoc *next = a->next;
 
-		if (a->ctrl && csd_ctrl_keep_alive_expired(a->ctrl, now)) {
+		/* authentication stands in for keep alive (its own time limit applies) */
+		if (a->ctrl && !(a->queues[0] && tcp_auth_pending(a->queues[0])) &&
+		    csd_ctrl_keep_alive_expired(a->ctrl, now)) {
 			log_event(t, "csd-target: %s: keep alive timeout%s\n", a->hostnqn, "");
 			if (a->queues[0])
 				tcp_queue_close(a->queues[0]);
@@ -894,6 +904,10 @@ int csd_tcp_target_create(struct csd_subsys *subsys, const struct csd_tcp_target
 		free(t);
 		return -EINVAL;
 	}
+	if (tcp_auth_configure(t, err, err_size)) {
+		free(t);
+		return -EINVAL;
+	}
 	t->subsys = subsys;
 	t->lfd = t->epfd = t->evfd = -1;
 	t->next_disc_cntlid = 1;
@@ -935,6 +949,7 @@ fail:
 	if (t->evfd >= 0)
 		close(t->evfd);
 	pthread_mutex_destroy(&t->lock);
+	tcp_auth_unconfigure(t);
 	free(t);
 	return -EINVAL;
 }
@@ -948,7 +963,7 @@ int csd_tcp_target_run(struct csd_tcp_target *tt)
 {
 	struct tcp_target *t = (struct tcp_target *)tt;
 	struct epoll_event events[64];
-	uint64_t last_check = now_ms();
+	uint64_t last_check = tcp_now_ms();
 
 	t->loop_thread = pthread_self();
 	while (!t->stopping) {
@@ -979,8 +994,8 @@ int csd_tcp_target_run(struct csd_tcp_target *tt)
 			if (!q->dead && (events[i].events & EPOLLIN))
 				on_readable(q);
 		}
-		if (now_ms() - last_check >= 100) {
-			last_check = now_ms();
+		if (tcp_now_ms() - last_check >= 100) {
+			last_check = tcp_now_ms();
 			check_keep_alive(t);
 			check_slow_clients(t);
 		}
@@ -1014,6 +1029,7 @@ void csd_tcp_target_destroy(struct csd_tcp_target *tt)
 	if (!t)
 		return;
 	csd_subsys_set_log_provider(t->subsys, NULL, NULL);
+	tcp_auth_unconfigure(t);
 	close(t->lfd);
 	close(t->epfd);
 	close(t->evfd);

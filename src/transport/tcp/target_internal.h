@@ -5,7 +5,9 @@
 
 #include <nvme/types.h>
 #include <pthread.h>
+#include <time.h>
 
+#include "csd/dhchap.h"
 #include "csd/tcp.h"
 #include "pdu.h"
 
@@ -18,6 +20,14 @@
 
 struct tcp_queue;
 struct tcp_target;
+struct tcp_auth;
+
+/* A host's DH-HMAC-CHAP secrets, parsed. */
+struct tcp_host_key {
+	char hostnqn[NVME_NQN_LENGTH];
+	struct csd_dhchap_key host, ctrl;
+	bool has_ctrl;
+};
 
 /* One command in flight on a queue; req first so that done() can find it. */
 struct tcp_cmd {
@@ -65,6 +75,7 @@ struct tcp_queue {
 	uint8_t hpda;
 	uint16_t qid, sqsize;
 	struct tcp_assoc *assoc;
+	struct tcp_auth *auth;	/* DH-HMAC-CHAP state; NULL until the queue needs it */
 	char peer[64];
 
 	/* receive */
@@ -80,6 +91,7 @@ struct tcp_queue {
 	uint32_t rx_plen;
 	uint64_t pdus_started;	/* PDU boundaries reached (for the slow client check) */
 	uint64_t connected_ms;	/* when the connection was accepted */
+	uint64_t auth_ms;	/* Connect or the last authentication message (its time limit) */
 	uint64_t stalled_since_ms;	/* a PDU is half received and none completed since; 0: not */
 
 	/* commands */
@@ -111,6 +123,9 @@ struct tcp_target {
 	struct tcp_cmd *done_head;
 	struct csd_tcp_traffic closed;	/* of connections that closed */
 	unsigned nconn;
+	struct tcp_host_key *host_keys;	/* hosts that must authenticate */
+	size_t nhost_keys;
+	uint8_t dhchap_hash, dhchap_dhgroup;	/* preferred */
 };
 
 /* target.c */
@@ -124,6 +139,25 @@ void tcp_assoc_destroy(struct tcp_assoc *a);
 void tcp_handle_connect(struct tcp_queue *q, struct tcp_cmd *cmd);
 void tcp_discovery_cmd(struct tcp_queue *q, struct tcp_cmd *cmd);
 void tcp_discovery_check_keep_alive(struct tcp_target *t, uint64_t now_ms);
+
+/* auth.c: DH-HMAC-CHAP, the controller's side */
+int tcp_auth_configure(struct tcp_target *t, char *err, size_t err_size);
+void tcp_auth_unconfigure(struct tcp_target *t);
+const struct tcp_host_key *tcp_auth_host_key(const struct tcp_target *t, const char *hostnqn);
+int tcp_auth_queue_init(struct tcp_queue *q, const struct tcp_host_key *key);
+void tcp_auth_queue_free(struct tcp_queue *q);
+/* The queue's host must authenticate and has not (yet). */
+bool tcp_auth_pending(const struct tcp_queue *q);
+/* Authentication Send / Receive: handles and responds. */
+void tcp_auth_cmd(struct tcp_queue *q, struct tcp_cmd *cmd);
+
+static inline uint64_t tcp_now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
 
 static inline void tcp_cmd_status(struct tcp_cmd *cmd, uint16_t status)
 {

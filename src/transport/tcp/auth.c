@@ -1,0 +1,445 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * NVMe in-band authentication, the controller's side of DH-HMAC-CHAP, one transaction per
+ * queue: Authentication Send carries the host's messages (Negotiate, Reply, Success2, Failure2),
+ * Authentication Receive fetches the controller's (Challenge, Success1, Failure1). A queue of a
+ * host that has a secret answers everything but these and Connect with Authentication Required
+ * until its transaction succeeds. A protocol error is not a command error: the command
+ * completes and the next Receive carries Failure1, as the Linux host expects.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <openssl/crypto.h>
+
+#include "../../auth/dhchap_proto.h"
+#include "target_internal.h"
+
+#define SC_GEN(sc)	(CSD_NVME_STATUS(0, (sc)) | CSD_NVME_DNR)
+
+struct tcp_auth {
+	const struct tcp_host_key *key;
+	bool authenticated;
+	uint8_t step;		/* the message expected next, or Failure1 to send */
+	uint8_t status;		/* why it failed: enum dhchap_failure_reason */
+	uint16_t tid;
+	uint8_t hash_id, dhgroup;
+	size_t hl;
+	uint32_t s1, s2;
+	uint8_t c1[DHCHAP_MAX_HASH_LEN], c2[DHCHAP_MAX_HASH_LEN];
+	bool c2_valid;
+	struct dhchap_dh *dh;
+	uint8_t dh_pub[DHCHAP_MAX_DH_LEN];
+	size_t dh_pub_len;
+	uint8_t sess_key[DHCHAP_MAX_DH_LEN];
+	size_t sess_key_len;
+};
+
+int tcp_auth_configure(struct tcp_target *t, char *err, size_t err_size)
+{
+	const struct csd_tcp_target_config *cfg = &t->cfg;
+	int id;
+
+	t->dhchap_hash = CSD_DHCHAP_SHA256;
+	t->dhchap_dhgroup = CSD_DHCHAP_FFDHE2048;
+	if (cfg->dhchap_hash) {
+		if ((id = csd_dhchap_hash_id(cfg->dhchap_hash)) < 0) {
+			snprintf(err, err_size, "DH-HMAC-CHAP hash '%s': sha256, sha384 or sha512",
+				 cfg->dhchap_hash);
+			return -EINVAL;
+		}
+		t->dhchap_hash = (uint8_t)id;
+	}
+	if (cfg->dhchap_dhgroup) {
+		if ((id = csd_dhchap_dhgroup_id(cfg->dhchap_dhgroup)) < 0) {
+			snprintf(err, err_size, "DH group '%s': null or ffdhe2048, 3072, 4096, 6144, "
+				 "8192", cfg->dhchap_dhgroup);
+			return -EINVAL;
+		}
+		t->dhchap_dhgroup = (uint8_t)id;
+	}
+	if (!cfg->nhost_secrets)
+		return 0;
+	t->host_keys = calloc(cfg->nhost_secrets, sizeof(*t->host_keys));
+	if (!t->host_keys)
+		return -ENOMEM;
+	for (size_t i = 0; i < cfg->nhost_secrets; i++) {
+		const struct csd_tcp_host_secret *s = &cfg->host_secrets[i];
+		struct tcp_host_key *k = &t->host_keys[i];
+		char why[160];
+
+		if (!s->hostnqn || !*s->hostnqn || strlen(s->hostnqn) >= sizeof(k->hostnqn)) {
+			snprintf(err, err_size, "host secret %zu: a host NQN of 1 to %zu characters",
+				 i + 1, sizeof(k->hostnqn) - 1);
+			goto fail;
+		}
+		snprintf(k->hostnqn, sizeof(k->hostnqn), "%s", s->hostnqn);
+		if (csd_dhchap_key_parse(s->secret, &k->host, why, sizeof(why))) {
+			snprintf(err, err_size, "host %s: %s", s->hostnqn, why);
+			goto fail;
+		}
+		if (s->ctrl_secret) {
+			if (csd_dhchap_key_parse(s->ctrl_secret, &k->ctrl, why, sizeof(why))) {
+				snprintf(err, err_size, "host %s, controller secret: %s", s->hostnqn,
+					 why);
+				goto fail;
+			}
+			k->has_ctrl = true;
+		}
+		t->nhost_keys++;
+	}
+	return 0;
+fail:
+	tcp_auth_unconfigure(t);
+	return -EINVAL;
+}
+
+void tcp_auth_unconfigure(struct tcp_target *t)
+{
+	if (t->host_keys)
+		OPENSSL_cleanse(t->host_keys, t->nhost_keys * sizeof(*t->host_keys));
+	free(t->host_keys);
+	t->host_keys = NULL;
+	t->nhost_keys = 0;
+}
+
+const struct tcp_host_key *tcp_auth_host_key(const struct tcp_target *t, const char *hostnqn)
+{
+	for (size_t i = 0; i < t->nhost_keys; i++)
+		if (!strcmp(t->host_keys[i].hostnqn, hostnqn))
+			return &t->host_keys[i];
+	return NULL;
+}
+
+int tcp_auth_queue_init(struct tcp_queue *q, const struct tcp_host_key *key)
+{
+	q->auth = calloc(1, sizeof(*q->auth));
+	if (!q->auth)
+		return -ENOMEM;
+	q->auth->key = key;
+	q->auth->step = DHCHAP_MSG_NEGOTIATE;
+	return 0;
+}
+
+/* Forget the transaction's secrets; the queue keeps whether it is authenticated. */
+static void transaction_end(struct tcp_auth *a, uint8_t next_step)
+{
+	dhchap_dh_free(a->dh);
+	a->dh = NULL;
+	OPENSSL_cleanse(a->sess_key, sizeof(a->sess_key));
+	OPENSSL_cleanse(a->c1, sizeof(a->c1));
+	OPENSSL_cleanse(a->c2, sizeof(a->c2));
+	a->sess_key_len = a->dh_pub_len = 0;
+	a->c2_valid = false;
+	a->step = next_step;
+}
+
+void tcp_auth_queue_free(struct tcp_queue *q)
+{
+	if (!q->auth)
+		return;
+	transaction_end(q->auth, DHCHAP_MSG_NEGOTIATE);
+	free(q->auth);
+	q->auth = NULL;
+}
+
+bool tcp_auth_pending(const struct tcp_queue *q)
+{
+	return q->auth && q->auth->key && !q->auth->authenticated;
+}
+
+static void fail(struct tcp_queue *q, uint8_t why)
+{
+	struct tcp_auth *a = q->auth;
+
+	a->authenticated = false;
+	a->status = why;
+	transaction_end(a, DHCHAP_MSG_FAILURE1);
+	if (q->t->cfg.verbose)
+		fprintf(stderr, "csd-target: %s: authentication of %s failed: %s\n", q->peer,
+			q->assoc ? q->assoc->hostnqn : "?", dhchap_failure_name(why));
+}
+
+/* The first of the host's offers we support, the configured one if offered. */
+static int pick(const uint8_t *ids, unsigned n, unsigned preferred, bool (*usable)(unsigned))
+{
+	int first = -1;
+
+	for (unsigned i = 0; i < n; i++) {
+		if (ids[i] == preferred)
+			return ids[i];
+		if (first < 0 && usable(ids[i]))
+			first = ids[i];
+	}
+	return first;
+}
+
+static bool hash_usable(unsigned id)
+{
+	return dhchap_hash_len(id) != 0;
+}
+
+/* A DH group: never fall back to none when one was configured. */
+static bool dh_group_usable(unsigned id)
+{
+	return dhchap_dh_len(id) != 0;
+}
+
+/* NULL configured: no other group will do either. */
+static bool only_preferred(unsigned id)
+{
+	(void)id;
+	return false;
+}
+
+static void on_negotiate(struct tcp_queue *q, const uint8_t *msg, uint32_t len)
+{
+	const struct dhchap_negotiate *n = (const void *)msg;
+	const struct dhchap_protocol_desc *d = NULL;
+	struct tcp_auth *a = q->auth;
+	int hash, group;
+
+	transaction_end(a, DHCHAP_MSG_NEGOTIATE);
+	a->tid = n->t_id;
+	if (!a->key) {
+		fail(q, DHCHAP_FAIL_NOT_USABLE);	/* no secret for this host */
+		return;
+	}
+	if (n->sc_c != 0) {
+		fail(q, DHCHAP_FAIL_CONCAT_MISMATCH);	/* secure channels: not offered */
+		return;
+	}
+	if (n->napd == 0 || len < sizeof(*n) + (size_t)n->napd * sizeof(*d)) {
+		fail(q, DHCHAP_FAIL_INCORRECT_PAYLOAD);
+		return;
+	}
+	for (unsigned i = 0; i < n->napd && !d; i++)
+		if (n->desc[i].authid == DHCHAP_AUTH_ID)
+			d = &n->desc[i];
+	if (!d) {
+		fail(q, DHCHAP_FAIL_NOT_USABLE);
+		return;
+	}
+	if (d->halen > 30 || d->dhlen > 30) {
+		fail(q, DHCHAP_FAIL_INCORRECT_PAYLOAD);
+		return;
+	}
+	hash = pick(d->idlist, d->halen, q->t->dhchap_hash, hash_usable);
+	if (hash < 0) {
+		fail(q, DHCHAP_FAIL_HASH_UNUSABLE);
+		return;
+	}
+	group = pick(d->idlist + 30, d->dhlen, q->t->dhchap_dhgroup,
+		     q->t->dhchap_dhgroup == CSD_DHCHAP_DH_NULL ? only_preferred : dh_group_usable);
+	if (group < 0) {
+		fail(q, DHCHAP_FAIL_DHGROUP_UNUSABLE);
+		return;
+	}
+	a->hash_id = (uint8_t)hash;
+	a->hl = dhchap_hash_len((unsigned)hash);
+	a->dhgroup = (uint8_t)group;
+	a->step = DHCHAP_MSG_CHALLENGE;
+}
+
+static void on_reply(struct tcp_queue *q, const uint8_t *msg, uint32_t len)
+{
+	const struct dhchap_reply *r = (const void *)msg;
+	struct tcp_auth *a = q->auth;
+	const char *subnqn = csd_subsys_nqn(q->t->subsys);
+	uint8_t expect[DHCHAP_MAX_HASH_LEN];
+	struct dhchap_response_in in = {
+		.key = &a->key->host, .hash_id = a->hash_id, .challenge = a->c1,
+		.seqnum = a->s1, .tid = a->tid, .hostnqn = q->assoc->hostnqn, .subnqn = subnqn,
+	};
+
+	if (r->hl != a->hl || sizeof(*r) + 2 * (size_t)r->hl + r->dhvlen > len ||
+	    (r->dhvlen != 0) != (a->dh != NULL)) {
+		fail(q, DHCHAP_FAIL_INCORRECT_PAYLOAD);
+		return;
+	}
+	if (a->dh) {
+		if (dhchap_dh_derive(a->dh, r->rval + 2 * a->hl, r->dhvlen, a->sess_key,
+				     &a->sess_key_len)) {
+			fail(q, DHCHAP_FAIL_DHGROUP_UNUSABLE);
+			return;
+		}
+		in.sess_key = a->sess_key;
+		in.sess_key_len = a->sess_key_len;
+	}
+	if (dhchap_response(&in, expect) || !dhchap_equal(expect, r->rval, a->hl)) {
+		OPENSSL_cleanse(expect, sizeof(expect));
+		fail(q, DHCHAP_FAIL_FAILED);
+		return;
+	}
+	OPENSSL_cleanse(expect, sizeof(expect));
+	if (r->cvalid) {
+		/* the host authenticates the controller too: it needs our secret */
+		if (!a->key->has_ctrl || r->seqnum == 0) {
+			fail(q, DHCHAP_FAIL_FAILED);
+			return;
+		}
+		memcpy(a->c2, r->rval + a->hl, a->hl);
+		a->c2_valid = true;
+		a->s2 = r->seqnum;
+	} else {
+		a->authenticated = true;
+	}
+	a->step = DHCHAP_MSG_SUCCESS1;
+}
+
+/* Authentication Send: a message from the host. */
+static void auth_send(struct tcp_queue *q, struct tcp_cmd *c)
+{
+	const struct dhchap_failure *h = (const void *)c->buf;
+	struct tcp_auth *a = q->auth;
+
+	if (c->len < sizeof(*h)) {
+		fail(q, DHCHAP_FAIL_INCORRECT_PAYLOAD);
+		return;
+	}
+	if (h->auth_type == DHCHAP_TYPE_COMMON && h->auth_id == DHCHAP_MSG_NEGOTIATE) {
+		if (c->len < sizeof(struct dhchap_negotiate) + sizeof(struct dhchap_protocol_desc)) {
+			fail(q, DHCHAP_FAIL_INCORRECT_PAYLOAD);
+			return;
+		}
+		on_negotiate(q, c->buf, c->len);
+		return;
+	}
+	if (h->auth_type == DHCHAP_TYPE_COMMON && h->auth_id == DHCHAP_MSG_FAILURE2) {
+		/* the host refused us (a wrong controller response): the queue stays locked */
+		if (h->t_id == a->tid)
+			fail(q, h->rescode_exp);
+		return;
+	}
+	if (h->auth_type != DHCHAP_TYPE_DHCHAP || h->auth_id != a->step || h->t_id != a->tid) {
+		fail(q, DHCHAP_FAIL_INCORRECT_MESSAGE);
+		return;
+	}
+	if (h->auth_id == DHCHAP_MSG_REPLY) {
+		if (c->len < sizeof(struct dhchap_reply)) {
+			fail(q, DHCHAP_FAIL_INCORRECT_PAYLOAD);
+			return;
+		}
+		on_reply(q, c->buf, c->len);
+	} else if (h->auth_id == DHCHAP_MSG_SUCCESS2) {
+		a->authenticated = true;
+		transaction_end(a, DHCHAP_MSG_NEGOTIATE);
+	} else {
+		fail(q, DHCHAP_FAIL_INCORRECT_MESSAGE);
+	}
+}
+
+static uint16_t send_challenge(struct tcp_queue *q, struct tcp_cmd *c)
+{
+	struct dhchap_challenge *m = (void *)c->buf;
+	struct tcp_auth *a = q->auth;
+	size_t dhlen = dhchap_dh_len(a->dhgroup);
+
+	if (c->len < sizeof(*m) + a->hl + dhlen)
+		return SC_GEN(NVME_SC_INVALID_FIELD);
+	do {
+		if (dhchap_random(&a->s1, sizeof(a->s1)) || dhchap_random(a->c1, a->hl))
+			return SC_GEN(NVME_SC_INTERNAL);
+	} while (a->s1 == 0);
+	if (dhlen && dhchap_dh_new(a->dhgroup, &a->dh, a->dh_pub, &a->dh_pub_len))
+		return SC_GEN(NVME_SC_INTERNAL);
+	m->auth_type = DHCHAP_TYPE_DHCHAP;
+	m->auth_id = DHCHAP_MSG_CHALLENGE;
+	m->t_id = a->tid;
+	m->hl = (uint8_t)a->hl;
+	m->hashid = a->hash_id;
+	m->dhgid = a->dhgroup;
+	m->dhvlen = (uint16_t)a->dh_pub_len;
+	m->seqnum = a->s1;
+	memcpy(m->cval, a->c1, a->hl);
+	memcpy(m->cval + a->hl, a->dh_pub, a->dh_pub_len);
+	a->step = DHCHAP_MSG_REPLY;
+	return 0;
+}
+
+static uint16_t send_success1(struct tcp_queue *q, struct tcp_cmd *c)
+{
+	struct dhchap_success1 *m = (void *)c->buf;
+	struct tcp_auth *a = q->auth;
+
+	if (c->len < sizeof(*m) + (a->c2_valid ? a->hl : 0))
+		return SC_GEN(NVME_SC_INVALID_FIELD);
+	m->auth_type = DHCHAP_TYPE_DHCHAP;
+	m->auth_id = DHCHAP_MSG_SUCCESS1;
+	m->t_id = a->tid;
+	m->hl = (uint8_t)a->hl;
+	if (a->c2_valid) {
+		struct dhchap_response_in in = {
+			.key = &a->key->ctrl, .hash_id = a->hash_id, .challenge = a->c2,
+			.sess_key = a->dh ? a->sess_key : NULL, .sess_key_len = a->sess_key_len,
+			.seqnum = a->s2, .tid = a->tid, .controller = true,
+			.hostnqn = q->assoc->hostnqn, .subnqn = csd_subsys_nqn(q->t->subsys),
+		};
+
+		if (dhchap_response(&in, m->rval))
+			return SC_GEN(NVME_SC_INTERNAL);
+		m->rvalid = 1;
+		transaction_end(a, DHCHAP_MSG_SUCCESS2);	/* authenticated by Success2 */
+	} else {
+		transaction_end(a, DHCHAP_MSG_NEGOTIATE);
+	}
+	return 0;
+}
+
+/* Authentication Receive: the controller's next message. */
+static uint16_t auth_receive(struct tcp_queue *q, struct tcp_cmd *c)
+{
+	struct tcp_auth *a = q->auth;
+	struct dhchap_failure *f = (void *)c->buf;
+
+	memset(c->buf, 0, c->len);
+	c->req.c2h_len = c->len;
+	if (a->step == DHCHAP_MSG_CHALLENGE)
+		return send_challenge(q, c);
+	if (a->step == DHCHAP_MSG_SUCCESS1)
+		return send_success1(q, c);
+	if (c->len < sizeof(*f))
+		return SC_GEN(NVME_SC_INVALID_FIELD);
+	if (a->step != DHCHAP_MSG_FAILURE1)
+		fail(q, DHCHAP_FAIL_INCORRECT_MESSAGE);	/* nothing to receive now */
+	f->auth_type = DHCHAP_TYPE_COMMON;
+	f->auth_id = DHCHAP_MSG_FAILURE1;
+	f->t_id = a->tid;
+	f->rescode = 0x01;
+	f->rescode_exp = a->status;
+	a->step = DHCHAP_MSG_NEGOTIATE;
+	return 0;
+}
+
+void tcp_auth_cmd(struct tcp_queue *q, struct tcp_cmd *c)
+{
+	const struct csd_nvme_sqe *cmd = &c->req.cmd;
+	bool send = (cmd->nsid & 0xff) == nvme_fabrics_type_auth_send;
+	uint8_t secp = (uint8_t)(cmd->cdw10 >> 24), spsp0 = (uint8_t)(cmd->cdw10 >> 8);
+	uint8_t spsp1 = (uint8_t)(cmd->cdw10 >> 16);
+	uint16_t status = 0;
+
+	if (secp != DHCHAP_SECP || spsp0 != DHCHAP_SPSP || spsp1 != DHCHAP_SPSP ||
+	    cmd->cdw11 == 0) {
+		status = SC_GEN(NVME_SC_INVALID_FIELD);
+	} else if (cmd->cdw11 != c->len || cmd->cdw11 > DHCHAP_MSG_MAX) {
+		status = SC_GEN(NVME_SC_SGL_INVALID_DATA);
+	} else if (!q->auth && tcp_auth_queue_init(q, NULL)) {
+		status = SC_GEN(NVME_SC_INTERNAL);
+	} else if (send) {
+		auth_send(q, c);
+	} else {
+		status = auth_receive(q, c);
+	}
+	if (status)
+		c->req.c2h_len = 0;
+	/* each step has the slow-client limit; on the admin queue it counts as keep alive */
+	q->auth_ms = tcp_now_ms();
+	if (q->qid == 0 && q->assoc && q->assoc->ctrl)
+		csd_ctrl_set_kato(q->assoc->ctrl, csd_ctrl_kato_ms(q->assoc->ctrl));
+	tcp_cmd_status(c, status);
+	tcp_cmd_respond(c);
+}
