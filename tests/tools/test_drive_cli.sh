@@ -84,6 +84,59 @@ check "SIGTERM: a clean stop with the traffic printed" bash -c \
 	"[ $status = 0 ] && grep -q 'csd-target: link:' '$tmp/target.2.err' &&
 	 grep -q 'csd-target: stopped' '$tmp/target.2.err'"
 
+# bad values of csd-target's options: refused at start, naming the option and the value
+bad_flag() {	# bad_flag "what the message says" ARGS...
+	local says=$1
+	shift
+	! timeout 5 "$target" -p 0 "$@" >/dev/null 2>"$tmp/flag.err" && grep -qF -- "$says" "$tmp/flag.err"
+}
+printf '# hosts\nnqn.h1\n' >"$tmp/keys.short"
+printf 'nqn.h1 DHHC-1:01:bm90LWEta2V5:\n' >"$tmp/keys.bad"
+for args in "--engine lisp|--engine 'lisp'" "--host-max-programs many|--host-max-programs 'many'" \
+	    "--host-max-slm -1|--host-max-slm '-1'" "--slow-client-ms 5|--slow-client-ms '5': 100 to" \
+	    "--dhchap-hash md5|--dhchap-hash 'md5'" "--dhchap-dhgroup ffdhe1024|--dhchap-dhgroup 'ffdhe1024'" \
+	    "--dhchap-keys $tmp/nothing|$tmp/nothing: No such file" \
+	    "--dhchap-keys $tmp/keys.short|keys.short:2: 'HOSTNQN SECRET [CTRL-SECRET]' expected" \
+	    "--dhchap-keys $tmp/keys.bad|host nqn.h1: DHHC-1 secret: 12 base64 characters" \
+	    "--port 70000|--port '70000'" "--lba-size 1000|--lba-size '1000'"; do
+	check "csd-target ${args%%|*}: refused, the message names it" bad_flag "${args#*|}" ${args%%|*}
+done
+
+# DH-HMAC-CHAP with the CLI: secrets as nvme-cli makes them, the right one gets in
+hostnqn=nqn.2014-08.org.nvmexpress:uuid:csdlab-cli-test
+check "gen-dhchap-key: nvme-cli's key for the same secret and NQN" bash -c \
+	"[ \"\$('$csd' gen-dhchap-key -m 1 -n nqn.test -s 000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f)\" = \
+	   DHHC-1:01:vb3shNpwt6PnRJ3wYKwspZpHfeAH17cXc1fDwlzRPrxJu191: ]"
+if command -v nvme >/dev/null; then
+	check "nvme-cli accepts csd's random keys (check-dhchap-key), each hash" bash -c \
+		"for m in 0 1 2 3; do nvme check-dhchap-key -k \$('$csd' gen-dhchap-key -m \$m -n $hostnqn) | grep -q 'Key is valid' || exit 1; done"
+	check "csd check-dhchap-key accepts nvme-cli's keys" bash -c \
+		"'$csd' check-dhchap-key \$(nvme gen-dhchap-key -m 2 -n $hostnqn) | grep -q 'valid: 48-byte key, sha384'"
+else
+	echo "# skipped: nvme-cli is not installed (its keys are not cross-checked)"
+fi
+check "check-dhchap-key: a mistyped key is refused" bash -c \
+	"! '$csd' check-dhchap-key DHHC-1:00:AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh+KfiaS: 2>'$tmp/why' &&
+	 grep -q 'CRC mismatch' '$tmp/why'"
+key=$("$csd" gen-dhchap-key -m 1 -n $hostnqn)
+ckey=$("$csd" gen-dhchap-key -m 3 -n nqn.2026-01.io.csdlab:drive0)
+wrong=$("$csd" gen-dhchap-key -m 1 -n $hostnqn)
+echo "$hostnqn $key $ckey" >"$tmp/keys"
+chmod 600 "$tmp/keys"
+start_target --size 16M --dhchap-keys "$tmp/keys" -v
+A="-p $port --hostnqn $hostnqn"
+check "dhchap: the right secret (and the controller's) gets in" bash -c \
+	"'$csd' id-ctrl $A --dhchap-secret '$key' --dhchap-ctrl-secret '$ckey' | grep -q '^model      csdlab$'"
+check "dhchap: a wrong secret is refused, and said so" bash -c \
+	"! '$csd' id-ctrl $A --dhchap-secret '$wrong' 2>'$tmp/why' &&
+	 grep -q 'refused authentication: authentication failed' '$tmp/why'"
+check "dhchap: no secret is refused, and said so" bash -c \
+	"! '$csd' id-ctrl $A 2>'$tmp/why' && grep -q 'requires authentication (DH-HMAC-CHAP)' '$tmp/why'"
+check "dhchap: a host not in the keys file may not connect" bash -c \
+	"! '$csd' id-ctrl -p $port --dhchap-secret '$key' 2>'$tmp/why' &&
+	 grep -q 'Connect of queue 0 refused' '$tmp/why'"
+check "dhchap: the target logged the failure" grep -q 'authentication of .* failed' "$tmp/target.$starts.err"
+
 # when anything failed, what the target said helps most
 [ "$failed" -eq 0 ] || tail -n 40 "$tmp"/target.*.err | sed 's/^/# target: /'
 finish

@@ -128,9 +128,16 @@ struct csd_nvme_cqe raw_cmd(int fd, struct csd_nvme_sqe *sqe, void *data, uint32
 	p.cmd = *sqe;
 	sgl->type = incapsule ? SGL_DATA_BLOCK_OFFSET : SGL_TRANSPORT_DATA;
 	sgl->length = len;
-	assert_int_equal(send(fd, &p, sizeof(p), MSG_NOSIGNAL), 72);
-	if (incapsule)
-		assert_int_equal(send(fd, data, incapsule, MSG_NOSIGNAL), (ssize_t)incapsule);
+	{
+		/* one send: a header alone would wait for a delayed ACK (Nagle) */
+		static uint8_t capsule[72 + 8192];
+
+		memcpy(capsule, &p, 72);
+		if (incapsule)
+			memcpy(capsule + 72, data, incapsule);
+		assert_int_equal(send(fd, capsule, 72 + incapsule, MSG_NOSIGNAL),
+				 (ssize_t)(72 + incapsule));
+	}
 	for (;;) {
 		assert_int_equal(recv(fd, hdr, sizeof(hdr), MSG_WAITALL), 24);
 		if (hdr[0] == TCP_PDU_RSP)
