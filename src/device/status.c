@@ -21,6 +21,7 @@ const char *csd_nvme_status_str(uint16_t status)
 		{ SC_GENERIC(NVME_SC_SGL_INVALID_DATA), "Data SGL Length Invalid" },
 		{ SC_GENERIC(NVME_SC_LBA_RANGE), "LBA Out of Range" },
 		{ SC_GENERIC(NVME_SC_CAP_EXCEEDED), "Capacity Exceeded" },
+		{ SC_GENERIC(NVME_SC_AUTH_REQUIRED), "Authentication Required" },
 		{ SC_CMD(NVME_SC_ASYNC_LIMIT), "Asynchronous Event Request Limit Exceeded" },
 		{ SC_CMD(NVME_SC_INVALID_LOG_PAGE), "Invalid Log Page" },
 		{ SC_CMD(NVME_SC_FEATURE_NOT_SAVEABLE), "Feature Identifier Not Saveable" },
