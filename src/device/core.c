@@ -77,20 +77,13 @@ int csd_subsys_create(const struct csd_dev_config *cfg, struct csd_subsys **out,
 		return ret;
 	}
 	s->slm.size = cfg->slm_bytes;
-	s->slm.mem = calloc(1, cfg->slm_bytes);
-	if (!s->slm.mem) {
-		snprintf(err, err_size, "cannot allocate %llu bytes of SLM",
-			 (unsigned long long)cfg->slm_bytes);
-		csd_nvm_close(s);
-		free(s);
-		return -ENOMEM;
-	}
+	pthread_mutex_init(&s->slm.lock, NULL);
 	csd_programs_init(s);
 	ret = csd_engine_start(s);
 	if (ret) {
 		snprintf(err, err_size, "cannot start the engine: %s", strerror(-ret));
 		csd_programs_free(s);
-		free(s->slm.mem);
+		csd_slm_free(s);
 		csd_nvm_close(s);
 		free(s);
 		return ret;
@@ -106,7 +99,7 @@ void csd_subsys_destroy(struct csd_subsys *s)
 	csd_engine_stop(s);
 	csd_programs_free(s);
 	csd_nvm_close(s);
-	free(s->slm.mem);
+	csd_slm_free(s);
 	pthread_mutex_destroy(&s->lock);
 	free(s);
 }

@@ -57,9 +57,21 @@ struct csd_ns_nvm {
 	uint8_t lba_shift;
 };
 
-struct csd_ns_slm {
+/*
+ * Subsystem Local Memory: each host sees its own (a private memory namespace of the same size,
+ * zero until written, its pages taken only as they are touched), unless the drive shares
+ * programs, when every host sees one. Partitions live as long as the drive, as programs do.
+ */
+#define CSD_SLM_MAX_HOSTS	64
+struct csd_slm_part {
+	char owner[NVME_NQN_LENGTH];	/* "" for the shared one */
 	uint8_t *mem;
+};
+struct csd_ns_slm {
 	uint64_t size;
+	pthread_mutex_t lock;		/* the partition list */
+	struct csd_slm_part parts[CSD_SLM_MAX_HOSTS];
+	unsigned nparts;
 };
 
 /* A built-in (device-defined) program: native code, listed like any program. */
@@ -228,6 +240,9 @@ uint16_t csd_parse_admin(struct csd_req *req);
 uint16_t csd_parse_fabrics(struct csd_req *req);
 uint16_t csd_parse_nvm(struct csd_req *req);
 uint16_t csd_parse_slm(struct csd_req *req);
+/* The SLM the request's host sees; NULL when no memory is left for another host. */
+uint8_t *csd_slm_of(struct csd_req *req);
+void csd_slm_free(struct csd_subsys *s);
 uint16_t csd_parse_compute_io(struct csd_req *req);
 uint16_t csd_parse_compute_admin(struct csd_req *req);
 

@@ -56,7 +56,7 @@ static void run_ranges(struct csd_subsys *s, struct csd_req *req, unsigned worke
 	struct csd_exec *x = req->exec;
 	uint64_t total = 0;
 	bool contiguous = true;
-	uint8_t *mem, *bounce = NULL;
+	uint8_t *mem, *bounce = NULL, *slm = x->nranges ? csd_slm_of(req) : NULL;
 
 	for (unsigned i = 0; i < x->nranges; i++) {
 		total += x->ranges[i].len;
@@ -64,10 +64,14 @@ static void run_ranges(struct csd_subsys *s, struct csd_req *req, unsigned worke
 			contiguous = false;
 	}
 	*bytes = total;
+	if (x->nranges && !slm) {
+		res->err = -ENOMEM;
+		return;
+	}
 	if (x->nranges == 0) {
 		mem = NULL;
 	} else if (contiguous) {
-		mem = s->slm.mem + x->ranges[0].sb;
+		mem = slm + x->ranges[0].sb;
 	} else {
 		uint64_t at = 0;
 
@@ -77,7 +81,7 @@ static void run_ranges(struct csd_subsys *s, struct csd_req *req, unsigned worke
 			return;
 		}
 		for (unsigned i = 0; i < x->nranges; i++) {
-			memcpy(bounce + at, s->slm.mem + x->ranges[i].sb, x->ranges[i].len);
+			memcpy(bounce + at, slm + x->ranges[i].sb, x->ranges[i].len);
 			at += x->ranges[i].len;
 		}
 		mem = bounce;
@@ -88,7 +92,7 @@ static void run_ranges(struct csd_subsys *s, struct csd_req *req, unsigned worke
 
 		/* what the program wrote goes back to its ranges */
 		for (unsigned i = 0; i < x->nranges; i++) {
-			memcpy(s->slm.mem + x->ranges[i].sb, bounce + at, x->ranges[i].len);
+			memcpy(slm + x->ranges[i].sb, bounce + at, x->ranges[i].len);
 			at += x->ranges[i].len;
 		}
 		free(bounce);

@@ -4,8 +4,10 @@
  * and Memory Copy inside the drive, from NVM LBA ranges or from other memory ranges. Offsets
  * and lengths are bytes, dword-aligned.
  */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 
 #include "device_internal.h"
 
@@ -26,16 +28,55 @@ static uint16_t check_mem(struct csd_req *req, uint64_t sb, uint64_t len, size_t
 	return SC_OK;
 }
 
-static void execute_mem_rw(struct csd_req *req)
+uint8_t *csd_slm_of(struct csd_req *req)
 {
 	struct csd_subsys *s = req->ctrl->subsys;
-	uint64_t sb = req->cmd.cdw10 | ((uint64_t)req->cmd.cdw11 << 32);
+	struct csd_ns_slm *m = &s->slm;
+	const char *owner = s->cfg.share_programs ? "" : req->ctrl->hostnqn;
+	uint8_t *mem = NULL;
 
+	pthread_mutex_lock(&m->lock);
+	for (unsigned i = 0; i < m->nparts && !mem; i++)
+		if (!strcmp(m->parts[i].owner, owner))
+			mem = m->parts[i].mem;
+	if (!mem && m->nparts < CSD_SLM_MAX_HOSTS) {
+		/* zero-filled, and no memory is taken until a page is written */
+		void *p = mmap(NULL, m->size, PROT_READ | PROT_WRITE,
+			       MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+
+		if (p != MAP_FAILED) {
+			struct csd_slm_part *part = &m->parts[m->nparts++];
+
+			snprintf(part->owner, sizeof(part->owner), "%s", owner);
+			part->mem = mem = p;
+		}
+	}
+	pthread_mutex_unlock(&m->lock);
+	return mem;
+}
+
+void csd_slm_free(struct csd_subsys *s)
+{
+	for (unsigned i = 0; i < s->slm.nparts; i++)
+		munmap(s->slm.parts[i].mem, s->slm.size);
+	s->slm.nparts = 0;
+	pthread_mutex_destroy(&s->slm.lock);
+}
+
+static void execute_mem_rw(struct csd_req *req)
+{
+	uint64_t sb = req->cmd.cdw10 | ((uint64_t)req->cmd.cdw11 << 32);
+	uint8_t *slm = csd_slm_of(req);
+
+	if (!slm) {
+		csd_req_complete(req, SC_CS(CSD_SC_INSUFFICIENT_RESOURCES));
+		return;
+	}
 	if (req->cmd.opcode == CSD_IO_MEMORY_READ) {
-		csd_req_copy_out(req, s->slm.mem + sb, req->data_len);
+		csd_req_copy_out(req, slm + sb, req->data_len);
 		REQ_STAT(req, slm_bytes_read, req->data_len);
 	} else {
-		memcpy(s->slm.mem + sb, req->data, req->data_len);
+		memcpy(slm + sb, req->data, req->data_len);
 		REQ_STAT(req, slm_bytes_written, req->data_len);
 	}
 	csd_req_complete(req, SC_OK);
@@ -48,6 +89,7 @@ static void execute_mem_copy(struct csd_req *req)
 	unsigned nr = (req->cmd.cdw12 & 0xff) + 1, fmt = (req->cmd.cdw12 >> 8) & 0xf;
 	uint64_t total = 0, at = dst;
 	uint16_t status = SC_OK;
+	uint8_t *slm = csd_slm_of(req);
 
 	/* check every source and the whole destination before anything moves */
 	for (unsigned i = 0; i < nr && !status; i++) {
@@ -77,17 +119,19 @@ static void execute_mem_copy(struct csd_req *req)
 	}
 	if (!status)
 		status = check_mem(req, dst, total, offsetof(struct csd_nvme_sqe, cdw10));
+	if (!status && !slm)
+		status = SC_CS(CSD_SC_INSUFFICIENT_RESOURCES);
 	for (unsigned i = 0; i < nr && !status; i++) {
 		if (fmt == CSD_COPY_DESFMT_NVM) {
 			const struct csd_copy_src_nvm *d = (const struct csd_copy_src_nvm *)req->data + i;
 			uint64_t nlb = (uint64_t)d->nlb + 1;
 
-			status = csd_nvm_read_internal(req, d->slba, nlb, s->slm.mem + at);
+			status = csd_nvm_read_internal(req, d->slba, nlb, slm + at);
 			at += nlb << s->nvm.lba_shift;
 		} else {
 			const struct csd_mem_range *d = (const struct csd_mem_range *)req->data + i;
 
-			memmove(s->slm.mem + at, s->slm.mem + d->sb, d->len);
+			memmove(slm + at, slm + d->sb, d->len);
 			at += d->len;
 		}
 	}

@@ -2,7 +2,8 @@
 /*
  * Isolation between hosts: two controllers on one drive under different host NQNs. A host
  * sees and runs only the programs and memory range sets it created (unless the drive shares
- * them), and per-host limits hold: program slots, SLM bytes in range sets, Executes in flight.
+ * them), each has its own SLM (one shared SLM when the drive shares), and per-host limits
+ * hold: program slots, SLM bytes in range sets, Executes in flight.
  */
 #include <errno.h>
 #include <setjmp.h>
@@ -131,6 +132,66 @@ static void test_a_sharing_drive(void **state)
 	drive_close(&a, true);
 }
 
+/* count_byte (built-in 0) over SLM [0, 4096): how many bytes of `c` this host's program sees */
+static uint64_t count_in_slm(struct drive *d, uint8_t c)
+{
+	struct csd_mem_range r = { .nsid = CSD_NSID_SLM, .sb = 0, .len = 4096 };
+	struct result res = execute(d, 0, 0, c, 0, &r, 1);
+
+	assert_int_equal(res.status, 0);
+	return res.value;
+}
+
+/* Each host has its own SLM: what one writes, copies or computes over, no other sees. */
+static void test_slm_is_per_host(void **state)
+{
+	uint8_t mine[4096], theirs[4096], zero[4096] = { 0 };
+	struct drive a, b;
+
+	(void)state;
+	drive_open(&a, 0, 0);
+	drive_add_host(&a, &b, HOST_B);
+	memset(mine, 'A', sizeof(mine));
+	assert_int_equal(mem_write(&a, 0, mine, sizeof(mine)).status, 0);
+	assert_int_equal(mem_read(&b, 0, theirs, sizeof(theirs)).status, 0);
+	assert_memory_equal(theirs, zero, sizeof(zero));	/* B sees its own, untouched */
+	assert_int_equal(count_in_slm(&a, 'A'), 4096);
+	assert_int_equal(count_in_slm(&b, 'A'), 0);
+	memset(theirs, 'B', sizeof(theirs));
+	assert_int_equal(mem_write(&b, 0, theirs, sizeof(theirs)).status, 0);
+	/* NVM is shared (one namespace, as on a real drive); a Memory Copy lands in B's SLM */
+	assert_int_equal(nvm_write(&a, 0, 8, mine, false).status, 0);
+	{
+		struct csd_copy_src_nvm src = { .nsid = CSD_NSID_NVM, .slba = 0, .nlb = 7 };
+		struct csd_nvme_sqe copy = { .opcode = CSD_IO_MEMORY_COPY, .nsid = CSD_NSID_SLM,
+					     .cdw10 = 8192, .cdw12 = CSD_COPY_DESFMT_NVM << 8 };
+
+		assert_int_equal(drive_cmd(&b, 1, &copy, &src, sizeof(src)).status, 0);
+	}
+	assert_int_equal(mem_read(&b, 8192, theirs, sizeof(theirs)).status, 0);
+	assert_memory_equal(theirs, mine, sizeof(mine));
+	assert_int_equal(mem_read(&a, 8192, theirs, sizeof(theirs)).status, 0);
+	assert_memory_equal(theirs, zero, sizeof(zero));
+	/* A's bytes are still A's */
+	assert_int_equal(mem_read(&a, 0, theirs, sizeof(theirs)).status, 0);
+	assert_memory_equal(theirs, mine, sizeof(mine));
+	assert_int_equal(count_in_slm(&b, 'B'), 4096);
+	drive_close_host(&b);
+	drive_close(&a, true);
+
+	/* a sharing drive has one SLM */
+	drive_open(&a, 0, 0);
+	a.cfg.share_programs = true;
+	drive_restart(&a);
+	drive_add_host(&a, &b, HOST_B);
+	assert_int_equal(mem_write(&a, 0, mine, sizeof(mine)).status, 0);
+	assert_int_equal(mem_read(&b, 0, theirs, sizeof(theirs)).status, 0);
+	assert_memory_equal(theirs, mine, sizeof(mine));
+	assert_int_equal(count_in_slm(&b, 'A'), 4096);
+	drive_close_host(&b);
+	drive_close(&a, true);
+}
+
 static void test_per_host_limits(void **state)
 {
 	struct csd_mem_range r4k = { .nsid = CSD_NSID_SLM, .sb = 0, .len = 4096 };
@@ -218,6 +279,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_hosts_see_only_their_own),
 		cmocka_unit_test(test_a_sharing_drive),
+		cmocka_unit_test(test_slm_is_per_host),
 		cmocka_unit_test(test_per_host_limits),
 		cmocka_unit_test(test_executions_in_flight),
 	};
