@@ -2,7 +2,7 @@
 /*
  * libFuzzer: a byte stream from a client at csd-target's NVMe/TCP decoder, through a real
  * socket, so the PDU framing, ICReq, digests, capsules, H2CData and the Fabrics commands behind
- * them all see it. After the client's end of stream the target must close the connection
+ * them all see it (DH-HMAC-CHAP too, for one host NQN). After the client's end of stream the target must close the connection
  * within 5 s (a hang is a bug) and keep no connection open.
  */
 #include <arpa/inet.h>
@@ -32,7 +32,16 @@ static void *serve(void *arg)
 
 static void setup(void)
 {
-	struct csd_tcp_target_config tcfg = { .sz = sizeof(tcfg), .addr = "127.0.0.1" };
+	/* one host must authenticate (corpus/pdu/icreq-connect-auth), the others need not */
+	static const struct csd_tcp_host_secret secret = {
+		"nqn.2014-08.org.nvmexpress:uuid:csdlab-fuzz-auth",
+		"DHHC-1:00:AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh+KfiaR:",
+		"DHHC-1:01:vb3shNpwt6PnRJ3wYKwspZpHfeAH17cXc1fDwlzRPrxJu191:",
+	};
+	struct csd_tcp_target_config tcfg = { .sz = sizeof(tcfg), .addr = "127.0.0.1",
+					      .host_secrets = &secret, .nhost_secrets = 1,
+					      .dhchap_dhgroup = "null",
+					      .allow_unauthenticated = true };
 	pthread_t thread;
 	char err[128];
 

@@ -55,6 +55,8 @@ static void usage(FILE *f)
 		"      --dhchap-keys FILE  DH-HMAC-CHAP: only the hosts in FILE may connect, and\n"
 		"                          each must authenticate; a line is 'HOSTNQN SECRET\n"
 		"                          [CTRL-SECRET]' (DHHC-1 secrets: csd gen-dhchap-key)\n"
+		"      --allow-unauthenticated  with --dhchap-keys: hosts not in FILE may connect\n"
+		"                          too, without authenticating\n"
 		"      --dhchap-hash H     preferred hash: sha256 (default), sha384, sha512\n"
 		"      --dhchap-dhgroup G  preferred DH group: ffdhe2048 (default), ffdhe3072,\n"
 		"                          ffdhe4096, ffdhe6144, ffdhe8192, null (none)\n"
@@ -110,6 +112,7 @@ static const struct option longopts[] = {
 	{ "host-max-execs", required_argument, NULL, 'X' },
 	{ "dhchap-keys", required_argument, NULL, 'K' },
 	{ "dhchap-hash", required_argument, NULL, 'G' },
+	{ "allow-unauthenticated", no_argument, NULL, 'Y' },
 	{ "dhchap-dhgroup", required_argument, NULL, 'D' },
 	{ "config", required_argument, NULL, 'c' },
 	{ "verbose", no_argument, NULL, 'v' },
@@ -226,6 +229,7 @@ static int apply(struct options *o, int opt, const char *arg, const char *name)
 	case 'v': o->tcp.verbose = true; return 0;
 	case 'U': o->dev.allow_unverified = true; return 0;
 	case 'S': o->dev.share_programs = true; return 0;
+	case 'Y': o->tcp.allow_unauthenticated = true; return 0;
 	case 'W':
 		if (csd_parse_u64(arg, &v) || v < 100 || v > 3600000) {
 			fprintf(stderr, "csd-target: --slow-client-ms '%s': 100 to 3600000 expected\n",

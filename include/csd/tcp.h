@@ -63,6 +63,7 @@ struct csd_tcp_target_config {
 	 */
 	const struct csd_tcp_host_secret *host_secrets;
 	size_t nhost_secrets;
+	bool allow_unauthenticated;	/* hosts without a secret may connect too, unauthenticated */
 	const char *dhchap_hash;
 	const char *dhchap_dhgroup;
 };

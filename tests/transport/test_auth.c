@@ -41,12 +41,15 @@ static void new_secret(char *out, unsigned hmac, const char *nqn)
 	assert_int_equal(csd_dhchap_key_format(&k, out, CSD_DHCHAP_SECRET_MAX), 0);
 }
 
+static bool others_allowed;	/* the next server lets hosts without a secret in */
+
 static void start(const char *hash, const char *group, uint32_t handshake_ms)
 {
 	static struct csd_tcp_host_secret secrets[1];
 	struct csd_tcp_target_config tc = { .sz = sizeof(tc), .host_secrets = secrets,
 					    .nhost_secrets = 1, .dhchap_hash = hash,
-					    .dhchap_dhgroup = group, .handshake_ms = handshake_ms };
+					    .dhchap_dhgroup = group, .handshake_ms = handshake_ms,
+					    .allow_unauthenticated = others_allowed };
 
 	secrets[0] = (struct csd_tcp_host_secret){ HOSTNQN, host_secret, ctrl_secret };
 	server_start_with(&tc);
@@ -251,6 +254,28 @@ static void test_wrong_and_missing_secrets_are_refused(void **state)
 	server_stop();
 }
 
+/* Mixed: hosts without a secret may come in unauthenticated; those with one still must prove it. */
+static void test_unauthenticated_hosts_allowed(void **state)
+{
+	struct tcp_host *h;
+	char err[256];
+
+	(void)state;
+	others_allowed = true;
+	start(NULL, NULL, 0);
+	others_allowed = false;
+	assert_int_equal(connect_host("nqn.2014-08.org.nvmexpress:uuid:no-secret", NULL, NULL, &h,
+				      err, sizeof(err)), 0);
+	use(h);
+	tcp_host_disconnect(h);
+	assert_int_equal(connect_host(HOSTNQN, NULL, NULL, &h, err, sizeof(err)), -EACCES);
+	assert_int_equal(connect_host(HOSTNQN, wrong_secret, NULL, &h, err, sizeof(err)), -EACCES);
+	assert_int_equal(connect_host(HOSTNQN, host_secret, NULL, &h, err, sizeof(err)), 0);
+	use(h);
+	tcp_host_disconnect(h);
+	server_stop();
+}
+
 /* A raw admin queue: ICReq and Connect; returns the Connect completion's DW0. */
 static uint32_t raw_admin(int fd, const char *hostnqn, uint16_t qid, uint16_t cntlid)
 {
@@ -408,6 +433,7 @@ int main(void)
 		cmocka_unit_test(test_dh_agreement_and_bad_public_values),
 		cmocka_unit_test(test_every_hash_and_group),
 		cmocka_unit_test(test_wrong_and_missing_secrets_are_refused),
+		cmocka_unit_test(test_unauthenticated_hosts_allowed),
 		cmocka_unit_test(test_queue_locked_until_authenticated),
 		cmocka_unit_test(test_no_authentication_in_time),
 	};

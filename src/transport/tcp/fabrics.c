@@ -26,8 +26,9 @@ static void invalid_param(struct tcp_cmd *c, bool in_data, uint16_t offset)
 
 static bool host_allowed(const struct tcp_target *t, const char *hostnqn)
 {
-	/* with secrets, only the hosts that have one; with an allow-list, only those */
-	if (t->nhost_keys && !tcp_auth_host_key(t, hostnqn))
+	/* with secrets, only the hosts that have one (unless others are let in); with an
+	 * allow-list, only those */
+	if (t->nhost_keys && !t->cfg.allow_unauthenticated && !tcp_auth_host_key(t, hostnqn))
 		return false;
 	if (!t->cfg.allowed_hosts)
 		return true;
