@@ -361,6 +361,19 @@ int tcp_host_cmd(struct tcp_host *h, uint16_t qid, struct csd_nvme_sqe *sqe, voi
 	return err;
 }
 
+/* Connect's own statuses (command specific, SCT 1h), else the generic ones by name. */
+static const char *connect_status_name(uint16_t status)
+{
+	switch (status & 0x7ff) {
+	case 0x180: return "Connect Incompatible Format";
+	case 0x181: return "Connect Controller Busy";
+	case 0x182: return "Connect Invalid Parameters";
+	case 0x183: return "Connect Restart Discovery";
+	case 0x184: return "Connect Invalid Host (not allowed, or no secret for it)";
+	default: return csd_nvme_status_str(status);
+	}
+}
+
 static int fabrics_connect(struct tcp_host *h, uint16_t qid, char *err, size_t err_size)
 {
 	struct nvmf_connect_data d;
@@ -380,7 +393,8 @@ static int fabrics_connect(struct tcp_host *h, uint16_t qid, char *err, size_t e
 	ret = tcp_host_cmd(h, qid, &c, &d, sizeof(d), &cqe);
 	if (ret || cqe.status >> 1) {
 		snprintf(err, err_size, "Connect of queue %u refused: %s (status 0x%x, DW0 0x%x)",
-			 qid, ret ? strerror(-ret) : "by the target", cqe.status >> 1, cqe.dw0);
+			 qid, ret ? strerror(-ret) : connect_status_name(cqe.status >> 1),
+			 cqe.status >> 1, cqe.dw0);
 		return ret ? ret : -ECONNREFUSED;
 	}
 	if (qid == 0)
