@@ -1,19 +1,8 @@
 #!/usr/bin/env bash
 # The QEMU lab end to end: the Linux kernel's NVMe/TCP host and nvme-cli in a guest, against
 # csd-target. Skipped with the reason when QEMU or a kernel image is missing.
-set -uo pipefail
-tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
-. "$(dirname "$0")/../tools/tap.sh"
-lab="$CSD_SOURCE_ROOT/lab"
-
-CSD_LAB_PORT=4430 bash "$lab/run-lab.sh" "$CSD_BUILD_ROOT" >"$tmp/session.txt" 2>&1
-status=$?
-if [ $status = 77 ]; then
-	echo "1..0 # SKIP skipped: $(tail -1 "$tmp/session.txt")"
-	exit 0
-fi
-log="$tmp/session.txt"
+. "$(dirname "$0")/run_session.sh"
+run_session run-lab.sh 4430
 value() { sed -n "s/^lab: $1 count //p" "$log"; }
 check "the guest booted and ran its session" grep -q '^lab: session done' "$log"
 check "nvme discover: the subsystem in the discovery log" grep -q 'subnqn:  nqn.2026-01.io.csdlab:drive0' "$log"

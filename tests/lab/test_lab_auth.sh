@@ -2,19 +2,8 @@
 # The authentication lab: the Linux host's DH-HMAC-CHAP (a 6.12 guest kernel, nvme-cli's
 # --dhchap-secret) against csd-target. Skipped with the reason when QEMU or such a kernel is
 # missing.
-set -uo pipefail
-tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
-. "$(dirname "$0")/../tools/tap.sh"
-lab="$CSD_SOURCE_ROOT/lab"
-
-CSD_LAB_PORT=4450 bash "$lab/run-auth-lab.sh" "$CSD_BUILD_ROOT" >"$tmp/session.txt" 2>&1
-status=$?
-if [ $status = 77 ]; then
-	echo "1..0 # SKIP skipped: $(tail -1 "$tmp/session.txt")"
-	exit 0
-fi
-log="$tmp/session.txt"
+. "$(dirname "$0")/run_session.sh"
+run_session run-auth-lab.sh 4450
 has() { grep -q "^lab-auth: $1" "$log"; }
 check "the guest booted and ran its session" grep -q '^lab: session done' "$log"
 check "right secret: Linux connects, Identify and a read work" has "right: connected"
