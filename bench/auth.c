@@ -1,0 +1,129 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * What authentication costs a host: the time to connect (ICReq, Connect, DH-HMAC-CHAP on the
+ * admin queue and each I/O queue, controller enable) to an in-process csd-target on loopback,
+ * per hash and DH group the target prefers, against an unauthenticated connect measured in
+ * the same run. Median of N connects each.
+ *   build/bench/auth [N]        (default 40)
+ */
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "csd/device.h"
+#include "csd/dhchap.h"
+#include "csd/tcp.h"
+#include "tcp_host.h"
+
+#define HOSTNQN "nqn.2014-08.org.nvmexpress:uuid:csdlab-bench-auth"
+
+static double now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
+}
+
+static void *serve(void *t)
+{
+	csd_tcp_target_run(t);
+	return NULL;
+}
+
+static int cmp(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+
+	return (x > y) - (x < y);
+}
+
+/* Median connect time (ms) of n connects; secret NULL: a host without one. */
+static double median_connect(uint16_t port, const char *secret, unsigned n)
+{
+	double *t = calloc(n, sizeof(*t)), m;
+	struct tcp_host_opts o = { .port = port, .nr_io_queues = 2,
+				   .hostnqn = secret ? HOSTNQN : "nqn.2014-08.org.nvmexpress:uuid:plain",
+				   .dhchap_secret = secret };
+
+	for (unsigned i = 0; i < n; i++) {
+		struct tcp_host *h;
+		char err[256];
+		double t0 = now_ms();
+
+		if (tcp_host_connect(&o, &h, err, sizeof(err))) {
+			fprintf(stderr, "bench/auth: %s\n", err);
+			exit(1);
+		}
+		t[i] = now_ms() - t0;
+		tcp_host_disconnect(h);
+	}
+	qsort(t, n, sizeof(*t), cmp);
+	m = t[n / 2];
+	free(t);
+	return m;
+}
+
+int main(int argc, char **argv)
+{
+	static const char *const configs[][2] = {
+		{ "sha256", "null" }, { "sha256", "ffdhe2048" }, { "sha384", "ffdhe3072" },
+		{ "sha512", "ffdhe4096" }, { "sha512", "ffdhe6144" }, { "sha512", "ffdhe8192" },
+	};
+	unsigned n = argc > 1 ? (unsigned)atoi(argv[1]) : 40;
+	char secret[CSD_DHCHAP_SECRET_MAX], path[] = "/tmp/csd-bench-auth-XXXXXX", err[256];
+	struct csd_dhchap_key key;
+	struct csd_dev_config cfg;
+	struct csd_subsys *subsys;
+	int fd = mkstemp(path);
+
+	if (n < 1 || n > 10000 || fd < 0) {
+		fprintf(stderr, "usage: bench/auth [N: 1-10000 connects per case]\n");
+		return 2;
+	}
+	close(fd);
+	if (csd_dhchap_key_generate(NULL, 0, 1, HOSTNQN, &key, err, sizeof(err)) ||
+	    csd_dhchap_key_format(&key, secret, sizeof(secret)))
+		return 1;
+	csd_dev_config_defaults(&cfg);
+	cfg.backing_path = path;
+	cfg.nvm_bytes = 16u << 20;
+	cfg.slm_bytes = 4u << 20;
+	if (csd_subsys_create(&cfg, &subsys, err, sizeof(err))) {
+		fprintf(stderr, "bench/auth: %s\n", err);
+		return 1;
+	}
+	printf("connect (admin + 2 I/O queues) to csd-target on loopback, median of %u\n", n);
+	printf("%-22s %12s %16s %8s\n", "target prefers", "no secret ms", "authenticated ms", "ratio");
+	for (size_t i = 0; i < sizeof(configs) / sizeof(configs[0]); i++) {
+		struct csd_tcp_host_secret s = { HOSTNQN, secret, NULL };
+		struct csd_tcp_target_config tc = { .sz = sizeof(tc), .port = 0, .host_secrets = &s,
+						    .nhost_secrets = 1, .allow_unauthenticated = true,
+						    .dhchap_hash = configs[i][0],
+						    .dhchap_dhgroup = configs[i][1] };
+		struct csd_tcp_target *t;
+		pthread_t th;
+		double plain, authed;
+		char name[32];
+
+		if (csd_tcp_target_create(subsys, &tc, &t, err, sizeof(err))) {
+			fprintf(stderr, "bench/auth: %s\n", err);
+			return 1;
+		}
+		pthread_create(&th, NULL, serve, t);
+		/* the baseline in the same run, on the same target */
+		plain = median_connect(csd_tcp_target_port(t), NULL, n);
+		authed = median_connect(csd_tcp_target_port(t), secret, n);
+		snprintf(name, sizeof(name), "%s, %s", configs[i][0], configs[i][1]);
+		printf("%-22s %12.3f %16.3f %8.1f\n", name, plain, authed, authed / plain);
+		csd_tcp_target_stop(t);
+		pthread_join(th, NULL);
+		csd_tcp_target_destroy(t);
+	}
+	csd_subsys_destroy(subsys);
+	unlink(path);
+	return 0;
+}
