@@ -13,10 +13,11 @@ trap '[ -n "$pid" ] && kill -9 $pid 2>/dev/null; rm -rf "$tmp"' EXIT
 starts=0
 start_target() {	# start_target ARGS...: sets $pid and $port
 	starts=$((starts + 1))
+	rm -f "$tmp/target.out"	# the child truncates it later: the last target's port would be read
 	"$target" -p 0 "$@" >"$tmp/target.out" 2>"$tmp/target.$starts.err" &
 	pid=$!
 	for _ in $(seq 100); do
-		port=$(sed -n 's/.* on 127\.0\.0\.1:\([0-9]*\),.*/\1/p' "$tmp/target.out")
+		port=$(sed -n 's/.* on 127\.0\.0\.1:\([0-9]*\),.*/\1/p' "$tmp/target.out" 2>/dev/null)
 		[ -n "$port" ] && return 0
 		sleep 0.05
 	done
