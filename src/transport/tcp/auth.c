@@ -11,7 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
+#include <pthread.h>
 
 #include <openssl/crypto.h>
 
@@ -23,6 +23,9 @@
 struct tcp_auth {
 	const struct tcp_host_key *key;
 	bool authenticated;
+	bool busy;		/* a message is with the worker */
+	uint16_t (*job)(struct tcp_queue *q, struct tcp_cmd *c);
+	uint16_t job_status;
 	uint8_t step;		/* the message expected next, or Failure1 to send */
 	uint8_t status;		/* why it failed: enum dhchap_failure_reason */
 	uint16_t tid;
@@ -37,6 +40,9 @@ struct tcp_auth {
 	uint8_t sess_key[DHCHAP_MAX_DH_LEN];
 	size_t sess_key_len;
 };
+
+static int worker_start(struct tcp_target *t);
+static void worker_stop(struct tcp_target *t);
 
 int tcp_auth_configure(struct tcp_target *t, char *err, size_t err_size)
 {
@@ -91,6 +97,10 @@ int tcp_auth_configure(struct tcp_target *t, char *err, size_t err_size)
 		}
 		t->nhost_keys++;
 	}
+	if (worker_start(t)) {
+		snprintf(err, err_size, "cannot start the authentication thread");
+		goto fail;
+	}
 	return 0;
 fail:
 	tcp_auth_unconfigure(t);
@@ -99,6 +109,7 @@ fail:
 
 void tcp_auth_unconfigure(struct tcp_target *t)
 {
+	worker_stop(t);
 	if (t->host_keys)
 		OPENSSL_cleanse(t->host_keys, t->nhost_keys * sizeof(*t->host_keys));
 	free(t->host_keys);
@@ -149,6 +160,140 @@ void tcp_auth_queue_free(struct tcp_queue *q)
 bool tcp_auth_pending(const struct tcp_queue *q)
 {
 	return q->auth && q->auth->key && !q->auth->authenticated;
+}
+
+/*
+ * The Diffie-Hellman work (a key pair for the Challenge, the shared secret for the Reply) runs
+ * on one worker thread, not on the event loop: an ffdhe8192 exponentiation takes tens of
+ * milliseconds, and a host that offers only the biggest group must not stall every other
+ * host. The command goes back to the loop as a drive command does (cmd_done), where `finish`
+ * applies the result to the queue's state.
+ */
+struct tcp_auth_worker {
+	pthread_t thread;
+	pthread_mutex_t lock;
+	pthread_cond_t cond;		/* work queued, or a job finished */
+	struct tcp_cmd *head, *tail;	/* linked by next_done until run */
+	unsigned pending;		/* queued or running */
+	bool stop;
+};
+
+static void *worker_main(void *arg)
+{
+	struct tcp_auth_worker *w = arg;
+
+	pthread_mutex_lock(&w->lock);
+	for (;;) {
+		struct tcp_cmd *c;
+		struct tcp_auth *a;
+
+		while (!w->head && !w->stop)
+			pthread_cond_wait(&w->cond, &w->lock);
+		if (!w->head)
+			break;
+		c = w->head;
+		w->head = c->next_done;
+		if (!w->head)
+			w->tail = NULL;
+		pthread_mutex_unlock(&w->lock);
+		a = c->q->auth;
+		a->job_status = a->job(c->q, c);
+		c->req.done(&c->req);	/* to the loop; neither c nor its queue is ours now */
+		pthread_mutex_lock(&w->lock);
+		w->pending--;
+		pthread_cond_broadcast(&w->cond);
+	}
+	pthread_mutex_unlock(&w->lock);
+	return NULL;
+}
+
+static int worker_start(struct tcp_target *t)
+{
+	struct tcp_auth_worker *w = calloc(1, sizeof(*w));
+
+	if (!w)
+		return -ENOMEM;
+	pthread_mutex_init(&w->lock, NULL);
+	pthread_cond_init(&w->cond, NULL);
+	if (pthread_create(&w->thread, NULL, worker_main, w)) {
+		pthread_cond_destroy(&w->cond);
+		pthread_mutex_destroy(&w->lock);
+		free(w);
+		return -EAGAIN;
+	}
+	t->auth_worker = w;
+	return 0;
+}
+
+void tcp_auth_quiesce(struct tcp_target *t)
+{
+	struct tcp_auth_worker *w = t->auth_worker;
+
+	if (!w)
+		return;
+	pthread_mutex_lock(&w->lock);
+	while (w->pending)
+		pthread_cond_wait(&w->cond, &w->lock);
+	pthread_mutex_unlock(&w->lock);
+}
+
+static void worker_stop(struct tcp_target *t)
+{
+	struct tcp_auth_worker *w = t->auth_worker;
+
+	if (!w)
+		return;
+	pthread_mutex_lock(&w->lock);
+	w->stop = true;
+	pthread_cond_broadcast(&w->cond);
+	pthread_mutex_unlock(&w->lock);
+	pthread_join(w->thread, NULL);
+	pthread_cond_destroy(&w->cond);
+	pthread_mutex_destroy(&w->lock);
+	free(w);
+	t->auth_worker = NULL;
+}
+
+/* Status of an authentication command; its step restarts the time limit, and on the admin
+ * queue it counts as keep alive. */
+static void auth_complete(struct tcp_queue *q, struct tcp_cmd *c, uint16_t status)
+{
+	if (status)
+		c->req.c2h_len = 0;
+	q->auth_ms = tcp_now_ms();
+	if (q->qid == 0 && q->assoc && q->assoc->ctrl)
+		csd_ctrl_set_kato(q->assoc->ctrl, csd_ctrl_kato_ms(q->assoc->ctrl));
+	tcp_cmd_status(c, status);
+}
+
+/* Hand c to the worker: it runs job, then the loop runs finish and responds. */
+static void to_worker(struct tcp_queue *q, struct tcp_cmd *c,
+		      uint16_t (*job)(struct tcp_queue *, struct tcp_cmd *),
+		      void (*finish)(struct tcp_cmd *))
+{
+	struct tcp_auth_worker *w = q->t->auth_worker;
+	struct tcp_auth *a = q->auth;
+
+	a->busy = true;
+	a->job = job;
+	c->finish = finish;
+	c->submitted = true;
+	q->outstanding++;
+	if (!w) {		/* no worker (no host has a secret): here and now */
+		a->job_status = job(q, c);
+		c->req.done(&c->req);
+		return;
+	}
+	c->next_done = NULL;
+	pthread_mutex_lock(&w->lock);
+	if (w->tail)
+		w->tail->next_done = c;
+	else
+		w->head = c;
+	w->tail = c;
+	w->pending++;
+	pthread_cond_broadcast(&w->cond);
+	pthread_mutex_unlock(&w->lock);
 }
 
 static void fail(struct tcp_queue *q, uint8_t why)
@@ -244,94 +389,109 @@ static void on_negotiate(struct tcp_queue *q, const uint8_t *msg, uint32_t len)
 	a->step = DHCHAP_MSG_CHALLENGE;
 }
 
-static void on_reply(struct tcp_queue *q, const uint8_t *msg, uint32_t len)
+/*
+ * The Reply, on the worker: the session key, R1 checked in constant time; C2 kept when the host
+ * wants the controller authenticated too. Returns the failure reason, 0 if the host is who it
+ * says. Touches only the transaction (the loop leaves it alone while the queue is busy).
+ */
+static uint16_t check_reply(struct tcp_queue *q, struct tcp_cmd *c)
 {
-	const struct dhchap_reply *r = (const void *)msg;
+	const struct dhchap_reply *r = (const void *)c->buf;
 	struct tcp_auth *a = q->auth;
-	const char *subnqn = csd_subsys_nqn(q->t->subsys);
 	uint8_t expect[DHCHAP_MAX_HASH_LEN];
 	struct dhchap_response_in in = {
 		.key = &a->key->host, .hash_id = a->hash_id, .challenge = a->c1,
-		.seqnum = a->s1, .tid = a->tid, .hostnqn = q->assoc->hostnqn, .subnqn = subnqn,
+		.seqnum = a->s1, .tid = a->tid, .hostnqn = a->key->hostnqn,
+		.subnqn = csd_subsys_nqn(q->t->subsys),
 	};
+	bool match;
 
-	if (r->hl != a->hl || sizeof(*r) + 2 * (size_t)r->hl + r->dhvlen > len ||
-	    (r->dhvlen != 0) != (a->dh != NULL)) {
-		fail(q, DHCHAP_FAIL_INCORRECT_PAYLOAD);
-		return;
-	}
+	if (r->hl != a->hl || sizeof(*r) + 2 * (size_t)r->hl + r->dhvlen > c->len ||
+	    (r->dhvlen != 0) != (a->dh != NULL))
+		return DHCHAP_FAIL_INCORRECT_PAYLOAD;
 	if (a->dh) {
 		if (dhchap_dh_derive(a->dh, r->rval + 2 * a->hl, r->dhvlen, a->sess_key,
-				     &a->sess_key_len)) {
-			fail(q, DHCHAP_FAIL_DHGROUP_UNUSABLE);
-			return;
-		}
+				     &a->sess_key_len))
+			return DHCHAP_FAIL_DHGROUP_UNUSABLE;
 		in.sess_key = a->sess_key;
 		in.sess_key_len = a->sess_key_len;
 	}
-	if (dhchap_response(&in, expect) || !dhchap_equal(expect, r->rval, a->hl)) {
-		OPENSSL_cleanse(expect, sizeof(expect));
-		fail(q, DHCHAP_FAIL_FAILED);
-		return;
-	}
+	match = !dhchap_response(&in, expect) && dhchap_equal(expect, r->rval, a->hl);
 	OPENSSL_cleanse(expect, sizeof(expect));
+	if (!match)
+		return DHCHAP_FAIL_FAILED;
 	if (r->cvalid) {
 		/* the host authenticates the controller too: it needs our secret */
-		if (!a->key->has_ctrl || r->seqnum == 0) {
-			fail(q, DHCHAP_FAIL_FAILED);
-			return;
-		}
+		if (!a->key->has_ctrl || r->seqnum == 0)
+			return DHCHAP_FAIL_FAILED;
 		memcpy(a->c2, r->rval + a->hl, a->hl);
 		a->c2_valid = true;
 		a->s2 = r->seqnum;
-	} else {
-		a->authenticated = true;
 	}
-	a->step = DHCHAP_MSG_SUCCESS1;
+	return 0;
 }
 
-/* Authentication Send: a message from the host. */
-static void auth_send(struct tcp_queue *q, struct tcp_cmd *c)
+/* Back on the loop: what the Reply decided. */
+static void reply_checked(struct tcp_cmd *c)
+{
+	struct tcp_queue *q = c->q;
+	struct tcp_auth *a = q->auth;
+
+	a->busy = false;
+	if (a->job_status) {
+		fail(q, (uint8_t)a->job_status);
+	} else {
+		if (!a->c2_valid)
+			a->authenticated = true;	/* else by Success2 */
+		a->step = DHCHAP_MSG_SUCCESS1;
+	}
+	auth_complete(q, c, 0);
+}
+
+/* Authentication Send: a message from the host; true when it is a Reply for the worker. */
+static bool auth_send(struct tcp_queue *q, struct tcp_cmd *c)
 {
 	const struct dhchap_failure *h = (const void *)c->buf;
 	struct tcp_auth *a = q->auth;
 
 	if (c->len < sizeof(*h)) {
 		fail(q, DHCHAP_FAIL_INCORRECT_PAYLOAD);
-		return;
+		return false;
 	}
 	if (h->auth_type == DHCHAP_TYPE_COMMON && h->auth_id == DHCHAP_MSG_NEGOTIATE) {
 		if (c->len < sizeof(struct dhchap_negotiate) + sizeof(struct dhchap_protocol_desc)) {
 			fail(q, DHCHAP_FAIL_INCORRECT_PAYLOAD);
-			return;
+			return false;
 		}
 		on_negotiate(q, c->buf, c->len);
-		return;
+		return false;
 	}
 	if (h->auth_type == DHCHAP_TYPE_COMMON && h->auth_id == DHCHAP_MSG_FAILURE2) {
 		/* the host refused us (a wrong controller response): the queue stays locked */
 		if (h->t_id == a->tid)
 			fail(q, h->rescode_exp);
-		return;
+		return false;
 	}
 	if (h->auth_type != DHCHAP_TYPE_DHCHAP || h->auth_id != a->step || h->t_id != a->tid) {
 		fail(q, DHCHAP_FAIL_INCORRECT_MESSAGE);
-		return;
+		return false;
 	}
 	if (h->auth_id == DHCHAP_MSG_REPLY) {
 		if (c->len < sizeof(struct dhchap_reply)) {
 			fail(q, DHCHAP_FAIL_INCORRECT_PAYLOAD);
-			return;
+			return false;
 		}
-		on_reply(q, c->buf, c->len);
+		return true;
 	} else if (h->auth_id == DHCHAP_MSG_SUCCESS2) {
 		a->authenticated = true;
 		transaction_end(a, DHCHAP_MSG_NEGOTIATE);
 	} else {
 		fail(q, DHCHAP_FAIL_INCORRECT_MESSAGE);
 	}
+	return false;
 }
 
+/* The Challenge, on the worker: C1, S1 and a new DH key pair (the expensive part). */
 static uint16_t send_challenge(struct tcp_queue *q, struct tcp_cmd *c)
 {
 	struct dhchap_challenge *m = (void *)c->buf;
@@ -356,8 +516,19 @@ static uint16_t send_challenge(struct tcp_queue *q, struct tcp_cmd *c)
 	m->seqnum = a->s1;
 	memcpy(m->cval, a->c1, a->hl);
 	memcpy(m->cval + a->hl, a->dh_pub, a->dh_pub_len);
-	a->step = DHCHAP_MSG_REPLY;
 	return 0;
+}
+
+/* Back on the loop: the Challenge is made (or could not be). */
+static void challenge_made(struct tcp_cmd *c)
+{
+	struct tcp_queue *q = c->q;
+	struct tcp_auth *a = q->auth;
+
+	a->busy = false;
+	if (!a->job_status)
+		a->step = DHCHAP_MSG_REPLY;
+	auth_complete(q, c, a->job_status);
 }
 
 static uint16_t send_success1(struct tcp_queue *q, struct tcp_cmd *c)
@@ -395,10 +566,6 @@ static uint16_t auth_receive(struct tcp_queue *q, struct tcp_cmd *c)
 	struct tcp_auth *a = q->auth;
 	struct dhchap_failure *f = (void *)c->buf;
 
-	memset(c->buf, 0, c->len);
-	c->req.c2h_len = c->len;
-	if (a->step == DHCHAP_MSG_CHALLENGE)
-		return send_challenge(q, c);
 	if (a->step == DHCHAP_MSG_SUCCESS1)
 		return send_success1(q, c);
 	if (c->len < sizeof(*f))
@@ -429,17 +596,22 @@ void tcp_auth_cmd(struct tcp_queue *q, struct tcp_cmd *c)
 		status = SC_GEN(NVME_SC_SGL_INVALID_DATA);
 	} else if (!q->auth && tcp_auth_queue_init(q, NULL)) {
 		status = SC_GEN(NVME_SC_INTERNAL);
+	} else if (q->auth->busy) {
+		status = SC_GEN(NVME_SC_CMD_SEQ_ERROR);	/* one message at a time */
 	} else if (send) {
-		auth_send(q, c);
+		if (auth_send(q, c)) {
+			to_worker(q, c, check_reply, reply_checked);
+			return;
+		}
 	} else {
+		memset(c->buf, 0, c->len);
+		c->req.c2h_len = c->len;
+		if (q->auth->step == DHCHAP_MSG_CHALLENGE) {
+			to_worker(q, c, send_challenge, challenge_made);
+			return;
+		}
 		status = auth_receive(q, c);
 	}
-	if (status)
-		c->req.c2h_len = 0;
-	/* each step has the slow-client limit; on the admin queue it counts as keep alive */
-	q->auth_ms = tcp_now_ms();
-	if (q->qid == 0 && q->assoc && q->assoc->ctrl)
-		csd_ctrl_set_kato(q->assoc->ctrl, csd_ctrl_kato_ms(q->assoc->ctrl));
-	tcp_cmd_status(c, status);
+	auth_complete(q, c, status);
 	tcp_cmd_respond(c);
 }

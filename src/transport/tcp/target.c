@@ -195,6 +195,7 @@ static void cmd_free(struct tcp_cmd *c)
 {
 	free(c->buf);
 	c->buf = NULL;
+	c->finish = NULL;
 	c->in_use = false;
 }
 
@@ -233,6 +234,11 @@ static void cmd_done(struct csd_req *req)
 		if (q->dead) {
 			cmd_free(c);	/* the loop frees the queue once nothing is outstanding */
 		} else {
+			void (*finish)(struct tcp_cmd *) = c->finish;
+
+			c->finish = NULL;
+			if (finish)
+				finish(c);
 			tcp_cmd_respond(c);
 		}
 		return;
@@ -1006,6 +1012,7 @@ int csd_tcp_target_run(struct csd_tcp_target *tt)
 		tcp_assoc_destroy(t->assocs);
 	for (struct tcp_queue *q = t->queues; q; q = q->next)
 		tcp_queue_close(q);
+	tcp_auth_quiesce(t);	/* what the auth worker holds comes back first */
 	drain_done(t);
 	reap_dead_queues(t);
 	return 0;

@@ -21,6 +21,7 @@
 struct tcp_queue;
 struct tcp_target;
 struct tcp_auth;
+struct tcp_auth_worker;
 
 /* A host's DH-HMAC-CHAP secrets, parsed. */
 struct tcp_host_key {
@@ -38,7 +39,8 @@ struct tcp_cmd {
 	uint32_t h2c_received;
 	uint32_t r2t_end;	/* end of the data the outstanding R2T asked for */
 	bool in_use;
-	bool submitted;		/* owned by the drive until done() */
+	bool submitted;		/* owned by the drive (or the auth worker) until done() */
+	void (*finish)(struct tcp_cmd *c);	/* on the loop after done(), before the response */
 	struct tcp_cmd *next_done;
 };
 
@@ -114,7 +116,7 @@ struct tcp_target {
 	int lfd, epfd, evfd;
 	uint16_t port;
 	char advertise[64];
-	volatile int stopping;
+	_Atomic int stopping;		/* set from a signal handler or another thread */
 	pthread_t loop_thread;
 	struct tcp_queue *queues;
 	struct tcp_assoc *assocs;
@@ -126,6 +128,7 @@ struct tcp_target {
 	struct tcp_host_key *host_keys;	/* hosts that must authenticate */
 	size_t nhost_keys;
 	uint8_t dhchap_hash, dhchap_dhgroup;	/* preferred */
+	struct tcp_auth_worker *auth_worker;	/* runs the Diffie-Hellman work */
 };
 
 /* target.c */
@@ -148,7 +151,9 @@ int tcp_auth_queue_init(struct tcp_queue *q, const struct tcp_host_key *key);
 void tcp_auth_queue_free(struct tcp_queue *q);
 /* The queue's host must authenticate and has not (yet). */
 bool tcp_auth_pending(const struct tcp_queue *q);
-/* Authentication Send / Receive: handles and responds. */
+/* Wait until the worker has handed back every command it holds (the target is stopping). */
+void tcp_auth_quiesce(struct tcp_target *t);
+/* Authentication Send / Receive: handles and responds (now, or after the worker). */
 void tcp_auth_cmd(struct tcp_queue *q, struct tcp_cmd *cmd);
 
 static inline uint64_t tcp_now_ms(void)
