@@ -302,10 +302,11 @@ static uint16_t auth(int fd, bool send, uint8_t secp, void *msg, uint32_t len, u
 	return cqe.status >> 1;
 }
 
+static uint8_t rx[DHCHAP_MSG_MAX];	/* the controller's last message */
+
 /* Send a message, then what the controller says: its auth_id, and the failure reason. */
 static uint8_t exchange(int fd, void *msg, uint32_t len, uint8_t *reason)
 {
-	static uint8_t rx[DHCHAP_MSG_MAX];
 	const struct dhchap_failure *f = (const void *)rx;
 
 	assert_int_equal(auth(fd, true, DHCHAP_SECP, msg, len, len), 0);
@@ -408,6 +409,35 @@ static void test_queue_locked_until_authenticated(void **state)
 	server_stop();
 }
 
+/* The configured group bounds the target's work: a smaller one if the host insists, never bigger. */
+static void test_no_bigger_group_than_configured(void **state)
+{
+	const struct dhchap_challenge *ch = (const void *)rx;
+	uint8_t msg[128], why = 0;
+	uint32_t len;
+	int fd;
+
+	(void)state;
+	start("sha384", "ffdhe3072", 0);
+	fd = raw_connect();
+	send_icreq(fd, 0);
+	raw_admin(fd, HOSTNQN, 0, 0xffff);
+	len = negotiate_msg(msg, 1, CSD_DHCHAP_SHA256, CSD_DHCHAP_FFDHE8192);
+	assert_int_equal(exchange(fd, msg, len, &why), DHCHAP_MSG_FAILURE1);
+	assert_int_equal(why, DHCHAP_FAIL_DHGROUP_UNUSABLE);
+	len = negotiate_msg(msg, 1, CSD_DHCHAP_SHA256, CSD_DHCHAP_DH_NULL);
+	assert_int_equal(exchange(fd, msg, len, &why), DHCHAP_MSG_FAILURE1);
+	assert_int_equal(why, DHCHAP_FAIL_DHGROUP_UNUSABLE);
+	len = negotiate_msg(msg, 1, CSD_DHCHAP_SHA256, CSD_DHCHAP_FFDHE2048);
+	assert_int_equal(exchange(fd, msg, len, &why), DHCHAP_MSG_CHALLENGE);
+	assert_int_equal(ch->dhgid, CSD_DHCHAP_FFDHE2048);	/* smaller: taken */
+	assert_int_equal(ch->hashid, CSD_DHCHAP_SHA256);	/* the host's only hash */
+	assert_int_equal(ch->hl, 32);
+	assert_int_equal(ch->dhvlen, 256);
+	close(fd);
+	server_stop();
+}
+
 /* A queue that does not authenticate within the slow-client limit is closed. */
 static void test_no_authentication_in_time(void **state)
 {
@@ -435,6 +465,7 @@ int main(void)
 		cmocka_unit_test(test_wrong_and_missing_secrets_are_refused),
 		cmocka_unit_test(test_unauthenticated_hosts_allowed),
 		cmocka_unit_test(test_queue_locked_until_authenticated),
+		cmocka_unit_test(test_no_bigger_group_than_configured),
 		cmocka_unit_test(test_no_authentication_in_time),
 	};
 

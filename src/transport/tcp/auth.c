@@ -308,36 +308,23 @@ static void fail(struct tcp_queue *q, uint8_t why)
 			q->assoc ? q->assoc->hostnqn : "?", dhchap_failure_name(why));
 }
 
-/* The first of the host's offers we support, the configured one if offered. */
-static int pick(const uint8_t *ids, unsigned n, unsigned preferred, bool (*usable)(unsigned))
+/*
+ * The configured identifier if the host offers it, else the first offered in [lo, hi]; -1 if
+ * none. DH groups are numbered by size: hi = the configured group means never a bigger one
+ * (the configured group bounds what one authentication costs the target), lo = 1 means never
+ * none when a group was configured.
+ */
+static int pick(const uint8_t *ids, unsigned n, unsigned preferred, unsigned lo, unsigned hi)
 {
 	int first = -1;
 
 	for (unsigned i = 0; i < n; i++) {
 		if (ids[i] == preferred)
 			return ids[i];
-		if (first < 0 && usable(ids[i]))
+		if (first < 0 && ids[i] >= lo && ids[i] <= hi)
 			first = ids[i];
 	}
 	return first;
-}
-
-static bool hash_usable(unsigned id)
-{
-	return dhchap_hash_len(id) != 0;
-}
-
-/* A DH group: never fall back to none when one was configured. */
-static bool dh_group_usable(unsigned id)
-{
-	return dhchap_dh_len(id) != 0;
-}
-
-/* NULL configured: no other group will do either. */
-static bool only_preferred(unsigned id)
-{
-	(void)id;
-	return false;
 }
 
 static void on_negotiate(struct tcp_queue *q, const uint8_t *msg, uint32_t len)
@@ -372,13 +359,13 @@ static void on_negotiate(struct tcp_queue *q, const uint8_t *msg, uint32_t len)
 		fail(q, DHCHAP_FAIL_INCORRECT_PAYLOAD);
 		return;
 	}
-	hash = pick(d->idlist, d->halen, q->t->dhchap_hash, hash_usable);
+	hash = pick(d->idlist, d->halen, q->t->dhchap_hash, CSD_DHCHAP_SHA256, CSD_DHCHAP_SHA512);
 	if (hash < 0) {
 		fail(q, DHCHAP_FAIL_HASH_UNUSABLE);
 		return;
 	}
 	group = pick(d->idlist + 30, d->dhlen, q->t->dhchap_dhgroup,
-		     q->t->dhchap_dhgroup == CSD_DHCHAP_DH_NULL ? only_preferred : dh_group_usable);
+		     q->t->dhchap_dhgroup == CSD_DHCHAP_DH_NULL ? 0 : 1, q->t->dhchap_dhgroup);
 	if (group < 0) {
 		fail(q, DHCHAP_FAIL_DHGROUP_UNUSABLE);
 		return;
