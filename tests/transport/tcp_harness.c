@@ -115,29 +115,30 @@ bool closed_within(int fd, int ms)
 	return false;
 }
 
-struct csd_nvme_cqe raw_cmd(int fd, struct csd_nvme_sqe *sqe, void *data, uint32_t len)
+void raw_send(int fd, const struct csd_nvme_sqe *sqe, const void *data, uint32_t len)
 {
 	bool to_ctrl = csd_nvme_data_dir(sqe) == 1;
 	uint32_t incapsule = to_ctrl ? len : 0;
 	struct tcp_cmd_pdu p = { .hdr = { .type = TCP_PDU_CMD, .hlen = 72, .pdo = incapsule ? 72 : 0,
 					  .plen = 72 + incapsule } };
 	struct tcp_sgl *sgl = (struct tcp_sgl *)p.cmd.dptr;
-	uint8_t hdr[24];
+	/* one send: a header alone would wait for a delayed ACK (Nagle) */
+	static uint8_t capsule[72 + 8192];
 
 	assert_true(incapsule <= 8192);
 	p.cmd = *sqe;
 	sgl->type = incapsule ? SGL_DATA_BLOCK_OFFSET : SGL_TRANSPORT_DATA;
 	sgl->length = len;
-	{
-		/* one send: a header alone would wait for a delayed ACK (Nagle) */
-		static uint8_t capsule[72 + 8192];
+	memcpy(capsule, &p, 72);
+	if (incapsule)
+		memcpy(capsule + 72, data, incapsule);
+	assert_int_equal(send(fd, capsule, 72 + incapsule, MSG_NOSIGNAL), (ssize_t)(72 + incapsule));
+}
 
-		memcpy(capsule, &p, 72);
-		if (incapsule)
-			memcpy(capsule + 72, data, incapsule);
-		assert_int_equal(send(fd, capsule, 72 + incapsule, MSG_NOSIGNAL),
-				 (ssize_t)(72 + incapsule));
-	}
+struct csd_nvme_cqe raw_wait(int fd, void *data, uint32_t len)
+{
+	uint8_t hdr[24];
+
 	for (;;) {
 		assert_int_equal(recv(fd, hdr, sizeof(hdr), MSG_WAITALL), 24);
 		if (hdr[0] == TCP_PDU_RSP)
@@ -151,4 +152,10 @@ struct csd_nvme_cqe raw_cmd(int fd, struct csd_nvme_sqe *sqe, void *data, uint32
 					 (ssize_t)d->datal);
 		}
 	}
+}
+
+struct csd_nvme_cqe raw_cmd(int fd, struct csd_nvme_sqe *sqe, void *data, uint32_t len)
+{
+	raw_send(fd, sqe, data, len);
+	return raw_wait(fd, data, len);
 }

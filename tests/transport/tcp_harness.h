@@ -42,5 +42,9 @@ bool closed_within(int fd, int ms);
  * Returns the completion.
  */
 struct csd_nvme_cqe raw_cmd(int fd, struct csd_nvme_sqe *sqe, void *data, uint32_t len);
+/* raw_cmd in two halves, for commands in flight together: send, then wait for a response
+ * (C2H data into data, up to len bytes). */
+void raw_send(int fd, const struct csd_nvme_sqe *sqe, const void *data, uint32_t len);
+struct csd_nvme_cqe raw_wait(int fd, void *data, uint32_t len);
 
 #endif

@@ -5,6 +5,8 @@
  * directions), and raw connections that try to skip or break the protocol.
  */
 #include <arpa/inet.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <errno.h>
 #include <nvme/types.h>
 #include <setjmp.h>
@@ -438,6 +440,49 @@ static void test_no_bigger_group_than_configured(void **state)
 	server_stop();
 }
 
+/* One message at a time per queue: another, while the worker makes a Challenge, is refused. */
+static void test_one_message_at_a_time(void **state)
+{
+	struct csd_nvme_sqe recv_cmd = {
+		.opcode = nvme_admin_fabrics, .cid = 1, .nsid = nvme_fabrics_type_auth_receive,
+		.cdw10 = (uint32_t)DHCHAP_SECP << 24 | 1u << 16 | 1u << 8, .cdw11 = DHCHAP_MSG_MAX,
+	};
+	struct csd_nvme_sqe send_cmd = recv_cmd;
+	const struct dhchap_challenge *ch = (const void *)rx;
+	struct csd_nvme_cqe first, second;
+	uint8_t msg[128], why = 0;
+	uint32_t len;
+	int fd;
+
+	(void)state;
+	start(NULL, "ffdhe8192", 0);	/* its key pair takes milliseconds: long enough */
+	fd = raw_connect();
+	send_icreq(fd, 0);
+	raw_admin(fd, HOSTNQN, 0, 0xffff);
+	len = negotiate_msg(msg, 1, CSD_DHCHAP_SHA256, CSD_DHCHAP_FFDHE8192);
+	assert_int_equal(auth(fd, true, DHCHAP_SECP, msg, len, len), 0);
+	send_cmd.cid = 2;
+	send_cmd.nsid = nvme_fabrics_type_auth_send;
+	send_cmd.cdw11 = len;
+	/* both in one segment, so the target reads the second while the first is with the worker */
+	setsockopt(fd, IPPROTO_TCP, TCP_CORK, &(int){ 1 }, sizeof(int));
+	raw_send(fd, &recv_cmd, NULL, DHCHAP_MSG_MAX);	/* the Challenge: to the worker */
+	raw_send(fd, &send_cmd, msg, len);		/* a Negotiate meanwhile */
+	setsockopt(fd, IPPROTO_TCP, TCP_CORK, &(int){ 0 }, sizeof(int));
+	first = raw_wait(fd, rx, sizeof(rx));
+	second = raw_wait(fd, rx, sizeof(rx));
+	assert_int_equal(first.cid, 2);
+	assert_int_equal(first.status >> 1, 0x400c);	/* Command Sequence Error */
+	assert_int_equal(second.cid, 1);
+	assert_int_equal(second.status >> 1, 0);
+	assert_int_equal(ch->auth_id, DHCHAP_MSG_CHALLENGE);
+	assert_int_equal(ch->dhgid, CSD_DHCHAP_FFDHE8192);
+	assert_int_equal(ch->dhvlen, 1024);
+	(void)why;
+	close(fd);
+	server_stop();
+}
+
 /* A queue that does not authenticate within the slow-client limit is closed. */
 static void test_no_authentication_in_time(void **state)
 {
@@ -466,6 +511,7 @@ int main(void)
 		cmocka_unit_test(test_unauthenticated_hosts_allowed),
 		cmocka_unit_test(test_queue_locked_until_authenticated),
 		cmocka_unit_test(test_no_bigger_group_than_configured),
+		cmocka_unit_test(test_one_message_at_a_time),
 		cmocka_unit_test(test_no_authentication_in_time),
 	};
 
