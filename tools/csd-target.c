@@ -15,6 +15,7 @@
 #include <errno.h>
 #include <getopt.h>
 #include <inttypes.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -29,6 +30,25 @@
 
 #define MAX_HOSTS 64
 #define MAX_KEYS 256
+#define MAX_KEYS_STR "256"
+
+/* A keys file read: the text, and the secrets pointing into it. */
+struct keyfile {
+	uint8_t *text;
+	size_t len;
+	struct csd_tcp_host_secret secrets[MAX_KEYS];
+	size_t n;
+};
+
+static void keyfile_free(struct keyfile *kf)
+{
+	if (kf->text) {
+		explicit_bzero(kf->text, kf->len);
+		free(kf->text);
+	}
+	kf->text = NULL;
+	kf->n = 0;
+}
 
 static struct csd_tcp_target *the_target;
 
@@ -54,7 +74,8 @@ static void usage(FILE *f)
 		"  -H, --allow-host NQN    accept only these hosts (repeat; default: any)\n"
 		"      --dhchap-keys FILE  DH-HMAC-CHAP: only the hosts in FILE may connect, and\n"
 		"                          each must authenticate; a line is 'HOSTNQN SECRET\n"
-		"                          [CTRL-SECRET]' (DHHC-1 secrets: csd gen-dhchap-key)\n"
+		"                          [CTRL-SECRET]' (DHHC-1 secrets: csd gen-dhchap-key);\n"
+		"                          SIGHUP reads it again (connected hosts stay)\n"
 		"      --allow-unauthenticated  with --dhchap-keys: hosts not in FILE may connect\n"
 		"                          too, without authenticating\n"
 		"      --dhchap-hash H     preferred hash: sha256 (default), sha384, sha512\n"
@@ -83,9 +104,8 @@ struct options {
 	const char *hosts[MAX_HOSTS];
 	char *owned[64];
 	unsigned nowned;
-	struct csd_tcp_host_secret secrets[MAX_KEYS];
-	uint8_t *keys_text;
-	size_t keys_len;
+	struct keyfile keys;
+	const char *keys_path;
 	char tmpdir[64];
 	char tmpfile[96];
 };
@@ -167,26 +187,22 @@ static int read_config(struct options *o, const char *path)
 }
 
 /* The DH-HMAC-CHAP keys file: "HOSTNQN SECRET [CTRL-SECRET]" per line, # comments. */
-static int read_keys(struct options *o, const char *path)
+static int load_keys(struct keyfile *kf, const char *path)
 {
-	size_t n = 0;
-	char *line, *save = NULL;
+	char *text, *line;
 	int lineno = 0;
 	struct stat st;
 
-	if (o->keys_text) {
-		fprintf(stderr, "csd-target: one --dhchap-keys\n");
-		return -1;
-	}
-	if (csd_read_file(path, &o->keys_text, &o->keys_len)) {
+	memset(kf, 0, sizeof(*kf));
+	if (csd_read_file(path, &kf->text, &kf->len)) {
 		fprintf(stderr, "csd-target: %s: %s\n", path, strerror(errno));
 		return -1;
 	}
 	if (!stat(path, &st) && (st.st_mode & 077))
 		fprintf(stderr, "csd-target: warning: %s holds secrets and others may read it "
 			"(chmod 600)\n", path);
-	for (line = strtok_r((char *)o->keys_text, "\n", &save); line;
-	     line = strtok_r(NULL, "\n", &save)) {
+	text = (char *)kf->text;
+	while ((line = strsep(&text, "\n"))) {
 		char *fields[4], *f, *fsave = NULL;
 		int nf = 0;
 
@@ -195,25 +211,36 @@ static int read_keys(struct options *o, const char *path)
 			fields[nf++] = f;
 		if (nf == 0 || fields[0][0] == '#')
 			continue;
-		if (nf < 2 || nf > 3) {
-			fprintf(stderr, "csd-target: %s:%d: 'HOSTNQN SECRET [CTRL-SECRET]' expected\n",
-				path, lineno);
+		if (nf < 2 || nf > 3 || kf->n == MAX_KEYS) {
+			fprintf(stderr, nf < 2 || nf > 3 ?
+				"csd-target: %s:%d: 'HOSTNQN SECRET [CTRL-SECRET]' expected\n" :
+				"csd-target: %s:%d: at most " MAX_KEYS_STR " hosts\n", path, lineno);
+			keyfile_free(kf);
 			return -1;
 		}
-		if (n == MAX_KEYS) {
-			fprintf(stderr, "csd-target: %s: at most %d hosts\n", path, MAX_KEYS);
-			return -1;
-		}
-		o->secrets[n++] = (struct csd_tcp_host_secret){ .hostnqn = fields[0],
-								 .secret = fields[1],
-								 .ctrl_secret = nf == 3 ? fields[2] : NULL };
+		kf->secrets[kf->n++] = (struct csd_tcp_host_secret){
+			.hostnqn = fields[0], .secret = fields[1],
+			.ctrl_secret = nf == 3 ? fields[2] : NULL };
 	}
-	if (!n) {
+	if (!kf->n) {
 		fprintf(stderr, "csd-target: %s: no hosts (a line is 'HOSTNQN SECRET')\n", path);
+		keyfile_free(kf);
 		return -1;
 	}
-	o->tcp.host_secrets = o->secrets;
-	o->tcp.nhost_secrets = n;
+	return 0;
+}
+
+static int read_keys(struct options *o, const char *path)
+{
+	if (o->keys.text) {
+		fprintf(stderr, "csd-target: one --dhchap-keys\n");
+		return -1;
+	}
+	if (load_keys(&o->keys, path))
+		return -1;
+	o->keys_path = path;
+	o->tcp.host_secrets = o->keys.secrets;
+	o->tcp.nhost_secrets = o->keys.n;
 	return 0;
 }
 
@@ -315,6 +342,35 @@ static int apply(struct options *o, int opt, const char *arg, const char *name)
 	return -1;
 }
 
+/* SIGHUP: read the keys file again; its hosts and secrets replace those in use. */
+static void *reload_keys_main(void *arg)
+{
+	const char *path = arg;
+	sigset_t set;
+	int sig;
+
+	sigemptyset(&set);
+	sigaddset(&set, SIGHUP);
+	for (;;) {
+		struct keyfile kf;
+		char err[512];
+
+		if (sigwait(&set, &sig))
+			continue;
+		if (load_keys(&kf, path)) {
+			fprintf(stderr, "csd-target: SIGHUP: keeping the host secrets in use\n");
+			continue;
+		}
+		if (csd_tcp_target_set_host_secrets(the_target, kf.secrets, kf.n, err, sizeof(err)))
+			fprintf(stderr, "csd-target: SIGHUP: %s: %s; keeping the host secrets in use\n",
+				path, err);
+		else
+			fprintf(stderr, "csd-target: SIGHUP: %zu host secrets from %s\n", kf.n, path);
+		keyfile_free(&kf);
+	}
+	return NULL;
+}
+
 static void print_stats(struct csd_subsys *s, struct csd_tcp_target *t)
 {
 	struct csd_tcp_traffic tr;
@@ -342,6 +398,7 @@ int main(int argc, char **argv)
 	struct options o = { 0 };
 	struct csd_subsys *subsys;
 	struct sigaction sa = { .sa_handler = on_signal };
+	pthread_t reloader;
 	char err[512];
 	int c, ret;
 
@@ -364,6 +421,14 @@ int main(int argc, char **argv)
 	if (optind != argc) {
 		fprintf(stderr, "csd-target: unexpected argument '%s'\n", argv[optind]);
 		return 2;
+	}
+	if (o.keys_path) {
+		/* before any thread starts: SIGHUP goes only to the thread that reloads the keys */
+		sigset_t hup;
+
+		sigemptyset(&hup);
+		sigaddset(&hup, SIGHUP);
+		pthread_sigmask(SIG_BLOCK, &hup, NULL);
 	}
 	if (!o.dev.backing_path) {
 		snprintf(o.tmpdir, sizeof(o.tmpdir), "/tmp/csd-target-XXXXXX");
@@ -391,16 +456,21 @@ int main(int argc, char **argv)
 	       o.tcp.addr ? o.tcp.addr : "127.0.0.1", csd_tcp_target_port(the_target),
 	       o.dev.backing_path);
 	fflush(stdout);
+	if (o.keys_path && pthread_create(&reloader, NULL, reload_keys_main, (void *)o.keys_path)) {
+		fprintf(stderr, "csd-target: cannot start the SIGHUP thread\n");
+		o.keys_path = NULL;
+	}
 	ret = csd_tcp_target_run(the_target);
+	if (o.keys_path) {
+		pthread_cancel(reloader);
+		pthread_join(reloader, NULL);
+	}
 	print_stats(subsys, the_target);
 	csd_tcp_target_destroy(the_target);
 	csd_subsys_destroy(subsys);	/* flushes the NVM data */
 	for (unsigned i = 0; i < o.nowned; i++)
 		free(o.owned[i]);
-	if (o.keys_text) {
-		explicit_bzero(o.keys_text, o.keys_len);
-		free(o.keys_text);
-	}
+	keyfile_free(&o.keys);
 	if (o.tmpdir[0]) {	/* scratch data: it goes with the daemon */
 		unlink(o.tmpfile);
 		rmdir(o.tmpdir);

@@ -80,6 +80,16 @@ int csd_tcp_target_run(struct csd_tcp_target *t);
 void csd_tcp_target_stop(struct csd_tcp_target *t);
 void csd_tcp_target_destroy(struct csd_tcp_target *t);
 
+/*
+ * Replace the hosts that must authenticate and their secrets (csd-target does it on SIGHUP).
+ * New Connects and every new authentication (a host's Negotiate, re-authentication included)
+ * use them; hosts already connected stay connected. Only for a target created with host
+ * secrets; on an error (named in err) nothing changes. Thread-safe.
+ */
+int csd_tcp_target_set_host_secrets(struct csd_tcp_target *t,
+				    const struct csd_tcp_host_secret *secrets, size_t n, char *err,
+				    size_t err_size);
+
 /* All traffic since the start (connections that closed included); thread-safe. */
 void csd_tcp_target_traffic(struct csd_tcp_target *t, struct csd_tcp_traffic *out);
 /* Connections open now. */

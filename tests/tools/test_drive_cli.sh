@@ -137,6 +137,21 @@ check "dhchap: a host not in the keys file may not connect" bash -c \
 	"! '$csd' id-ctrl -p $port --dhchap-secret '$key' 2>'$tmp/why' &&
 	 grep -q 'Connect of queue 0 refused' '$tmp/why'"
 check "dhchap: the target logged the failure" grep -q 'authentication of .* failed' "$tmp/target.$starts.err"
+# SIGHUP: the keys file read again, a new secret replaces the old; a broken file changes nothing
+new=$("$csd" gen-dhchap-key -m 1 -n $hostnqn)
+echo "$hostnqn $new" >"$tmp/keys"
+kill -HUP $pid
+for _ in $(seq 50); do grep -q 'SIGHUP: 1 host secrets' "$tmp/target.$starts.err" && break; sleep 0.05; done
+check "SIGHUP: the new secret gets in" bash -c \
+	"'$csd' id-ctrl $A --dhchap-secret '$new' | grep -q '^model      csdlab$'"
+check "SIGHUP: the old secret no longer does" bash -c \
+	"! '$csd' id-ctrl $A --dhchap-secret '$key' 2>'$tmp/why' && grep -q 'authentication failed' '$tmp/why'"
+echo "$hostnqn DHHC-1:01:broken:" >"$tmp/keys"
+kill -HUP $pid
+for _ in $(seq 50); do grep -q 'keeping the host secrets in use' "$tmp/target.$starts.err" && break; sleep 0.05; done
+check "SIGHUP with a broken file: named, and the secrets in use kept" bash -c \
+	"grep -q 'host $hostnqn: DHHC-1 secret: 6 base64 characters' '$tmp/target.$starts.err' &&
+	 '$csd' id-ctrl $A --dhchap-secret '$new' | grep -q '^model      csdlab$'"
 
 # when anything failed, what the target said helps most
 [ "$failed" -eq 0 ] || tail -n 40 "$tmp"/target.*.err | sed 's/^/# target: /'

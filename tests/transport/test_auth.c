@@ -278,6 +278,55 @@ static void test_unauthenticated_hosts_allowed(void **state)
 	server_stop();
 }
 
+/* Secrets replaced while the target runs: new Connects use them, connected hosts stay. */
+static void test_secrets_replaced_at_run_time(void **state)
+{
+	struct csd_tcp_host_secret rotated = { HOSTNQN, wrong_secret, NULL };
+	struct csd_tcp_host_secret other = { "nqn.2014-08.org.nvmexpress:uuid:other", host_secret,
+					     NULL };
+	struct csd_tcp_host_secret bad = { HOSTNQN, "DHHC-1:01:nope:", NULL };
+	struct tcp_host *before, *h;
+	char err[256];
+
+	(void)state;
+	start(NULL, NULL, 0);
+	assert_int_equal(connect_host(HOSTNQN, host_secret, NULL, &before, err, sizeof(err)), 0);
+	assert_int_equal(csd_tcp_target_set_host_secrets(srv.target, &rotated, 1, err,
+							 sizeof(err)), 0);
+	assert_int_equal(connect_host(HOSTNQN, host_secret, NULL, &h, err, sizeof(err)), -EACCES);
+	assert_non_null(strstr(err, "authentication failed"));
+	assert_int_equal(connect_host(HOSTNQN, wrong_secret, NULL, &h, err, sizeof(err)), 0);
+	use(h);
+	tcp_host_disconnect(h);
+	use(before);		/* authenticated before: still in */
+	/* a bad file changes nothing */
+	assert_int_equal(csd_tcp_target_set_host_secrets(srv.target, &bad, 1, err, sizeof(err)),
+			 -EINVAL);
+	assert_non_null(strstr(err, "host " HOSTNQN ": DHHC-1 secret"));
+	assert_int_equal(csd_tcp_target_set_host_secrets(srv.target, &bad, 0, err, sizeof(err)),
+			 -EINVAL);
+	assert_int_equal(connect_host(HOSTNQN, wrong_secret, NULL, &h, err, sizeof(err)), 0);
+	tcp_host_disconnect(h);
+	/* a host taken out of the file may not connect again */
+	assert_int_equal(csd_tcp_target_set_host_secrets(srv.target, &other, 1, err, sizeof(err)),
+			 0);
+	assert_int_equal(connect_host(HOSTNQN, wrong_secret, NULL, &h, err, sizeof(err)),
+			 -ECONNREFUSED);
+	use(before);
+	tcp_host_disconnect(before);
+	server_stop();
+	/* a target without secrets does not start asking for them */
+	{
+		struct csd_tcp_target_config tc = { .sz = sizeof(tc) };
+
+		server_start_with(&tc);
+		assert_int_equal(csd_tcp_target_set_host_secrets(srv.target, &rotated, 1, err,
+								 sizeof(err)), -EINVAL);
+		assert_non_null(strstr(err, "started without host secrets"));
+		server_stop();
+	}
+}
+
 /* A raw admin queue: ICReq and Connect; returns the Connect completion's DW0. */
 static uint32_t raw_admin(int fd, const char *hostnqn, uint16_t qid, uint16_t cntlid)
 {
@@ -509,6 +558,7 @@ int main(void)
 		cmocka_unit_test(test_every_hash_and_group),
 		cmocka_unit_test(test_wrong_and_missing_secrets_are_refused),
 		cmocka_unit_test(test_unauthenticated_hosts_allowed),
+		cmocka_unit_test(test_secrets_replaced_at_run_time),
 		cmocka_unit_test(test_queue_locked_until_authenticated),
 		cmocka_unit_test(test_no_bigger_group_than_configured),
 		cmocka_unit_test(test_one_message_at_a_time),

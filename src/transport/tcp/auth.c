@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <pthread.h>
+#include <unistd.h>
 
 #include <openssl/crypto.h>
 
@@ -21,7 +22,9 @@
 #define SC_GEN(sc)	(CSD_NVME_STATUS(0, (sc)) | CSD_NVME_DNR)
 
 struct tcp_auth {
-	const struct tcp_host_key *key;
+	struct tcp_host_key key;	/* a copy: the target's keys may be replaced meanwhile */
+	bool required;		/* the host has a secret: nothing else until authenticated */
+	bool has_key;		/* key holds its current secret */
 	bool authenticated;
 	bool busy;		/* a message is with the worker */
 	uint16_t (*job)(struct tcp_queue *q, struct tcp_cmd *c);
@@ -43,6 +46,54 @@ struct tcp_auth {
 
 static int worker_start(struct tcp_target *t);
 static void worker_stop(struct tcp_target *t);
+
+static void free_keys(struct tcp_host_key *keys, size_t n)
+{
+	if (keys)
+		OPENSSL_cleanse(keys, n * sizeof(*keys));
+	free(keys);
+}
+
+/* Host secrets in DHHC-1 form -> parsed keys; -EINVAL with the host and the problem named. */
+static int parse_keys(const struct csd_tcp_host_secret *secrets, size_t n,
+		      struct tcp_host_key **out, char *err, size_t err_size)
+{
+	struct tcp_host_key *keys = calloc(n, sizeof(*keys));
+
+	if (!keys) {
+		snprintf(err, err_size, "out of memory");
+		return -ENOMEM;
+	}
+	for (size_t i = 0; i < n; i++) {
+		const struct csd_tcp_host_secret *s = &secrets[i];
+		struct tcp_host_key *k = &keys[i];
+		char why[160];
+
+		if (!s->hostnqn || !*s->hostnqn || strlen(s->hostnqn) >= sizeof(k->hostnqn)) {
+			snprintf(err, err_size, "host secret %zu: a host NQN of 1 to %zu characters",
+				 i + 1, sizeof(k->hostnqn) - 1);
+			goto fail;
+		}
+		snprintf(k->hostnqn, sizeof(k->hostnqn), "%s", s->hostnqn);
+		if (csd_dhchap_key_parse(s->secret, &k->host, why, sizeof(why))) {
+			snprintf(err, err_size, "host %s: %s", s->hostnqn, why);
+			goto fail;
+		}
+		if (s->ctrl_secret) {
+			if (csd_dhchap_key_parse(s->ctrl_secret, &k->ctrl, why, sizeof(why))) {
+				snprintf(err, err_size, "host %s, controller secret: %s", s->hostnqn,
+					 why);
+				goto fail;
+			}
+			k->has_ctrl = true;
+		}
+	}
+	*out = keys;
+	return 0;
+fail:
+	free_keys(keys, n);
+	return -EINVAL;
+}
 
 int tcp_auth_configure(struct tcp_target *t, char *err, size_t err_size)
 {
@@ -69,52 +120,76 @@ int tcp_auth_configure(struct tcp_target *t, char *err, size_t err_size)
 	}
 	if (!cfg->nhost_secrets)
 		return 0;
-	t->host_keys = calloc(cfg->nhost_secrets, sizeof(*t->host_keys));
-	if (!t->host_keys)
-		return -ENOMEM;
-	for (size_t i = 0; i < cfg->nhost_secrets; i++) {
-		const struct csd_tcp_host_secret *s = &cfg->host_secrets[i];
-		struct tcp_host_key *k = &t->host_keys[i];
-		char why[160];
-
-		if (!s->hostnqn || !*s->hostnqn || strlen(s->hostnqn) >= sizeof(k->hostnqn)) {
-			snprintf(err, err_size, "host secret %zu: a host NQN of 1 to %zu characters",
-				 i + 1, sizeof(k->hostnqn) - 1);
-			goto fail;
-		}
-		snprintf(k->hostnqn, sizeof(k->hostnqn), "%s", s->hostnqn);
-		if (csd_dhchap_key_parse(s->secret, &k->host, why, sizeof(why))) {
-			snprintf(err, err_size, "host %s: %s", s->hostnqn, why);
-			goto fail;
-		}
-		if (s->ctrl_secret) {
-			if (csd_dhchap_key_parse(s->ctrl_secret, &k->ctrl, why, sizeof(why))) {
-				snprintf(err, err_size, "host %s, controller secret: %s", s->hostnqn,
-					 why);
-				goto fail;
-			}
-			k->has_ctrl = true;
-		}
-		t->nhost_keys++;
-	}
+	if (parse_keys(cfg->host_secrets, cfg->nhost_secrets, &t->host_keys, err, err_size))
+		return -EINVAL;
+	t->nhost_keys = cfg->nhost_secrets;
 	if (worker_start(t)) {
 		snprintf(err, err_size, "cannot start the authentication thread");
-		goto fail;
+		tcp_auth_unconfigure(t);
+		return -EINVAL;
 	}
 	return 0;
-fail:
-	tcp_auth_unconfigure(t);
-	return -EINVAL;
 }
 
 void tcp_auth_unconfigure(struct tcp_target *t)
 {
 	worker_stop(t);
-	if (t->host_keys)
-		OPENSSL_cleanse(t->host_keys, t->nhost_keys * sizeof(*t->host_keys));
-	free(t->host_keys);
+	free_keys(t->host_keys, t->nhost_keys);
 	t->host_keys = NULL;
 	t->nhost_keys = 0;
+	free_keys(t->next_keys, t->nnext_keys);
+	t->next_keys = NULL;
+}
+
+int csd_tcp_target_set_host_secrets(struct csd_tcp_target *tt,
+				    const struct csd_tcp_host_secret *secrets, size_t n, char *err,
+				    size_t err_size)
+{
+	struct tcp_target *t = (struct tcp_target *)tt;
+	struct tcp_host_key *keys, *old;
+	size_t nold;
+	uint64_t one = 1;
+	ssize_t w;
+
+	if (!t->auth_worker) {
+		snprintf(err, err_size, "the target was started without host secrets");
+		return -EINVAL;
+	}
+	if (!n) {
+		snprintf(err, err_size, "no hosts: at least one host secret");
+		return -EINVAL;
+	}
+	if (parse_keys(secrets, n, &keys, err, err_size))
+		return -EINVAL;
+	/* the loop takes them between two events (tcp_auth_take_new_keys) */
+	pthread_mutex_lock(&t->lock);
+	old = t->next_keys;
+	nold = t->nnext_keys;
+	t->next_keys = keys;
+	t->nnext_keys = n;
+	pthread_mutex_unlock(&t->lock);
+	free_keys(old, nold);
+	w = write(t->evfd, &one, sizeof(one));
+	(void)w;
+	return 0;
+}
+
+void tcp_auth_take_new_keys(struct tcp_target *t)
+{
+	struct tcp_host_key *keys;
+	size_t n;
+
+	pthread_mutex_lock(&t->lock);
+	keys = t->next_keys;
+	n = t->nnext_keys;
+	t->next_keys = NULL;
+	pthread_mutex_unlock(&t->lock);
+	if (!keys)
+		return;
+	/* queues hold copies of their host's key: the old array has no other user */
+	free_keys(t->host_keys, t->nhost_keys);
+	t->host_keys = keys;
+	t->nhost_keys = n;
 }
 
 const struct tcp_host_key *tcp_auth_host_key(const struct tcp_target *t, const char *hostnqn)
@@ -130,7 +205,10 @@ int tcp_auth_queue_init(struct tcp_queue *q, const struct tcp_host_key *key)
 	q->auth = calloc(1, sizeof(*q->auth));
 	if (!q->auth)
 		return -ENOMEM;
-	q->auth->key = key;
+	if (key) {
+		q->auth->key = *key;
+		q->auth->required = q->auth->has_key = true;
+	}
 	q->auth->step = DHCHAP_MSG_NEGOTIATE;
 	return 0;
 }
@@ -153,13 +231,14 @@ void tcp_auth_queue_free(struct tcp_queue *q)
 	if (!q->auth)
 		return;
 	transaction_end(q->auth, DHCHAP_MSG_NEGOTIATE);
+	OPENSSL_cleanse(&q->auth->key, sizeof(q->auth->key));
 	free(q->auth);
 	q->auth = NULL;
 }
 
 bool tcp_auth_pending(const struct tcp_queue *q)
 {
-	return q->auth && q->auth->key && !q->auth->authenticated;
+	return q->auth && q->auth->required && !q->auth->authenticated;
 }
 
 /*
@@ -331,13 +410,19 @@ static void on_negotiate(struct tcp_queue *q, const uint8_t *msg, uint32_t len)
 {
 	const struct dhchap_negotiate *n = (const void *)msg;
 	const struct dhchap_protocol_desc *d = NULL;
+	const struct tcp_host_key *key;
 	struct tcp_auth *a = q->auth;
 	int hash, group;
 
 	transaction_end(a, DHCHAP_MSG_NEGOTIATE);
 	a->tid = n->t_id;
-	if (!a->key) {
-		fail(q, DHCHAP_FAIL_NOT_USABLE);	/* no secret for this host */
+	/* each authentication takes the host's secret as it is now (reloaded keys included) */
+	key = tcp_auth_host_key(q->t, q->assoc->hostnqn);
+	a->has_key = key != NULL;
+	if (key)
+		a->key = *key;
+	if (!a->has_key) {
+		fail(q, DHCHAP_FAIL_NOT_USABLE);	/* no secret for this host (now) */
 		return;
 	}
 	if (n->sc_c != 0) {
@@ -387,8 +472,8 @@ static uint16_t check_reply(struct tcp_queue *q, struct tcp_cmd *c)
 	struct tcp_auth *a = q->auth;
 	uint8_t expect[DHCHAP_MAX_HASH_LEN];
 	struct dhchap_response_in in = {
-		.key = &a->key->host, .hash_id = a->hash_id, .challenge = a->c1,
-		.seqnum = a->s1, .tid = a->tid, .hostnqn = a->key->hostnqn,
+		.key = &a->key.host, .hash_id = a->hash_id, .challenge = a->c1,
+		.seqnum = a->s1, .tid = a->tid, .hostnqn = a->key.hostnqn,
 		.subnqn = csd_subsys_nqn(q->t->subsys),
 	};
 	bool match;
@@ -409,7 +494,7 @@ static uint16_t check_reply(struct tcp_queue *q, struct tcp_cmd *c)
 		return DHCHAP_FAIL_FAILED;
 	if (r->cvalid) {
 		/* the host authenticates the controller too: it needs our secret */
-		if (!a->key->has_ctrl || r->seqnum == 0)
+		if (!a->key.has_ctrl || r->seqnum == 0)
 			return DHCHAP_FAIL_FAILED;
 		memcpy(a->c2, r->rval + a->hl, a->hl);
 		a->c2_valid = true;
@@ -531,7 +616,7 @@ static uint16_t send_success1(struct tcp_queue *q, struct tcp_cmd *c)
 	m->hl = (uint8_t)a->hl;
 	if (a->c2_valid) {
 		struct dhchap_response_in in = {
-			.key = &a->key->ctrl, .hash_id = a->hash_id, .challenge = a->c2,
+			.key = &a->key.ctrl, .hash_id = a->hash_id, .challenge = a->c2,
 			.sess_key = a->dh ? a->sess_key : NULL, .sess_key_len = a->sess_key_len,
 			.seqnum = a->s2, .tid = a->tid, .controller = true,
 			.hostnqn = q->assoc->hostnqn, .subnqn = csd_subsys_nqn(q->t->subsys),

@@ -977,6 +977,7 @@ int csd_tcp_target_run(struct csd_tcp_target *tt)
 
 		if (n < 0 && errno != EINTR)
 			return -errno;
+		tcp_auth_take_new_keys(t);	/* before any Connect of this round */
 		for (int i = 0; i < n && !t->stopping; i++) {
 			void *ptr = events[i].data.ptr;
 			struct tcp_queue *q = ptr;

@@ -127,6 +127,8 @@ struct tcp_target {
 	unsigned nconn;
 	struct tcp_host_key *host_keys;	/* hosts that must authenticate */
 	size_t nhost_keys;
+	struct tcp_host_key *next_keys;	/* replacements, for the loop to take (under lock) */
+	size_t nnext_keys;
 	uint8_t dhchap_hash, dhchap_dhgroup;	/* preferred */
 	struct tcp_auth_worker *auth_worker;	/* runs the Diffie-Hellman work */
 };
@@ -151,6 +153,8 @@ int tcp_auth_queue_init(struct tcp_queue *q, const struct tcp_host_key *key);
 void tcp_auth_queue_free(struct tcp_queue *q);
 /* The queue's host must authenticate and has not (yet). */
 bool tcp_auth_pending(const struct tcp_queue *q);
+/* On the loop: take the secrets csd_tcp_target_set_host_secrets() left, if any. */
+void tcp_auth_take_new_keys(struct tcp_target *t);
 /* Wait until the worker has handed back every command it holds (the target is stopping). */
 void tcp_auth_quiesce(struct tcp_target *t);
 /* Authentication Send / Receive: handles and responds (now, or after the worker). */
