@@ -2,7 +2,8 @@
 # make lab-auth: the Linux kernel's NVMe in-band authentication (DH-HMAC-CHAP) and nvme-cli's
 # --dhchap-secret, in a QEMU guest with a kernel that has it (Debian's 6.12), against three
 # csd-target instances that prefer different hashes and DH groups. Prints the session; the
-# targets' logs are kept in lab/cache/last-auth-target*.log.
+# targets' logs are kept in lab/cache/last-auth-target*.log. A fourth target's secret is
+# replaced while the guest is connected, and the guest re-authenticates with the new one.
 #   lab/run-auth-lab.sh [BUILD_DIR]
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
@@ -29,6 +30,7 @@ echo "$hostid" >"$payload/hostid"
 "$build/tools/csd" gen-dhchap-key -m 1 -n "$hostnqn" >"$payload/host.key"
 "$build/tools/csd" gen-dhchap-key -m 3 -n nqn.2026-01.io.csdlab:drive0 >"$payload/ctrl.key"
 "$build/tools/csd" gen-dhchap-key -m 1 -n "$hostnqn" >"$payload/wrong.key"
+"$build/tools/csd" gen-dhchap-key -m 1 -n "$hostnqn" >"$payload/new.key"
 keys=$(mktemp)
 chmod 600 "$keys"
 echo "$hostnqn $(cat "$payload/host.key") $(cat "$payload/ctrl.key")" >"$keys"
@@ -44,6 +46,22 @@ for prefs in "sha256 ffdhe2048" "sha512 ffdhe8192" "sha384 null"; do
 	pids+=($!)
 	i=$((i + 1))
 done
+# a fourth, whose secret is replaced (SIGHUP) as soon as the guest has connected to it
+rotkeys=$(mktemp)
+chmod 600 "$rotkeys"
+echo "$hostnqn $(cat "$payload/host.key")" >"$rotkeys"
+"$build/tools/csd-target" --port $((port + 3)) --size 16M --slm-size 4M --dhchap-keys "$rotkeys" \
+	-v >"$cache/last-auth-target3.log" 2>&1 &
+rotpid=$!
+pids+=($rotpid)
+(
+	for _ in $(seq 3000); do
+		grep -q 'queue 1 of .* authenticated' "$cache/last-auth-target3.log" && break
+		sleep 0.1
+	done
+	echo "$hostnqn $(cat "$payload/new.key")" >"$rotkeys"
+	kill -HUP $rotpid
+) &
 sleep 0.5
 rm -f "$keys"	# read at start
 timeout 300 qemu-system-x86_64 -accel tcg -cpu max -smp 1 -m 1G -nographic -no-reboot \
@@ -54,4 +72,5 @@ tr -d '\r' <"$cache/console-auth.log" | sed 's/^.*lab: guest up/lab: guest up/' 
 for p in "${pids[@]}"; do kill -INT $p; wait $p || true; done
 pids=()
 echo "lab: what the targets said about authentication:"
-grep -h 'authentic' "$cache"/last-auth-target*.log || true
+grep -h 'authentic\|SIGHUP' "$cache"/last-auth-target*.log || true
+rm -f "$rotkeys"

@@ -21,6 +21,8 @@ check "sha512 with ffdhe8192, bidirectional" \
 	has "sha512-ffdhe8192: dmesg: nvme nvme0: qid 0: authenticated with hash hmac(sha512) dhgroup ffdhe8192"
 check "sha384 without DH (null group)" \
 	has "sha384-null: dmesg: nvme nvme0: qid 0: authenticated with hash hmac(sha384) dhgroup null"
+check "secret rotation: SIGHUP on the target, the new secret in sysfs: Linux re-authenticates" \
+	has "rotated: re-authenticated with the new secret, still connected"
 check "the target logged exactly the two failures" \
 	[ "$(grep -c 'authentication of .* failed' "$log")" = 2 ]
 check "no step of the session failed" bash -c "! grep -q 'FAILED' '$log'"

@@ -375,6 +375,17 @@ static void to_worker(struct tcp_queue *q, struct tcp_cmd *c,
 	pthread_mutex_unlock(&w->lock);
 }
 
+static void authenticated(struct tcp_queue *q)
+{
+	struct tcp_auth *a = q->auth;
+
+	a->authenticated = true;
+	if (q->t->cfg.verbose)
+		fprintf(stderr, "csd-target: %s: queue %u of %s authenticated (%s, %s%s)\n", q->peer,
+			q->qid, a->key.hostnqn, csd_dhchap_hash_name(a->hash_id),
+			csd_dhchap_dhgroup_name(a->dhgroup), a->c2_valid ? ", both ways" : "");
+}
+
 static void fail(struct tcp_queue *q, uint8_t why)
 {
 	struct tcp_auth *a = q->auth;
@@ -514,7 +525,7 @@ static void reply_checked(struct tcp_cmd *c)
 		fail(q, (uint8_t)a->job_status);
 	} else {
 		if (!a->c2_valid)
-			a->authenticated = true;	/* else by Success2 */
+			authenticated(q);	/* else by Success2 */
 		a->step = DHCHAP_MSG_SUCCESS1;
 	}
 	auth_complete(q, c, 0);
@@ -555,7 +566,7 @@ static bool auth_send(struct tcp_queue *q, struct tcp_cmd *c)
 		}
 		return true;
 	} else if (h->auth_id == DHCHAP_MSG_SUCCESS2) {
-		a->authenticated = true;
+		authenticated(q);
 		transaction_end(a, DHCHAP_MSG_NEGOTIATE);
 	} else {
 		fail(q, DHCHAP_FAIL_INCORRECT_MESSAGE);
