@@ -24,7 +24,6 @@
 struct tcp_auth {
 	struct tcp_host_key key;	/* a copy: the target's keys may be replaced meanwhile */
 	bool required;		/* the host has a secret: nothing else until authenticated */
-	bool has_key;		/* key holds its current secret */
 	bool authenticated;
 	bool busy;		/* a message is with the worker */
 	uint16_t (*job)(struct tcp_queue *q, struct tcp_cmd *c);
@@ -207,7 +206,7 @@ int tcp_auth_queue_init(struct tcp_queue *q, const struct tcp_host_key *key)
 		return -ENOMEM;
 	if (key) {
 		q->auth->key = *key;
-		q->auth->required = q->auth->has_key = true;
+		q->auth->required = true;
 	}
 	q->auth->step = DHCHAP_MSG_NEGOTIATE;
 	return 0;
@@ -429,13 +428,11 @@ static void on_negotiate(struct tcp_queue *q, const uint8_t *msg, uint32_t len)
 	a->tid = n->t_id;
 	/* each authentication takes the host's secret as it is now (reloaded keys included) */
 	key = tcp_auth_host_key(q->t, q->assoc->hostnqn);
-	a->has_key = key != NULL;
-	if (key)
-		a->key = *key;
-	if (!a->has_key) {
+	if (!key) {
 		fail(q, DHCHAP_FAIL_NOT_USABLE);	/* no secret for this host (now) */
 		return;
 	}
+	a->key = *key;
 	if (n->sc_c != 0) {
 		fail(q, DHCHAP_FAIL_CONCAT_MISMATCH);	/* secure channels: not offered */
 		return;
