@@ -61,7 +61,8 @@ pids+=($rotpid)
 	done
 	echo "$hostnqn $(cat "$payload/new.key")" >"$rotkeys"
 	kill -HUP $rotpid
-) &
+) >/dev/null 2>&1 &
+pids+=($!)	# killed with the targets if the guest never got that far
 sleep 0.5
 rm -f "$keys"	# read at start
 timeout 300 qemu-system-x86_64 -accel tcg -cpu max -smp 1 -m 1G -nographic -no-reboot \
@@ -69,7 +70,7 @@ timeout 300 qemu-system-x86_64 -accel tcg -cpu max -smp 1 -m 1G -nographic -no-r
 	-netdev user,id=n0 -device virtio-net-pci,netdev=n0 </dev/null >"$cache/console-auth.log" 2>&1 || true
 tr -d '\r' <"$cache/console-auth.log" | sed 's/^.*lab: guest up/lab: guest up/' |
 	awk '/^lab: guest up/ { on = 1 } on' | tee "$cache/last-auth-session.log"
-for p in "${pids[@]}"; do kill -INT $p; wait $p || true; done
+for p in "${pids[@]}"; do kill -INT $p 2>/dev/null || true; wait $p || true; done
 pids=()
 echo "lab: what the targets said about authentication:"
 grep -h 'authentic\|SIGHUP' "$cache"/last-auth-target*.log || true

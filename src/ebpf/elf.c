@@ -13,11 +13,16 @@
 #include <bpf/btf.h>
 #include <bpf/libbpf.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <gelf.h>
 #include <libelf.h>
+#include <poll.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include "ebpf_internal.h"
 
@@ -119,40 +124,137 @@ static int silent_print(enum libbpf_print_level level, const char *fmt, va_list 
 	return 0;
 }
 
-/* User maps from BTF-defined .maps, through libbpf (open only: nothing reaches the kernel). */
+/* A map as libbpf read it, passed from the child process (see load_btf_maps). */
+struct btf_map_def {
+	char name[128];
+	uint32_t type, key, value, max;
+};
+
+/* In the child: libbpf opens the object; status (0 or an errno), count, then the maps. */
+static void btf_maps_child(int fd, const void *buf, size_t size)
+{
+	struct bpf_object *obj;
+	struct bpf_map *m;
+	int32_t status = 0;
+	uint32_t n = 0;
+	struct btf_map_def defs[MAX_MAPS];
+	static const int inherited[] = { SIGINT, SIGTERM, SIGHUP, SIGURG, SIGSEGV, SIGBUS };
+
+	/* the parent's handlers (stop the target, interrupt a JIT run, ...) are not the child's */
+	for (size_t i = 0; i < sizeof(inherited) / sizeof(inherited[0]); i++)
+		signal(inherited[i], SIG_DFL);
+	libbpf_set_print(silent_print);
+	obj = bpf_object__open_mem(buf, size, NULL);
+	if (!obj) {
+		status = errno ? errno : EINVAL;
+	} else {
+		bpf_object__for_each_map(m, obj) {
+			if (bpf_map__is_internal(m))
+				continue;
+			if (n == MAX_MAPS) {
+				status = E2BIG;
+				break;
+			}
+			memset(&defs[n], 0, sizeof(defs[n]));
+			snprintf(defs[n].name, sizeof(defs[n].name), "%s", bpf_map__name(m));
+			defs[n].type = bpf_map__type(m);
+			defs[n].key = bpf_map__key_size(m);
+			defs[n].value = bpf_map__value_size(m);
+			defs[n].max = bpf_map__max_entries(m);
+			n++;
+		}
+	}
+	if (write(fd, &status, sizeof(status)) != sizeof(status) ||
+	    write(fd, &n, sizeof(n)) != sizeof(n) ||
+	    write(fd, defs, n * sizeof(defs[0])) != (ssize_t)(n * sizeof(defs[0])))
+		_exit(2);
+	_exit(0);
+}
+
+/* Read exactly len bytes from fd within the deadline; false on EOF, error or time out. */
+static bool read_all(int fd, void *dst, size_t len, int timeout_ms)
+{
+	for (size_t got = 0; got < len;) {
+		struct pollfd p = { .fd = fd, .events = POLLIN };
+		ssize_t n;
+
+		if (poll(&p, 1, timeout_ms) <= 0)
+			return false;
+		n = read(fd, (uint8_t *)dst + got, len - got);
+		if (n <= 0)
+			return false;
+		got += (size_t)n;
+	}
+	return true;
+}
+
+/*
+ * User maps from BTF-defined .maps, through libbpf (open only: nothing reaches the kernel).
+ * libbpf is not made for hostile objects (the Debian 12 version crashes on some malformed ones,
+ * found by fuzz_elf), and this object may come from any host over the network: libbpf reads
+ * it in a child process, which may crash or hang without taking the drive with it.
+ */
 static int load_btf_maps(struct loader *l, const void *buf, size_t size)
 {
-	libbpf_print_fn_t old = libbpf_set_print(silent_print);
-	struct bpf_object *obj = bpf_object__open_mem(buf, size, NULL);
-	struct bpf_map *m;
-	int err = 0;
+	struct btf_map_def *defs;
+	int fds[2], err = 0, wstatus = 0;
+	int32_t status = 0;
+	uint32_t n = 0;
+	bool ok;
+	pid_t pid;
 
-	libbpf_set_print(old);
-	if (!obj)
-		return elf_error(l, "libbpf could not read the .maps definitions (%s); "
-				 "build with -g so that the object carries BTF", strerror(errno));
-	bpf_object__for_each_map(m, obj) {
+	if (pipe2(fds, O_CLOEXEC))
+		return elf_error(l, "cannot read the .maps definitions: %s", strerror(errno));
+	defs = calloc(MAX_MAPS, sizeof(*defs));
+	if (!defs) {
+		close(fds[0]);
+		close(fds[1]);
+		return -ENOMEM;
+	}
+	pid = fork();
+	if (pid < 0) {
+		close(fds[0]);
+		close(fds[1]);
+		free(defs);
+		return elf_error(l, "cannot read the .maps definitions: %s", strerror(errno));
+	}
+	if (pid == 0) {
+		close(fds[0]);
+		btf_maps_child(fds[1], buf, size);
+	}
+	close(fds[1]);
+	ok = read_all(fds[0], &status, sizeof(status), 5000) && read_all(fds[0], &n, sizeof(n), 5000) &&
+	     n <= MAX_MAPS && read_all(fds[0], defs, n * sizeof(defs[0]), 5000);
+	close(fds[0]);
+	if (!ok)
+		kill(pid, SIGKILL);
+	while (waitpid(pid, &wstatus, 0) < 0 && errno == EINTR)
+		;
+	if (!ok || !WIFEXITED(wstatus) || WEXITSTATUS(wstatus))
+		err = elf_error(l, "libbpf failed on this object's .maps (%s): a malformed object",
+				WIFSIGNALED(wstatus) ? strsignal(WTERMSIG(wstatus)) : "no answer");
+	else if (status)
+		err = elf_error(l, "libbpf could not read the .maps definitions (%s); "
+				"build with -g so that the object carries BTF", strerror(status));
+	for (uint32_t i = 0; i < n && !err; i++) {
 		enum ebpf_map_kind kind;
 
-		if (bpf_map__is_internal(m))
-			continue;
-		switch (bpf_map__type(m)) {
-		case BPF_MAP_TYPE_ARRAY: kind = EBPF_MAP_KIND_ARRAY; break;
-		case BPF_MAP_TYPE_HASH: kind = EBPF_MAP_KIND_HASH; break;
-		default:
-			err = elf_error(l, "map '%s': type %d is not supported (array and hash are)",
-					bpf_map__name(m), bpf_map__type(m));
-			goto out;
+		defs[i].name[sizeof(defs[i].name) - 1] = '\0';
+		if (defs[i].type == BPF_MAP_TYPE_ARRAY) {
+			kind = EBPF_MAP_KIND_ARRAY;
+		} else if (defs[i].type == BPF_MAP_TYPE_HASH) {
+			kind = EBPF_MAP_KIND_HASH;
+		} else {
+			err = elf_error(l, "map '%s': type %u is not supported (array and hash are)",
+					defs[i].name, defs[i].type);
+			break;
 		}
-		err = add_map(l, bpf_map__name(m), kind, bpf_map__key_size(m),
-			      bpf_map__value_size(m), bpf_map__max_entries(m));
-		if (err < 0)
-			goto out;
-		err = 0;
+		err = add_map(l, defs[i].name, kind, defs[i].key, defs[i].value, defs[i].max);
+		if (err > 0)
+			err = 0;
 	}
-out:
-	bpf_object__close(obj);
-	return err;
+	free(defs);
+	return err < 0 ? err : 0;
 }
 
 /* The bytes of the section called `name`, or NULL. */
@@ -563,9 +665,18 @@ int csd_ebpf_prog__load_elf(const void *obj_buf, size_t obj_size, const char *na
 	if ((err = load_exec_sections(&l)) || (err = load_relocations(&l)) ||
 	    (err = collect_functions(&l)) || (err = find_program(&l, name, &main_fn)))
 		goto out;
-	for (size_t i = 1; i < l.shnum; i++)
-		if (!strcmp(sec_name(&l, i), ".maps") && (err = load_btf_maps(&l, obj_buf, obj_size)))
+	{
+		size_t maps = 0;
+
+		for (size_t i = 1; i < l.shnum; i++)
+			maps += !strcmp(sec_name(&l, i), ".maps");
+		if (maps > 1) {
+			err = elf_error(&l, "%zu .maps sections", maps);
 			goto out;
+		}
+		if (maps && (err = load_btf_maps(&l, obj_buf, obj_size)))
+			goto out;
+	}
 	if ((err = load_data_sections(&l)) || (err = place(&l, main_fn)))
 		goto out;
 	/* link placed functions in placement order; linking one may place (append) more */
