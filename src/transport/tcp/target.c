@@ -695,7 +695,9 @@ static void reap_dead_queues(struct tcp_target *t)
 			pp = &q->next;
 			continue;
 		}
+		pthread_mutex_lock(&t->lock);	/* csd_tcp_target_traffic() walks the list */
 		*pp = q->next;
+		pthread_mutex_unlock(&t->lock);
 		for (unsigned i = 0; i < CSD_MAX_QUEUE_SIZE_TCP; i++)
 			free(q->cmds[i].buf);
 		free(q->cmds);
@@ -711,7 +713,11 @@ void tcp_queue_close(struct tcp_queue *q)
 
 	if (q->dead)
 		return;
+	pthread_mutex_lock(&t->lock);	/* dead and counted as closed at once, for the reader */
 	q->dead = true;
+	tcp_traffic_add(&t->closed, &q->traffic);
+	t->nconn--;
+	pthread_mutex_unlock(&t->lock);
 	epoll_ctl(t->epfd, EPOLL_CTL_DEL, q->fd, NULL);
 	close(q->fd);
 	while (q->out_head) {
@@ -721,10 +727,6 @@ void tcp_queue_close(struct tcp_queue *q)
 		free(b);
 	}
 	q->out_tail = NULL;
-	pthread_mutex_lock(&t->lock);
-	tcp_traffic_add(&t->closed, &q->traffic);
-	t->nconn--;
-	pthread_mutex_unlock(&t->lock);
 	/* commands not yet with the drive go now; the others when the drive is done */
 	for (unsigned i = 0; i < q->ncmds; i++)
 		if (q->cmds[i].in_use && !q->cmds[i].submitted)
@@ -802,9 +804,9 @@ static void accept_all(struct tcp_target *t)
 			free(q);
 			continue;
 		}
+		pthread_mutex_lock(&t->lock);
 		q->next = t->queues;
 		t->queues = q;
-		pthread_mutex_lock(&t->lock);
 		t->nconn++;
 		pthread_mutex_unlock(&t->lock);
 		log_event(t, "csd-target: %s: connected%s\n", q->peer, "");
@@ -1049,13 +1051,14 @@ void csd_tcp_target_traffic(struct csd_tcp_target *tt, struct csd_tcp_traffic *o
 {
 	struct tcp_target *t = (struct tcp_target *)tt;
 
+	/* the list under the lock (the loop adds and frees queues); each queue's counters are
+	 * the loop's, read as they are: they only grow */
 	pthread_mutex_lock(&t->lock);
 	*out = t->closed;
-	pthread_mutex_unlock(&t->lock);
-	/* open connections are the loop's: read without the lock, counters only grow */
 	for (struct tcp_queue *q = t->queues; q; q = q->next)
 		if (!q->dead)
 			tcp_traffic_add(out, &q->traffic);
+	pthread_mutex_unlock(&t->lock);
 }
 
 unsigned csd_tcp_target_connections(struct csd_tcp_target *tt)
