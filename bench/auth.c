@@ -132,7 +132,7 @@ static void read_latency(uint16_t port, unsigned n, double out[3])
 
 static void others_while_authenticating(struct csd_subsys *subsys, const char *secret)
 {
-	struct csd_tcp_host_secret s = { HOSTNQN, secret, NULL };
+	struct csd_tcp_host_secret s = { .hostnqn = HOSTNQN, .secret = secret };
 	struct csd_tcp_target_config tc = { .sz = sizeof(tc), .port = 0, .host_secrets = &s,
 					    .nhost_secrets = 1, .allow_unauthenticated = true,
 					    .dhchap_hash = "sha512", .dhchap_dhgroup = "ffdhe8192" };
@@ -199,7 +199,7 @@ int main(int argc, char **argv)
 	printf("connect (admin + 2 I/O queues) to csd-target on loopback, median of %u\n", n);
 	printf("%-22s %12s %16s %8s\n", "target prefers", "no secret ms", "authenticated ms", "ratio");
 	for (size_t i = 0; i < sizeof(configs) / sizeof(configs[0]); i++) {
-		struct csd_tcp_host_secret s = { HOSTNQN, secret, NULL };
+		struct csd_tcp_host_secret s = { .hostnqn = HOSTNQN, .secret = secret };
 		struct csd_tcp_target_config tc = { .sz = sizeof(tc), .port = 0, .host_secrets = &s,
 						    .nhost_secrets = 1, .allow_unauthenticated = true,
 						    .dhchap_hash = configs[i][0],

@@ -34,9 +34,9 @@ static void setup(void)
 {
 	/* one host must authenticate (corpus/pdu/icreq-connect-auth), the others need not */
 	static const struct csd_tcp_host_secret secret = {
-		"nqn.2014-08.org.nvmexpress:uuid:csdlab-fuzz-auth",
-		"DHHC-1:00:AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh+KfiaR:",
-		"DHHC-1:01:vb3shNpwt6PnRJ3wYKwspZpHfeAH17cXc1fDwlzRPrxJu191:",
+		.hostnqn = "nqn.2014-08.org.nvmexpress:uuid:csdlab-fuzz-auth",
+		.secret = "DHHC-1:00:AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh+KfiaR:",
+		.ctrl_secret = "DHHC-1:01:vb3shNpwt6PnRJ3wYKwspZpHfeAH17cXc1fDwlzRPrxJu191:",
 	};
 	struct csd_tcp_target_config tcfg = { .sz = sizeof(tcfg), .addr = "127.0.0.1",
 					      .host_secrets = &secret, .nhost_secrets = 1,

@@ -74,7 +74,8 @@ static void usage(FILE *f)
 		"  -H, --allow-host NQN    accept only these hosts (repeat; default: any)\n"
 		"      --dhchap-keys FILE  DH-HMAC-CHAP: only the hosts in FILE may connect, and\n"
 		"                          each must authenticate; a line is 'HOSTNQN SECRET\n"
-		"                          [CTRL-SECRET]' (DHHC-1 secrets: csd gen-dhchap-key);\n"
+		"                          [CTRL-SECRET] [hash=H] [dhgroup=G]' (DHHC-1 secrets:\n"
+		"                          csd gen-dhchap-key; hash, dhgroup: this host's own);\n"
 		"                          SIGHUP reads it again (connected hosts stay)\n"
 		"      --allow-unauthenticated  with --dhchap-keys: hosts not in FILE may connect\n"
 		"                          too, without authenticating\n"
@@ -186,7 +187,10 @@ static int read_config(struct options *o, const char *path)
 	return 0;
 }
 
-/* The DH-HMAC-CHAP keys file: "HOSTNQN SECRET [CTRL-SECRET]" per line, # comments. */
+/*
+ * The DH-HMAC-CHAP keys file, one host a line, # comments:
+ *   HOSTNQN SECRET [CTRL-SECRET] [hash=sha256|sha384|sha512] [dhgroup=null|ffdhe2048|...]
+ */
 static int load_keys(struct keyfile *kf, const char *path)
 {
 	char *text, *line;
@@ -203,24 +207,38 @@ static int load_keys(struct keyfile *kf, const char *path)
 			"(chmod 600)\n", path);
 	text = (char *)kf->text;
 	while ((line = strsep(&text, "\n"))) {
-		char *fields[4], *f, *fsave = NULL;
+		char *fields[6], *f, *fsave = NULL;
+		struct csd_tcp_host_secret hs = { 0 };
 		int nf = 0;
+		bool bad = false;
 
 		lineno++;
-		for (f = strtok_r(line, " \t\r", &fsave); f && nf < 4; f = strtok_r(NULL, " \t\r", &fsave))
+		for (f = strtok_r(line, " \t\r", &fsave); f && nf < 6; f = strtok_r(NULL, " \t\r", &fsave))
 			fields[nf++] = f;
 		if (nf == 0 || fields[0][0] == '#')
 			continue;
-		if (nf < 2 || nf > 3 || kf->n == MAX_KEYS) {
-			fprintf(stderr, nf < 2 || nf > 3 ?
-				"csd-target: %s:%d: 'HOSTNQN SECRET [CTRL-SECRET]' expected\n" :
+		bad = nf < 2 || f;
+		for (int i = 2; i < nf && !bad; i++) {
+			if (!strncmp(fields[i], "hash=", 5) && !hs.dhchap_hash)
+				hs.dhchap_hash = fields[i] + 5;
+			else if (!strncmp(fields[i], "dhgroup=", 8) && !hs.dhchap_dhgroup)
+				hs.dhchap_dhgroup = fields[i] + 8;
+			else if (i == 2)
+				hs.ctrl_secret = fields[i];
+			else
+				bad = true;
+		}
+		if (bad || kf->n == MAX_KEYS) {
+			fprintf(stderr, bad ?
+				"csd-target: %s:%d: 'HOSTNQN SECRET [CTRL-SECRET] [hash=H] "
+				"[dhgroup=G]' expected\n" :
 				"csd-target: %s:%d: at most " MAX_KEYS_STR " hosts\n", path, lineno);
 			keyfile_free(kf);
 			return -1;
 		}
-		kf->secrets[kf->n++] = (struct csd_tcp_host_secret){
-			.hostnqn = fields[0], .secret = fields[1],
-			.ctrl_secret = nf == 3 ? fields[2] : NULL };
+		hs.hostnqn = fields[0];
+		hs.secret = fields[1];
+		kf->secrets[kf->n++] = hs;
 	}
 	if (!kf->n) {
 		fprintf(stderr, "csd-target: %s: no hosts (a line is 'HOSTNQN SECRET')\n", path);

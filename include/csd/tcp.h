@@ -37,6 +37,8 @@ struct csd_tcp_host_secret {
 	const char *hostnqn;
 	const char *secret;		/* the host's: it proves itself with it */
 	const char *ctrl_secret;	/* the controller's, for bidirectional; NULL: none */
+	const char *dhchap_hash;	/* this host's preferred hash; NULL: the target's */
+	const char *dhchap_dhgroup;	/* this host's preferred DH group; NULL: the target's */
 };
 
 struct csd_tcp_target_config {

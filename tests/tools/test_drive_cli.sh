@@ -93,11 +93,14 @@ bad_flag() {	# bad_flag "what the message says" ARGS...
 }
 printf '# hosts\nnqn.h1\n' >"$tmp/keys.short"
 printf 'nqn.h1 DHHC-1:01:bm90LWEta2V5:\n' >"$tmp/keys.bad"
+printf 'nqn.h1 DHHC-1:00:AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh+KfiaR: dhgroup=ffdhe1000\n' \
+	>"$tmp/keys.group"
 for args in "--engine lisp|--engine 'lisp'" "--host-max-programs many|--host-max-programs 'many'" \
 	    "--host-max-slm -1|--host-max-slm '-1'" "--slow-client-ms 5|--slow-client-ms '5': 100 to" \
 	    "--dhchap-hash md5|--dhchap-hash 'md5'" "--dhchap-dhgroup ffdhe1024|--dhchap-dhgroup 'ffdhe1024'" \
 	    "--dhchap-keys $tmp/nothing|$tmp/nothing: No such file" \
-	    "--dhchap-keys $tmp/keys.short|keys.short:2: 'HOSTNQN SECRET [CTRL-SECRET]' expected" \
+	    "--dhchap-keys $tmp/keys.short|keys.short:2: 'HOSTNQN SECRET [CTRL-SECRET] [hash=H] [dhgroup=G]' expected" \
+	    "--dhchap-keys $tmp/keys.group|host nqn.h1: DH group 'ffdhe1000'" \
 	    "--dhchap-keys $tmp/keys.bad|host nqn.h1: DHHC-1 secret: 12 base64 characters" \
 	    "--port 70000|--port '70000'" "--lba-size 1000|--lba-size '1000'"; do
 	check "csd-target ${args%%|*}: refused, the message names it" bad_flag "${args#*|}" ${args%%|*}

@@ -44,6 +44,7 @@ static void new_secret(char *out, unsigned hmac, const char *nqn)
 }
 
 static bool others_allowed;	/* the next server lets hosts without a secret in */
+static const char *host_hash, *host_group;	/* the next server's preferences for HOSTNQN */
 
 static void start(const char *hash, const char *group, uint32_t handshake_ms)
 {
@@ -53,7 +54,10 @@ static void start(const char *hash, const char *group, uint32_t handshake_ms)
 					    .dhchap_dhgroup = group, .handshake_ms = handshake_ms,
 					    .allow_unauthenticated = others_allowed };
 
-	secrets[0] = (struct csd_tcp_host_secret){ HOSTNQN, host_secret, ctrl_secret };
+	secrets[0] = (struct csd_tcp_host_secret){ .hostnqn = HOSTNQN, .secret = host_secret,
+						   .ctrl_secret = ctrl_secret,
+						   .dhchap_hash = host_hash,
+						   .dhchap_dhgroup = host_group };
 	server_start_with(&tc);
 }
 
@@ -281,10 +285,10 @@ static void test_unauthenticated_hosts_allowed(void **state)
 /* Secrets replaced while the target runs: new Connects use them, connected hosts stay. */
 static void test_secrets_replaced_at_run_time(void **state)
 {
-	struct csd_tcp_host_secret rotated = { HOSTNQN, wrong_secret, NULL };
-	struct csd_tcp_host_secret other = { "nqn.2014-08.org.nvmexpress:uuid:other", host_secret,
-					     NULL };
-	struct csd_tcp_host_secret bad = { HOSTNQN, "DHHC-1:01:nope:", NULL };
+	struct csd_tcp_host_secret rotated = { .hostnqn = HOSTNQN, .secret = wrong_secret };
+	struct csd_tcp_host_secret other = { .hostnqn = "nqn.2014-08.org.nvmexpress:uuid:other",
+					     .secret = host_secret };
+	struct csd_tcp_host_secret bad = { .hostnqn = HOSTNQN, .secret = "DHHC-1:01:nope:" };
 	struct tcp_host *before, *h;
 	char err[256];
 
@@ -532,6 +536,54 @@ static void test_one_message_at_a_time(void **state)
 	server_stop();
 }
 
+/* A host's own preferences (the keys file's hash= and dhgroup=) win over the target's. */
+static void test_per_host_preferences(void **state)
+{
+	const struct dhchap_challenge *ch = (const void *)rx;
+	uint8_t msg[128], why = 0;
+	struct dhchap_negotiate *n = (void *)msg;
+	struct tcp_host *h;
+	char err[256];
+	uint32_t len;
+	int fd;
+
+	(void)state;
+	host_hash = "sha512";
+	host_group = "null";
+	start("sha256", "ffdhe2048", 0);
+	host_hash = host_group = NULL;
+	fd = raw_connect();
+	send_icreq(fd, 0);
+	raw_admin(fd, HOSTNQN, 0, 0xffff);
+	len = negotiate_msg(msg, 1, CSD_DHCHAP_SHA256, CSD_DHCHAP_DH_NULL);
+	n->desc[0].halen = 3;		/* everything, as Linux offers */
+	n->desc[0].idlist[1] = CSD_DHCHAP_SHA384;
+	n->desc[0].idlist[2] = CSD_DHCHAP_SHA512;
+	n->desc[0].dhlen = 2;
+	n->desc[0].idlist[31] = CSD_DHCHAP_FFDHE2048;
+	assert_int_equal(exchange(fd, msg, len, &why), DHCHAP_MSG_CHALLENGE);
+	assert_int_equal(ch->hashid, CSD_DHCHAP_SHA512);
+	assert_int_equal(ch->dhgid, CSD_DHCHAP_DH_NULL);
+	assert_int_equal(ch->dhvlen, 0);
+	close(fd);
+	assert_int_equal(connect_host(HOSTNQN, host_secret, ctrl_secret, &h, err, sizeof(err)), 0);
+	use(h);
+	tcp_host_disconnect(h);
+	/* and a bad one is named at start */
+	{
+		struct csd_tcp_host_secret s = { .hostnqn = HOSTNQN, .secret = host_secret,
+						 .dhchap_hash = "md5" };
+		struct csd_tcp_target_config tc = { .sz = sizeof(tc), .host_secrets = &s,
+						    .nhost_secrets = 1 };
+		struct csd_tcp_target *t;
+
+		assert_int_equal(csd_tcp_target_create(srv.subsys, &tc, &t, err, sizeof(err)), -EINVAL);
+		assert_string_equal(err, "host " HOSTNQN ": DH-HMAC-CHAP hash 'md5': sha256, sha384 "
+				    "or sha512");
+	}
+	server_stop();
+}
+
 /* A queue that does not authenticate within the slow-client limit is closed. */
 static void test_no_authentication_in_time(void **state)
 {
@@ -562,6 +614,7 @@ int main(void)
 		cmocka_unit_test(test_queue_locked_until_authenticated),
 		cmocka_unit_test(test_no_bigger_group_than_configured),
 		cmocka_unit_test(test_one_message_at_a_time),
+		cmocka_unit_test(test_per_host_preferences),
 		cmocka_unit_test(test_no_authentication_in_time),
 	};
 

@@ -53,9 +53,34 @@ static void free_keys(struct tcp_host_key *keys, size_t n)
 	free(keys);
 }
 
+/* A hash and a DH group by name (NULL: keep *hash, *group); -EINVAL naming the bad one. */
+static int parse_prefs(const char *hash_name, const char *group_name, uint8_t *hash,
+		       uint8_t *group, const char *who, char *err, size_t err_size)
+{
+	int id;
+
+	if (hash_name) {
+		if ((id = csd_dhchap_hash_id(hash_name)) < 0) {
+			snprintf(err, err_size, "%sDH-HMAC-CHAP hash '%s': sha256, sha384 or sha512",
+				 who, hash_name);
+			return -EINVAL;
+		}
+		*hash = (uint8_t)id;
+	}
+	if (group_name) {
+		if ((id = csd_dhchap_dhgroup_id(group_name)) < 0) {
+			snprintf(err, err_size, "%sDH group '%s': null or ffdhe2048, 3072, 4096, "
+				 "6144, 8192", who, group_name);
+			return -EINVAL;
+		}
+		*group = (uint8_t)id;
+	}
+	return 0;
+}
+
 /* Host secrets in DHHC-1 form -> parsed keys; -EINVAL with the host and the problem named. */
-static int parse_keys(const struct csd_tcp_host_secret *secrets, size_t n,
-		      struct tcp_host_key **out, char *err, size_t err_size)
+static int parse_keys(const struct tcp_target *t, const struct csd_tcp_host_secret *secrets,
+		      size_t n, struct tcp_host_key **out, char *err, size_t err_size)
 {
 	struct tcp_host_key *keys = calloc(n, sizeof(*keys));
 
@@ -86,6 +111,12 @@ static int parse_keys(const struct csd_tcp_host_secret *secrets, size_t n,
 			}
 			k->has_ctrl = true;
 		}
+		k->hash = t->dhchap_hash;
+		k->dhgroup = t->dhchap_dhgroup;
+		snprintf(why, sizeof(why), "host %s: ", s->hostnqn);
+		if (parse_prefs(s->dhchap_hash, s->dhchap_dhgroup, &k->hash, &k->dhgroup, why, err,
+				err_size))
+			goto fail;
 	}
 	*out = keys;
 	return 0;
@@ -97,29 +128,15 @@ fail:
 int tcp_auth_configure(struct tcp_target *t, char *err, size_t err_size)
 {
 	const struct csd_tcp_target_config *cfg = &t->cfg;
-	int id;
 
 	t->dhchap_hash = CSD_DHCHAP_SHA256;
 	t->dhchap_dhgroup = CSD_DHCHAP_FFDHE2048;
-	if (cfg->dhchap_hash) {
-		if ((id = csd_dhchap_hash_id(cfg->dhchap_hash)) < 0) {
-			snprintf(err, err_size, "DH-HMAC-CHAP hash '%s': sha256, sha384 or sha512",
-				 cfg->dhchap_hash);
-			return -EINVAL;
-		}
-		t->dhchap_hash = (uint8_t)id;
-	}
-	if (cfg->dhchap_dhgroup) {
-		if ((id = csd_dhchap_dhgroup_id(cfg->dhchap_dhgroup)) < 0) {
-			snprintf(err, err_size, "DH group '%s': null or ffdhe2048, 3072, 4096, 6144, "
-				 "8192", cfg->dhchap_dhgroup);
-			return -EINVAL;
-		}
-		t->dhchap_dhgroup = (uint8_t)id;
-	}
+	if (parse_prefs(cfg->dhchap_hash, cfg->dhchap_dhgroup, &t->dhchap_hash, &t->dhchap_dhgroup,
+			"", err, err_size))
+		return -EINVAL;
 	if (!cfg->nhost_secrets)
 		return 0;
-	if (parse_keys(cfg->host_secrets, cfg->nhost_secrets, &t->host_keys, err, err_size))
+	if (parse_keys(t, cfg->host_secrets, cfg->nhost_secrets, &t->host_keys, err, err_size))
 		return -EINVAL;
 	t->nhost_keys = cfg->nhost_secrets;
 	if (worker_start(t)) {
@@ -158,7 +175,7 @@ int csd_tcp_target_set_host_secrets(struct csd_tcp_target *tt,
 		snprintf(err, err_size, "no hosts: at least one host secret");
 		return -EINVAL;
 	}
-	if (parse_keys(secrets, n, &keys, err, err_size))
+	if (parse_keys(t, secrets, n, &keys, err, err_size))
 		return -EINVAL;
 	/* the loop takes them between two events (tcp_auth_take_new_keys) */
 	pthread_mutex_lock(&t->lock);
@@ -452,13 +469,13 @@ static void on_negotiate(struct tcp_queue *q, const uint8_t *msg, uint32_t len)
 		fail(q, DHCHAP_FAIL_INCORRECT_PAYLOAD);
 		return;
 	}
-	hash = pick(d->idlist, d->halen, q->t->dhchap_hash, CSD_DHCHAP_SHA256, CSD_DHCHAP_SHA512);
+	hash = pick(d->idlist, d->halen, a->key.hash, CSD_DHCHAP_SHA256, CSD_DHCHAP_SHA512);
 	if (hash < 0) {
 		fail(q, DHCHAP_FAIL_HASH_UNUSABLE);
 		return;
 	}
-	group = pick(d->idlist + 30, d->dhlen, q->t->dhchap_dhgroup,
-		     q->t->dhchap_dhgroup == CSD_DHCHAP_DH_NULL ? 0 : 1, q->t->dhchap_dhgroup);
+	group = pick(d->idlist + 30, d->dhlen, a->key.dhgroup,
+		     a->key.dhgroup == CSD_DHCHAP_DH_NULL ? 0 : 1, a->key.dhgroup);
 	if (group < 0) {
 		fail(q, DHCHAP_FAIL_DHGROUP_UNUSABLE);
 		return;

@@ -28,6 +28,7 @@ struct tcp_host_key {
 	char hostnqn[NVME_NQN_LENGTH];
 	struct csd_dhchap_key host, ctrl;
 	bool has_ctrl;
+	uint8_t hash, dhgroup;	/* preferred for this host */
 };
 
 /* One command in flight on a queue; req first so that done() can find it. */
