@@ -6,7 +6,7 @@
  * the same run. Median of N connects each. Then what it costs everyone else: the latency of
  * another host's reads while one host keeps authenticating with ffdhe8192, against the same
  * reads with nobody authenticating.
- *   build/bench/auth [N]        (default 40)
+ *   build/bench/auth [N] [--chart BASE]   (N default 40; BASE.png/.svg with gnuplot)
  */
 #include <pthread.h>
 #include <stdio.h>
@@ -67,6 +67,39 @@ static double median_connect(uint16_t port, const char *secret, unsigned n)
 	m = t[n / 2];
 	free(t);
 	return m;
+}
+
+/* Connect times per group as a chart (log scale), when gnuplot is there. */
+static void chart(const char *base, const char *const names[], const double *plain,
+		  const double *authed, size_t n)
+{
+	char path[600], cmd[700];
+	FILE *f;
+
+	snprintf(path, sizeof(path), "%s.dat", base);
+	if (!(f = fopen(path, "w")))
+		return;
+	for (size_t i = 0; i < n; i++)
+		fprintf(f, "\"%s\" %.3f %.3f\n", names[i], plain[i], authed[i]);
+	fclose(f);
+	snprintf(path, sizeof(path), "%s.gp", base);
+	if (!(f = fopen(path, "w")))
+		return;
+	fprintf(f,
+		"set style data histograms\nset style histogram clustered gap 1\n"
+		"set style fill solid 0.8\nset logscale y\nset grid ytics\nset xtics noenhanced\n"
+		"set key top left\nset ylabel \"connect time, ms (log)\"\nset yrange [0.1:*]\n"
+		"set title \"Connecting (admin + 2 I/O queues): no secret vs DH-HMAC-CHAP, per "
+		"hash and DH group\"\n"
+		"do for [t in \"png svg\"] {\n"
+		"  if (t eq \"png\") { set terminal png size 900,450 } else { set terminal svg size 900,450 }\n"
+		"  set output sprintf(\"%s.%%s\", t)\n"
+		"  plot \"%s.dat\" using 2:xtic(1) title \"no secret\" lc rgb \"#3366cc\", "
+		"\"\" using 3 title \"authenticated\" lc rgb \"#dc3912\"\n}\n", base, base);
+	fclose(f);
+	snprintf(cmd, sizeof(cmd), "gnuplot '%s' 2>/dev/null", path);
+	if (system(cmd) != 0)
+		fprintf(stderr, "bench/auth: gnuplot failed or is missing: no chart\n");
 }
 
 struct hammer {
@@ -173,15 +206,24 @@ int main(int argc, char **argv)
 		{ "sha256", "null" }, { "sha256", "ffdhe2048" }, { "sha384", "ffdhe3072" },
 		{ "sha512", "ffdhe4096" }, { "sha512", "ffdhe6144" }, { "sha512", "ffdhe8192" },
 	};
-	unsigned n = argc > 1 ? (unsigned)atoi(argv[1]) : 40;
+	unsigned n = 40;
+	const char *chart_base = NULL;
+	const char *names[sizeof(configs) / sizeof(configs[0])];
+	double plains[sizeof(configs) / sizeof(configs[0])], auths[sizeof(configs) / sizeof(configs[0])];
 	char secret[CSD_DHCHAP_SECRET_MAX], path[] = "/tmp/csd-bench-auth-XXXXXX", err[256];
 	struct csd_dhchap_key key;
 	struct csd_dev_config cfg;
 	struct csd_subsys *subsys;
 	int fd = mkstemp(path);
 
+	for (int i = 1; i < argc; i++) {
+		if (!strcmp(argv[i], "--chart") && i + 1 < argc)
+			chart_base = argv[++i];
+		else if ((n = (unsigned)atoi(argv[i])) < 1 || n > 10000)
+			fd = -1;
+	}
 	if (n < 1 || n > 10000 || fd < 0) {
-		fprintf(stderr, "usage: bench/auth [N: 1-10000 connects per case]\n");
+		fprintf(stderr, "usage: bench/auth [N: 1-10000 connects per case] [--chart BASE]\n");
 		return 2;
 	}
 	close(fd);
@@ -219,10 +261,15 @@ int main(int argc, char **argv)
 		authed = median_connect(csd_tcp_target_port(t), secret, n);
 		snprintf(name, sizeof(name), "%s, %s", configs[i][0], configs[i][1]);
 		printf("%-22s %12.3f %16.3f %8.1f\n", name, plain, authed, authed / plain);
+		names[i] = configs[i][1];
+		plains[i] = plain;
+		auths[i] = authed;
 		csd_tcp_target_stop(t);
 		pthread_join(th, NULL);
 		csd_tcp_target_destroy(t);
 	}
+	if (chart_base)
+		chart(chart_base, names, plains, auths, sizeof(configs) / sizeof(configs[0]));
 	others_while_authenticating(subsys, secret);
 	csd_subsys_destroy(subsys);
 	unlink(path);
