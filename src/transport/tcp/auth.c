@@ -37,8 +37,6 @@ struct tcp_auth {
 	uint8_t c1[DHCHAP_MAX_HASH_LEN], c2[DHCHAP_MAX_HASH_LEN];
 	bool c2_valid;
 	struct dhchap_dh *dh;
-	uint8_t dh_pub[DHCHAP_MAX_DH_LEN];
-	size_t dh_pub_len;
 	uint8_t sess_key[DHCHAP_MAX_DH_LEN];
 	size_t sess_key_len;
 };
@@ -237,7 +235,7 @@ static void transaction_end(struct tcp_auth *a, uint8_t next_step)
 	OPENSSL_cleanse(a->sess_key, sizeof(a->sess_key));
 	OPENSSL_cleanse(a->c1, sizeof(a->c1));
 	OPENSSL_cleanse(a->c2, sizeof(a->c2));
-	a->sess_key_len = a->dh_pub_len = 0;
+	a->sess_key_len = 0;
 	a->c2_valid = false;
 	a->step = next_step;
 }
@@ -374,11 +372,7 @@ static void to_worker(struct tcp_queue *q, struct tcp_cmd *c,
 	c->finish = finish;
 	c->submitted = true;
 	q->outstanding++;
-	if (!w) {		/* no worker (no host has a secret): here and now */
-		a->job_status = job(q, c);
-		c->req.done(&c->req);
-		return;
-	}
+	/* w exists: a transaction gets this far only with a host key, and keys start the worker */
 	c->next_done = NULL;
 	pthread_mutex_lock(&w->lock);
 	if (w->tail)
@@ -593,7 +587,7 @@ static uint16_t send_challenge(struct tcp_queue *q, struct tcp_cmd *c)
 {
 	struct dhchap_challenge *m = (void *)c->buf;
 	struct tcp_auth *a = q->auth;
-	size_t dhlen = dhchap_dh_len(a->dhgroup);
+	size_t dhlen = dhchap_dh_len(a->dhgroup), pub_len = 0;
 
 	if (c->len < sizeof(*m) + a->hl + dhlen)
 		return SC_GEN(NVME_SC_INVALID_FIELD);
@@ -601,7 +595,8 @@ static uint16_t send_challenge(struct tcp_queue *q, struct tcp_cmd *c)
 		if (dhchap_random(&a->s1, sizeof(a->s1)) || dhchap_random(a->c1, a->hl))
 			return SC_GEN(NVME_SC_INTERNAL);
 	} while (a->s1 == 0);
-	if (dhlen && dhchap_dh_new(a->dhgroup, &a->dh, a->dh_pub, &a->dh_pub_len))
+	/* the public value goes straight into the message, after C1 */
+	if (dhlen && dhchap_dh_new(a->dhgroup, &a->dh, m->cval + a->hl, &pub_len))
 		return SC_GEN(NVME_SC_INTERNAL);
 	m->auth_type = DHCHAP_TYPE_DHCHAP;
 	m->auth_id = DHCHAP_MSG_CHALLENGE;
@@ -609,10 +604,9 @@ static uint16_t send_challenge(struct tcp_queue *q, struct tcp_cmd *c)
 	m->hl = (uint8_t)a->hl;
 	m->hashid = a->hash_id;
 	m->dhgid = a->dhgroup;
-	m->dhvlen = (uint16_t)a->dh_pub_len;
+	m->dhvlen = (uint16_t)pub_len;
 	m->seqnum = a->s1;
 	memcpy(m->cval, a->c1, a->hl);
-	memcpy(m->cval + a->hl, a->dh_pub, a->dh_pub_len);
 	return 0;
 }
 
