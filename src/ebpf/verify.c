@@ -102,6 +102,12 @@ struct vslot {
 
 struct vframe {
 	uint64_t init[SLOTS / 8];	/* one bit per byte written */
+	/*
+	 * One bit per byte that may hold part of a saved pointer: such bytes are read back only
+	 * as the whole register they came from (an exact 8-byte fill of a spilled slot), never
+	 * as data, by a helper or by an atomic: that would hand the drive's address to the host.
+	 */
+	uint64_t ptr[SLOTS / 8];
 	struct vslot slot[SLOTS];
 };
 
@@ -519,6 +525,19 @@ static void mark_init(struct vframe *f, int byte)
 	f->init[byte / 64] |= UINT64_C(1) << (byte % 64);
 }
 
+static bool byte_ptr(const struct vframe *f, int byte)
+{
+	return f->ptr[byte / 64] >> (byte % 64) & 1;
+}
+
+static void mark_ptr(struct vframe *f, int byte, bool is_ptr)
+{
+	if (is_ptr)
+		f->ptr[byte / 64] |= UINT64_C(1) << (byte % 64);
+	else
+		f->ptr[byte / 64] &= ~(UINT64_C(1) << (byte % 64));
+}
+
 /* Stack bytes are indexed 0..511 from the frame's bottom; offsets from fp are -512..-1. */
 static int stack_index(int64_t off) { return (int)(off + CSD_EBPF_STACK_SIZE); }
 
@@ -602,6 +621,23 @@ static int check_stack_init(struct verifier *v, struct vstate *st, const struct 
 	return 0;
 }
 
+/* No byte a read may touch holds part of a saved pointer (unless `whole`: an exact fill). */
+static int check_stack_no_ptr(struct verifier *v, struct vstate *st, const struct access *a,
+			      int64_t lo, int64_t hi, bool whole)
+{
+	const struct vframe *f = &st->frame[st->reg[a->ptr].frame];
+
+	if (whole)
+		return 0;
+	for (int64_t b = lo; b < hi + (int64_t)a->size; b++)
+		if (byte_ptr(f, stack_index(b)))
+			return refuse(v, a->pc, "%u-byte %s at r%u%+d takes part of a pointer "
+				      "saved at fp%lld: a saved pointer is read back only whole, "
+				      "by an 8-byte load of its slot", a->size, a->verb, a->ptr,
+				      a->off, (long long)(b & ~INT64_C(7)));
+	return 0;
+}
+
 static int check_ptr_access(struct verifier *v, struct vstate *st, const struct access *a)
 {
 	const struct vreg *p = &st->reg[a->ptr];
@@ -677,8 +713,10 @@ static void stack_store(const struct verifier *v, struct vstate *st, unsigned fr
 	struct vframe *f = &st->frame[frame];
 
 	stack_clobber(v, st, frame, at, at + size);
-	for (unsigned i = 0; i < size; i++)
+	for (unsigned i = 0; i < size; i++) {
 		mark_init(f, stack_index(at + i));
+		mark_ptr(f, stack_index(at + i), src >= 0 && is_pointer(st->reg[src].type));
+	}
 	if (size == 8 && (at & 7) == 0) {
 		struct vslot *s = &f->slot[stack_index(at) / 8];
 		int k = slot_var(v, st, frame, at);
@@ -762,16 +800,15 @@ static int do_load(struct verifier *v, struct vstate *st, const struct access *a
 	lo += a->off;
 	hi += a->off;
 	err = check_stack_init(v, st, a, lo, hi);
+	if (!err) {
+		const struct vslot *s = &st->frame[p.frame].slot[stack_index(lo) / 8];
+		bool whole = lo == hi && a->size == 8 && !(lo & 7) && s->spilled &&
+			     is_pointer(s->reg.type);
+
+		err = check_stack_no_ptr(v, st, a, lo, hi, whole);
+	}
 	if (err)
 		return err;
-	for (int64_t b = lo; b < hi + a->size; b++) {
-		const struct vslot *s = &st->frame[p.frame].slot[stack_index(b) / 8];
-
-		if (s->spilled && is_pointer(s->reg.type) && !(lo == hi && a->size == 8 && !(lo & 7)))
-			return refuse(v, a->pc, "%u-byte read at r%u%+d takes part of a pointer "
-				      "saved at fp%lld", a->size, a->ptr, a->off,
-				      (long long)(b & ~INT64_C(7)));
-	}
 	if (lo == hi && a->size == 8 && !(lo & 7)) {
 		const struct vslot *s = &st->frame[p.frame].slot[stack_index(lo) / 8];
 
@@ -811,6 +848,8 @@ static int check_helper_mem(struct verifier *v, struct vstate *st, unsigned pc, 
 
 		reg_bounds(st, r, &lo, &hi);
 		err = check_stack_init(v, st, &a, lo, hi);
+		if (!err)
+			err = check_stack_no_ptr(v, st, &a, lo, hi, false);
 	}
 	return err;
 }
@@ -837,6 +876,17 @@ static void add_values(struct vstate *st, unsigned dst, int src, int64_t imm, in
 {
 	int64_t dlo, dhi, slo = imm, shi = imm;
 
+	if (src >= 0 && (unsigned)src == dst) {
+		/* x + x and x - x: the relational transfers below take two distinct registers */
+		reg_bounds(st, dst, &dlo, &dhi);
+		if (sign < 0)
+			rv_interval(st, dst, 0, 0);
+		else if (fits(dlo, dhi))
+			rv_interval(st, dst, 2 * dlo, 2 * dhi);
+		else
+			rv_forget(st, dst);
+		return;
+	}
 	if (src >= 0)
 		reg_bounds(st, (unsigned)src, &slo, &shi);
 	if (slo == shi && (sign > 0 || slo != INT64_MIN)) {
@@ -1073,14 +1123,14 @@ static int alu64(struct verifier *v, struct vstate *st, unsigned pc,
 		return 0;
 	}
 	if (x) {
-		b = st->reg[src].tn;
+		/* a constant known from the bounds alone is a constant too: the bits say so */
+		b = reg_const(st, src, &c) ? tnum_const((uint64_t)c) : st->reg[src].tn;
 		reg_bounds(st, src, &blo, &bhi);
 	} else {
 		b = tnum_const((uint64_t)(int64_t)insn->imm);
 		blo = bhi = insn->imm;
 	}
-	alu_bits(st, op, dst, b, blo, bhi, tnum_is_const(b) || (x && reg_const(st, src, &c)),
-		 insn->off != 0);
+	alu_bits(st, op, dst, b, blo, bhi, tnum_is_const(b), insn->off != 0);
 	return 0;
 }
 
@@ -1144,6 +1194,13 @@ static int alu32(struct verifier *v, struct vstate *st, unsigned pc,
 		slo = shi = (int64_t)(uint32_t)insn->imm;
 	before = op == BPF_MOV ? tnum_const(0) : st->reg[dst].tn;
 	src_tn = x ? st->reg[src].tn : tnum_const((uint32_t)insn->imm);
+	if (op == BPF_LSH || op == BPF_RSH || op == BPF_ARSH) {
+		/* 32-bit shifts take the amount modulo 32, 64-bit ones modulo 64 */
+		if (!x)
+			slo = shi = slo & 31;
+		else if (shi > 31 || shi == OCT_INF)
+			goto any32;
+	}
 	if (dlo >= 0 && dhi <= limit && slo >= 0 && shi <= limit && dhi != OCT_INF &&
 	    shi != OCT_INF) {
 		struct csd_ebpf_insn wide = *insn;
@@ -1366,11 +1423,16 @@ static bool const32(struct vstate *st, unsigned r, uint32_t *c)
 	return true;
 }
 
-/* A lookup result's NULL check: every copy (same id) becomes a map pointer or 0. */
-static void null_check(struct vstate *st, uint32_t id, bool is_null)
+/*
+ * A lookup result's NULL check: every copy (same id) becomes a map pointer or 0. Id 0 is a
+ * result whose copies were lost at a join: only the register checked learns anything.
+ */
+static void null_check(struct vstate *st, unsigned checked, bool is_null)
 {
+	uint32_t id = st->reg[checked].id;
+
 	for (unsigned r = 0; r < EBPF_NREGS; r++)
-		if (st->reg[r].type == V_PTR_MAP_OR_NULL && st->reg[r].id == id) {
+		if (st->reg[r].type == V_PTR_MAP_OR_NULL && (r == checked || (id && st->reg[r].id == id))) {
 			if (is_null)
 				set_const(st, r, 0);
 			else
@@ -1380,7 +1442,8 @@ static void null_check(struct vstate *st, uint32_t id, bool is_null)
 		for (unsigned s = 0; s < SLOTS; s++) {
 			struct vslot *slot = &st->frame[f].slot[s];
 
-			if (slot->spilled && slot->reg.type == V_PTR_MAP_OR_NULL && slot->reg.id == id) {
+			if (id && slot->spilled && slot->reg.type == V_PTR_MAP_OR_NULL &&
+			    slot->reg.id == id) {
 				if (is_null)
 					slot->reg = (struct vreg){ .type = V_SCALAR, .tn = tnum_const(0) },
 					slot->lo = slot->hi = 0;
@@ -1412,8 +1475,8 @@ static int branch(struct verifier *v, struct vstate *st, unsigned pc,
 	/* NULL checks of a lookup result */
 	if (ra->type == V_PTR_MAP_OR_NULL && !is32 && (op == BPF_JEQ || op == BPF_JNE) &&
 	    ((!x && imm == 0) || (x && reg_const(st, b, &cb) && cb == 0))) {
-		null_check(taken, ra->id, op == BPF_JEQ);
-		null_check(st, ra->id, op != BPF_JEQ);
+		null_check(taken, a, op == BPF_JEQ);
+		null_check(st, a, op != BPF_JEQ);
 		return 0;
 	}
 	if (is_pointer(ra->type) || (rb && is_pointer(rb->type))) {
@@ -1762,6 +1825,8 @@ static int transfer_insn(struct verifier *v, struct vstate *st, unsigned pc, str
 			reg_bounds(st, insn->dst_reg, &lo, &hi);
 			err = check_stack_init(v, st, &a, lo + a.off, hi + a.off);
 			if (!err)
+				err = check_stack_no_ptr(v, st, &a, lo + a.off, hi + a.off, false);
+			if (!err)
 				stack_clobber(v, st, st->reg[insn->dst_reg].frame, lo + a.off,
 					      hi + a.off + size);
 		}
@@ -1858,6 +1923,9 @@ static bool merge(struct verifier *v, struct vstate **at, unsigned *updates, uns
 
 			if (a->id != b->id && a->id)
 				a->id = 0, changed = true;
+			/* x = y + z must hold on both paths to hold after them */
+			if ((a->sum_y1 != b->sum_y1 || a->sum_z1 != b->sum_z1) && a->sum_y1)
+				a->sum_y1 = a->sum_z1 = 0, changed = true;
 			/* known bits can be lost one at a time: widening gives them all up at once */
 			if (!tnum_equal(u, a->tn))
 				a->tn = widen ? tnum_unknown() : u, changed = true;
@@ -1875,9 +1943,12 @@ static bool merge(struct verifier *v, struct vstate **at, unsigned *updates, uns
 		struct vframe *fa = &old->frame[f];
 		const struct vframe *fb = &in->frame[f];
 
-		for (unsigned w = 0; w < SLOTS / 8; w++)
+		for (unsigned w = 0; w < SLOTS / 8; w++) {
 			if ((fa->init[w] & fb->init[w]) != fa->init[w])
 				fa->init[w] &= fb->init[w], changed = true;
+			if ((fa->ptr[w] | fb->ptr[w]) != fa->ptr[w])
+				fa->ptr[w] |= fb->ptr[w], changed = true;
+		}
 		for (unsigned s = 0; s < SLOTS; s++) {
 			struct vslot *sa = &fa->slot[s];
 			const struct vslot *sb = &fb->slot[s];
