@@ -171,6 +171,16 @@ int csd_ebpf_prog__verify(struct csd_ebpf_prog *prog, struct csd_ebpf_verify_opt
 bool csd_ebpf_prog__verified(const struct csd_ebpf_prog *prog);
 
 /*
+ * Memory for program input that a wrong proof cannot get out of (docs/ebpf-runtime.md,
+ * "Defence in depth"): `size` bytes (at most 4 GiB - 64 KiB), zero-filled, at the start of
+ * 4 GiB of address space of its own with guard pages around. A verified program run over
+ * memory inside one runs as sandboxed JIT code: its input accesses are masked into the
+ * sandbox, at the cost of one instruction, instead of checked. NULL and errno on failure.
+ */
+void *csd_ebpf_sandbox_alloc(size_t size);
+void csd_ebpf_sandbox_free(void *mem);
+
+/*
  * Make the run on `thread` look at its abort flag now. The JIT's code for a verified program
  * has no budget checks in its loops (that is what makes it as fast as compiled C), so whoever
  * sets the flag calls this too, and again until the run returns: it sends SIGURG, whose

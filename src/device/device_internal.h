@@ -66,6 +66,7 @@ struct csd_ns_nvm {
 struct csd_slm_part {
 	char owner[NVME_NQN_LENGTH];	/* "" for the shared one */
 	uint8_t *mem;
+	bool sandboxed;		/* csd_ebpf_sandbox_alloc()'s (else mmap's, when too large) */
 };
 struct csd_ns_slm {
 	uint64_t size;

@@ -75,7 +75,7 @@ static void run_ranges(struct csd_subsys *s, struct csd_req *req, unsigned worke
 	} else {
 		uint64_t at = 0;
 
-		bounce = malloc(total);
+		bounce = csd_ebpf_sandbox_alloc(total);
 		if (!bounce) {
 			res->err = -ENOMEM;
 			return;
@@ -95,7 +95,7 @@ static void run_ranges(struct csd_subsys *s, struct csd_req *req, unsigned worke
 			memcpy(slm + x->ranges[i].sb, bounce + at, x->ranges[i].len);
 			at += x->ranges[i].len;
 		}
-		free(bounce);
+		csd_ebpf_sandbox_free(bounce);
 	}
 }
 
@@ -104,7 +104,8 @@ static void run_stream(struct csd_subsys *s, struct csd_req *req, unsigned worke
 {
 	struct csd_exec *x = req->exec;
 	const uint32_t lba_size = s->nvm.lba_size;
-	uint8_t *buf = malloc((size_t)x->overlap + x->window);
+	/* in a sandbox: verified programs over it run as sandboxed JIT code */
+	uint8_t *buf = csd_ebpf_sandbox_alloc((size_t)x->overlap + x->window);
 	uint64_t carry = 0;
 
 	*bytes = 0;
@@ -137,7 +138,7 @@ static void run_stream(struct csd_subsys *s, struct csd_req *req, unsigned worke
 			left -= nlb;
 		}
 	}
-	free(buf);
+	csd_ebpf_sandbox_free(buf);
 }
 
 static void finish(struct csd_subsys *s, struct csd_req *req, unsigned worker,

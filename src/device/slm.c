@@ -40,15 +40,23 @@ uint8_t *csd_slm_of(struct csd_req *req)
 		if (!strcmp(m->parts[i].owner, owner))
 			mem = m->parts[i].mem;
 	if (!mem && m->nparts < CSD_SLM_MAX_HOSTS) {
-		/* zero-filled, and no memory is taken until a page is written */
-		void *p = mmap(NULL, m->size, PROT_READ | PROT_WRITE,
-			       MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+		/*
+		 * Zero-filled, and no memory is taken until a page is written. In a sandbox, so
+		 * that programs over it run as sandboxed JIT code: a wrong proof reaches at most
+		 * this host's own SLM or the guard pages (docs/ebpf-runtime.md).
+		 */
+		void *p = csd_ebpf_sandbox_alloc(m->size);
+		bool sandboxed = p != NULL;
 
+		if (!p)
+			p = mmap(NULL, m->size, PROT_READ | PROT_WRITE,
+				 MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
 		if (p != MAP_FAILED) {
 			struct csd_slm_part *part = &m->parts[m->nparts++];
 
 			snprintf(part->owner, sizeof(part->owner), "%s", owner);
 			part->mem = mem = p;
+			part->sandboxed = sandboxed;
 		}
 	}
 	pthread_mutex_unlock(&m->lock);
@@ -57,8 +65,12 @@ uint8_t *csd_slm_of(struct csd_req *req)
 
 void csd_slm_free(struct csd_subsys *s)
 {
-	for (unsigned i = 0; i < s->slm.nparts; i++)
-		munmap(s->slm.parts[i].mem, s->slm.size);
+	for (unsigned i = 0; i < s->slm.nparts; i++) {
+		if (s->slm.parts[i].sandboxed)
+			csd_ebpf_sandbox_free(s->slm.parts[i].mem);
+		else
+			munmap(s->slm.parts[i].mem, s->slm.size);
+	}
 	s->slm.nparts = 0;
 	pthread_mutex_destroy(&s->slm.lock);
 }

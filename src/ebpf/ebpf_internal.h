@@ -80,15 +80,30 @@ struct csd_ebpf_prog {
 	struct ebpf_map *maps;
 	size_t map_cnt;
 	bool verified;		/* csd_ebpf_prog__verify() proved it safe */
+	/*
+	 * Per instruction, the memory a load, store or atomic there reaches by the proof
+	 * (enum ebpf_guard): the JIT keeps one cheap check of that region in verified code, so
+	 * that a wrong proof ends in a fault, not in a read or write of other memory.
+	 */
+	uint8_t *guard;
 	bool writes_input;	/* ... and found stores into the input memory */
-	/* JIT code, compiled at the first run that wants it: [0] checked, [1] verified */
+	/* JIT code, compiled at the first run that wants it, per enum jit_mode (jit.h) */
 	pthread_mutex_t jit_lock;
-	struct ebpf_jit_code jit[2];
-	int jit_err[2];
+	struct ebpf_jit_code jit[3];
+	int jit_err[3];
 	pthread_mutex_t log_lock;
 	size_t log_len;
 	char log[EBPF_LOG_SIZE];
 };
+
+/* What the verifier proved an access reaches (csd_ebpf_prog.guard). */
+enum ebpf_guard {
+	EBPF_GUARD_ANY,		/* not an access, or different regions on different paths */
+	EBPF_GUARD_INPUT,
+	EBPF_GUARD_STACK,	/* some frame of the run's stack */
+	EBPF_GUARD_MAP,		/* + m: the values of map m (m < EBPF_GUARD_MAX_MAPS) */
+};
+#define EBPF_GUARD_MAX_MAPS	(255 - EBPF_GUARD_MAP)
 
 /* A span of memory the running program may touch. */
 struct ebpf_region {
@@ -151,6 +166,9 @@ void ebpf_insn_regs(const struct csd_ebpf_insn *insn, uint32_t *reads, uint32_t 
 int ebpf_prog_create(const struct csd_ebpf_insn *insns, size_t cnt, struct ebpf_map *maps,
 		     size_t map_cnt, const struct csd_ebpf_load_opts *opts,
 		     struct csd_ebpf_prog **out);
+
+/* true when [mem, mem + len) lies in a sandbox (sandbox.c); *base: its aligned start. */
+bool ebpf_sandbox_of(const void *mem, size_t len, uint64_t *base);
 
 /* The verifier (verify.c): 0, or -EACCES with the reason in log. */
 int ebpf_verify(struct csd_ebpf_prog *prog, char *log, size_t log_size, bool *writes_input,

@@ -27,17 +27,27 @@ struct jit_ctx {
 	uint32_t depth;		/* nested bpf-to-bpf calls */
 	uint64_t interrupted_rip;	/* set by the signal handler */
 	const struct ebpf_jit_code *code;
+	uint64_t sandbox_base;	/* sandboxed code: the input's 4 GiB-aligned sandbox, in r9 */
+	uint64_t segv_addr;	/* sandboxed code: where an access hit the sandbox's guard */
+	bool segv;
+};
+
+/* How a program is compiled: prog->jit[mode]. */
+enum jit_mode {
+	JIT_CHECKED,		/* not verified: every access checked */
+	JIT_VERIFIED,		/* verified: one check per access, of the region it was proven in */
+	JIT_SANDBOXED,		/* verified, input in a sandbox: input accesses masked into it */
+	JIT_MODES,
 };
 
 typedef uint64_t (*jit_entry_fn)(struct jit_ctx *ctx);
 
-/* Compile prog; checked: keep a check per memory access (programs not verified). */
-int ebpf_jit_compile(const struct csd_ebpf_prog *prog, bool checked, struct ebpf_jit_code *out);
+int ebpf_jit_compile(const struct csd_ebpf_prog *prog, enum jit_mode mode, struct ebpf_jit_code *out);
 void ebpf_jit_free(struct ebpf_jit_code *code);
 
 /* Run a compiled program: the same contract as csd_ebpf_prog__run(). */
 int ebpf_jit_run(struct csd_ebpf_prog *prog, const struct ebpf_jit_code *code, void *mem,
-		 size_t len, struct csd_ebpf_run_opts *opts, uint64_t *ret);
+		 size_t len, uint64_t sandbox_base, struct csd_ebpf_run_opts *opts, uint64_t *ret);
 
 /* Called from machine code. */
 int jit_mem_slow(struct jit_ctx *ctx, uint64_t addr, uint64_t size_write, uint64_t pc);

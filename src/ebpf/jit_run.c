@@ -52,6 +52,46 @@ static void on_sigurg(int sig, siginfo_t *info, void *ucv)
 	}
 }
 
+static struct sigaction previous_sigsegv;
+
+/*
+ * SIGSEGV: sandboxed code (a verified program whose input is in a sandbox, sandbox.c) whose
+ * access hit the sandbox's guard pages: the proof was wrong. The run ends there with a memory
+ * fault, as at an abort; the drive goes on. Any other SIGSEGV is not ours: the previous
+ * handler's, or the default action once this handler returns to the faulting instruction.
+ */
+static void on_sigsegv(int sig, siginfo_t *info, void *ucv)
+{
+	struct jit_ctx *ctx = active_run;
+	ucontext_t *uc = ucv;
+
+	if (ctx && ctx->sandbox_base) {
+		uint64_t rip = (uint64_t)uc->uc_mcontext.gregs[REG_RIP];
+		uint64_t base = (uint64_t)(uintptr_t)ctx->code->code;
+		uint64_t addr = (uint64_t)(uintptr_t)info->si_addr;
+
+		if (rip - base >= ctx->code->body_start && rip - base < ctx->code->size &&
+		    addr - (ctx->sandbox_base - 65536) < (UINT64_C(1) << 32) + 2 * 65536) {
+			ctx->interrupted_rip = rip;
+			ctx->segv_addr = addr;
+			ctx->segv = true;
+			uc->uc_mcontext.gregs[REG_RIP] = (greg_t)(base + ctx->code->abort_entry);
+			return;
+		}
+	}
+	if (previous_sigsegv.sa_flags & SA_SIGINFO) {
+		if (previous_sigsegv.sa_sigaction) {
+			previous_sigsegv.sa_sigaction(sig, info, ucv);
+			return;
+		}
+	} else if (previous_sigsegv.sa_handler != SIG_DFL &&
+		   previous_sigsegv.sa_handler != SIG_IGN) {
+		previous_sigsegv.sa_handler(sig);
+		return;
+	}
+	signal(sig, SIG_DFL);	/* the instruction runs again and the default action follows */
+}
+
 static void install_handler(void)
 {
 	struct sigaction sa;
@@ -61,6 +101,9 @@ static void install_handler(void)
 	sa.sa_flags = SA_SIGINFO | SA_RESTART;
 	sigemptyset(&sa.sa_mask);
 	sigaction(SIGURG, &sa, &previous_sigurg);
+	sa.sa_sigaction = on_sigsegv;
+	sa.sa_flags = SA_SIGINFO | SA_NODEFER;
+	sigaction(SIGSEGV, &sa, &previous_sigsegv);
 }
 
 void csd_ebpf_run_interrupt(pthread_t thread)
@@ -88,7 +131,13 @@ static uint32_t pc_of_rip(const struct ebpf_jit_code *code, uint64_t rip)
 void jit_interrupted(struct jit_ctx *ctx)
 {
 	ctx->run.pc = pc_of_rip(ctx->code, ctx->interrupted_rip);
-	ebpf_run_fault(&ctx->run, CSD_EBPF_FAULT_ABORTED, 0, 0, "run aborted");
+	if (ctx->segv)
+		ebpf_run_fault(&ctx->run, CSD_EBPF_FAULT_MEMORY, ctx->segv_addr, 0,
+			       "access at 0x%llx is outside the program's memory (it reached the "
+			       "input sandbox's guard: the verifier's proof did not hold)",
+			       (unsigned long long)ctx->segv_addr);
+	else
+		ebpf_run_fault(&ctx->run, CSD_EBPF_FAULT_ABORTED, 0, 0, "run aborted");
 }
 
 int jit_mem_slow(struct jit_ctx *ctx, uint64_t addr, uint64_t size_write, uint64_t pc)
@@ -203,7 +252,7 @@ uint64_t jit_atomic_fetch(uint64_t addr, uint64_t val, uint64_t op_size)
 }
 
 int ebpf_jit_run(struct csd_ebpf_prog *prog, const struct ebpf_jit_code *code, void *mem,
-		 size_t len, struct csd_ebpf_run_opts *opts, uint64_t *ret)
+		 size_t len, uint64_t sandbox_base, struct csd_ebpf_run_opts *opts, uint64_t *ret)
 {
 	uint8_t stack[JIT_STACK_BYTES] __attribute__((aligned(16)));
 	static const unsigned sizes[4] = { 1, 2, 4, 8 };
@@ -236,6 +285,7 @@ int ebpf_jit_run(struct csd_ebpf_prog *prog, const struct ebpf_jit_code *code, v
 	ctx.left = ctx.budget - ctx.chunk;
 
 	ctx.code = code;
+	ctx.sandbox_base = sandbox_base;
 	pthread_once(&handler_once, install_handler);
 	active_run = &ctx;
 	__atomic_signal_fence(__ATOMIC_SEQ_CST);
@@ -248,7 +298,8 @@ int ebpf_jit_run(struct csd_ebpf_prog *prog, const struct ebpf_jit_code *code, v
 	__atomic_signal_fence(__ATOMIC_SEQ_CST);
 	active_run = NULL;
 
-	opts->insns_executed = ctx.budget - ctx.left - ctx.chunk;
+	/* sandboxed code keeps the sandbox in r9, where the others count the budget down */
+	opts->insns_executed = sandbox_base ? 0 : ctx.budget - ctx.left - ctx.chunk;
 	if (ctx.run.faulted) {
 		if (ret)
 			*ret = 0;

@@ -56,6 +56,9 @@ struct jit {
 	size_t len, cap;
 	bool oom;
 	bool checked;
+	bool sandboxed;		/* verified, input in a sandbox: r9 holds its base (sandbox.c) */
+	bool via_r11;		/* the access being compiled goes through [r11 + r11_off] */
+	int16_t r11_off;
 	const struct csd_ebpf_prog *prog;
 	size_t *pc_off;
 	bool *loop_head;
@@ -417,39 +420,106 @@ static unsigned size_index(unsigned size)
 	return size == 1 ? 0 : size == 2 ? 1 : size == 4 ? 2 : 3;
 }
 
-/*
- * r11 := base + off, then (checked code) the fast checks against the input and the stack;
- * anything else goes to a stub that asks C (maps) and faults if it says no.
- */
-static void address(struct jit *j, unsigned base, int16_t off, unsigned size, bool write,
-		    uint32_t pc)
+/* r10 := r11 - [r12 + field]; cmp r10, [r12 + lim] (an offset into the input or stack) */
+static void rel_to_ctx(struct jit *j, int32_t start_field)
 {
-	if (!j->checked)
-		return;		/* verified: the access uses [base + off] itself */
-	/* lea r11, [base + off] */
-	rex(j, true, R11, base, false);
-	emit1(j, 0x8d);
-	modrm_mem(j, R11, base, off);
-	/* input: (r11 - mem_start) < lim[size] */
 	mov_rr(j, true, R11, R10);
 	rex(j, true, R10, CTX, false);
-	emit1(j, 0x2b);		/* sub r10, [r12 + mem_start] */
-	modrm_mem(j, R10, CTX, CTX_OFF(mem_start));
+	emit1(j, 0x2b);		/* sub r10, [r12 + field] */
+	modrm_mem(j, R10, CTX, start_field);
+}
+
+static void check_input(struct jit *j, unsigned size, bool write)
+{
+	rel_to_ctx(j, CTX_OFF(mem_start));
 	rex(j, true, R10, CTX, false);
 	emit1(j, 0x3b);		/* cmp r10, [r12 + lim] */
 	modrm_mem(j, R10, CTX, write ? CTX_OFF(in_wlim[size_index(size)]) :
 				       CTX_OFF(in_lim[size_index(size)]));
+}
+
+static void check_stack(struct jit *j, unsigned size)
+{
+	rel_to_ctx(j, CTX_OFF(stack_start));
+	alu_ri(j, true, 7, R10, (int32_t)(JIT_STACK_BYTES - size + 1));
+}
+
+/*
+ * Verified code keeps one check per access, of the one region the verifier proved it reaches
+ * (prog->guard): a wrong proof then ends in the memory stub, which faults unless the address
+ * is in some other region of the program's, never in a read or write of other memory. Only
+ * [r10 + off] within the frame goes unchecked: r10 is never written, so that needs no proof.
+ * Returns false when the access may use [base + off] as it is.
+ */
+static bool verified_guard(struct jit *j, unsigned base, int16_t off, unsigned size, bool write,
+			   uint32_t pc, uint8_t guard)
+{
+	if (base == RBP && off >= -CSD_EBPF_STACK_SIZE && off + (int)size <= 0)
+		return false;
+	/* lea r11, [base + off] */
+	rex(j, true, R11, base, false);
+	emit1(j, 0x8d);
+	modrm_mem(j, R11, base, off);
+	if (guard == EBPF_GUARD_INPUT) {
+		check_input(j, size, write);
+	} else if (guard == EBPF_GUARD_STACK) {
+		check_stack(j, size);
+	} else {
+		const struct ebpf_map *m = &j->prog->maps[guard - EBPF_GUARD_MAP];
+		uint64_t bytes = (uint64_t)m->max_entries * m->value_size;
+
+		if (bytes < size || bytes - size + 1 > INT32_MAX || (write && m->readonly)) {
+			to_stub(j, JMP, STUB_MEM, pc, size | (unsigned)write << 8);
+			return true;
+		}
+		/* r10 := r11 - values; cmp r10, bytes - size + 1 */
+		mov_ri64(j, R10, (uint64_t)0 - (uint64_t)(uintptr_t)m->values);
+		alu_rr(j, true, 0x01, R11, R10);	/* add r10, r11 */
+		alu_ri(j, true, 7, R10, (int32_t)(bytes - size + 1));
+	}
+	to_stub(j, CC_AE, STUB_MEM, pc, size | (unsigned)write << 8);
+	return true;
+}
+
+/*
+ * r11 := base + off and its check, or nothing (verified_guard). Checked code (a program the
+ * verifier did not prove) tests the input, then the stack, and sends anything else to a stub
+ * that asks C (maps) and faults if it says no. Sets j->via_r11: the access uses [r11].
+ */
+static void address(struct jit *j, unsigned base, int16_t off, unsigned size, bool write,
+		    bool atomic, uint32_t pc)
+{
+	uint8_t guard = j->prog->guard ? j->prog->guard[pc] : EBPF_GUARD_ANY;
+
+	j->r11_off = 0;
+	if (j->sandboxed && guard == EBPF_GUARD_INPUT && !atomic) {
+		/* r11 := sandbox + (base mod 2^32): inside the sandbox or its guard, off or not */
+		mov_rr(j, false, base, R11);
+		alu_rr(j, true, 0x01, BUDGET, R11);	/* add r11, r9 */
+		j->via_r11 = true;
+		j->r11_off = off;
+		return;
+	}
+	if (!j->checked && guard != EBPF_GUARD_ANY) {
+		j->via_r11 = verified_guard(j, base, off, size, write, pc, guard);
+		return;
+	}
+	j->via_r11 = true;
+	if (!j->checked && base == RBP && off >= -CSD_EBPF_STACK_SIZE && off + (int)size <= 0) {
+		j->via_r11 = false;
+		return;
+	}
+	/* lea r11, [base + off] */
+	rex(j, true, R11, base, false);
+	emit1(j, 0x8d);
+	modrm_mem(j, R11, base, off);
+	check_input(j, size, write);
 	emit1(j, 0x72);		/* jb ok (rel8, patched below) */
 	emit1(j, 0);
 	{
 		size_t jb1 = j->len;
 
-		/* stack: (r11 - stack_start) < stack bytes - size + 1 */
-		mov_rr(j, true, R11, R10);
-		rex(j, true, R10, CTX, false);
-		emit1(j, 0x2b);
-		modrm_mem(j, R10, CTX, CTX_OFF(stack_start));
-		alu_ri(j, true, 7, R10, (int32_t)(JIT_STACK_BYTES - size + 1));
+		check_stack(j, size);
 		emit1(j, 0x72);
 		emit1(j, 0);
 		{
@@ -464,18 +534,18 @@ static void address(struct jit *j, unsigned base, int16_t off, unsigned size, bo
 	}
 }
 
-/* The memory operand of an access: [r11] in checked code, [base + off] otherwise. */
+/* The memory operand of an access: [r11] after a check, [base + off] otherwise. */
 static void mem_operand(struct jit *j, unsigned reg, unsigned base, int16_t off)
 {
-	if (j->checked)
-		modrm_mem(j, reg, R11, 0);
+	if (j->via_r11)
+		modrm_mem(j, reg, R11, j->r11_off);
 	else
 		modrm_mem(j, reg, base, off);
 }
 
 static unsigned mem_base(const struct jit *j, unsigned base)
 {
-	return j->checked ? R11 : base;
+	return j->via_r11 ? R11 : base;
 }
 
 static void emit_load(struct jit *j, const struct csd_ebpf_insn *insn, uint32_t pc)
@@ -484,7 +554,7 @@ static void emit_load(struct jit *j, const struct csd_ebpf_insn *insn, uint32_t 
 	unsigned dst = reg_map[insn->dst_reg], base = reg_map[insn->src_reg];
 	bool sx = BPF_MODE(insn->code) == BPF_MEMSX;
 
-	address(j, base, insn->off, size, false, pc);
+	address(j, base, insn->off, size, false, false, pc);
 	base = mem_base(j, base);
 	switch (size) {
 	case 1:		/* movzx r32, byte / movsx r64, byte */
@@ -509,7 +579,7 @@ static void emit_store(struct jit *j, const struct csd_ebpf_insn *insn, uint32_t
 	unsigned size = size_of[BPF_SIZE(insn->code) >> 3];
 	unsigned base = reg_map[insn->dst_reg], src = reg_map[insn->src_reg];
 
-	address(j, base, insn->off, size, true, pc);
+	address(j, base, insn->off, size, true, false, pc);
 	base = mem_base(j, base);
 	if (size == 2)
 		emit1(j, 0x66);
@@ -538,12 +608,12 @@ static void emit_atomic(struct jit *j, const struct csd_ebpf_insn *insn, uint32_
 	int32_t op = insn->imm;
 
 	/* r11 holds the address in checked and verified code alike: the alignment test needs it */
-	if (j->checked) {
-		address(j, reg_map[insn->dst_reg], insn->off, size, true, pc);
-	} else {
+	address(j, reg_map[insn->dst_reg], insn->off, size, true, true, pc);
+	if (!j->via_r11) {
 		rex(j, true, R11, reg_map[insn->dst_reg], false);
 		emit1(j, 0x8d);
 		modrm_mem(j, R11, reg_map[insn->dst_reg], insn->off);
+		j->via_r11 = true;
 	}
 	/* test r11, size - 1; jnz misaligned */
 	rex(j, true, 0, R11, false);
@@ -909,7 +979,7 @@ static void emit_prologue(struct jit *j)
 	load_ctx(j, RCX, CTX_OFF(r4));
 	load_ctx(j, R8, CTX_OFF(r5));
 	load_ctx(j, RBP, CTX_OFF(stack_top));
-	load_ctx(j, BUDGET, CTX_OFF(chunk));
+	load_ctx(j, BUDGET, j->sandboxed ? CTX_OFF(sandbox_base) : CTX_OFF(chunk));
 	alu_rr(j, false, 0x31, RAX, RAX);
 	alu_rr(j, false, 0x31, RBX, RBX);
 	alu_rr(j, false, 0x31, R13, R13);
@@ -1068,7 +1138,7 @@ static bool fuse_load_compare(struct jit *j, size_t pc)
 	target = pc + 2 + (size_t)(ptrdiff_t)jmp->off;
 	if (j->live[target] & (1u << ld->dst_reg))
 		return false;
-	address(j, reg_map[ld->src_reg], ld->off, size, false, (uint32_t)pc);
+	address(j, reg_map[ld->src_reg], ld->off, size, false, false, (uint32_t)pc);
 	base = mem_base(j, reg_map[ld->src_reg]);
 	if (size == 2)
 		emit1(j, 0x66);
@@ -1224,9 +1294,10 @@ static int compile(struct jit *j)
 	return j->oom ? -ENOMEM : 0;
 }
 
-int ebpf_jit_compile(const struct csd_ebpf_prog *prog, bool checked, struct ebpf_jit_code *out)
+int ebpf_jit_compile(const struct csd_ebpf_prog *prog, enum jit_mode mode, struct ebpf_jit_code *out)
 {
-	struct jit j = { .checked = checked, .prog = prog };
+	struct jit j = { .checked = mode == JIT_CHECKED, .sandboxed = mode == JIT_SANDBOXED,
+			 .prog = prog };
 	void *code;
 	int err;
 

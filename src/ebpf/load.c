@@ -517,11 +517,12 @@ void csd_ebpf_prog__free(struct csd_ebpf_prog *prog)
 	free(prog->maps);
 	free(prog->insns);
 	free(prog->lines);
+	free(prog->guard);
 	pthread_mutex_destroy(&prog->log_lock);
 	pthread_mutex_destroy(&prog->jit_lock);
 #ifdef CSD_EBPF_HAVE_JIT
-	ebpf_jit_free(&prog->jit[0]);
-	ebpf_jit_free(&prog->jit[1]);
+	for (int m = 0; m < 3; m++)
+		ebpf_jit_free(&prog->jit[m]);
 #endif
 	free(prog);
 }

@@ -141,6 +141,7 @@ struct verifier {
 	uint64_t work;		/* the sum of the steps' costs, bounded by MAX_WORK */
 	uint32_t next_id;
 	bool writes_input;
+	uint8_t *guard;		/* per pc: the region its access reaches (enum ebpf_guard) */
 	bool trace;		/* CSD_VERIFY_TRACE set: every step to stderr */
 	char *log;
 	size_t log_size;
@@ -548,6 +549,7 @@ struct access {
 	unsigned size;
 	bool write;
 	const char *verb;	/* "read", "write", ... */
+	bool by_helper;		/* a helper's argument: the helper checks it at run time too */
 };
 
 /* The pointer's offset + off as [lo, hi], and lo..hi+size must lie in [min, max_end]. */
@@ -638,6 +640,20 @@ static int check_stack_no_ptr(struct verifier *v, struct vstate *st, const struc
 	return 0;
 }
 
+/* The region an access at pc reaches, the same on every path or EBPF_GUARD_ANY. */
+static void note_guard(struct verifier *v, unsigned pc, const struct vreg *p)
+{
+	uint8_t g = p->type == V_PTR_INPUT ? EBPF_GUARD_INPUT :
+		    p->type == V_PTR_STACK ? EBPF_GUARD_STACK :
+		    p->type == V_PTR_MAP && p->map < EBPF_GUARD_MAX_MAPS ?
+		    (uint8_t)(EBPF_GUARD_MAP + p->map) : EBPF_GUARD_ANY;
+
+	if (v->guard[pc] == 0xff)
+		v->guard[pc] = g;
+	else if (v->guard[pc] != g)
+		v->guard[pc] = EBPF_GUARD_ANY;
+}
+
 static int check_ptr_access(struct verifier *v, struct vstate *st, const struct access *a)
 {
 	const struct vreg *p = &st->reg[a->ptr];
@@ -645,6 +661,8 @@ static int check_ptr_access(struct verifier *v, struct vstate *st, const struct 
 
 	if (err)
 		return err;
+	if (!a->by_helper)
+		note_guard(v, a->pc, p);
 	switch (p->type) {
 	case V_PTR_INPUT:
 		return check_input_access(v, st, a);
@@ -837,7 +855,8 @@ static int do_load(struct verifier *v, struct vstate *st, const struct access *a
 static int check_helper_mem(struct verifier *v, struct vstate *st, unsigned pc, unsigned r,
 			    int64_t size, bool write)
 {
-	struct access a = { pc, r, 0, (unsigned)size, write, write ? "helper write" : "helper read" };
+	struct access a = { pc, r, 0, (unsigned)size, write, write ? "helper write" : "helper read",
+			    true };
 	int err;
 
 	if (size <= 0)
@@ -1797,17 +1816,17 @@ static int transfer_insn(struct verifier *v, struct vstate *st, unsigned pc, str
 			  (uint32_t)insn->imm | ((uint64_t)(uint32_t)insn[1].imm << 32));
 		return 0;
 	case BPF_LDX: {
-		struct access a = { pc, insn->src_reg, insn->off, size, false, "read" };
+		struct access a = { pc, insn->src_reg, insn->off, size, false, "read", false };
 
 		return do_load(v, st, &a, insn->dst_reg, BPF_MODE(insn->code) == BPF_MEMSX);
 	}
 	case BPF_ST: {
-		struct access a = { pc, insn->dst_reg, insn->off, size, true, "write" };
+		struct access a = { pc, insn->dst_reg, insn->off, size, true, "write", false };
 
 		return do_store(v, st, &a, -1, insn->imm);
 	}
 	case BPF_STX: {
-		struct access a = { pc, insn->dst_reg, insn->off, size, true, "write" };
+		struct access a = { pc, insn->dst_reg, insn->off, size, true, "write", false };
 
 		if (BPF_MODE(insn->code) != BPF_ATOMIC)
 			return do_store(v, st, &a, insn->src_reg, 0);
@@ -2289,12 +2308,14 @@ int ebpf_verify(struct csd_ebpf_prog *prog, char *log, size_t log_size, bool *wr
 	v.leader = calloc(v.cnt, sizeof(*v.leader));
 	v.retreat = calloc(v.cnt, 1);
 	v.loop_of = malloc(v.cnt * sizeof(*v.loop_of));
-	if (!v.leader || !v.retreat || !v.loop_of) {
+	v.guard = malloc(v.cnt);
+	if (!v.leader || !v.retreat || !v.loop_of || !v.guard) {
 		err = -ENOMEM;
 		goto out;
 	}
 	for (size_t i = 0; i < v.cnt; i++)
 		v.loop_of[i] = -1;
+	memset(v.guard, 0xff, v.cnt);
 	err = build_cfg(&v);
 	if (err)
 		goto out;
@@ -2335,8 +2356,15 @@ int ebpf_verify(struct csd_ebpf_prog *prog, char *log, size_t log_size, bool *wr
 		ebpf_logf(log, log_size, "the program never reaches an exit");
 		err = -EACCES;
 	}
-	if (!err)
+	if (!err) {
 		*writes_input = v.writes_input;
+		for (size_t pc = 0; pc < v.cnt; pc++)
+			if (v.guard[pc] == 0xff)
+				v.guard[pc] = EBPF_GUARD_ANY;	/* never reached: any check will do */
+		free(prog->guard);
+		prog->guard = v.guard;
+		v.guard = NULL;
+	}
 	*steps = v.visits;
 out:
 	free(st);
@@ -2344,6 +2372,7 @@ out:
 	free(v.leader);
 	free(v.retreat);
 	free(v.loop_of);
+	free(v.guard);
 	return err;
 }
 
