@@ -14,12 +14,18 @@
 #define MAX_LEN		(1u << 16)
 #define MAX_LENGTHS	40
 #define RUN_BUDGET	50000
+#define COPIES		4
 
 struct oracle {
-	uint8_t *buf[2];	/* MAX_LEN + 64 each, the second input placed at another offset */
+	/*
+	 * Inputs of the four copies of a program: two checked interpreter runs at other
+	 * addresses, the verified JIT code over a sandbox (sandboxed) and over plain memory
+	 * (guarded).
+	 */
+	uint8_t *buf[4];
 	uint8_t *fill;
 	uint8_t *random;	/* MAX_LEN + 4096 random bytes: contents are copied, not generated */
-	char log[2][EBPF_LOG_SIZE];
+	char log[COPIES][EBPF_LOG_SIZE];
 };
 
 struct oracle *oracle_new(void)
@@ -31,9 +37,11 @@ struct oracle *oracle_new(void)
 		return NULL;
 	o->buf[0] = malloc(MAX_LEN + 64);
 	o->buf[1] = malloc(MAX_LEN + 4096 + 64);
+	o->buf[2] = csd_ebpf_sandbox_alloc(MAX_LEN);
+	o->buf[3] = malloc(MAX_LEN + 64);
 	o->fill = malloc(MAX_LEN);
 	o->random = malloc(MAX_LEN + 4096);
-	if (!o->buf[0] || !o->buf[1] || !o->fill || !o->random) {
+	if (!o->buf[0] || !o->buf[1] || !o->buf[2] || !o->buf[3] || !o->fill || !o->random) {
 		oracle_free(o);
 		return NULL;
 	}
@@ -48,6 +56,8 @@ void oracle_free(struct oracle *o)
 		return;
 	free(o->buf[0]);
 	free(o->buf[1]);
+	csd_ebpf_sandbox_free(o->buf[2]);
+	free(o->buf[3]);
 	free(o->fill);
 	free(o->random);
 	free(o);
@@ -106,10 +116,11 @@ static __attribute__((noinline)) int run_at_depth(struct csd_ebpf_prog *prog, vo
 }
 
 static void run_one(struct csd_ebpf_prog *prog, void *mem, size_t len, const uint64_t args[3],
-		    size_t depth, struct outcome *out)
+		    size_t depth, enum csd_ebpf_engine engine, struct outcome *out)
 {
-	CSD_EBPF_OPTS(csd_ebpf_run_opts, opts, .budget = RUN_BUDGET, .force_checks = true,
-		      .engine = CSD_EBPF_ENGINE_INTERP, .cpu_id = 1);
+	CSD_EBPF_OPTS(csd_ebpf_run_opts, opts, .budget = RUN_BUDGET,
+		      .force_checks = engine == CSD_EBPF_ENGINE_INTERP, .engine = engine,
+		      .cpu_id = 1);
 
 	memcpy(opts.args, args, sizeof(opts.args));
 	out->r0 = 0;
@@ -138,11 +149,17 @@ enum oracle_verdict oracle_judge(struct oracle *o, const struct csd_ebpf_insn *i
 	static const int64_t base_lens[] = { 0, 1, 2, 3, 4, 7, 8, 9, 15, 16, 17, 31, 32, 33, 63,
 					     64, 65, 127, 128, 129, 255, 256, 257, 512, 4096,
 					     65536 };
-	struct csd_ebpf_prog *prog[2] = { NULL, NULL };
+	/* the interpreter checked (twice, at other addresses), the verified JIT code twice */
+	static const enum csd_ebpf_engine engines[COPIES] = {
+		CSD_EBPF_ENGINE_INTERP, CSD_EBPF_ENGINE_INTERP, CSD_EBPF_ENGINE_JIT,
+		CSD_EBPF_ENGINE_JIT };
+	static const size_t placement[COPIES] = { 8, 4096 + 3, 0, 24 };
+	struct csd_ebpf_prog *prog[COPIES] = { NULL };
 	CSD_EBPF_OPTS(csd_ebpf_verify_opts, vopts, .log_buf = rep->msg, .log_size = sizeof(rep->msg));
 	size_t lens[MAX_LENGTHS], nlens = 0;
 	uint64_t rng = seed * 0x2545f4914f6cdd1dull + 1;
 	enum oracle_verdict v = ORACLE_SOUND;
+	unsigned copies = csd_ebpf_jit_available() ? COPIES : 2;
 
 	rep->msg[0] = 0;
 	rep->len = 0;
@@ -153,13 +170,12 @@ enum oracle_verdict oracle_judge(struct oracle *o, const struct csd_ebpf_insn *i
 		return rep->verdict = ORACLE_REFUSED;
 	}
 	rep->msg[0] = 0;
-	if (load(insns, cnt, &prog[1], NULL, 0)) {
-		csd_ebpf_prog__free(prog[0]);
-		return rep->verdict = ORACLE_NOT_LOADED;
-	}
-	/* the second copy runs as verified too: same proof, other addresses */
-	prog[1]->verified = true;
-	prog[1]->writes_input = prog[0]->writes_input;
+	for (unsigned c = 1; c < copies; c++)
+		if (load(insns, cnt, &prog[c], NULL, 0) || csd_ebpf_prog__verify(prog[c], NULL)) {
+			v = ORACLE_NOT_LOADED;	/* the same program, the same verdict: not expected */
+			snprintf(rep->msg, sizeof(rep->msg), "a second copy did not load or verify");
+			goto out;
+		}
 	for (size_t i = 0; i < 12; i++)
 		add_len(lens, &nlens, base_lens[i]);
 	for (size_t i = 0; i < nconsts; i++)
@@ -169,10 +185,11 @@ enum oracle_verdict oracle_judge(struct oracle *o, const struct csd_ebpf_insn *i
 		add_len(lens, &nlens, base_lens[i]);
 	for (size_t li = 0; li < nlens && v == ORACLE_SOUND; li++) {
 		size_t len = lens[li];
-		uint8_t *mem[2] = { o->buf[0] + 8, o->buf[1] + 4096 + 3 };
+		uint8_t *mem[COPIES];
 		uint64_t args[3];
-		struct outcome out[2];
+		struct outcome out[COPIES];
 		unsigned pattern = li % 4;
+		bool budget = false;
 
 		if (pattern == 1)
 			memset(o->fill, 0xff, len);
@@ -182,38 +199,53 @@ enum oracle_verdict oracle_judge(struct oracle *o, const struct csd_ebpf_insn *i
 			memcpy(o->fill, o->random + csd_xorshift64(&rng) % 4096, len);
 		for (int k = 0; k < 3; k++)
 			args[k] = li % 3 == 0 ? 0 : csd_xorshift64(&rng) >> (li % 5 * 12);
-		for (int c = 0; c < 2; c++) {
+		for (unsigned c = 0; c < copies; c++) {
+			mem[c] = o->buf[c] + placement[c];
 			memcpy(mem[c], o->fill, len);
-			run_one(prog[c], len ? mem[c] : NULL, len, args, c ? 1712 : 8, &out[c]);
+			/* verified JIT code has no budget: it runs only where the checked run ended */
+			if (engines[c] == CSD_EBPF_ENGINE_JIT && budget) {
+				out[c] = out[0];
+				memcpy(mem[c], mem[0], len);
+				continue;
+			}
+			run_one(prog[c], len ? mem[c] : NULL, len, args, c == 1 ? 1712 : 8,
+				engines[c], &out[c]);
 			csd_ebpf_prog__log_read(prog[c], o->log[c], sizeof(o->log[c]));
+			budget |= out[c].kind == CSD_EBPF_FAULT_BUDGET;
 		}
-		for (int c = 0; c < 2; c++)
+		for (unsigned c = 0; c < copies; c++)
 			if (out[c].kind == CSD_EBPF_FAULT_MEMORY || out[c].kind == CSD_EBPF_FAULT_HELPER ||
 			    out[c].kind == CSD_EBPF_FAULT_CALL_DEPTH) {
 				v = ORACLE_FAULT;
 				rep->len = len;
-				snprintf(rep->msg, sizeof(rep->msg), "fault with %zu bytes of input: %s",
+				snprintf(rep->msg, sizeof(rep->msg), "%s fault with %zu bytes of input: %s",
+					 c < 2 ? "checked" : c == 2 ? "sandboxed JIT" : "guarded JIT",
 					 len, out[c].msg);
 				break;
 			}
+		if (budget)
+			break;	/* a long loop: the JIT copies did not run it, their maps differ now */
 		if (v != ORACLE_SOUND)
 			break;
-		if (out[0].kind == CSD_EBPF_FAULT_BUDGET || out[1].kind == CSD_EBPF_FAULT_BUDGET)
-			continue;	/* a long loop: not judged at this length */
-		if (out[0].err != out[1].err || out[0].r0 != out[1].r0 ||
-		    memcmp(mem[0], mem[1], len) || !maps_equal(prog[0], prog[1]) ||
-		    strcmp(o->log[0], o->log[1])) {
-			v = ORACLE_LEAK;
-			rep->len = len;
-			snprintf(rep->msg, sizeof(rep->msg), "with %zu bytes of input, two copies at "
-				 "other addresses differ: r0 %#llx vs %#llx%s%s%s", len,
-				 (unsigned long long)out[0].r0, (unsigned long long)out[1].r0,
-				 memcmp(mem[0], mem[1], len) ? ", input memory differs" : "",
-				 !maps_equal(prog[0], prog[1]) ? ", map contents differ" : "",
-				 strcmp(o->log[0], o->log[1]) ? ", device log differs" : "");
-		}
+		for (unsigned c = 1; c < copies && v == ORACLE_SOUND; c++)
+			if (out[0].err != out[c].err || out[0].r0 != out[c].r0 ||
+			    memcmp(mem[0], mem[c], len) || !maps_equal(prog[0], prog[c]) ||
+			    strcmp(o->log[0], o->log[c])) {
+				v = c == 1 ? ORACLE_LEAK : ORACLE_ENGINES_DIFFER;
+				rep->len = len;
+				snprintf(rep->msg, sizeof(rep->msg), "with %zu bytes of input, %s: r0 "
+					 "%#llx vs %#llx%s%s%s", len,
+					 c == 1 ? "two copies at other addresses differ" :
+					 c == 2 ? "sandboxed JIT code differs from the checked run" :
+					 "guarded JIT code differs from the checked run",
+					 (unsigned long long)out[0].r0, (unsigned long long)out[c].r0,
+					 memcmp(mem[0], mem[c], len) ? ", input memory differs" : "",
+					 !maps_equal(prog[0], prog[c]) ? ", map contents differ" : "",
+					 strcmp(o->log[0], o->log[c]) ? ", device log differs" : "");
+			}
 	}
-	csd_ebpf_prog__free(prog[0]);
-	csd_ebpf_prog__free(prog[1]);
+out:
+	for (unsigned c = 0; c < COPIES; c++)
+		csd_ebpf_prog__free(prog[c]);
 	return rep->verdict = v;
 }

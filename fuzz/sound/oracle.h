@@ -5,7 +5,9 @@
  * constant it uses, large) and contents; it must never fault on memory, a helper's pointer or
  * the call depth. It is also run twice side by side, as two loaded copies with their input,
  * maps and stack at different addresses: any difference in result, input memory, map
- * contents or device log means a drive address reached something the host can read.
+ * contents or device log means a drive address reached something the host can read. And the
+ * JIT code the drive runs for a verified program (sandboxed and guarded, docs/ebpf-runtime.md)
+ * must compute exactly what the checked run computed.
  */
 #ifndef CSD_FUZZ_ORACLE_H
 #define CSD_FUZZ_ORACLE_H
@@ -22,6 +24,7 @@ enum oracle_verdict {
 	ORACLE_SOUND,		/* accepted, and every run kept to its memory and leaked nothing */
 	ORACLE_FAULT,		/* accepted, and a checked run faulted: the proof was wrong */
 	ORACLE_LEAK,		/* accepted, and what the host sees depends on drive addresses */
+	ORACLE_ENGINES_DIFFER,	/* accepted, and its JIT code computed something else */
 };
 
 struct oracle_report {

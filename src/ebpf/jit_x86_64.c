@@ -493,11 +493,16 @@ static void address(struct jit *j, unsigned base, int16_t off, unsigned size, bo
 
 	j->r11_off = 0;
 	if (j->sandboxed && guard == EBPF_GUARD_INPUT && !atomic) {
-		/* r11 := sandbox + (base mod 2^32): inside the sandbox or its guard, off or not */
-		mov_rr(j, false, base, R11);
+		/*
+		 * r11 := sandbox + ((base + off) mod 2^32): inside the sandbox or its guard,
+		 * whatever base holds. The offset is added before the cut: a pointer may lie
+		 * before its input and an offset bring it back in (base - 5, off 110).
+		 */
+		rex(j, false, R11, base, false);
+		emit1(j, 0x8d);				/* lea r11d, [base + off] */
+		modrm_mem(j, R11, base, off);
 		alu_rr(j, true, 0x01, BUDGET, R11);	/* add r11, r9 */
 		j->via_r11 = true;
-		j->r11_off = off;
 		return;
 	}
 	if (!j->checked && guard != EBPF_GUARD_ANY) {
