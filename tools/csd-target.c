@@ -67,7 +67,8 @@ static void usage(FILE *f)
 		"  -p, --port PORT         TCP port (default 4420; 0 picks one)\n"
 		"  -n, --nqn NQN           subsystem NQN (default nqn.2026-01.io.csdlab:drive0)\n"
 		"  -f, --file PATH         NVM backing file (default: in a new temporary directory)\n"
-		"  -s, --size SIZE         NVM namespace size (default 1G, or the file's size)\n"
+		"  -s, --size SIZE         NVM namespace size (default: an existing file's size, 1G\n"
+		"                          for a new one; a file is grown to SIZE, never shortened)\n"
 		"  -l, --lba-size N        512 or 4096 (default 512)\n"
 		"  -m, --slm-size SIZE     Subsystem Local Memory (default 64M)\n"
 		"  -t, --threads N         engine threads for Execute Program (default 2)\n"
@@ -458,13 +459,30 @@ int main(int argc, char **argv)
 		snprintf(o.tmpfile, sizeof(o.tmpfile), "%s/nvm.img", o.tmpdir);
 		o.dev.backing_path = o.tmpfile;
 	}
+	{
+		struct stat st;
+
+		if (o.dev.nvm_bytes && !stat(o.dev.backing_path, &st) && st.st_size &&
+		    (uint64_t)st.st_size < o.dev.nvm_bytes)
+			fprintf(stderr, "csd-target: growing %s from %llu to %llu bytes\n",
+				o.dev.backing_path, (unsigned long long)st.st_size,
+				(unsigned long long)o.dev.nvm_bytes);
+	}
 	if (csd_subsys_create(&o.dev, &subsys, err, sizeof(err))) {
 		fprintf(stderr, "csd-target: %s\n", err);
+		if (o.tmpdir[0]) {	/* nothing of a daemon that never ran stays behind */
+			unlink(o.tmpfile);
+			rmdir(o.tmpdir);
+		}
 		return 1;
 	}
 	if (csd_tcp_target_create(subsys, &o.tcp, &the_target, err, sizeof(err))) {
 		fprintf(stderr, "csd-target: %s\n", err);
 		csd_subsys_destroy(subsys);
+		if (o.tmpdir[0]) {	/* e.g. the address is in use: no scratch file left behind */
+			unlink(o.tmpfile);
+			rmdir(o.tmpdir);
+		}
 		return 1;
 	}
 	sigaction(SIGINT, &sa, NULL);

@@ -22,10 +22,17 @@
 #define CSD_NSID_SLM		2
 #define CSD_NSID_COMPUTE	3
 
+#define CSD_NVM_DEFAULT_BYTES	(UINT64_C(1) << 30)
+
 struct csd_dev_config {
 	size_t sz;			/* sizeof(struct csd_dev_config) */
 	const char *backing_path;	/* NVM data; created (sparse) when absent */
-	uint64_t nvm_bytes;		/* namespace size; 0: the existing file's size */
+	/*
+	 * Namespace size; 0: the existing file's size, or CSD_NVM_DEFAULT_BYTES for a new (empty)
+	 * one. An existing file is never shortened: a size below its size is refused; a larger one
+	 * grows it (sparse).
+	 */
+	uint64_t nvm_bytes;
 	uint32_t lba_size;		/* 512 or 4096 */
 	uint64_t slm_bytes;		/* Subsystem Local Memory */
 	unsigned engine_threads;	/* Execute Program workers */

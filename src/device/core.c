@@ -25,7 +25,7 @@ void csd_dev_config_defaults(struct csd_dev_config *cfg)
 {
 	memset(cfg, 0, sizeof(*cfg));
 	cfg->sz = sizeof(*cfg);
-	cfg->nvm_bytes = 1ull << 30;
+	cfg->nvm_bytes = 0;		/* the file's size; CSD_NVM_DEFAULT_BYTES for a new one */
 	cfg->lba_size = 512;
 	cfg->slm_bytes = 64ull << 20;
 	cfg->engine_threads = 2;

@@ -34,7 +34,16 @@ int csd_nvm_open(struct csd_subsys *s, char *err, size_t err_size)
 		return -errno;
 	}
 	if (!bytes)
-		bytes = (uint64_t)st.st_size;
+		bytes = st.st_size ? (uint64_t)st.st_size : CSD_NVM_DEFAULT_BYTES;
+	if (bytes < (uint64_t)st.st_size) {
+		/* the data past the new end would be gone */
+		snprintf(err, err_size, "%s is %llu bytes, more than the namespace size %llu: an "
+			 "existing backing file is never shortened (leave the size out to use the "
+			 "file's)", path, (unsigned long long)st.st_size, (unsigned long long)bytes);
+		close(n->fd);
+		n->fd = -1;
+		return -EINVAL;
+	}
 	if (bytes < s->cfg.lba_size || bytes % s->cfg.lba_size) {
 		snprintf(err, err_size, "%s: namespace size %llu is not a positive multiple of the "
 			 "LBA size %u", path, (unsigned long long)bytes, s->cfg.lba_size);
@@ -42,7 +51,7 @@ int csd_nvm_open(struct csd_subsys *s, char *err, size_t err_size)
 		n->fd = -1;
 		return -EINVAL;
 	}
-	/* sparse: only what is written takes space; an existing larger file keeps its data */
+	/* sparse: only what is written takes space */
 	if ((uint64_t)st.st_size != bytes && ftruncate(n->fd, (off_t)bytes)) {
 		snprintf(err, err_size, "%s: cannot size to %llu bytes: %s", path,
 			 (unsigned long long)bytes, strerror(errno));

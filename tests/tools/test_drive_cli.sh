@@ -156,6 +156,39 @@ check "SIGHUP with a broken file: named, and the secrets in use kept" bash -c \
 	"grep -q 'host $hostnqn: DHHC-1 secret: 6 base64 characters' '$tmp/target.$starts.err' &&
 	 '$csd' id-ctrl $A --dhchap-secret '$new' | grep -q '^model      csdlab$'"
 
+kill $pid; wait $pid 2>/dev/null; pid=
+
+# issue 17: an existing backing file is never shortened, and never silently resized
+head -c 2M /dev/urandom >"$tmp/big.img"
+cp "$tmp/big.img" "$tmp/big.orig"
+start_target --file "$tmp/big.img"
+check "a 2 MiB file without --size: a 2 MiB namespace" bash -c \
+	"'$csd' id-ns -p $port -N 1 --json | grep -q '\"bytes\": 2097152'"
+check "... whose last block is the file's" bash -c \
+	"'$csd' read -p $port --slba 4095 --blocks 1 -O '$tmp/last' && cmp '$tmp/last' <(tail -c 512 '$tmp/big.orig')"
+kill $pid; wait $pid 2>/dev/null; pid=
+check "... and the file is as it was" cmp "$tmp/big.img" "$tmp/big.orig"
+check "--size below the file's size is refused, saying so, the file untouched" bash -c \
+	"! '$target' -p 0 --file '$tmp/big.img' --size 1M 2>'$tmp/why' &&
+	 grep -q 'is 2097152 bytes, more than the namespace size 1048576: an existing backing file is never shortened' '$tmp/why' &&
+	 cmp '$tmp/big.img' '$tmp/big.orig'"
+head -c 32K /dev/urandom >"$tmp/small.img"
+start_target --file "$tmp/small.img"
+kill $pid; wait $pid 2>/dev/null; pid=
+check "a 32 KiB file without --size stays 32 KiB" bash -c "[ \$(stat -c %s '$tmp/small.img') = 32768 ]"
+start_target --file "$tmp/small.img" --size 4M
+kill $pid; wait $pid 2>/dev/null; pid=
+check "--size above it grows it, and the log says so" bash -c \
+	"[ \$(stat -c %s '$tmp/small.img') = 4194304 ] &&
+	 grep -q 'growing $tmp/small.img from 32768 to 4194304 bytes' '$tmp/target.$starts.err'"
+# a target that cannot listen leaves no scratch file behind
+start_target --size 1M
+busy=$port
+before=$(ls -d /tmp/csd-target-* 2>/dev/null | wc -l)
+check "a target that cannot listen leaves no temporary backing file" bash -c \
+	"! '$target' -p $busy --size 1M 2>'$tmp/why' && [ \$(ls -d /tmp/csd-target-* 2>/dev/null | wc -l) = $before ]"
+kill $pid; wait $pid 2>/dev/null; pid=
+
 # when anything failed, what the target said helps most
 [ "$failed" -eq 0 ] || tail -n 40 "$tmp"/target.*.err | sed 's/^/# target: /'
 finish
