@@ -225,6 +225,22 @@ static void test_discovery(void **state)
 	tcp_host_disconnect(h);
 }
 
+/* Issue 17: hosts without a host NQN would all share one identity (programs, SLM): refused. */
+static void test_empty_host_nqn_refused(void **state)
+{
+	struct tcp_host_opts o = { .port = srv.port, .hostnqn = "" };
+	struct tcp_host *h;
+	char err[256];
+
+	(void)state;
+	assert_int_not_equal(tcp_host_connect(&o, &h, err, sizeof(err)), 0);
+	if (!strstr(err, "Connect Invalid Parameters"))
+		fail_msg("the refusal: %s", err);
+	o.hostnqn = "nqn.2014-08.org.nvmexpress:uuid:someone";
+	assert_int_equal(tcp_host_connect(&o, &h, err, sizeof(err)), 0);
+	tcp_host_disconnect(h);
+}
+
 /* Raw sockets: what a proper initiator never sends. */
 
 static void test_malformed_pdus(void **state)
@@ -627,6 +643,7 @@ int main(void)
 		cmocka_unit_test(test_queue_depth),
 		cmocka_unit_test(test_offload_over_the_link),
 		cmocka_unit_test(test_discovery),
+		cmocka_unit_test(test_empty_host_nqn_refused),
 		cmocka_unit_test(test_malformed_pdus),
 		cmocka_unit_test(test_data_digest_error_fails_the_command_only),
 		cmocka_unit_test(test_keep_alive_timeout),

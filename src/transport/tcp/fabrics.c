@@ -110,6 +110,15 @@ void tcp_handle_connect(struct tcp_queue *q, struct tcp_cmd *c)
 		invalid_param(c, true, offsetof(struct nvmf_connect_data, subsysnqn));
 		goto out;
 	}
+	if (!discovery && !d.hostnqn[0]) {
+		/*
+		 * Programs, range sets and SLM belong to a host NQN: hosts without one would all
+		 * share one identity, so they are refused (the Linux host and nvme-cli always
+		 * send one).
+		 */
+		invalid_param(c, true, offsetof(struct nvmf_connect_data, hostnqn));
+		goto out;
+	}
 	if (!discovery && !host_allowed(t, d.hostnqn)) {
 		tcp_cmd_status(c, SC_CONNECT(SC_INVALID_HOST));
 		goto out;
