@@ -280,6 +280,9 @@ int csd_engine_start(struct csd_subsys *s)
 		free(e->threads);
 		free(e->running);
 		free(e->busy_ctrl);
+		e->threads = NULL;
+		e->running = NULL;
+		e->busy_ctrl = NULL;
 		return -ENOMEM;
 	}
 	pthread_mutex_init(&e->lock, NULL);
@@ -288,8 +291,12 @@ int csd_engine_start(struct csd_subsys *s)
 		struct worker_arg *arg = malloc(sizeof(*arg));
 		int err;
 
-		if (!arg)
+		if (!arg) {
+			/* the workers already started must stop before the subsystem goes */
+			e->nthreads = i;
+			csd_engine_stop(s);
 			return -ENOMEM;
+		}
 		arg->s = s;
 		arg->index = i;
 		err = pthread_create(&e->threads[i], NULL, worker_main, arg);
