@@ -241,6 +241,45 @@ static void test_empty_host_nqn_refused(void **state)
 	tcp_host_disconnect(h);
 }
 
+/* Issue 17: H2CData flagged LAST with less than the R2T asked for ends the connection. */
+static void test_short_last_h2c_data(void **state)
+{
+	struct tcp_host *other = host(false, 1);	/* must keep working throughout */
+	struct nvmf_connect_data d = { .cntlid = 0xffff };
+	struct csd_nvme_sqe connect = { .opcode = nvme_admin_fabrics,
+					.nsid = nvme_fabrics_type_connect, .cdw11 = 31 };
+	struct tcp_cmd_pdu p = { .hdr = { .type = TCP_PDU_CMD, .hlen = 72, .plen = 72 },
+				 .cmd = { .opcode = nvme_admin_set_features, .cid = 5,
+					  .cdw10 = NVME_FEAT_FID_HOST_BEHAVIOR } };
+	struct tcp_sgl *sgl = (struct tcp_sgl *)p.cmd.dptr;
+	struct tcp_r2t_pdu r2t;
+	uint8_t block[512], h2c[24 + 512] = { 0 };
+	struct tcp_data_pdu *dp = (struct tcp_data_pdu *)h2c;
+	uint16_t fes = 0;
+	int fd = raw_connect();
+
+	(void)state;
+	send_icreq(fd, 0);
+	snprintf(d.subsysnqn, sizeof(d.subsysnqn), "nqn.2026-01.io.csdlab:drive0");
+	snprintf(d.hostnqn, sizeof(d.hostnqn), "nqn.2014-08.org.nvmexpress:uuid:short-h2c");
+	assert_int_equal(raw_cmd(fd, &connect, &d, sizeof(d)).status >> 1, 0);
+	/* 4 KiB of data asked for with an R2T, 512 bytes sent as the last of it */
+	sgl->type = SGL_TRANSPORT_DATA;
+	sgl->length = 4096;
+	assert_int_equal(send(fd, &p, sizeof(p), 0), 72);
+	assert_int_equal(recv(fd, &r2t, sizeof(r2t), MSG_WAITALL), (ssize_t)sizeof(r2t));
+	assert_int_equal(r2t.hdr.type, TCP_PDU_R2T);
+	assert_int_equal(r2t.r2tl, 4096);
+	*dp = (struct tcp_data_pdu){ .hdr = { .type = TCP_PDU_H2C_DATA, .flags = TCP_F_DATA_LAST,
+					      .hlen = 24, .pdo = 24, .plen = 24 + 512 },
+				     .cccid = 5, .ttag = r2t.ttag, .datao = 0, .datal = 512 };
+	assert_int_equal(send(fd, h2c, sizeof(h2c), 0), (ssize_t)sizeof(h2c));
+	assert_int_equal(expect_term(fd, &fes), TCP_PDU_C2H_TERM);
+	assert_int_equal(fes, TCP_FES_PDU_SEQ_ERR);
+	rw(other, 1, nvme_cmd_read, 0, block, 1);
+	tcp_host_disconnect(other);
+}
+
 /* Raw sockets: what a proper initiator never sends. */
 
 static void test_malformed_pdus(void **state)
@@ -644,6 +683,7 @@ int main(void)
 		cmocka_unit_test(test_offload_over_the_link),
 		cmocka_unit_test(test_discovery),
 		cmocka_unit_test(test_empty_host_nqn_refused),
+		cmocka_unit_test(test_short_last_h2c_data),
 		cmocka_unit_test(test_malformed_pdus),
 		cmocka_unit_test(test_data_digest_error_fails_the_command_only),
 		cmocka_unit_test(test_keep_alive_timeout),

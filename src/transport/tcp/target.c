@@ -478,6 +478,11 @@ static void handle_h2c_data(struct tcp_queue *q)
 		terminate(q, TCP_FES_INVALID_PDU_HDR, offsetof(struct tcp_hdr, plen));
 		return;
 	}
+	if ((p->hdr.flags & TCP_F_DATA_LAST) && p->datao + p->datal != c->r2t_end) {
+		/* "the last of this R2T's data" with less than it asked for: nothing more comes */
+		terminate(q, TCP_FES_PDU_SEQ_ERR, 0);
+		return;
+	}
 	q->rx_cmd = c;
 	rx_expect_data(q, p->hdr.pdo - p->hdr.hlen - hd, c->buf + p->datao, p->datal);
 }
