@@ -728,8 +728,10 @@ int main(int argc, char **argv)
 		generate_file(file, &o, &expected, &up);
 	pid = start_target(&o, file, &port);
 	{
+		/* one streaming Execute over 10 GB in the interpreter takes minutes: no timeout */
 		CSD_OPTS(csd_connect_opts, co, .port = port, .nr_io_queues = (unsigned)o.queues,
-			 .queue_size = (uint16_t)(o.depth + 1), .link_bytes_per_s = o.link);
+			 .queue_size = (uint16_t)(o.depth + 1), .link_bytes_per_s = o.link,
+			 .timeout_ms = CSD_NO_TIMEOUT);
 
 		if ((ret = csd_dev__connect(&co, &dev, err, sizeof(err)))) {
 			fprintf(stderr, "alpha: %s\n", err);

@@ -39,7 +39,15 @@ struct csd_connect_opts {
 	const char *dhchap_ctrl_secret;
 	/* linux: the controller's character device; namespaces are found through sysfs */
 	const char *device;		/* e.g. /dev/nvme0 */
+	/*
+	 * tcp, in ms (0: the default; CSD_NO_TIMEOUT: wait forever): the TCP connection and
+	 * each queue's handshake (10 s), then every command (the Linux host's: 60 s on the admin
+	 * queue, 30 s on I/O queues). A command that times out fails with -ETIMEDOUT.
+	 */
+	uint32_t connect_timeout_ms;
+	uint32_t timeout_ms;
 };
+#define CSD_NO_TIMEOUT	UINT32_MAX
 
 #define CSD_OPTS(type, name, ...) struct type name = { .sz = sizeof(struct type), __VA_ARGS__ }
 

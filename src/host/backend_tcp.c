@@ -71,7 +71,9 @@ int csd_tcp_backend_open(struct csd_dev *dev, const struct csd_connect_opts *o, 
 				    .nr_io_queues = o->nr_io_queues, .queue_size = o->queue_size,
 				    .kato_ms = o->kato_ms, .link_bytes_per_s = o->link_bytes_per_s,
 				    .dhchap_secret = o->dhchap_secret,
-				    .dhchap_ctrl_secret = o->dhchap_ctrl_secret };
+				    .dhchap_ctrl_secret = o->dhchap_ctrl_secret,
+				    .connect_timeout_ms = o->connect_timeout_ms,
+				    .admin_timeout_ms = o->timeout_ms, .io_timeout_ms = o->timeout_ms };
 	struct tcp_host *h;
 	int ret = tcp_host_connect(&ho, &h, err, err_size);
 

@@ -3,6 +3,8 @@
 #include <errno.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <fcntl.h>
+#include <poll.h>
 #include <nvme/types.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -83,6 +85,8 @@ static int send_all(struct host_queue *q, const void *buf, size_t len)
 
 		if (n < 0 && errno == EINTR)
 			continue;
+		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+			return -ETIMEDOUT;	/* SO_SNDTIMEO: the target stopped reading */
 		if (n <= 0)
 			return n < 0 ? -errno : -EPIPE;
 		q->traffic.bytes_out += (uint64_t)n;
@@ -103,6 +107,8 @@ static int recv_all(struct host_queue *q, void *buf, size_t len)
 
 		if (n < 0 && errno == EINTR)
 			continue;
+		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+			return -ETIMEDOUT;	/* SO_RCVTIMEO: no answer in time */
 		if (n <= 0)
 			return n < 0 ? -errno : -ECONNRESET;
 		q->traffic.bytes_in += (uint64_t)n;
@@ -191,6 +197,50 @@ static int skip(struct host_queue *q, size_t n)
 	return 0;
 }
 
+/* SO_RCVTIMEO and SO_SNDTIMEO of a queue's socket (TCP_HOST_NO_TIMEOUT: none). */
+static void set_timeout(int fd, uint32_t ms)
+{
+	struct timeval tv = { 0, 0 };
+
+	if (ms != TCP_HOST_NO_TIMEOUT) {
+		tv.tv_sec = ms / 1000;
+		tv.tv_usec = (suseconds_t)(ms % 1000) * 1000;
+	}
+	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+	setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
+}
+
+/* connect(), giving up after ms: 0 or -errno (-ETIMEDOUT). */
+static int connect_within(int fd, const struct sockaddr_in *sa, uint32_t ms)
+{
+	int flags = fcntl(fd, F_GETFL), soerr = 0, ret = 0;
+	socklen_t len = sizeof(soerr);
+	struct pollfd p = { .fd = fd, .events = POLLOUT };
+
+	if (flags < 0 || fcntl(fd, F_SETFL, flags | O_NONBLOCK))
+		return -errno;
+	if (connect(fd, (const struct sockaddr *)sa, sizeof(*sa))) {
+		if (errno != EINPROGRESS) {
+			ret = -errno;
+		} else {
+			int n;
+
+			do
+				n = poll(&p, 1, ms == TCP_HOST_NO_TIMEOUT ? -1 : (int)ms);
+			while (n < 0 && errno == EINTR);
+			if (n == 0)
+				ret = -ETIMEDOUT;
+			else if (n < 0 || getsockopt(fd, SOL_SOCKET, SO_ERROR, &soerr, &len))
+				ret = -errno;
+			else if (soerr)
+				ret = -soerr;
+		}
+	}
+	if (fcntl(fd, F_SETFL, flags) && !ret)
+		ret = -errno;
+	return ret;
+}
+
 static int open_queue(struct tcp_host *h, struct host_queue *q, uint16_t qid, char *err,
 		      size_t err_size)
 {
@@ -208,13 +258,19 @@ static int open_queue(struct tcp_host *h, struct host_queue *q, uint16_t qid, ch
 		snprintf(err, err_size, "'%s' is not an IPv4 address", h->opts.addr);
 		return -EINVAL;
 	}
-	if (q->fd < 0 || connect(q->fd, (struct sockaddr *)&sa, sizeof(sa))) {
+	if (q->fd < 0 || (ret = connect_within(q->fd, &sa, h->opts.connect_timeout_ms))) {
 		/* the caller closes q->fd */
-		ret = -errno;
-		snprintf(err, err_size, "cannot connect to %s:%u: %s", h->opts.addr, h->opts.port,
-			 strerror(errno));
+		ret = q->fd < 0 ? -errno : ret;
+		if (ret == -ETIMEDOUT)
+			snprintf(err, err_size, "cannot connect to %s:%u: no answer in %u ms (the "
+				 "connect timeout)", h->opts.addr, h->opts.port,
+				 h->opts.connect_timeout_ms);
+		else
+			snprintf(err, err_size, "cannot connect to %s:%u: %s", h->opts.addr,
+				 h->opts.port, strerror(-ret));
 		return ret;
 	}
+	set_timeout(q->fd, h->opts.connect_timeout_ms);
 	setsockopt(q->fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
 	q->slots = calloc(q->size, sizeof(*q->slots));
 	if (!q->slots)
@@ -222,7 +278,12 @@ static int open_queue(struct tcp_host *h, struct host_queue *q, uint16_t qid, ch
 	req.digest = (h->opts.hdgst ? 1 : 0) | (h->opts.ddgst ? 2 : 0);
 	if ((ret = send_pdu(h, q, &req, sizeof(req), NULL, 0)) ||
 	    (ret = recv_header(h, q, buf, true)) < 0) {
-		snprintf(err, err_size, "ICReq/ICResp failed: %s", strerror(-ret));
+		if (ret == -ETIMEDOUT)
+			snprintf(err, err_size, "%s:%u accepted the connection but sent no ICResp "
+				 "in %u ms (the connect timeout): is it an NVMe/TCP target?",
+				 h->opts.addr, h->opts.port, h->opts.connect_timeout_ms);
+		else
+			snprintf(err, err_size, "ICReq/ICResp failed: %s", strerror(-ret));
 		return ret;
 	}
 	if (rsp->hdr.type != TCP_PDU_ICRESP || rsp->pfv != 0 || rsp->maxdata < 4096 ||
@@ -474,6 +535,12 @@ int tcp_host_connect(const struct tcp_host_opts *opts, struct tcp_host **out, ch
 		h->opts.port = 4420;
 	if (!h->opts.queue_size)
 		h->opts.queue_size = 128;
+	if (!h->opts.connect_timeout_ms)
+		h->opts.connect_timeout_ms = 10000;
+	if (!h->opts.admin_timeout_ms)
+		h->opts.admin_timeout_ms = 60000;
+	if (!h->opts.io_timeout_ms)
+		h->opts.io_timeout_ms = 30000;
 	if (h->opts.queue_size < 2 || h->opts.queue_size > 1024) {
 		snprintf(err, err_size, "queue size %u: 2 to 1024", h->opts.queue_size);
 		free(h);
@@ -498,6 +565,7 @@ int tcp_host_connect(const struct tcp_host_opts *opts, struct tcp_host **out, ch
 	if ((ret = open_queue(h, &h->q[0], 0, err, err_size)) ||
 	    (ret = fabrics_connect(h, 0, err, err_size)))
 		goto fail;
+	set_timeout(h->q[0].fd, h->opts.admin_timeout_ms);
 	/* enable: all I/O command sets, 64-byte SQEs, 16-byte CQEs */
 	v = 1 | ((discovery ? 0u : 6u) << 4) | (6 << 16) | (4 << 20);
 	if ((ret = prop(h, true, 0x14, &v))) {
@@ -529,6 +597,8 @@ int tcp_host_connect(const struct tcp_host_opts *opts, struct tcp_host **out, ch
 		if ((ret = open_queue(h, &h->q[i], (uint16_t)i, err, err_size)) ||
 		    (ret = fabrics_connect(h, (uint16_t)i, err, err_size)))
 			goto fail;
+		else
+			set_timeout(h->q[i].fd, h->opts.io_timeout_ms);
 	*out = h;
 	return 0;
 fail:

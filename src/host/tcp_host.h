@@ -36,7 +36,17 @@ struct tcp_host_opts {
 	 */
 	const char *dhchap_secret;
 	const char *dhchap_ctrl_secret;
+	/*
+	 * How long to wait, in ms (0: the defaults, TCP_HOST_NO_TIMEOUT: forever): for the TCP
+	 * connection and each queue's ICReq/Connect exchange (default 10 s), and then for each
+	 * answer on the admin queue (60 s) and on an I/O queue (30 s), as the Linux host's
+	 * admin_timeout and io_timeout. A timeout is -ETIMEDOUT.
+	 */
+	uint32_t connect_timeout_ms;
+	uint32_t admin_timeout_ms;
+	uint32_t io_timeout_ms;
 };
+#define TCP_HOST_NO_TIMEOUT	UINT32_MAX
 
 struct tcp_host;
 

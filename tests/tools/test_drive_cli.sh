@@ -189,6 +189,29 @@ check "a target that cannot listen leaves no temporary backing file" bash -c \
 	"! '$target' -p $busy --size 1M 2>'$tmp/why' && [ \$(ls -d /tmp/csd-target-* 2>/dev/null | wc -l) = $before ]"
 kill $pid; wait $pid 2>/dev/null; pid=
 
+# issue 17: timeouts: a port that accepts and never answers, a closed port, a command that hangs
+python3 -c 'import socket, time
+s = socket.socket(); s.bind(("127.0.0.1", 0)); s.listen(8)
+print(s.getsockname()[1], flush=True); time.sleep(60)' >"$tmp/mute.port" &
+mute=$!
+for _ in $(seq 100); do [ -s "$tmp/mute.port" ] && break; sleep 0.05; done
+check "a port that accepts and never answers: given up after the connect timeout, said so" bash -c \
+	"t0=\$(date +%s%N); ! '$csd' list -p \$(cat '$tmp/mute.port') --connect-timeout 500 2>'$tmp/why' &&
+	 [ \$(( (\$(date +%s%N) - t0) / 1000000 )) -lt 3000 ] &&
+	 grep -q 'accepted the connection but sent no ICResp in 500 ms (the connect timeout)' '$tmp/why'"
+kill $mute 2>/dev/null
+check "nothing listening: refused at once, said so" bash -c \
+	"! '$csd' list -p \$(cat '$tmp/mute.port') 2>'$tmp/why' && grep -q 'Connection refused' '$tmp/why'"
+start_target --size 1M --allow-unverified
+printf 'mov %%r0, 0\nloop:\njne %%r0, 1, loop\nexit\n' >"$tmp/spin.s"
+"$csd" asm -o "$tmp/spin.bin" "$tmp/spin.s"
+"$csd" program load -p $port -s 3 "$tmp/spin.bin" && "$csd" program activate -p $port -s 3
+check "a command the drive never answers: given up after --timeout, said so" bash -c \
+	"t0=\$(date +%s%N); ! '$csd' exec -p $port -s 3 --range 0:4 --timeout 700 2>'$tmp/why' &&
+	 [ \$(( (\$(date +%s%N) - t0) / 1000000 )) -lt 5000 ] &&
+	 grep -q 'no answer from the drive within the command timeout' '$tmp/why'"
+kill $pid; wait $pid 2>/dev/null; pid=
+
 # when anything failed, what the target said helps most
 [ "$failed" -eq 0 ] || tail -n 40 "$tmp"/target.*.err | sed 's/^/# target: /'
 finish

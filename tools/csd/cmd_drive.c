@@ -32,7 +32,7 @@ struct drive_opts {
 enum {
 	OPT_JSON = 1000, OPT_DEVICE, OPT_DIGEST, OPT_P1, OPT_P2, OPT_RANGE, OPT_RSID, OPT_FUA,
 	OPT_LID, OPT_LSP, OPT_CSI, OPT_WINDOW, OPT_OVERLAP, OPT_DST, OPT_HOSTNQN, OPT_NAME,
-	OPT_DHCHAP_SECRET, OPT_DHCHAP_CTRL_SECRET,
+	OPT_DHCHAP_SECRET, OPT_DHCHAP_CTRL_SECRET, OPT_TIMEOUT, OPT_CONNECT_TIMEOUT,
 };
 
 static const struct option drive_longopts[] = {
@@ -44,6 +44,8 @@ static const struct option drive_longopts[] = {
 	{ "dhchap-ctrl-secret", required_argument, NULL, OPT_DHCHAP_CTRL_SECRET },
 	{ "queues", required_argument, NULL, 'q' },
 	{ "digest", no_argument, NULL, OPT_DIGEST },
+	{ "timeout", required_argument, NULL, OPT_TIMEOUT },
+	{ "connect-timeout", required_argument, NULL, OPT_CONNECT_TIMEOUT },
 	{ "device", required_argument, NULL, OPT_DEVICE },
 	{ "json", no_argument, NULL, OPT_JSON },
 	{ "slot", required_argument, NULL, 's' },
@@ -73,7 +75,9 @@ static const struct option drive_longopts[] = {
 static const char *const connection_help =
 	"connection: -a ADDR (127.0.0.1) -p PORT (4420) -n NQN (the csdlab drive) [-q QUEUES]\n"
 	"            [--digest] [--hostnqn NQN] [--dhchap-secret DHHC-1:..]\n"
-	"            [--dhchap-ctrl-secret DHHC-1:..], or --device /dev/nvmeX (Linux passthrough)\n";
+	"            [--dhchap-ctrl-secret DHHC-1:..] [--timeout MS (per command: 60000 admin,\n"
+	"            30000 I/O, as Linux)] [--connect-timeout MS (10000)],\n"
+	"            or --device /dev/nvmeX (Linux passthrough)\n";
 
 static int bad_value(const char *opt, const char *arg)
 {
@@ -165,6 +169,16 @@ static int parse(int argc, char **argv, struct drive_opts *o, const char *usage)
 			case OPT_WINDOW: o->window = v; break;
 			case OPT_OVERLAP: o->overlap = v; break;
 			case OPT_DST: o->dst = v; break;
+			case OPT_TIMEOUT:
+			case OPT_CONNECT_TIMEOUT:
+				if (!v || v >= UINT32_MAX)
+					return bad_value(c == OPT_TIMEOUT ? "timeout" : "connect-timeout",
+							 optarg);
+				if (c == OPT_TIMEOUT)
+					o->conn.timeout_ms = (uint32_t)v;
+				else
+					o->conn.connect_timeout_ms = (uint32_t)v;
+				break;
 			}
 		}
 	}
@@ -189,6 +203,11 @@ static int report(const char *what, int ret)
 
 	if (!ret)
 		return 0;
+	if (ret == -ETIMEDOUT) {
+		fprintf(stderr, "csd: %s: no answer from the drive within the command timeout "
+			"(60 s admin, 30 s I/O unless --timeout MS says otherwise)\n", what);
+		return 1;
+	}
 	fprintf(stderr, "csd: %s: %s\n", what, csd_strerror(ret, buf, sizeof(buf)));
 	return 1;
 }
