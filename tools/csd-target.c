@@ -86,6 +86,8 @@ static void usage(FILE *f)
 		"  -A, --advertise ADDR    address in the discovery log (default: --addr)\n"
 		"  -b, --budget N          instructions per program run (default 2^32)\n"
 		"  -T, --time-limit-ms N   wall-clock limit per program run (default none)\n"
+		"      --verify-time-limit-ms N  time the verifier may take over one program at\n"
+		"                          activation, on a thread of its own (default 2000)\n"
 		"      --allow-unverified  activate programs the verifier refuses (they run with\n"
 		"                          a check on every memory access)\n"
 		"  -e, --engine interp|jit  what runs programs (default: the JIT where there is one)\n"
@@ -125,6 +127,7 @@ static const struct option longopts[] = {
 	{ "advertise", required_argument, NULL, 'A' },
 	{ "budget", required_argument, NULL, 'b' },
 	{ "time-limit-ms", required_argument, NULL, 'T' },
+	{ "verify-time-limit-ms", required_argument, NULL, 'R' },
 	{ "allow-unverified", no_argument, NULL, 'U' },
 	{ "engine", required_argument, NULL, 'e' },
 	{ "share-programs", no_argument, NULL, 'S' },
@@ -340,7 +343,7 @@ static int apply(struct options *o, int opt, const char *arg, const char *name)
 		else
 			o->dev.slm_bytes = v;
 		return 0;
-	case 'p': case 'l': case 't': case 'b': case 'T':
+	case 'p': case 'l': case 't': case 'b': case 'T': case 'R':
 		if (csd_parse_u64(arg, &v))
 			break;
 		if (opt == 'p' && v <= 65535)
@@ -353,6 +356,8 @@ static int apply(struct options *o, int opt, const char *arg, const char *name)
 			o->dev.exec_budget = v;
 		else if (opt == 'T' && v <= 3600000)
 			o->dev.exec_time_ms = (uint32_t)v;
+		else if (opt == 'R' && v >= 1 && v <= 3600000)
+			o->dev.verify_time_limit_ms = (uint32_t)v;
 		else
 			break;
 		return 0;

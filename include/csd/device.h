@@ -46,6 +46,12 @@ struct csd_dev_config {
 	 * own defences. Off by default: activation refuses them with the verifier's reason.
 	 */
 	bool allow_unverified;
+	/*
+	 * Time the verifier may take over one program at activation (0: CSD_EBPF_VERIFY_TIME_LIMIT_MS);
+	 * past it the program is refused, saying so. Activations are verified on a thread of
+	 * their own, one at a time: other commands never wait for them.
+	 */
+	uint32_t verify_time_limit_ms;
 	/* Which engine runs programs: the JIT where there is one (default), or the interpreter. */
 	enum csd_ebpf_engine engine;
 	/*

@@ -40,6 +40,7 @@ struct csd_ebpf_insn {
 #define CSD_EBPF_MAX_FRAMES	8	/* main program plus 7 nested bpf-to-bpf calls */
 #define CSD_EBPF_MAX_INSNS	(1u << 20)
 #define CSD_EBPF_DEFAULT_BUDGET	(UINT64_C(1) << 32)
+#define CSD_EBPF_VERIFY_TIME_LIMIT_MS	2000	/* what a drive gives the verifier by default */
 
 /*
  * Helper functions, numbered as in Linux (include/uapi/linux/bpf.h) so that programs built
@@ -157,6 +158,13 @@ struct csd_ebpf_verify_opts {
 	/* out */
 	uint64_t insns_analysed;	/* abstract steps the analysis took */
 	uint64_t ns;			/* how long it took */
+	/* in (added later: after the outputs, so that older callers' structs stay valid) */
+	/*
+	 * Give up (refuse the program, naming the limit) after this many ms (0: no limit). The
+	 * analysis has a cap on its work too, the same on every machine; this bounds the time a
+	 * program can take from whoever verifies it.
+	 */
+	uint32_t time_limit_ms;
 };
 
 /*

@@ -80,6 +80,8 @@ int csd_subsys_create(const struct csd_dev_config *cfg, struct csd_subsys **out,
 	pthread_mutex_init(&s->slm.lock, NULL);
 	csd_programs_init(s);
 	ret = csd_engine_start(s);
+	if (!ret && (ret = csd_verifier_start(s)))
+		csd_engine_stop(s);
 	if (ret) {
 		snprintf(err, err_size, "cannot start the engine: %s", strerror(-ret));
 		csd_programs_free(s);
@@ -96,6 +98,7 @@ void csd_subsys_destroy(struct csd_subsys *s)
 {
 	if (!s)
 		return;
+	csd_verifier_stop(s);
 	csd_engine_stop(s);
 	csd_programs_free(s);
 	csd_nvm_close(s);
@@ -183,6 +186,7 @@ void csd_ctrl_destroy(struct csd_ctrl *c)
 		return;
 	/* running programs of this controller stop; their commands complete as aborted */
 	csd_engine_abort_ctrl(c->subsys, c);
+	csd_verifier_abort_ctrl(c->subsys, c);
 	pthread_mutex_lock(&c->lock);
 	for (unsigned i = 0; i < c->naer; i++) {
 		struct csd_req *r = c->aer[i];

@@ -131,6 +131,15 @@ struct csd_exec {
 	struct csd_host_usage *host;	/* whose Execute it is (counted in host->execs) */
 };
 
+struct csd_verifier {
+	pthread_t thread;
+	bool started, stop;
+	pthread_mutex_t lock;
+	pthread_cond_t cond;
+	struct csd_req *head, *tail;	/* activations waiting */
+	struct csd_ctrl *busy_ctrl;	/* whose activation is being verified */
+};
+
 struct csd_engine {
 	pthread_t *threads;
 	unsigned nthreads;
@@ -177,6 +186,7 @@ struct csd_subsys {
 	uint16_t next_rsid;
 	uint16_t next_cntlid;
 	struct csd_engine engine;
+	struct csd_verifier verifier;
 	struct csd_stats stats;
 	uint64_t start_ns;
 	csd_log_provider_fn log_provider;
@@ -265,6 +275,15 @@ void csd_programs_free(struct csd_subsys *s);
 extern const struct csd_builtin csd_builtins[CSD_BUILTIN_PROGRAMS];
 
 /* Engine (engine.c) */
+/* The verifier's thread (verifier.c): program activations off the caller's thread. */
+int csd_verifier_start(struct csd_subsys *s);
+void csd_verifier_stop(struct csd_subsys *s);
+void csd_verifier_queue(struct csd_subsys *s, struct csd_req *req);
+void csd_verifier_abort_ctrl(struct csd_subsys *s, struct csd_ctrl *ctrl);
+/* program.c, on the verifier's thread */
+void csd_program_activate_finish(struct csd_req *req);
+void csd_program_activate_cancel(struct csd_req *req);
+
 int csd_engine_start(struct csd_subsys *s);
 void csd_engine_stop(struct csd_subsys *s);
 void csd_engine_queue(struct csd_subsys *s, struct csd_req *req);

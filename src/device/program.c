@@ -175,7 +175,9 @@ static int build_program(const struct csd_subsys *s, const struct csd_program *p
 			 struct csd_ebpf_prog **out, char *log, size_t log_size)
 {
 	CSD_EBPF_OPTS(csd_ebpf_load_opts, opts, .log_buf = log, .log_size = log_size);
-	CSD_EBPF_OPTS(csd_ebpf_verify_opts, vopts, .log_buf = log, .log_size = log_size);
+	CSD_EBPF_OPTS(csd_ebpf_verify_opts, vopts, .log_buf = log, .log_size = log_size,
+		      .time_limit_ms = s->cfg.verify_time_limit_ms ? s->cfg.verify_time_limit_ms :
+				       CSD_EBPF_VERIFY_TIME_LIMIT_MS);
 	int err;
 
 	if (p->ptype == CSD_PTYPE_EBPF_ELF) {
@@ -213,20 +215,21 @@ static int build_program(const struct csd_subsys *s, const struct csd_program *p
 	return 0;
 }
 
+/* Not a status: the command completes later, from the verifier's thread (verifier.c). */
+#define STATUS_PENDING	0xffffu
+
 /*
  * Program Activation Management (88h): activation is where a program is checked. Called with
- * s->lock held; drops it while the program is loaded and verified, with the slot marked
- * (in use, activating) so that nothing unloads, replaces or activates it meanwhile.
+ * s->lock held. An activation to do is handed to the verifier's thread with the slot marked
+ * (in use, activating) so that nothing unloads, replaces or activates it meanwhile; the
+ * caller (the network thread) goes on at once.
  */
 static uint16_t activate_program(struct csd_req *req)
 {
 	struct csd_subsys *s = req->ctrl->subsys;
 	unsigned pind = CSD_ACT_PIND(req->cmd.cdw10), sel = CSD_ACT_SEL(req->cmd.cdw10);
 	struct csd_program *p = &s->programs[pind];
-	struct csd_ebpf_prog *prog = NULL;
-	char log[512] = "";
 	unsigned active = 0;
-	int err;
 
 	if (sel > 1) {
 		req->error_loc = offsetof(struct csd_nvme_sqe, cdw10);
@@ -256,18 +259,46 @@ static uint16_t activate_program(struct csd_req *req)
 		return SC_CS(CSD_SC_MAX_PROGRAMS_ACTIVATED);
 	p->activating = true;
 	p->in_use++;
-	pthread_mutex_unlock(&s->lock);
-	err = build_program(s, p, &prog, log, sizeof(log));
+	csd_verifier_queue(s, req);
+	return STATUS_PENDING;
+}
+
+/* On the verifier's thread: build and verify the program, then complete the activation. */
+void csd_program_activate_finish(struct csd_req *req)
+{
+	struct csd_subsys *s = req->ctrl->subsys;
+	unsigned pind = CSD_ACT_PIND(req->cmd.cdw10);
+	struct csd_program *p = &s->programs[pind];
+	struct csd_ebpf_prog *prog = NULL;
+	char log[512] = "";
+	uint16_t status = SC_OK;
+	int err = build_program(s, p, &prog, log, sizeof(log));
+
 	pthread_mutex_lock(&s->lock);
 	p->activating = false;
 	p->in_use--;
 	if (err) {
 		csd_error_reason(req->ctrl, "program %u refused: %s", pind, log);
-		return SC_CS(CSD_SC_INVALID_PROGRAM_DATA);
+		status = SC_CS(CSD_SC_INVALID_PROGRAM_DATA);
+	} else {
+		p->prog = prog;
+		p->state = CSD_PROG_ACTIVE;
 	}
-	p->prog = prog;
-	p->state = CSD_PROG_ACTIVE;
-	return SC_OK;
+	pthread_mutex_unlock(&s->lock);
+	csd_req_complete(req, status);
+}
+
+/* An activation that was queued when its controller went away. */
+void csd_program_activate_cancel(struct csd_req *req)
+{
+	struct csd_subsys *s = req->ctrl->subsys;
+	struct csd_program *p = &s->programs[CSD_ACT_PIND(req->cmd.cdw10)];
+
+	pthread_mutex_lock(&s->lock);
+	p->activating = false;
+	p->in_use--;
+	pthread_mutex_unlock(&s->lock);
+	csd_req_complete(req, SC_GENERIC(NVME_SC_ABORT_REQ));
 }
 
 /*
@@ -373,7 +404,8 @@ static void execute_compute_admin(struct csd_req *req)
 		status = manage_range_set(req);
 	}
 	pthread_mutex_unlock(&s->lock);
-	csd_req_complete(req, status);
+	if (status != STATUS_PENDING)
+		csd_req_complete(req, status);
 }
 
 static uint16_t check_pind(struct csd_req *req, unsigned pind, bool downloadable)

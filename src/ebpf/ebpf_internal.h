@@ -171,8 +171,8 @@ int ebpf_prog_create(const struct csd_ebpf_insn *insns, size_t cnt, struct ebpf_
 bool ebpf_sandbox_of(const void *mem, size_t len, uint64_t *base);
 
 /* The verifier (verify.c): 0, or -EACCES with the reason in log. */
-int ebpf_verify(struct csd_ebpf_prog *prog, char *log, size_t log_size, bool *writes_input,
-		uint64_t *steps);
+int ebpf_verify(struct csd_ebpf_prog *prog, char *log, size_t log_size, uint32_t time_limit_ms,
+		bool *writes_input, uint64_t *steps);
 /* The largest input a verified program's proof covers (larger inputs run with checks). */
 #define EBPF_VERIFY_MAX_INPUT	(UINT64_C(1) << 40)
 

@@ -139,6 +139,8 @@ struct verifier {
 	unsigned chain[CSD_EBPF_MAX_FRAMES];	/* entries of the functions being analysed */
 	unsigned long visits;
 	uint64_t work;		/* the sum of the steps' costs, bounded by MAX_WORK */
+	uint64_t deadline_ns;	/* CLOCK_MONOTONIC; 0: no time limit */
+	uint32_t time_limit_ms;
 	uint32_t next_id;
 	bool writes_input;
 	uint8_t *guard;		/* per pc: the region its access reaches (enum ebpf_guard) */
@@ -149,6 +151,14 @@ struct verifier {
 	struct vstate **at;
 	unsigned block;
 };
+
+static uint64_t now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
 
 static struct vstate *state_new(const struct verifier *v)
 {
@@ -2114,8 +2124,14 @@ static int analyse_function(struct verifier *v, unsigned entry, struct vstate *i
 			v->work += 4ull * v->nvars * v->nvars;
 			if (v->work > MAX_WORK) {
 				err = refuse(v, (unsigned)pc, "the program is too complex to verify "
-					     "(%lu steps analysed without reaching a fixpoint)",
-					     v->visits);
+					     "(%lu steps analysed without reaching a fixpoint: the "
+					     "verifier's work limit)", v->visits);
+				break;
+			}
+			if (v->deadline_ns && (v->visits & 255) == 0 && now_ns() > v->deadline_ns) {
+				err = refuse(v, (unsigned)pc, "the verification took longer than its "
+					     "time limit of %u ms (%lu steps analysed)",
+					     v->time_limit_ms, v->visits);
 				break;
 			}
 			err = transfer(v, st, (unsigned)pc, taken, &next, &jump);
@@ -2291,12 +2307,14 @@ out:
 
 #define VERIFY_MAX_INPUT	((int64_t)EBPF_VERIFY_MAX_INPUT)
 
-int ebpf_verify(struct csd_ebpf_prog *prog, char *log, size_t log_size, bool *writes_input,
-		uint64_t *steps)
+int ebpf_verify(struct csd_ebpf_prog *prog, char *log, size_t log_size, uint32_t time_limit_ms,
+		bool *writes_input, uint64_t *steps)
 {
 	struct verifier v = {
 		.prog = prog, .insns = prog->insns, .cnt = prog->insn_cnt, .maps = prog->maps,
 		.map_cnt = prog->map_cnt, .log = log, .log_size = log_size,
+		.time_limit_ms = time_limit_ms,
+		.deadline_ns = time_limit_ms ? now_ns() + time_limit_ms * UINT64_C(1000000) : 0,
 	};
 	struct vstate *st = NULL, *out = NULL;
 	bool returns;
@@ -2387,7 +2405,9 @@ int csd_ebpf_prog__verify(struct csd_ebpf_prog *prog, struct csd_ebpf_verify_opt
 	if (!opts)
 		opts = &defaults;
 	clock_gettime(CLOCK_MONOTONIC, &t0);
-	err = ebpf_verify(prog, opts->log_buf, opts->log_size, &writes_input, &steps);
+	err = ebpf_verify(prog, opts->log_buf, opts->log_size,
+			  opts->sz > offsetof(struct csd_ebpf_verify_opts, time_limit_ms) ?
+			  opts->time_limit_ms : 0, &writes_input, &steps);
 	clock_gettime(CLOCK_MONOTONIC, &t1);
 	opts->ns = (uint64_t)(t1.tv_sec - t0.tv_sec) * 1000000000u + (uint64_t)t1.tv_nsec -
 		   (uint64_t)t0.tv_nsec;

@@ -7,6 +7,7 @@
  * program runs. argv[1] = count_alpha.bpf.o
  */
 #include <errno.h>
+#include <linux/bpf.h>
 #include <nvme/types.h>
 #include <pthread.h>
 #include <stdarg.h>
@@ -14,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 #include <cmocka.h>
 
@@ -411,6 +413,72 @@ static void test_time_limit(void **state)
 	drive_close(&d, true);
 }
 
+static double now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
+}
+
+/*
+ * Issue 17: a worst-case program (30,000 diamonds, 480 KB; 18 s of verification before the
+ * time limit) is verified on the verifier's thread under its time limit, refused naming it,
+ * and another host's reads meanwhile are as fast as ever.
+ */
+static void test_verification_holds_up_no_one(void **state)
+{
+	const size_t n = 30000;
+	struct csd_ebpf_insn *insns = calloc(2 * n + 2, sizeof(*insns));
+	struct csd_nvme_sqe act = { .opcode = CSD_ADMIN_PROGRAM_ACTIVATION,
+				    .nsid = CSD_NSID_COMPUTE, .cdw10 = 5 | 1u << 16 };
+	struct drive d, other;
+	struct async a;
+	uint8_t block[512];
+	size_t cnt = 0;
+	double t0, worst = 0, start;
+	unsigned reads = 0;
+	char why[2048];
+
+	(void)state;
+	assert_non_null(insns);
+	insns[cnt++] = (struct csd_ebpf_insn){ .code = BPF_ALU64 | BPF_MOV | BPF_K };
+	for (size_t k = 1; k <= n; k++) {
+		insns[cnt++] = (struct csd_ebpf_insn){ .code = BPF_JMP | BPF_JNE | BPF_K, .dst_reg = 3,
+						       .off = 1, .imm = (int32_t)k };
+		insns[cnt++] = (struct csd_ebpf_insn){ .code = BPF_ALU64 | BPF_ADD | BPF_K, .imm = 1 };
+	}
+	insns[cnt++] = (struct csd_ebpf_insn){ .code = BPF_JMP | BPF_EXIT };
+	drive_open(&d, 0, 0);
+	d.cfg.verify_time_limit_ms = 1000;
+	drive_restart(&d);
+	drive_add_host(&d, &other, "nqn.2014-08.org.nvmexpress:uuid:bystander");
+	assert_int_equal(load_program(&d, 5, CSD_PTYPE_EBPF_RAW, insns, (uint32_t)(cnt * 8),
+				      65536).status, 0);
+	start = now_ms();
+	drive_submit_async(&d, &a, 0, &act, NULL, 0);
+	while (!a.done) {
+		t0 = now_ms();
+		assert_int_equal(nvm_read(&other, (uint64_t)reads % 64, 1, block).status, 0);
+		t0 = now_ms() - t0;
+		worst = t0 > worst ? t0 : worst;
+		reads++;
+	}
+	print_message("# verification %.0f ms; %u reads of another host meanwhile, the slowest "
+		      "%.2f ms\n", now_ms() - start, reads, worst);
+	assert_true(reads > 50);
+	assert_true(worst < 100);
+	assert_int_equal(a.req.rsp.status >> 1, STATUS(1, 0x8e) | DNR);	/* Invalid Program Data */
+	reasons(&d, why);
+	if (!strstr(why, "time limit of 1000 ms"))
+		fail_msg("the reason: %s", why);
+	/* the slot is free again */
+	assert_int_equal(activate(&d, 5, true).status, STATUS(1, 0x8e) | DNR);
+	drive_close_host(&other);
+	drive_close(&d, true);
+	free(insns);
+}
+
 static void test_controller_gone_while_running(void **state)
 {
 	struct async a;
@@ -481,6 +549,7 @@ int main(int argc, char **argv)
 		cmocka_unit_test(test_refused_and_faulting_programs),
 		cmocka_unit_test(test_abort_and_io_during_a_run),
 		cmocka_unit_test(test_time_limit),
+		cmocka_unit_test(test_verification_holds_up_no_one),
 		cmocka_unit_test(test_controller_gone_while_running),
 		cmocka_unit_test(test_concurrent_executions),
 	};

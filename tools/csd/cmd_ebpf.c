@@ -464,14 +464,27 @@ usage:
 
 int cmd_verify(int argc, char **argv)
 {
+	static const char usage[] =
+		"usage: csd verify [-p PROGRAM] [-q] [-t MS] FILE\n"
+		"  Proves the program safe to run without per-access checks, as a drive does\n"
+		"  at activation: exit 0 and 'verified', or exit 1 and the instruction, the\n"
+		"  path to it and the reason it was refused. -q prints nothing on success.\n"
+		"  -t, --time-limit MS: give up after MS ms (default 2000, the drive's; 0: none)\n";
+	static const struct option longopts[] = {
+		{ "time-limit", required_argument, NULL, 't' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
 	const char *name = NULL;
 	struct csd_ebpf_prog *prog = NULL;
-	CSD_EBPF_OPTS(csd_ebpf_verify_opts, opts);
+	CSD_EBPF_OPTS(csd_ebpf_verify_opts, opts, .time_limit_ms = CSD_EBPF_VERIFY_TIME_LIMIT_MS);
 	char log[1024] = "";
 	bool quiet = false;
+	uint64_t ms;
 	int c, err;
 
-	while ((c = getopt(argc, argv, "p:qh")) != -1) {
+	optind = 1;
+	while ((c = getopt_long(argc, argv, "p:qt:h", longopts, NULL)) != -1) {
 		if (c == 'p') {
 			name = optarg;
 			continue;
@@ -480,15 +493,19 @@ int cmd_verify(int argc, char **argv)
 			quiet = true;
 			continue;
 		}
-		fprintf(c == 'h' ? stdout : stderr,
-			"usage: csd verify [-p PROGRAM] [-q] FILE\n"
-			"  Proves the program safe to run without per-access checks, as a drive does\n"
-			"  at activation: exit 0 and 'verified', or exit 1 and the instruction, the\n"
-			"  path to it and the reason it was refused. -q prints nothing on success.\n");
+		if (c == 't') {
+			if (csd_parse_u64(optarg, &ms) || ms >= UINT32_MAX) {
+				fprintf(stderr, "csd: --time-limit '%s' is not a number of ms\n", optarg);
+				return 2;
+			}
+			opts.time_limit_ms = (uint32_t)ms;
+			continue;
+		}
+		fprintf(c == 'h' ? stdout : stderr, "%s", usage);
 		return c == 'h' ? 0 : 2;
 	}
 	if (optind != argc - 1) {
-		fprintf(stderr, "usage: csd verify [-p PROGRAM] [-q] FILE\n");
+		fprintf(stderr, "%s", usage);
 		return 2;
 	}
 	if (load_program(argv[optind], name, &prog))
