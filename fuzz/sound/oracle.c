@@ -179,7 +179,7 @@ enum oracle_verdict oracle_judge(struct oracle *o, const struct csd_ebpf_insn *i
 	for (size_t i = 0; i < 12; i++)
 		add_len(lens, &nlens, base_lens[i]);
 	for (size_t i = 0; i < nconsts; i++)
-		for (int64_t d = -1; d <= 1; d++)
+		for (int64_t d = -1; d <= 1 && consts[i] >= -1 && consts[i] <= MAX_LEN; d++)
 			add_len(lens, &nlens, consts[i] + d);
 	for (size_t i = 12; i < sizeof(base_lens) / sizeof(base_lens[0]); i++)
 		add_len(lens, &nlens, base_lens[i]);
