@@ -98,6 +98,10 @@ static void usage(FILE *f)
 		"      --host-max-execs N     Executes one host may have queued or running\n"
 		"      --slow-client-ms N  close a connection without Connect after N ms, or with a\n"
 		"                          PDU unfinished for N ms (default 10000)\n"
+		"      --max-connections N connections at once; more are closed as they come\n"
+		"                          (default: the descriptor limit less 64)\n"
+		"      --idle-ms N         close a host without keep alive (KATO 0) after N ms\n"
+		"                          with no command (default 120000)\n"
 		"  -c, --config FILE       read options from FILE: one 'name value' per line\n"
 		"  -v, --verbose           log connections on stderr\n");
 }
@@ -132,6 +136,8 @@ static const struct option longopts[] = {
 	{ "engine", required_argument, NULL, 'e' },
 	{ "share-programs", no_argument, NULL, 'S' },
 	{ "slow-client-ms", required_argument, NULL, 'W' },
+	{ "max-connections", required_argument, NULL, 'C' },
+	{ "idle-ms", required_argument, NULL, 'I' },
 	{ "host-max-programs", required_argument, NULL, 'P' },
 	{ "host-max-slm", required_argument, NULL, 'M' },
 	{ "host-max-execs", required_argument, NULL, 'X' },
@@ -286,6 +292,16 @@ static int apply(struct options *o, int opt, const char *arg, const char *name)
 			return -1;
 		}
 		o->tcp.handshake_ms = o->tcp.pdu_ms = (uint32_t)v;
+		return 0;
+	case 'C':
+		if (csd_parse_u64(arg, &v) || !v || v > 1000000)
+			break;
+		o->tcp.max_connections = (unsigned)v;
+		return 0;
+	case 'I':
+		if (csd_parse_u64(arg, &v) || v < 100 || v > 86400000)
+			break;
+		o->tcp.idle_ms = (uint32_t)v;
 		return 0;
 	case 'P': case 'M': case 'X':
 		if (csd_parse_size(arg, &v) || (opt != 'M' && v > 1000000)) {

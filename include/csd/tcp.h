@@ -68,6 +68,18 @@ struct csd_tcp_target_config {
 	bool allow_unauthenticated;	/* hosts without a secret may connect too, unauthenticated */
 	const char *dhchap_hash;
 	const char *dhchap_dhgroup;
+	/*
+	 * Connections at once; more are accepted and closed at once. 0: the descriptor limit
+	 * (RLIMIT_NOFILE) less 64 for everything else. Should descriptors run out all the same,
+	 * a new connection is shed (a spare descriptor kept for it) and accepting pauses 100 ms:
+	 * the loop never spins on a listening socket it cannot serve.
+	 */
+	unsigned max_connections;
+	/*
+	 * A controller whose host set no keep alive (KATO 0) and has no command outstanding is
+	 * closed after this many ms without a command. 0: 120000.
+	 */
+	uint32_t idle_ms;
 };
 
 struct csd_tcp_target;

@@ -212,6 +212,27 @@ check "a command the drive never answers: given up after --timeout, said so" bas
 	 grep -q 'no answer from the drive within the command timeout' '$tmp/why'"
 kill $pid; wait $pid 2>/dev/null; pid=
 
+# issue 17: file descriptors used up: the target sheds and pauses instead of spinning
+printf '#!/bin/bash\nulimit -n 48\nexec "%s" "$@"\n' "$target" >"$tmp/target-48fds"
+chmod +x "$tmp/target-48fds"
+target="$tmp/target-48fds" start_target --size 1M --max-connections 1000 --slow-client-ms 5000 -v
+python3 -c 'import socket, sys, time
+held = []
+for _ in range(80):
+    s = socket.socket(); s.connect(("127.0.0.1", int(sys.argv[1]))); held.append(s)
+time.sleep(2.5)' $port &
+flood=$!
+sleep 0.5
+cpu() { awk '{ print $14 + $15 }' /proc/$pid/stat; }
+c0=$(cpu); sleep 1; c1=$(cpu)
+check "out of descriptors under 80 connections: the target does not spin ($((c1 - c0)) ticks of 100 in 1 s)" \
+	[ $((c1 - c0)) -lt 10 ]
+wait $flood
+check "... said so, and serves a new host once they are gone" bash -c \
+	"grep -q 'out of file descriptors' '$tmp/target.$starts.err' &&
+	 '$csd' id-ctrl -p $port | grep -q '^model      csdlab$'"
+kill $pid; wait $pid 2>/dev/null; pid=
+
 # when anything failed, what the target said helps most
 [ "$failed" -eq 0 ] || tail -n 40 "$tmp"/target.*.err | sed 's/^/# target: /'
 finish

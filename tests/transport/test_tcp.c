@@ -32,11 +32,14 @@
 #include "tcp_host.h"
 
 static uint32_t handshake_ms, pdu_ms;	/* the next server's slow client limits (0: default) */
+static uint32_t idle_ms;		/* ... its idle limit without keep alive */
+static unsigned max_connections;	/* ... its connection cap */
 
 static void server_start(uint32_t kato_unused)
 {
 	struct csd_tcp_target_config tc = { .sz = sizeof(tc), .maxh2cdata = 32768,
-					    .handshake_ms = handshake_ms, .pdu_ms = pdu_ms };
+					    .handshake_ms = handshake_ms, .pdu_ms = pdu_ms,
+					    .idle_ms = idle_ms, .max_connections = max_connections };
 
 	(void)kato_unused;
 	server_start_with(&tc);
@@ -423,6 +426,59 @@ static void test_keep_alive_timeout(void **state)
 	tcp_host_disconnect(h);
 }
 
+/* Issue 17: a host without keep alive may not hold its connections forever doing nothing. */
+static void test_idle_without_keep_alive(void **state)
+{
+	struct tcp_host_opts o = { .port = 0 };
+	struct tcp_host *idle, *busy;
+	uint8_t block[512];
+	char err[256], b;
+
+	(void)state;
+	server_stop();
+	idle_ms = 500;
+	server_start(0);
+	o.port = srv.port;
+	assert_int_equal(tcp_host_connect(&o, &idle, err, sizeof(err)), 0);
+	busy = host(false, 1);
+	for (int i = 0; i < 12; i++) {		/* 1.2 s: one idle, one reading every 100 ms */
+		rw(busy, 1, nvme_cmd_read, 0, block, 1);
+		usleep(100000);
+	}
+	assert_int_equal(recv(tcp_host_queue_fd(idle, 0), &b, 1, 0), 0);	/* closed */
+	rw(busy, 1, nvme_cmd_read, 0, block, 1);				/* not */
+	assert_int_equal(csd_tcp_target_connections(srv.target), 2);
+	tcp_host_disconnect(idle);
+	tcp_host_disconnect(busy);
+	server_stop();
+	idle_ms = 0;
+	server_start(0);
+}
+
+/* Issue 17: past the connection cap, new connections are closed as they come. */
+static void test_connection_cap(void **state)
+{
+	int fds[8];
+	unsigned closed = 0;
+
+	(void)state;
+	server_stop();
+	max_connections = 5;
+	server_start(0);
+	for (int i = 0; i < 8; i++)
+		fds[i] = raw_connect();
+	usleep(200000);
+	for (int i = 0; i < 8; i++)
+		closed += closed_within(fds[i], 50);
+	assert_int_equal(closed, 3);
+	assert_int_equal(csd_tcp_target_connections(srv.target), 5);
+	for (int i = 0; i < 8; i++)
+		close(fds[i]);
+	server_stop();
+	max_connections = 0;
+	server_start(0);
+}
+
 static void test_many_connections(void **state)
 {
 	int fds[100];
@@ -687,6 +743,8 @@ int main(void)
 		cmocka_unit_test(test_malformed_pdus),
 		cmocka_unit_test(test_data_digest_error_fails_the_command_only),
 		cmocka_unit_test(test_keep_alive_timeout),
+		cmocka_unit_test(test_idle_without_keep_alive),
+		cmocka_unit_test(test_connection_cap),
 		cmocka_unit_test(test_many_connections),
 		cmocka_unit_test(test_peer_that_stops_reading),
 		cmocka_unit_test(test_byte_counts_match_tcp_info),

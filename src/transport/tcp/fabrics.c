@@ -58,6 +58,7 @@ static struct tcp_assoc *connect_admin(struct tcp_queue *q, struct tcp_cmd *c,
 	a->discovery = discovery;
 	memcpy(a->hostid, d->hostid, sizeof(a->hostid));
 	snprintf(a->hostnqn, sizeof(a->hostnqn), "%.*s", NVME_NQN_LENGTH - 1, d->hostnqn);
+	a->last_cmd_ms = tcp_now_ms();
 	if (discovery) {
 		a->cntlid = t->next_disc_cntlid++;
 		a->kato_ms = kato;

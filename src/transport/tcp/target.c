@@ -14,6 +14,7 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <stdarg.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <stdio.h>
@@ -21,6 +22,7 @@
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
@@ -28,10 +30,16 @@
 #include "crc32c.h"
 #include "target_internal.h"
 
-static void log_event(struct tcp_target *t, const char *fmt, const char *peer, const char *what)
+__attribute__((format(printf, 2, 3)))
+static void log_event(struct tcp_target *t, const char *fmt, ...)
 {
-	if (t->cfg.verbose)
-		fprintf(stderr, fmt, peer, what);
+	va_list ap;
+
+	if (!t->cfg.verbose)
+		return;
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
 }
 
 /* Output */
@@ -295,6 +303,7 @@ static void dispatch(struct tcp_queue *q, struct tcp_cmd *c)
 		tcp_cmd_respond(c);
 		return;
 	}
+	q->assoc->last_cmd_ms = tcp_now_ms();
 	if (fabrics && (fctype == nvme_fabrics_type_auth_send ||
 			fctype == nvme_fabrics_type_auth_receive)) {
 		tcp_auth_cmd(q, c);
@@ -775,6 +784,35 @@ void tcp_assoc_destroy(struct tcp_assoc *a)
 	free(a);
 }
 
+/* Stop watching the listening socket for 100 ms, or watch it again (paused_until 0). */
+static void pause_accepting(struct tcp_target *t, uint64_t until)
+{
+	struct epoll_event ev = { .events = until ? 0 : EPOLLIN, .data.ptr = &t->lfd };
+
+	t->accept_paused_until = until;
+	epoll_ctl(t->epfd, EPOLL_CTL_MOD, t->lfd, &ev);
+}
+
+/*
+ * Out of descriptors (EMFILE, ENFILE): the pending connection would keep the listening socket
+ * readable and the loop spinning. Shed it with the spare descriptor, and pause accepting.
+ */
+static void out_of_descriptors(struct tcp_target *t)
+{
+	int fd;
+
+	if (t->spare_fd >= 0) {
+		close(t->spare_fd);
+		fd = accept4(t->lfd, NULL, NULL, SOCK_CLOEXEC);
+		if (fd >= 0)
+			close(fd);
+		t->spare_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+	}
+	log_event(t, "csd-target: out of file descriptors (%u connections): a new connection "
+		  "shed, accepting paused\n", t->nconn);
+	pause_accepting(t, tcp_now_ms() + 100);
+}
+
 static void accept_all(struct tcp_target *t)
 {
 	for (;;) {
@@ -785,8 +823,18 @@ static void accept_all(struct tcp_target *t)
 		struct tcp_queue *q;
 		int one = 1;
 
-		if (fd < 0)
+		if (fd < 0) {
+			if (errno == EMFILE || errno == ENFILE)
+				out_of_descriptors(t);
 			return;
+		}
+		if (t->nconn >= t->cfg.max_connections) {
+			log_event(t, "csd-target: %s:%u: refused: %u connections already (the "
+				  "connection cap)\n", inet_ntoa(sa.sin_addr), ntohs(sa.sin_port),
+				  t->nconn);
+			close(fd);
+			continue;
+		}
 		q = calloc(1, sizeof(*q));
 		if (!q) {
 			close(fd);
@@ -845,6 +893,16 @@ static void check_slow_clients(struct tcp_target *t)
 	}
 }
 
+static unsigned assoc_outstanding(const struct tcp_assoc *a)
+{
+	unsigned n = 0;
+
+	for (unsigned i = 0; i < sizeof(a->queues) / sizeof(a->queues[0]); i++)
+		if (a->queues[i])
+			n += a->queues[i]->outstanding;
+	return n;
+}
+
 static void check_keep_alive(struct tcp_target *t)
 {
 	uint64_t now = tcp_now_ms();
@@ -857,6 +915,14 @@ static void check_keep_alive(struct tcp_target *t)
 		if (a->ctrl && !(a->queues[0] && tcp_auth_pending(a->queues[0])) &&
 		    csd_ctrl_keep_alive_expired(a->ctrl, now)) {
 			log_event(t, "csd-target: %s: keep alive timeout%s\n", a->hostnqn, "");
+			if (a->queues[0])
+				tcp_queue_close(a->queues[0]);
+			else
+				tcp_assoc_destroy(a);
+		} else if (a->ctrl && !csd_ctrl_kato_ms(a->ctrl) && now - a->last_cmd_ms > t->cfg.idle_ms &&
+			   !assoc_outstanding(a)) {
+			log_event(t, "csd-target: %s: idle for %u ms without keep alive, closed\n",
+				  a->hostnqn, t->cfg.idle_ms);
 			if (a->queues[0])
 				tcp_queue_close(a->queues[0]);
 			else
@@ -911,6 +977,17 @@ int csd_tcp_target_create(struct csd_subsys *subsys, const struct csd_tcp_target
 		t->cfg.handshake_ms = 10000;
 	if (!t->cfg.pdu_ms)
 		t->cfg.pdu_ms = 10000;
+	if (!t->cfg.idle_ms)
+		t->cfg.idle_ms = 120000;
+	if (!t->cfg.max_connections) {
+		struct rlimit rl;
+
+		/* each connection is one descriptor; 64 for the files, epoll and the rest */
+		if (getrlimit(RLIMIT_NOFILE, &rl) || rl.rlim_cur == RLIM_INFINITY)
+			rl.rlim_cur = 1 << 20;
+		t->cfg.max_connections = rl.rlim_cur > 128 ? (unsigned)rl.rlim_cur - 64 :
+					 (unsigned)rl.rlim_cur / 2;
+	}
 	if (t->cfg.maxh2cdata < 4096 || t->cfg.maxh2cdata % 4) {
 		snprintf(err, err_size, "MAXH2CDATA %u: at least 4096, a multiple of 4",
 			 t->cfg.maxh2cdata);
@@ -923,6 +1000,7 @@ int csd_tcp_target_create(struct csd_subsys *subsys, const struct csd_tcp_target
 	}
 	t->subsys = subsys;
 	t->lfd = t->epfd = t->evfd = -1;
+	t->spare_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
 	t->next_disc_cntlid = 1;
 	pthread_mutex_init(&t->lock, NULL);
 	if (inet_pton(AF_INET, t->cfg.addr, &sa.sin_addr) != 1) {
@@ -957,6 +1035,8 @@ int csd_tcp_target_create(struct csd_subsys *subsys, const struct csd_tcp_target
 fail:
 	if (t->lfd >= 0)
 		close(t->lfd);
+	if (t->spare_fd >= 0)
+		close(t->spare_fd);
 	if (t->epfd >= 0)
 		close(t->epfd);
 	if (t->evfd >= 0)
@@ -1012,6 +1092,8 @@ int csd_tcp_target_run(struct csd_tcp_target *tt)
 			last_check = tcp_now_ms();
 			check_keep_alive(t);
 			check_slow_clients(t);
+			if (t->accept_paused_until && last_check >= t->accept_paused_until)
+				pause_accepting(t, 0);
 		}
 		reap_dead_queues(t);
 	}
@@ -1046,6 +1128,8 @@ void csd_tcp_target_destroy(struct csd_tcp_target *tt)
 	csd_subsys_set_log_provider(t->subsys, NULL, NULL);
 	tcp_auth_unconfigure(t);
 	close(t->lfd);
+	if (t->spare_fd >= 0)
+		close(t->spare_fd);
 	close(t->epfd);
 	close(t->evfd);
 	pthread_mutex_destroy(&t->lock);

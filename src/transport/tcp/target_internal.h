@@ -58,6 +58,7 @@ struct tcp_assoc {
 	/* discovery controller state */
 	uint32_t cc, csts, kato_ms;
 	uint64_t last_ka_ms;
+	uint64_t last_cmd_ms;		/* for the idle limit of hosts without keep alive */
 	struct tcp_assoc *next;
 };
 
@@ -126,6 +127,8 @@ struct tcp_target {
 	struct tcp_cmd *done_head;
 	struct csd_tcp_traffic closed;	/* of connections that closed */
 	unsigned nconn;
+	int spare_fd;			/* given up to accept-and-close when descriptors run out */
+	uint64_t accept_paused_until;	/* ms; 0: accepting */
 	struct tcp_host_key *host_keys;	/* hosts that must authenticate */
 	size_t nhost_keys;
 	struct tcp_host_key *next_keys;	/* replacements, for the loop to take (under lock) */
