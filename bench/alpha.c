@@ -144,8 +144,9 @@ static pid_t start_target(const struct opts *o, const char *file, uint16_t *port
 	pid_t pid;
 	FILE *f;
 	char *argv[] = { (char *)o->target, "-p", "0", "--file", (char *)file, "--size", size,
-			 "--slm-size", "64M", "--threads", "2", o->engine ? "--engine" : NULL,
-			 (char *)o->engine, NULL };
+			 "--slm-size", "64M", "--threads", "2",
+			 /* one stream over 10 GB in the interpreter outlasts the default limit */
+			 "--time-limit-ms", "0", o->engine ? "--engine" : NULL, (char *)o->engine, NULL };
 
 	snprintf(size, sizeof(size), "%" PRIu64, (o->size + CHUNK - 1) / CHUNK * CHUNK);
 	if (pipe(pipefd))

@@ -85,7 +85,7 @@ static void usage(FILE *f)
 		"                          ffdhe4096, ffdhe6144, ffdhe8192, null (none)\n"
 		"  -A, --advertise ADDR    address in the discovery log (default: --addr)\n"
 		"  -b, --budget N          instructions per program run (default 2^32)\n"
-		"  -T, --time-limit-ms N   wall-clock limit per program run (default none)\n"
+		"  -T, --time-limit-ms N   wall-clock limit per program run (default 60000; 0: none)\n"
 		"      --verify-time-limit-ms N  time the verifier may take over one program at\n"
 		"                          activation, on a thread of its own (default 2000)\n"
 		"      --allow-unverified  activate programs the verifier refuses (they run with\n"

@@ -23,6 +23,7 @@
 #define CSD_NSID_COMPUTE	3
 
 #define CSD_NVM_DEFAULT_BYTES	(UINT64_C(1) << 30)
+#define CSD_EXEC_TIME_LIMIT_MS	60000	/* a run's default wall-clock limit */
 
 struct csd_dev_config {
 	size_t sz;			/* sizeof(struct csd_dev_config) */
@@ -37,7 +38,7 @@ struct csd_dev_config {
 	uint64_t slm_bytes;		/* Subsystem Local Memory */
 	unsigned engine_threads;	/* Execute Program workers */
 	uint64_t exec_budget;		/* instructions per run (0: 2^32) */
-	uint32_t exec_time_ms;		/* wall-clock limit per run (0: none) */
+	uint32_t exec_time_ms;		/* wall-clock limit per run (0: none; default 60 s) */
 	const char *subnqn;
 	const char *serial;
 	/*

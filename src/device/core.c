@@ -29,6 +29,7 @@ void csd_dev_config_defaults(struct csd_dev_config *cfg)
 	cfg->lba_size = 512;
 	cfg->slm_bytes = 64ull << 20;
 	cfg->engine_threads = 2;
+	cfg->exec_time_ms = CSD_EXEC_TIME_LIMIT_MS;
 	cfg->subnqn = "nqn.2026-01.io.csdlab:drive0";
 	cfg->serial = "CSDLAB0001";
 }
@@ -165,6 +166,9 @@ int csd_ctrl_create(struct csd_subsys *s, const char *hostnqn, struct csd_ctrl *
 	snprintf(c->hostnqn, sizeof(c->hostnqn), "%s", hostnqn ? hostnqn : "");
 	pthread_mutex_init(&c->lock, NULL);
 	pthread_mutex_lock(&s->lock);
+	c->host = csd_host_usage_of(s, c->hostnqn);
+	if (c->host && c->host->ctrls++ == 0)
+		s->connected_hosts++;
 	c->cntlid = s->next_cntlid++;
 	if (s->next_cntlid > 0xffef)	/* FFF0h and up are reserved */
 		s->next_cntlid = 1;
@@ -200,6 +204,12 @@ void csd_ctrl_destroy(struct csd_ctrl *c)
 	pthread_mutex_unlock(&c->lock);
 	for (unsigned q = 0; q <= CSD_MAX_IO_QUEUES; q++)
 		free(c->queues[q].cids);
+	pthread_mutex_lock(&c->subsys->lock);
+	if (c->host && --c->host->ctrls == 0)
+		c->subsys->connected_hosts--;
+	csd_host_usage_put(c->host);
+	pthread_mutex_unlock(&c->subsys->lock);
+	csd_engine_reconsider(c->subsys);
 	pthread_mutex_destroy(&c->lock);
 	free(c);
 }

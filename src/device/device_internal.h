@@ -111,8 +111,9 @@ struct csd_range_set {
 /* Executes in flight per host, for host_max_execs. */
 #define CSD_MAX_HOSTS	64
 struct csd_host_usage {
-	char nqn[NVME_NQN_LENGTH];	/* "" : free */
+	char nqn[NVME_NQN_LENGTH];	/* "" : free (no controller, nothing in flight) */
 	unsigned execs;
+	unsigned ctrls;			/* controllers of this host: it counts for the fair share */
 };
 
 /* What one Execute runs over: parsed from the command, owned by the request until it ends. */
@@ -148,6 +149,7 @@ struct csd_engine {
 	struct csd_req *head, *tail;	/* waiting */
 	struct csd_req **running;	/* per thread, for Abort; NULL once it completes */
 	struct csd_ctrl **busy_ctrl;	/* per thread: whose run it is, until done() returns */
+	const struct csd_host_usage **running_host;	/* per thread: whose run, for the share */
 	pthread_t watchdog;		/* enforces exec_time_ms */
 	bool has_watchdog;
 	bool stop;
@@ -183,6 +185,7 @@ struct csd_subsys {
 	struct csd_program programs[CSD_MAX_PROGRAMS];
 	struct csd_range_set range_sets[CSD_MAX_RANGE_SETS];
 	struct csd_host_usage hosts[CSD_MAX_HOSTS];
+	_Atomic unsigned connected_hosts;	/* host NQNs with a controller: the engines' share */
 	uint16_t next_rsid;
 	uint16_t next_cntlid;
 	struct csd_engine engine;
@@ -204,11 +207,16 @@ void csd_stats_snapshot(const struct csd_stats *st, struct csd_vendor_stats *out
 
 /* May this controller's host see (use) what `owner` created? (s->lock held or not needed) */
 bool csd_host_sees(const struct csd_ctrl *c, const char *owner);
+/* A host's usage entry, made if need be (NULL: the table is full); s->lock held. */
+struct csd_host_usage *csd_host_usage_of(struct csd_subsys *s, const char *nqn);
+/* The entry is free again when nothing holds it; s->lock held. */
+void csd_host_usage_put(struct csd_host_usage *u);
 
 struct csd_ctrl {
 	struct csd_subsys *subsys;
 	uint16_t cntlid;
 	char hostnqn[NVME_NQN_LENGTH];
+	struct csd_host_usage *host;	/* its host's entry (NULL when the table is full) */
 	pthread_mutex_t lock;	/* queues, outstanding, AER, error log */
 	uint32_t cc, csts;
 	/* features */
@@ -290,6 +298,8 @@ void csd_engine_queue(struct csd_subsys *s, struct csd_req *req);
 /* Abort an Execute of this controller: true when it was found (it completes as aborted). */
 bool csd_engine_abort(struct csd_subsys *s, struct csd_ctrl *ctrl, uint16_t qid, uint16_t cid);
 void csd_engine_abort_ctrl(struct csd_subsys *s, struct csd_ctrl *ctrl);
+/* The number of hosts changed: requests their host's share held back may run now. */
+void csd_engine_reconsider(struct csd_subsys *s);
 void csd_exec_release(struct csd_subsys *s, struct csd_req *req);
 
 #endif

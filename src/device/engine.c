@@ -10,6 +10,7 @@
  * buffer, carrying `overlap` bytes from each window into the next, and adds up the results.
  */
 #include <errno.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -197,6 +198,46 @@ static void execute(struct csd_subsys *s, struct csd_req *req, unsigned worker)
 	finish(s, req, worker, &res, bytes, csd_now_ns() - t0);
 }
 
+/*
+ * The engines' fair share: with one host connected it may use them all; with h hosts, each
+ * may run at most max(1, n / h) at once, so that one host's endless programs leave engines to
+ * the others (a run cannot be preempted: its share is kept before it starts). Requests over
+ * their host's share wait in the queue, behind none: the first one within its share goes.
+ */
+static unsigned host_share(const struct csd_subsys *s)
+{
+	unsigned n = s->engine.nthreads, h = s->connected_hosts;
+
+	return h <= 1 ? n : n / h ? n / h : 1;
+}
+
+/*
+ * The next request to run (e->lock held), taken off the queue; NULL when none may run. When
+ * the engine stops, what is left runs (and is aborted) whatever the shares.
+ */
+static struct csd_req *take_next(struct csd_subsys *s)
+{
+	struct csd_engine *e = &s->engine;
+	unsigned share = e->stop ? UINT_MAX : host_share(s);
+
+	for (struct csd_req **link = &e->head, *prev = NULL; *link; prev = *link, link = &(*link)->next) {
+		struct csd_req *req = *link;
+		const struct csd_host_usage *host = req->exec->host;
+		unsigned running = 0;
+
+		for (unsigned i = 0; host && i < e->nthreads; i++)
+			running += e->running_host[i] == host;
+		if (host && running >= share)
+			continue;
+		*link = req->next;
+		if (e->tail == req)
+			e->tail = prev;
+		req->next = NULL;
+		return req;
+	}
+	return NULL;
+}
+
 struct worker_arg {
 	struct csd_subsys *s;
 	unsigned index;
@@ -214,23 +255,22 @@ static void *worker_main(void *argp)
 	for (;;) {
 		struct csd_req *req;
 
-		while (!e->head && !e->stop)
+		while (!(req = take_next(s)) && !e->stop)
 			pthread_cond_wait(&e->cond, &e->lock);
-		if (!e->head)
+		if (!req)
 			break;	/* stopping, and nothing left */
-		req = e->head;
-		e->head = req->next;
-		if (!e->head)
-			e->tail = NULL;
 		e->running[index] = req;
 		e->busy_ctrl[index] = req->ctrl;
+		e->running_host[index] = req->exec->host;
 		if (s->cfg.exec_time_ms)
 			req->exec->deadline_ns = csd_now_ns() + s->cfg.exec_time_ms * 1000000ull;
 		pthread_mutex_unlock(&e->lock);
 		execute(s, req, index);
 		pthread_mutex_lock(&e->lock);
 		e->busy_ctrl[index] = NULL;
-		pthread_cond_broadcast(&e->cond);	/* abort_ctrl may be waiting */
+		e->running_host[index] = NULL;
+		/* abort_ctrl may be waiting, and a request its host's share held back may go now */
+		pthread_cond_broadcast(&e->cond);
 	}
 	pthread_mutex_unlock(&e->lock);
 	return NULL;
@@ -276,13 +316,16 @@ int csd_engine_start(struct csd_subsys *s)
 	e->threads = calloc(e->nthreads, sizeof(*e->threads));
 	e->running = calloc(e->nthreads, sizeof(*e->running));
 	e->busy_ctrl = calloc(e->nthreads, sizeof(*e->busy_ctrl));
-	if (!e->threads || !e->running || !e->busy_ctrl) {
+	e->running_host = calloc(e->nthreads, sizeof(*e->running_host));
+	if (!e->threads || !e->running || !e->busy_ctrl || !e->running_host) {
 		free(e->threads);
 		free(e->running);
 		free(e->busy_ctrl);
+		free(e->running_host);
 		e->threads = NULL;
 		e->running = NULL;
 		e->busy_ctrl = NULL;
+		e->running_host = NULL;
 		return -ENOMEM;
 	}
 	pthread_mutex_init(&e->lock, NULL);
@@ -331,7 +374,19 @@ void csd_engine_stop(struct csd_subsys *s)
 	free(e->threads);
 	free(e->running);
 	free(e->busy_ctrl);
+	free(e->running_host);
 	e->threads = NULL;
+}
+
+void csd_engine_reconsider(struct csd_subsys *s)
+{
+	struct csd_engine *e = &s->engine;
+
+	if (!e->threads)
+		return;
+	pthread_mutex_lock(&e->lock);
+	pthread_cond_broadcast(&e->cond);
+	pthread_mutex_unlock(&e->lock);
 }
 
 void csd_engine_queue(struct csd_subsys *s, struct csd_req *req)

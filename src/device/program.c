@@ -469,10 +469,18 @@ uint16_t csd_parse_compute_admin(struct csd_req *req)
 /* Execute Program (01h) and the streaming Execute (81h): checked here, run by the engine. */
 
 /* The host's entry in the in-flight table (s->lock held); NULL when the table is full. */
-static struct csd_host_usage *host_usage(struct csd_subsys *s, const char *nqn)
+void csd_host_usage_put(struct csd_host_usage *u)
+{
+	if (u && !u->execs && !u->ctrls)
+		u->nqn[0] = '\0';
+}
+
+struct csd_host_usage *csd_host_usage_of(struct csd_subsys *s, const char *nqn)
 {
 	struct csd_host_usage *free_entry = NULL;
 
+	if (!nqn[0])
+		return NULL;	/* no identity to account to (the transports refuse such hosts) */
 	for (unsigned i = 0; i < CSD_MAX_HOSTS; i++) {
 		if (!strcmp(s->hosts[i].nqn, nqn) && nqn[0])
 			return &s->hosts[i];
@@ -576,7 +584,7 @@ uint16_t csd_parse_compute_io(struct csd_req *req)
 	x->p2 = req->cmd.cdw12 | ((uint64_t)req->cmd.cdw13 << 32);
 	pthread_mutex_lock(&s->lock);
 	p = &s->programs[pind];
-	x->host = host_usage(s, req->ctrl->hostnqn);
+	x->host = csd_host_usage_of(s, req->ctrl->hostnqn);
 	if (p->state == CSD_PROG_EMPTY || !csd_host_sees(req->ctrl, p->owner))
 		status = SC_CS(CSD_SC_NO_PROGRAM);
 	else if (s->cfg.host_max_execs && (!x->host || x->host->execs >= s->cfg.host_max_execs))
@@ -591,8 +599,8 @@ uint16_t csd_parse_compute_io(struct csd_req *req)
 		p->in_use++;
 		if (x->host)
 			x->host->execs++;
-	} else if (x->host && !x->host->execs) {
-		x->host->nqn[0] = '\0';	/* nothing in flight: the entry is free again */
+	} else {
+		csd_host_usage_put(x->host);
 	}
 	pthread_mutex_unlock(&s->lock);
 	if (status) {
@@ -613,8 +621,10 @@ void csd_exec_release(struct csd_subsys *s, struct csd_req *req)
 
 	pthread_mutex_lock(&s->lock);
 	s->programs[x->pind].in_use--;
-	if (x->host && !--x->host->execs)
-		x->host->nqn[0] = '\0';	/* the entry is free again */
+	if (x->host) {
+		x->host->execs--;
+		csd_host_usage_put(x->host);
+	}
 	rs = find_range_set(s, x->rsid);
 	if (rs)
 		rs->in_use--;

@@ -479,6 +479,45 @@ static void test_verification_holds_up_no_one(void **state)
 	free(insns);
 }
 
+/*
+ * Issue 17: host A floods the engines with endless programs (three on two engines, no time
+ * limit); host B's Execute still completes at once: with two hosts connected each may hold
+ * at most half of the engines. (Before: A held both, and B waited for ever.)
+ */
+static void test_one_host_cannot_starve_another(void **state)
+{
+	struct async spin[3];
+	struct drive d, b;
+	struct result res;
+	double t0;
+
+	(void)state;
+	drive_open(&d, 0, 0);
+	d.cfg.exec_budget = UINT64_MAX;
+	d.cfg.allow_unverified = true;	/* the spinning program has no bound, on purpose */
+	d.cfg.exec_time_ms = 0;
+	drive_restart(&d);
+	drive_add_host(&d, &b, "nqn.2014-08.org.nvmexpress:uuid:host-b");
+	assert_int_equal(load_asm(&d, 6, "mov %r0, 0\nloop:\nadd %r0, 1\nja loop\nexit\n"), 0);
+	assert_int_equal(load_asm(&b, 7, "mov %r0, 42\nexit\n"), 0);
+	for (int i = 0; i < 3; i++)
+		submit_execute_async(&d, &spin[i], 6, (uint16_t)(100 + i));
+	usleep(50000);
+	t0 = now_ms();
+	res = execute(&b, 7, 0, 0, 0, NULL, 0);
+	t0 = now_ms() - t0;
+	print_message("# host B's Execute while host A floods the engines: %.1f ms\n", t0);
+	assert_int_equal(res.status, 0);
+	assert_int_equal(res.value, 42);
+	assert_true(t0 < 500);
+	for (int i = 0; i < 3; i++)
+		assert_false(spin[i].done);
+	drive_close_host(&b);
+	drive_close(&d, true);		/* A's runs end as aborted */
+	for (int i = 0; i < 3; i++)
+		assert_true(spin[i].done);
+}
+
 static void test_controller_gone_while_running(void **state)
 {
 	struct async a;
@@ -550,6 +589,7 @@ int main(int argc, char **argv)
 		cmocka_unit_test(test_abort_and_io_during_a_run),
 		cmocka_unit_test(test_time_limit),
 		cmocka_unit_test(test_verification_holds_up_no_one),
+		cmocka_unit_test(test_one_host_cannot_starve_another),
 		cmocka_unit_test(test_controller_gone_while_running),
 		cmocka_unit_test(test_concurrent_executions),
 	};
