@@ -64,6 +64,14 @@ struct csd_dev_config {
 	unsigned host_max_programs;
 	uint64_t host_max_slm_bytes;
 	unsigned host_max_execs;
+	/*
+	 * Program memory (4 MiB for all downloads) one host may hold, finished or in progress
+	 * (0: half of it); a download that gets no chunk for download_idle_ms (0: 60000) is
+	 * dropped when another download needs the room, and a host's unfinished downloads go
+	 * when its last controller does.
+	 */
+	uint32_t host_max_program_bytes;
+	uint32_t download_idle_ms;
 };
 
 /* Defaults: 1 GiB NVM of 512-byte blocks, 64 MiB SLM, 2 engine threads. */

@@ -205,8 +205,10 @@ void csd_ctrl_destroy(struct csd_ctrl *c)
 	for (unsigned q = 0; q <= CSD_MAX_IO_QUEUES; q++)
 		free(c->queues[q].cids);
 	pthread_mutex_lock(&c->subsys->lock);
-	if (c->host && --c->host->ctrls == 0)
+	if (c->host && --c->host->ctrls == 0) {
 		c->subsys->connected_hosts--;
+		csd_programs_host_gone(c->subsys, c->hostnqn);
+	}
 	csd_host_usage_put(c->host);
 	pthread_mutex_unlock(&c->subsys->lock);
 	csd_engine_reconsider(c->subsys);

@@ -93,6 +93,7 @@ struct csd_program {
 	uint32_t in_use;			/* running executions (and an activation) */
 	bool activating;			/* being loaded and verified, outside s->lock */
 	char owner[NVME_NQN_LENGTH];		/* the host that downloaded it ("" built in) */
+	uint64_t last_chunk_ns;			/* of a download in progress */
 };
 
 struct csd_mem_extent {
@@ -211,6 +212,8 @@ bool csd_host_sees(const struct csd_ctrl *c, const char *owner);
 struct csd_host_usage *csd_host_usage_of(struct csd_subsys *s, const char *nqn);
 /* The entry is free again when nothing holds it; s->lock held. */
 void csd_host_usage_put(struct csd_host_usage *u);
+/* The last controller of host `nqn` went: its unfinished downloads go too (s->lock held). */
+void csd_programs_host_gone(struct csd_subsys *s, const char *nqn);
 
 struct csd_ctrl {
 	struct csd_subsys *subsys;

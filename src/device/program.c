@@ -89,13 +89,39 @@ static uint64_t range_set_bytes(const struct csd_range_set *rs)
 	return bytes;
 }
 
-static uint32_t total_program_bytes(const struct csd_subsys *s)
+/* Program bytes held by host `nqn` (NULL: by all), downloads in progress included. */
+static uint32_t program_bytes(const struct csd_subsys *s, const char *nqn)
 {
 	uint32_t total = 0;
 
 	for (unsigned i = 0; i < CSD_MAX_PROGRAMS; i++)
-		total += s->programs[i].builtin ? 0 : s->programs[i].size;
+		if (!s->programs[i].builtin && (!nqn || !strcmp(s->programs[i].owner, nqn)))
+			total += s->programs[i].size;
 	return total;
+}
+
+static bool download_unfinished(const struct csd_program *p)
+{
+	return p->image && p->state == CSD_PROG_EMPTY && p->received < p->size && !p->in_use;
+}
+
+/* Downloads that have had no chunk for download_idle_ms give their room back. */
+static void drop_stale_downloads(struct csd_subsys *s)
+{
+	uint64_t now = csd_now_ns(), idle = (s->cfg.download_idle_ms ? s->cfg.download_idle_ms :
+					     60000) * UINT64_C(1000000);
+
+	for (unsigned i = CSD_BUILTIN_PROGRAMS; i < CSD_MAX_PROGRAMS; i++)
+		if (download_unfinished(&s->programs[i]) &&
+		    now - s->programs[i].last_chunk_ns > idle)
+			program_clear(&s->programs[i]);
+}
+
+void csd_programs_host_gone(struct csd_subsys *s, const char *nqn)
+{
+	for (unsigned i = CSD_BUILTIN_PROGRAMS; i < CSD_MAX_PROGRAMS; i++)
+		if (download_unfinished(&s->programs[i]) && !strcmp(s->programs[i].owner, nqn))
+			program_clear(&s->programs[i]);
 }
 
 /* Load Program (85h) */
@@ -135,8 +161,19 @@ static uint16_t load_program(struct csd_req *req)
 	if (p->state == CSD_PROG_ACTIVE || p->in_use)
 		return SC_CS(CSD_SC_PROGRAM_IN_USE);
 	if (loff == 0) {
+		uint32_t share = s->cfg.host_max_program_bytes ? s->cfg.host_max_program_bytes :
+				 MAX_TOTAL_PROGRAM_BYTES / 2;
+		uint32_t mine = program_bytes(s, host) - (strcmp(p->owner, host) ? 0 : p->size);
+
 		/* a new download replaces whatever the slot held */
-		if (total_program_bytes(s) - p->size + psize > MAX_TOTAL_PROGRAM_BYTES)
+		drop_stale_downloads(s);
+		if (mine + psize > share) {
+			csd_error_reason(req->ctrl, "this host's programs would take %u bytes of "
+					 "program memory, more than its share of %u", mine + psize,
+					 share);
+			return SC_CS(CSD_SC_INSUFFICIENT_PROGRAM_RESOURCES);
+		}
+		if (program_bytes(s, NULL) - p->size + psize > MAX_TOTAL_PROGRAM_BYTES)
 			return SC_CS(CSD_SC_MAX_PROGRAM_BYTES_EXCEEDED);
 		if (s->cfg.host_max_programs && strcmp(p->owner, host) &&
 		    host_programs(s, host) >= s->cfg.host_max_programs) {
@@ -160,6 +197,7 @@ static uint16_t load_program(struct csd_req *req)
 	}
 	memcpy(p->image + loff, req->data, numb);
 	p->received = loff + numb;
+	p->last_chunk_ns = csd_now_ns();
 	if (p->received == p->size) {
 		p->state = CSD_PROG_LOADED;
 		REQ_STAT(req, program_loads, 1);

@@ -232,6 +232,68 @@ static void test_per_host_limits(void **state)
 }
 
 /* Executes in flight per host: a second one from the same host waits its turn (no DNR). */
+/* The first 16-byte chunk of a `psize`-byte raw program into slot pind: a download begun. */
+static uint16_t begin_download(struct drive *d, uint16_t pind, uint32_t psize)
+{
+	static const uint8_t chunk[16];
+	struct csd_nvme_sqe c = { .opcode = CSD_ADMIN_LOAD_PROGRAM, .nsid = CSD_NSID_COMPUTE,
+				  .cdw10 = pind | ((uint32_t)CSD_PTYPE_EBPF_RAW << 16),
+				  .cdw11 = psize, .cdw14 = sizeof(chunk), .cdw15 = 0 };
+
+	return drive_cmd(d, 0, &c, (void *)chunk, sizeof(chunk)).status;
+}
+
+/*
+ * Issue 17: one host's unfinished downloads (a 16-byte first chunk of a 1 MiB program into
+ * each of 4 slots) took the whole 4 MiB of program memory, for the drive's lifetime. Now a
+ * host holds at most its share (2 MiB), what it leaves unfinished goes when it disconnects or
+ * when it sends no chunk for download_idle_ms and another download needs the room.
+ */
+static void test_unfinished_downloads_released(void **state)
+{
+	struct drive d, a, b;
+	char why[2048];
+
+	(void)state;
+	drive_open(&d, 0, 0);
+	d.cfg.download_idle_ms = 200;
+	drive_restart(&d);
+	drive_add_host(&d, &a, "nqn.2014-08.org.nvmexpress:uuid:hoarder");
+	drive_add_host(&d, &b, "nqn.2014-08.org.nvmexpress:uuid:other");
+	assert_int_equal(begin_download(&a, 2, 1u << 20), 0);
+	assert_int_equal(begin_download(&a, 3, 1u << 20), 0);
+	/* its third is over its share */
+	assert_int_equal(begin_download(&a, 4, 1u << 20), STATUS(1, 0x8a) | DNR);
+	get_log(&a, CSD_LOG_VENDOR_REASONS, why, sizeof(why));
+	assert_non_null(strstr(why, "more than its share of 2097152"));
+	/* another host still has room */
+	assert_int_equal(begin_download(&b, 5, 1u << 20), 0);
+	assert_int_equal(begin_download(&b, 6, 1u << 20), 0);
+	assert_int_equal(begin_download(&d, 7, 1u << 20), STATUS(1, 0x94) | DNR);	/* full */
+	/* the hoarder goes: its unfinished downloads go with it, and their room */
+	drive_close_host(&a);
+	assert_int_equal(begin_download(&d, 7, 1u << 20), 0);
+	assert_int_equal(begin_download(&d, 8, 1u << 20), 0);
+	drive_close_host(&b);
+	drive_close(&d, true);
+	/* a host that stays but sends nothing more: its downloads go once they are idle */
+	drive_open(&d, 0, 0);
+	d.cfg.download_idle_ms = 200;
+	drive_restart(&d);
+	drive_add_host(&d, &a, "nqn.2014-08.org.nvmexpress:uuid:hoarder");
+	drive_add_host(&d, &b, "nqn.2014-08.org.nvmexpress:uuid:other");
+	assert_int_equal(begin_download(&a, 2, 1u << 20), 0);
+	assert_int_equal(begin_download(&a, 3, 1u << 20), 0);
+	assert_int_equal(begin_download(&b, 5, 1u << 20), 0);
+	assert_int_equal(begin_download(&b, 6, 1u << 20), 0);
+	assert_int_equal(begin_download(&d, 7, 1u << 20), STATUS(1, 0x94) | DNR);	/* full */
+	usleep(300000);
+	assert_int_equal(begin_download(&d, 7, 1u << 20), 0);
+	drive_close_host(&a);
+	drive_close_host(&b);
+	drive_close(&d, true);
+}
+
 static void test_executions_in_flight(void **state)
 {
 	/* 2^40 rounds, verified: runs until aborted */
@@ -282,6 +344,7 @@ int main(void)
 		cmocka_unit_test(test_slm_is_per_host),
 		cmocka_unit_test(test_per_host_limits),
 		cmocka_unit_test(test_executions_in_flight),
+		cmocka_unit_test(test_unfinished_downloads_released),
 	};
 
 	return cmocka_run_group_tests_name("device-isolation", tests, NULL, NULL);
