@@ -212,6 +212,34 @@ check "a command the drive never answers: given up after --timeout, said so" bas
 	 grep -q 'no answer from the drive within the command timeout' '$tmp/why'"
 kill $pid; wait $pid 2>/dev/null; pid=
 
+# issue 17: csd write checks the range first, streams the file, and says what Ctrl-C left
+start_target --size 64M
+head -c 1M /dev/urandom >"$tmp/first.bin"
+head -c 65M /dev/urandom >"$tmp/toobig.bin"
+"$csd" write -p $port --slba 0 -i "$tmp/first.bin" 2>/dev/null
+check "a file larger than the namespace: refused before anything is written" bash -c \
+	"! '$csd' write -p $port --slba 0 -i '$tmp/toobig.bin' 2>'$tmp/why' &&
+	 grep -q 'its 133120 blocks from LBA 0 do not fit the namespace.s 131072 blocks (0-131071): nothing written' '$tmp/why' &&
+	 '$csd' read -p $port --slba 0 --blocks 2048 -O '$tmp/back' && cmp '$tmp/back' '$tmp/first.bin'"
+check "a write says what it wrote" bash -c \
+	"'$csd' write -p $port --slba 8 -i '$tmp/first.bin' 2>'$tmp/why' &&
+	 grep -q 'wrote 2048 blocks (1.0 MiB) at LBA 8 in' '$tmp/why'"
+head -c 48M /dev/urandom >"$tmp/big.bin"
+"$csd" write -p $port --slba 0 -i "$tmp/big.bin" 2>"$tmp/intr" &
+writer=$!
+sleep 0.2
+kill -STOP $pid; kill -INT $writer; sleep 0.3; kill -CONT $pid
+wait $writer
+status=$?
+acked=$(sed -n 's/.*interrupted: \([0-9]*\) of 98304 blocks written and acknowledged.*/\1/p' "$tmp/intr")
+back=$(( ${acked:-0} < 65536 ? ${acked:-0} : 65536 ))	# csd read takes 65536 blocks at most
+check "Ctrl-C during a write: exit 130, how many blocks were acknowledged (${acked:-?}), and they read back" bash -c \
+	"[ $status = 130 ] && [ -n '$acked' ] && [ '$acked' -lt 98304 ] &&
+	 { [ $back = 0 ] || { '$csd' read -p $port --slba 0 --blocks $back -O '$tmp/back' &&
+	   cmp '$tmp/back' <(head -c \$(( $back * 512 )) '$tmp/big.bin'); }; }"
+kill $pid; wait $pid 2>/dev/null; pid=
+rm -f "$tmp/toobig.bin" "$tmp/big.bin"
+
 # issue 17: file descriptors used up: the target sheds and pauses instead of spinning
 printf '#!/bin/bash\nulimit -n 48\nexec "%s" "$@"\n' "$target" >"$tmp/target-48fds"
 chmod +x "$tmp/target-48fds"

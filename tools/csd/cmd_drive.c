@@ -8,9 +8,12 @@
 #include <getopt.h>
 #include <inttypes.h>
 #include <nvme/types.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <time.h>
 
 #include "commands.h"
 #include "csd/csd.h"
@@ -335,6 +338,143 @@ int cmd_discover(int argc, char **argv)
 	return ret;
 }
 
+static volatile sig_atomic_t interrupted;
+
+static void on_sigint(int sig)
+{
+	(void)sig;
+	interrupted = 1;
+}
+
+#define WRITE_CHUNK_BLOCKS	256
+#define WRITE_DEPTH		16
+
+/*
+ * csd write: the file streamed from disk, WRITE_DEPTH chunks of 256 blocks in flight on I/O
+ * queue 1, after checking that all of it fits (nothing is written otherwise). Ctrl-C stops
+ * sending, waits for what is in flight and says how much was written and acknowledged.
+ */
+static int write_file(struct csd_dev *dev, const struct drive_opts *o, const struct csd_ns_info *ns)
+{
+	struct csd_async slots[WRITE_DEPTH];
+	uint8_t *bufs = NULL;
+	uint64_t blocks, sent = 0, acked = 0, prefix = 0, ns_blocks = ns->size / ns->lba_size;
+	uint8_t done_map[WRITE_DEPTH] = { 0 };
+	unsigned inflight = 0;
+	size_t chunk = (size_t)WRITE_CHUNK_BLOCKS * ns->lba_size;
+	struct csd_progress bar;
+	struct sigaction sa = { .sa_handler = on_sigint }, old_sa;
+	struct timespec t0, t1;
+	FILE *in = fopen(o->in, "rb");
+	struct stat st;
+	int ret = 0;
+
+	if (!in || fstat(fileno(in), &st)) {
+		fprintf(stderr, "csd: %s: %s\n", o->in, strerror(errno));
+		if (in)
+			fclose(in);
+		return 1;
+	}
+	if (!st.st_size || (uint64_t)st.st_size % ns->lba_size) {
+		fprintf(stderr, "csd: %s: %lld bytes is not a whole number of %u-byte blocks\n", o->in,
+			(long long)st.st_size, ns->lba_size);
+		fclose(in);
+		return 1;
+	}
+	blocks = (uint64_t)st.st_size / ns->lba_size;
+	if (o->slba >= ns_blocks || blocks > ns_blocks - o->slba) {
+		fprintf(stderr, "csd: %s: its %" PRIu64 " blocks from LBA %" PRIu64 " do not fit the "
+			"namespace's %" PRIu64 " blocks (0-%" PRIu64 "): nothing written\n", o->in,
+			blocks, o->slba, ns_blocks, ns_blocks - 1);
+		fclose(in);
+		return 1;
+	}
+	bufs = malloc(WRITE_DEPTH * chunk);
+	if (!bufs) {
+		fclose(in);
+		return report("write", -ENOMEM);
+	}
+	interrupted = 0;
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGINT, &sa, &old_sa);
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	csd_progress_start(&bar, "writing", blocks);
+	while (!ret && (acked < blocks) && !(interrupted && !inflight)) {
+		/* fill the queue */
+		while (!ret && !interrupted && inflight < WRITE_DEPTH && sent < blocks) {
+			unsigned i = (unsigned)((sent / WRITE_CHUNK_BLOCKS) % WRITE_DEPTH);
+			uint32_t n = (uint32_t)(blocks - sent < WRITE_CHUNK_BLOCKS ? blocks - sent :
+					       WRITE_CHUNK_BLOCKS);
+			uint64_t slba = o->slba + sent;
+			struct csd_async *a = &slots[i];
+
+			if (fread(bufs + i * chunk, ns->lba_size, n, in) != n) {
+				ret = report("read the input", ferror(in) ? -EIO : -ENODATA);
+				break;
+			}
+			memset(a, 0, sizeof(*a));
+			a->sqe.opcode = nvme_cmd_write;
+			a->sqe.nsid = ns->nsid;
+			a->sqe.cdw10 = (uint32_t)slba;
+			a->sqe.cdw11 = (uint32_t)(slba >> 32);
+			a->sqe.cdw12 = (n - 1) | (o->fua ? 1u << 30 : 0);
+			a->data = bufs + i * chunk;
+			a->len = n * ns->lba_size;
+			a->user = (void *)(uintptr_t)i;
+			if ((ret = report("write", csd_dev__submit(dev, 1, a))))
+				break;
+			done_map[i] = 0;
+			sent += n;
+			inflight++;
+		}
+		if (!inflight)
+			break;
+		{
+			int err = 0;
+			struct csd_async *a = csd_dev__reap(dev, 1, &err);
+			unsigned i;
+
+			if (!a) {
+				ret = report("write", err ? err : -EIO);
+				break;
+			}
+			inflight--;
+			if ((ret = report("write", a->result)))
+				break;
+			i = (unsigned)(uintptr_t)a->user;
+			done_map[i] = 1;
+			acked += a->len / ns->lba_size;
+			/* the blocks acknowledged from the first on, with no gap */
+			while (prefix < sent && done_map[(prefix / WRITE_CHUNK_BLOCKS) % WRITE_DEPTH]) {
+				unsigned k = (unsigned)((prefix / WRITE_CHUNK_BLOCKS) % WRITE_DEPTH);
+
+				done_map[k] = 0;
+				prefix += blocks - prefix < WRITE_CHUNK_BLOCKS ? blocks - prefix :
+					  WRITE_CHUNK_BLOCKS;
+			}
+			csd_progress_update(&bar, acked);
+		}
+	}
+	csd_progress_end(&bar);
+	sigaction(SIGINT, &old_sa, NULL);
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	if (!ret && interrupted) {
+		fprintf(stderr, "csd: write interrupted: %" PRIu64 " of %" PRIu64 " blocks written and "
+			"acknowledged (LBA %" PRIu64 " to %" PRIu64 " all of them); the rest not "
+			"written\n", acked, blocks, o->slba, o->slba + (prefix ? prefix - 1 : 0));
+		ret = 130;
+	} else if (!ret) {
+		double s = (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9;
+
+		fprintf(stderr, "csd: wrote %" PRIu64 " blocks (%.1f MiB) at LBA %" PRIu64 " in %.2f s, "
+			"%.1f MB/s\n", blocks, (double)st.st_size / 1048576.0, o->slba, s,
+			s > 0 ? (double)st.st_size / 1e6 / s : 0.0);
+	}
+	free(bufs);
+	fclose(in);
+	return ret;
+}
+
 /* read and write: in chunks of 256 blocks, with a progress bar on a terminal */
 int cmd_rw(int argc, char **argv)
 {
@@ -344,7 +484,6 @@ int cmd_rw(int argc, char **argv)
 	struct csd_progress bar;
 	struct csd_dev *dev;
 	uint8_t *buf = NULL;
-	size_t len = 0;
 	FILE *out = stdout;
 	int ret;
 
@@ -356,24 +495,13 @@ int cmd_rw(int argc, char **argv)
 		fprintf(stderr, "csd: %s needs --slba and %s\n", argv[0], is_write ? "-i FILE" : "--blocks");
 		return 2;
 	}
-	if (is_write && (ret = csd_read_file(o.in, &buf, &len))) {
-		fprintf(stderr, "csd: %s: %s\n", o.in, strerror(-ret));
-		return 1;
-	}
-	if (!(dev = open_drive(&o))) {
-		free(buf);
+	if (!(dev = open_drive(&o)))
 		return 2;
-	}
 	if ((ret = report("find the NVM namespace", csd_dev__find_ns(dev, CSD_CSI_NVM, &ns))))
 		goto out;
 	if (is_write) {
-		if (!len || len % ns.lba_size) {
-			fprintf(stderr, "csd: %s: %zu bytes is not a whole number of %u-byte blocks\n",
-				o.in, len, ns.lba_size);
-			ret = 1;
-			goto out;
-		}
-		o.blocks = len / ns.lba_size;
+		ret = write_file(dev, &o, &ns);
+		goto out;
 	} else {
 		buf = malloc(256 * ns.lba_size);
 		if (o.out && !(out = fopen(o.out, "wb"))) {
@@ -386,14 +514,9 @@ int cmd_rw(int argc, char **argv)
 	for (uint64_t done = 0; done < o.blocks && !ret; done += 256) {
 		uint32_t n = (uint32_t)(o.blocks - done < 256 ? o.blocks - done : 256);
 
-		if (is_write) {
-			ret = report("write", csd_dev__write(dev, o.slba + done, n,
-							    buf + done * ns.lba_size, o.fua));
-		} else {
-			ret = report("read", csd_dev__read(dev, o.slba + done, n, buf));
-			if (!ret && fwrite(buf, ns.lba_size, n, out) != n)
-				ret = report("output", -errno);
-		}
+		ret = report("read", csd_dev__read(dev, o.slba + done, n, buf));
+		if (!ret && fwrite(buf, ns.lba_size, n, out) != n)
+			ret = report("output", -errno);
 		csd_progress_update(&bar, done + n);
 	}
 	csd_progress_end(&bar);
