@@ -102,6 +102,7 @@ struct csd_req {
 	volatile bool abort;
 	struct csd_req *next;		/* engine queue */
 	struct csd_exec *exec;		/* Execute Program: what to run over what */
+	void (*deferred)(struct csd_req *req);	/* run on a worker thread (worker.c) */
 	uint64_t start_ns;
 };
 

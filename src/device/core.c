@@ -81,8 +81,12 @@ int csd_subsys_create(const struct csd_dev_config *cfg, struct csd_subsys **out,
 	pthread_mutex_init(&s->slm.lock, NULL);
 	csd_programs_init(s);
 	ret = csd_engine_start(s);
-	if (!ret && (ret = csd_verifier_start(s)))
+	if (!ret && (ret = csd_worker_start(&s->verifier, 1)))
 		csd_engine_stop(s);
+	if (!ret && (ret = csd_worker_start(&s->slow_io, 2))) {
+		csd_worker_stop(&s->verifier);
+		csd_engine_stop(s);
+	}
 	if (ret) {
 		snprintf(err, err_size, "cannot start the engine: %s", strerror(-ret));
 		csd_programs_free(s);
@@ -99,7 +103,8 @@ void csd_subsys_destroy(struct csd_subsys *s)
 {
 	if (!s)
 		return;
-	csd_verifier_stop(s);
+	csd_worker_stop(&s->slow_io);
+	csd_worker_stop(&s->verifier);
 	csd_engine_stop(s);
 	csd_programs_free(s);
 	csd_nvm_close(s);
@@ -184,13 +189,24 @@ uint16_t csd_ctrl_cntlid(const struct csd_ctrl *c)
 	return c->cntlid;
 }
 
+static void cancel_io(struct csd_req *req)
+{
+	csd_req_complete(req, SC_GENERIC(NVME_SC_ABORT_REQ));
+}
+
+void csd_defer_io(struct csd_req *req)
+{
+	csd_worker_queue(&req->ctrl->subsys->slow_io, req, req->deferred);
+}
+
 void csd_ctrl_destroy(struct csd_ctrl *c)
 {
 	if (!c)
 		return;
 	/* running programs of this controller stop; their commands complete as aborted */
 	csd_engine_abort_ctrl(c->subsys, c);
-	csd_verifier_abort_ctrl(c->subsys, c);
+	csd_worker_abort_ctrl(&c->subsys->verifier, c, csd_program_activate_cancel);
+	csd_worker_abort_ctrl(&c->subsys->slow_io, c, cancel_io);
 	pthread_mutex_lock(&c->lock);
 	for (unsigned i = 0; i < c->naer; i++) {
 		struct csd_req *r = c->aer[i];

@@ -133,13 +133,15 @@ struct csd_exec {
 	struct csd_host_usage *host;	/* whose Execute it is (counted in host->execs) */
 };
 
-struct csd_verifier {
-	pthread_t thread;
+/* Threads for work the network thread must not wait for (worker.c). */
+struct csd_worker {
+	pthread_t *threads;
+	unsigned nthreads;
 	bool started, stop;
 	pthread_mutex_t lock;
 	pthread_cond_t cond;
-	struct csd_req *head, *tail;	/* activations waiting */
-	struct csd_ctrl *busy_ctrl;	/* whose activation is being verified */
+	struct csd_req *head, *tail;	/* waiting */
+	struct csd_ctrl **busy_ctrl;	/* per thread: whose request it is working on */
 };
 
 struct csd_engine {
@@ -190,7 +192,8 @@ struct csd_subsys {
 	uint16_t next_rsid;
 	uint16_t next_cntlid;
 	struct csd_engine engine;
-	struct csd_verifier verifier;
+	struct csd_worker verifier;	/* program activations, one at a time */
+	struct csd_worker slow_io;	/* Flush, FUA writes, Write Zeroes, Copy, Memory Copy */
 	struct csd_stats stats;
 	uint64_t start_ns;
 	csd_log_provider_fn log_provider;
@@ -286,11 +289,15 @@ void csd_programs_free(struct csd_subsys *s);
 extern const struct csd_builtin csd_builtins[CSD_BUILTIN_PROGRAMS];
 
 /* Engine (engine.c) */
-/* The verifier's thread (verifier.c): program activations off the caller's thread. */
-int csd_verifier_start(struct csd_subsys *s);
-void csd_verifier_stop(struct csd_subsys *s);
-void csd_verifier_queue(struct csd_subsys *s, struct csd_req *req);
-void csd_verifier_abort_ctrl(struct csd_subsys *s, struct csd_ctrl *ctrl);
+/* worker.c: requests run and completed by a worker's threads, fn(req) each. */
+int csd_worker_start(struct csd_worker *w, unsigned nthreads);
+void csd_worker_stop(struct csd_worker *w);
+void csd_worker_queue(struct csd_worker *w, struct csd_req *req, void (*fn)(struct csd_req *));
+/* Queued requests of ctrl get cancel(req); waits for those being worked on. */
+void csd_worker_abort_ctrl(struct csd_worker *w, struct csd_ctrl *ctrl,
+			   void (*cancel)(struct csd_req *));
+/* As req->execute: run req->deferred on the slow I/O worker (core.c). */
+void csd_defer_io(struct csd_req *req);
 /* program.c, on the verifier's thread */
 void csd_program_activate_finish(struct csd_req *req);
 void csd_program_activate_cancel(struct csd_req *req);

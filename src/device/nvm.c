@@ -130,6 +130,13 @@ uint16_t csd_nvm_read_internal(struct csd_req *req, uint64_t slba, uint64_t nlb,
 	return SC_OK;
 }
 
+/* Run fn on the slow I/O worker: it may wait for the disk as long as the disk wants. */
+static void defer(struct csd_req *req, void (*fn)(struct csd_req *))
+{
+	req->deferred = fn;
+	req->execute = csd_defer_io;
+}
+
 static uint16_t check_lba_range(struct csd_req *req, uint64_t slba, uint64_t nlb)
 {
 	const struct csd_ns_nvm *n = &req->ctrl->subsys->nvm;
@@ -292,21 +299,24 @@ uint16_t csd_parse_nvm(struct csd_req *req)
 			req->error_loc = offsetof(struct csd_nvme_sqe, cdw12);
 			return SC_INVALID_FIELD;
 		}
+		/* a FUA write waits for the disk: on a worker, not the network thread */
 		req->execute = execute_rw;
+		if (req->cmd.opcode == nvme_cmd_write && (req->cmd.cdw12 & NVM_FUA))
+			defer(req, execute_rw);
 		return csd_req_check_len(req, (uint32_t)(nlb << n->lba_shift));
 	case nvme_cmd_flush:
-		req->execute = execute_flush;
+		defer(req, execute_flush);
 		return csd_req_check_len(req, 0);
 	case nvme_cmd_write_zeroes:
 		if ((status = check_lba_range(req, slba, nlb)))
 			return status;
-		req->execute = execute_write_zeroes;
+		defer(req, execute_write_zeroes);
 		return csd_req_check_len(req, 0);
 	case nvme_cmd_dsm: {
 		uint32_t need = ((req->cmd.cdw10 & 0xff) + 1) * (uint32_t)sizeof(struct nvme_dsm_range);
 
 		/* the ranges, in a buffer that may be larger (Linux can send a whole page) */
-		req->execute = execute_dsm;
+		defer(req, execute_dsm);
 		if (req->data_len < need || req->data_len > 4096 || !req->data) {
 			req->error_loc = offsetof(struct csd_nvme_sqe, dptr);
 			return SC_DATA_LEN;
@@ -318,7 +328,7 @@ uint16_t csd_parse_nvm(struct csd_req *req)
 			req->error_loc = offsetof(struct csd_nvme_sqe, cdw12);
 			return SC_INVALID_FIELD;
 		}
-		req->execute = execute_copy;
+		defer(req, execute_copy);
 		return csd_req_check_len(req, ((req->cmd.cdw12 & 0xff) + 1) *
 					      (uint32_t)sizeof(struct nvme_copy_range));
 	default:

@@ -297,7 +297,7 @@ static uint16_t activate_program(struct csd_req *req)
 		return SC_CS(CSD_SC_MAX_PROGRAMS_ACTIVATED);
 	p->activating = true;
 	p->in_use++;
-	csd_verifier_queue(s, req);
+	csd_worker_queue(&s->verifier, req, csd_program_activate_finish);
 	return STATUS_PENDING;
 }
 

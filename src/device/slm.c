@@ -176,7 +176,9 @@ uint16_t csd_parse_slm(struct csd_req *req)
 			req->error_loc = offsetof(struct csd_nvme_sqe, cdw12);
 			return SC_INVALID_FIELD;
 		}
-		req->execute = execute_mem_copy;
+		/* copies of up to a whole namespace: on the slow I/O worker */
+		req->deferred = execute_mem_copy;
+		req->execute = csd_defer_io;
 		/* both descriptor formats are 32 bytes */
 		return csd_req_check_len(req, ((req->cmd.cdw12 & 0xff) + 1) * 32);
 	default:

@@ -5,7 +5,8 @@
  *
  *   CSD_FAULT_CTL=FILE   while FILE exists, pwrite() fails with the errno written in FILE
  *                        ("EIO" or "ENOSPC"; EIO when empty), and so does fdatasync() when
- *                        FILE's text also says "sync".
+ *                        FILE's text also says "sync"; if the text says "slow", nothing
+ *                        fails but fdatasync() takes 1.5 s (a disk that is slow to flush).
  *
  * Only pwrite and fdatasync are touched: csd-target writes its namespace with them and its
  * log with write(), which keeps working, so the target can still report what happened.
@@ -23,7 +24,7 @@
 #include <sys/types.h>
 #include <unistd.h>
 
-/* The errno to fail with now, or 0; `sync`: whether fdatasync fails too. */
+/* The errno to fail with now, or 0; `sync`: whether fdatasync fails too (-1: is slow). */
 static int fault_now(int *sync)
 {
 	const char *ctl = getenv("CSD_FAULT_CTL");
@@ -41,6 +42,10 @@ static int fault_now(int *sync)
 	text[n > 0 ? n : 0] = '\0';
 	*sync = strstr(text, "sync") != NULL;
 	errno = saved;
+	if (strstr(text, "slow")) {
+		*sync = -1;
+		return 0;
+	}
 	return strstr(text, "ENOSPC") ? ENOSPC : EIO;
 }
 
@@ -72,6 +77,8 @@ int fdatasync(int fd)
 		errno = err;
 		return -1;
 	}
+	if (sync < 0)
+		usleep(1500000);
 	if (!real)
 		real = (int (*)(int))dlsym(RTLD_NEXT, "fdatasync");
 	return real(fd);

@@ -73,6 +73,24 @@ check "EIO: a Flush that cannot sync gets Write Fault" bash -c \
 check "EIO: reads go on meanwhile" read_back 0
 rm -f "$ctl"
 check "EIO: writes work again once the disk does" write_chunk 2
+# issue 17: a disk slow to flush (fdatasync takes 1.5 s): a Flush waits, other reads do not
+echo slow >"$ctl"
+ms() { echo $(( $(date +%s%N) / 1000000 )); }
+slow_flush() {
+	local t0 t1 t2
+	t0=$(ms)
+	"$csd" flush $P --hostnqn nqn.2014-08.org.nvmexpress:uuid:flusher &
+	local flusher=$!
+	sleep 0.3
+	t1=$(ms)
+	"$csd" read $P --slba 0 --blocks 1 -O /dev/null || return 1
+	t2=$(ms)
+	wait $flusher || return 1
+	echo "# a read while another host's Flush waited 1.5 s for the disk: $((t2 - t1)) ms (the flush: $(( $(ms) - t0 )) ms)"
+	[ $((t2 - t1)) -lt 700 ]
+}
+check "slow disk: another host's read does not wait for a Flush" slow_flush
+rm -f "$ctl"
 stop_target
 start_target -- --file "$tmp/nvm.img" --size 16M
 check "EIO: after a SIGKILL and restart, every acknowledged write is there" read_back 0 2
