@@ -133,6 +133,8 @@ static int replay(char **files, int n, bool tap)
 {
 	struct oracle *o = oracle_new();
 	struct csd_ebpf_insn insns[4096];
+	int64_t consts[64];
+	size_t nconsts;
 	int bad = 0;
 
 	if (!o)
@@ -153,7 +155,14 @@ static int replay(char **files, int n, bool tap)
 		}
 		cnt = fread(insns, sizeof(insns[0]), 4096, f);
 		fclose(f);
-		v = oracle_judge(o, insns, cnt, NULL, 0, (uint64_t)i, &rep);
+		/* the lengths tried are around the program's own constants, as when it was found */
+		nconsts = 0;
+		for (size_t pc = 0; pc < cnt && nconsts < 64; pc++) {
+			consts[nconsts++] = insns[pc].imm;
+			if (nconsts < 64)
+				consts[nconsts++] = (uint32_t)insns[pc].imm;
+		}
+		v = oracle_judge(o, insns, cnt, consts, nconsts, (uint64_t)i, &rep);
 		if (v >= ORACLE_FAULT)
 			bad++;
 		if (tap)
