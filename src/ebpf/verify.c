@@ -1461,7 +1461,8 @@ static void null_check(struct vstate *st, unsigned checked, bool is_null)
 	uint32_t id = st->reg[checked].id;
 
 	for (unsigned r = 0; r < EBPF_NREGS; r++)
-		if (st->reg[r].type == V_PTR_MAP_OR_NULL && (r == checked || (id && st->reg[r].id == id))) {
+		if (st->reg[r].type == V_PTR_MAP_OR_NULL &&
+		    (r == checked || (id && st->reg[r].id == id))) {
 			if (is_null)
 				set_const(st, r, 0);
 			else
