@@ -50,6 +50,26 @@ static void run_once(struct csd_subsys *s, struct csd_req *req, unsigned worker,
 	res->value += r0;
 }
 
+/*
+ * Program input in a sandbox, so that verified programs run over it as sandboxed JIT code; in
+ * ordinary memory (guarded JIT code) when it is too large for one (4 GiB).
+ */
+static void *input_alloc(size_t size, bool *sandboxed)
+{
+	void *p = csd_ebpf_sandbox_alloc(size);
+
+	*sandboxed = p != NULL;
+	return p ? p : malloc(size);
+}
+
+static void input_free(void *p, bool sandboxed)
+{
+	if (sandboxed)
+		csd_ebpf_sandbox_free(p);
+	else
+		free(p);
+}
+
 /* The ranges as one region: in place when they follow each other in SLM, else gathered. */
 static void run_ranges(struct csd_subsys *s, struct csd_req *req, unsigned worker,
 		       struct run_result *res, uint64_t *bytes)
@@ -58,6 +78,7 @@ static void run_ranges(struct csd_subsys *s, struct csd_req *req, unsigned worke
 	uint64_t total = 0;
 	bool contiguous = true;
 	uint8_t *mem, *bounce = NULL, *slm = x->nranges ? csd_slm_of(req) : NULL;
+	bool sandboxed = false;
 
 	for (unsigned i = 0; i < x->nranges; i++) {
 		total += x->ranges[i].len;
@@ -76,7 +97,7 @@ static void run_ranges(struct csd_subsys *s, struct csd_req *req, unsigned worke
 	} else {
 		uint64_t at = 0;
 
-		bounce = csd_ebpf_sandbox_alloc(total);
+		bounce = input_alloc(total, &sandboxed);
 		if (!bounce) {
 			res->err = -ENOMEM;
 			return;
@@ -96,7 +117,7 @@ static void run_ranges(struct csd_subsys *s, struct csd_req *req, unsigned worke
 			memcpy(slm + x->ranges[i].sb, bounce + at, x->ranges[i].len);
 			at += x->ranges[i].len;
 		}
-		csd_ebpf_sandbox_free(bounce);
+		input_free(bounce, sandboxed);
 	}
 }
 
@@ -105,8 +126,8 @@ static void run_stream(struct csd_subsys *s, struct csd_req *req, unsigned worke
 {
 	struct csd_exec *x = req->exec;
 	const uint32_t lba_size = s->nvm.lba_size;
-	/* in a sandbox: verified programs over it run as sandboxed JIT code */
-	uint8_t *buf = csd_ebpf_sandbox_alloc((size_t)x->overlap + x->window);
+	bool sandboxed;
+	uint8_t *buf = input_alloc((size_t)x->overlap + x->window, &sandboxed);
 	uint64_t carry = 0;
 
 	*bytes = 0;
@@ -139,7 +160,7 @@ static void run_stream(struct csd_subsys *s, struct csd_req *req, unsigned worke
 			left -= nlb;
 		}
 	}
-	csd_ebpf_sandbox_free(buf);
+	input_free(buf, sandboxed);
 }
 
 static void finish(struct csd_subsys *s, struct csd_req *req, unsigned worker,
