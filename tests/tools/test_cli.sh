@@ -80,7 +80,7 @@ check "csd run: a fault names pc and address" exit_code 1 "pc 2 (ldxb %r0, [%r1+
 check "csd run: budget (interpreter)" exit_code 1 "instruction budget of 1000 used up" "$csd" run -e interp -b 1000 --gen 1M "$prog"
 check "csd run: budget (JIT)" exit_code 1 "budget of 1000 loop iterations and calls used up" "$csd" run -e jit -b 1000 --gen 1M "$prog"
 check "csd run --verify: the JIT runs the proven program unchecked" bash -c \
-	"'$csd' run -V -e jit --gen 1M '$prog' | grep -qF 'engine: JIT, verified (no checks)'"
+	"'$csd' run -V -e jit --gen 1M '$prog' | grep -qF 'engine: JIT, verified (sandboxed: no checks)'"
 check "csd run --verify: a refusal names pc and reason" exit_code 1 "refused: pc 2 (ldxb %r0, [%r1+0])" "$csd" run -V "$tmp/fault.s"
 
 finish

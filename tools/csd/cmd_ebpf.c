@@ -274,6 +274,7 @@ int cmd_run(int argc, char **argv)
 	bool quiet = false, generated = false, verify = false;
 	struct csd_ebpf_prog *prog;
 	uint8_t *mem = NULL;
+	bool boxed = false;
 	size_t len = 0;
 	double t0, t1;
 	char log[4096];
@@ -368,6 +369,17 @@ int cmd_run(int argc, char **argv)
 		}
 		csd_progress_end(&bar);
 	}
+	/* as the drive does: the input in a sandbox, where a verified program runs sandboxed */
+	if (len && len <= (UINT64_C(1) << 32) - (UINT64_C(1) << 16)) {
+		uint8_t *box = csd_ebpf_sandbox_alloc(len);
+
+		if (box) {
+			memcpy(box, mem, len);
+			free(mem);
+			mem = box;
+			boxed = true;
+		}
+	}
 	ropts.budget = budget;
 	t0 = now_seconds();
 	err = csd_ebpf_prog__run(prog, mem, len, &ropts, &r0);
@@ -383,15 +395,19 @@ int cmd_run(int argc, char **argv)
 		if (ropts.engine == CSD_EBPF_ENGINE_INTERP || !csd_ebpf_jit_available())
 			printf("instructions executed: %" PRIu64 "\n", ropts.insns_executed);
 		else
-			printf("engine: JIT%s\n", csd_ebpf_prog__verified(prog) ?
-			       ", verified (no checks)" : ", with checks");
+			printf("engine: JIT%s\n", !csd_ebpf_prog__verified(prog) ? ", with checks" :
+			       boxed ? ", verified (sandboxed: no checks)" :
+			       ", verified (guarded: one check per access)");
 		printf("input: %zu bytes in %.3f s (%.1f MB/s)\n", len, t1 - t0,
 		       (double)len / 1e6 / (t1 - t0 > 0 ? t1 - t0 : 1e-9));
 		if (generated)
 			printf("generator's count of \"Alpha\": %" PRIu64 " -> %s\n", expected,
 			       expected == r0 ? "match" : "MISMATCH");
 	}
-	free(mem);
+	if (boxed)
+		csd_ebpf_sandbox_free(mem);
+	else
+		free(mem);
 	csd_ebpf_prog__free(prog);
 	return err ? 1 : (generated && expected != r0) ? 3 : 0;
 }
