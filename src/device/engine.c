@@ -240,8 +240,9 @@ static struct csd_req *take_next(struct csd_subsys *s)
 {
 	struct csd_engine *e = &s->engine;
 	unsigned share = e->stop ? UINT_MAX : host_share(s);
+	struct csd_req **link = &e->head, *prev = NULL;
 
-	for (struct csd_req **link = &e->head, *prev = NULL; *link; prev = *link, link = &(*link)->next) {
+	for (; *link; prev = *link, link = &(*link)->next) {
 		struct csd_req *req = *link;
 		const struct csd_host_usage *host = req->exec->host;
 		unsigned running = 0;
