@@ -1521,9 +1521,19 @@ static int branch(struct verifier *v, struct vstate *st, unsigned pc,
 				      rb ? vtype_names[rb->type] : "a constant");
 		reg_bounds(st, a, &lo, &hi);
 		reg_bounds(st, b, &lo2, &hi2);
-		/* offsets this small compare like the addresses they make */
-		if (lo > -(INT64_C(1) << 44) && hi < (INT64_C(1) << 44) &&
-		    lo2 > -(INT64_C(1) << 44) && hi2 < (INT64_C(1) << 44) && op != BPF_JEQ &&
+		/*
+		 * Offsets this small compare like the addresses they make, as long as no address
+		 * wraps: signed compares wrap only at 2^63, far from any user address; unsigned
+		 * ones wrap at 0, and the input may start at 0 (a run with no input: r1 - 1 is
+		 * then the largest address there is). Below its base an offset is safe only
+		 * where memory is known to exist: the stack frames under a frame pointer.
+		 */
+		int64_t floor = op == BPF_JSGT || op == BPF_JSGE || op == BPF_JSLT ||
+				op == BPF_JSLE ? -(INT64_C(1) << 44) :
+				ra->type == V_PTR_STACK ? -CSD_EBPF_STACK_SIZE * CSD_EBPF_MAX_FRAMES : 0;
+
+		if (lo >= floor && hi < (INT64_C(1) << 44) &&
+		    lo2 >= floor && hi2 < (INT64_C(1) << 44) && op != BPF_JEQ &&
 		    op != BPF_JNE) {
 			unsigned sop = op == BPF_JGT ? BPF_JSGT : op == BPF_JGE ? BPF_JSGE :
 				       op == BPF_JLT ? BPF_JSLT : op == BPF_JLE ? BPF_JSLE : op;

@@ -217,6 +217,9 @@ static const struct unsafe unsafe[] = {
 	{ "a 32-bit shift by 33 is a shift by 1",
 	  LEN_CHECK(1) "mov32 %r3, -1\nrsh32 %r3, 33\nadd %r1, %r3\nldxb %r0, [%r1]\nexit\n" OUT,
 	  "1-byte read at r1+0" },
+	{ "an unsigned compare of a pointer below its input (a run with no input starts at 0)",
+	  "mov %r5, %r1\nadd %r5, -1\njlt %r5, %r1, out\nldxw %r0, [%r5+52]\nexit\n" OUT,
+	  "4-byte read at r5+52" },
 	{ "a shift by a register whose value only its bounds know",
 	  LEN_CHECK(2) "jne %r4, 40, out\nmov %r3, 1\nlsh %r3, %r4\nadd %r1, %r3\n"
 	  "ldxb %r0, [%r1]\nexit\n" OUT, "1-byte read at r1+0" },
