@@ -1027,6 +1027,21 @@ static void alu_bits(struct vstate *st, unsigned op, unsigned dst, struct tnum b
 
 /* ---- the transfer function --------------------------------------------------------------- */
 
+/*
+ * Do two pointers point into the same object, so that their offsets compare and subtract like
+ * their addresses? The input, one stack frame, a map of one value (global data); but two map
+ * values only when they come from the same lookup (same id): two lookups of one map give two
+ * elements, whose offsets from their own starts say nothing of where they lie.
+ */
+static bool same_object(const struct verifier *v, const struct vreg *a, const struct vreg *b)
+{
+	if (a->type != b->type || a->frame != b->frame || a->map != b->map ||
+	    a->type == V_PTR_MAP_OR_NULL || a->type == V_MAP_REF)
+		return false;
+	return a->type != V_PTR_MAP || v->maps[a->map].max_entries <= 1 ||
+	       (a->id && a->id == b->id);
+}
+
 static int alu_pointer(struct verifier *v, struct vstate *st, unsigned pc,
 		       const struct csd_ebpf_insn *insn)
 {
@@ -1057,7 +1072,7 @@ static int alu_pointer(struct verifier *v, struct vstate *st, unsigned pc,
 		add_values(st, dst, x ? (int)src : -1, insn->imm, -1);
 		return 0;
 	}
-	if (op == BPF_SUB && s && d->type == s->type && d->frame == s->frame && d->map == s->map) {
+	if (op == BPF_SUB && s && same_object(v, d, s)) {
 		add_values(st, dst, (int)src, 0, -1);
 		{
 			int64_t lo, hi;
@@ -1510,15 +1525,16 @@ static int branch(struct verifier *v, struct vstate *st, unsigned pc,
 		return 0;
 	}
 	if (is_pointer(ra->type) || (rb && is_pointer(rb->type))) {
-		bool same = rb && ra->type == rb->type && ra->frame == rb->frame &&
-			    ra->map == rb->map && ra->type != V_PTR_MAP_OR_NULL &&
-			    ra->type != V_MAP_REF;
+		bool same = rb && same_object(v, ra, rb);
 		int64_t lo, hi, lo2, hi2;
 
 		if (!same || is32 || op == BPF_JSET)
 			return refuse(v, pc, "compares r%u, %s, with %s: only pointers into the same "
-				      "memory may be compared", a, vtype_names[ra->type],
-				      rb ? vtype_names[rb->type] : "a constant");
+				      "memory may be compared%s", a, vtype_names[ra->type],
+				      rb ? vtype_names[rb->type] : "a constant",
+				      rb && ra->type == V_PTR_MAP && rb->type == V_PTR_MAP &&
+				      ra->map == rb->map ? " (values of two lookups may be two "
+				      "elements of the map)" : "");
 		reg_bounds(st, a, &lo, &hi);
 		reg_bounds(st, b, &lo2, &hi2);
 		/*

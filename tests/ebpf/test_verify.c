@@ -254,6 +254,7 @@ static void test_unsafe_map_programs_refused(void **state)
 		{ "leak_into_map", "a pointer into the input, into memory the host can read" },
 		{ "write_rodata", "read-only" },
 		{ "key_uninit", "never written" },
+		{ "two_elements", "subtracting two pointers into the same memory" },
 	};
 	char log[1024];
 

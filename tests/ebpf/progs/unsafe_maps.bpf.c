@@ -79,4 +79,19 @@ __u64 key_uninit(const __u8 *data, __u64 len)
 	return v ? *v : 0;
 }
 
+/* two lookups, two elements: their distance is not what their offsets say (issue 16) */
+SEC("csd")
+__u64 two_elements(const __u8 *data, __u64 len)
+{
+	__u32 k0 = 0, k1 = 1;
+	__u64 *a = bpf_map_lookup_elem(&counts, &k0);
+	__u64 *b = bpf_map_lookup_elem(&counts, &k1);
+
+	if (!a)
+		return 0;
+	if (!b)
+		return 1;
+	return (__u64)b - (__u64)a;
+}
+
 char LICENSE[] SEC("license") = "Dual MIT/GPL";
