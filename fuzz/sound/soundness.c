@@ -14,6 +14,7 @@
 #include <getopt.h>
 #include <malloc.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -33,6 +34,15 @@ struct run {
 	pthread_mutex_t print_lock;
 	struct csd_progress progress;
 };
+
+/* Ctrl-C or SIGTERM: stop taking new programs, and report those judged. */
+static volatile sig_atomic_t stopping;
+
+static void on_stop(int sig)
+{
+	(void)sig;
+	stopping = 1;
+}
 
 static void print_listing(const struct csd_ebpf_insn *insns, size_t cnt)
 {
@@ -99,7 +109,7 @@ static void *worker(void *arg)
 		uint64_t i = atomic_fetch_add(&r->next, 1), seed, done;
 		enum oracle_verdict v;
 
-		if (i >= r->count)
+		if (i >= r->count || stopping)
 			break;
 		seed = r->first + i;
 		soundgen_generate(seed, p);
@@ -266,6 +276,8 @@ int main(int argc, char **argv)
 		r.threads = n < 1 ? 1 : n > 64 ? 64 : (unsigned)n;
 	}
 	pthread_mutex_init(&r.print_lock, NULL);
+	signal(SIGINT, on_stop);
+	signal(SIGTERM, on_stop);
 	csd_progress_start(&r.progress, "programs", r.count);
 	for (unsigned t = 0; t < r.threads; t++)
 		if (pthread_create(&tids[t], NULL, worker, &r)) {
@@ -278,6 +290,8 @@ int main(int argc, char **argv)
 	{
 		uint64_t unsound = r.faults + r.leaks, bad = unsound + r.differ;
 
+		if (stopping)
+			r.count = r.done;	/* what was judged before the signal */
 		if (tap)
 			printf("%s 1 - seeds %llu..%llu: ", bad ? "not ok" : "ok",
 			       (unsigned long long)r.first,
