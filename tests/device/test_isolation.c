@@ -249,27 +249,35 @@ static uint16_t begin_download(struct drive *d, uint16_t pind, uint32_t psize)
  * host holds at most its share (2 MiB), what it leaves unfinished goes when it disconnects or
  * when it sends no chunk for download_idle_ms and another download needs the room.
  */
+/*
+ * A drive whose program memory is full: host a holds 2 MiB of unfinished downloads (slots 2
+ * and 3), host b 2 MiB (5 and 6), and d's own download no longer fits.
+ */
+static void fill_with_downloads(struct drive *d, struct drive *a, struct drive *b)
+{
+	drive_open(d, 0, 0);
+	d->cfg.download_idle_ms = 200;
+	drive_restart(d);
+	drive_add_host(d, a, "nqn.2014-08.org.nvmexpress:uuid:hoarder");
+	drive_add_host(d, b, "nqn.2014-08.org.nvmexpress:uuid:other");
+	assert_int_equal(begin_download(a, 2, 1u << 20), 0);
+	assert_int_equal(begin_download(a, 3, 1u << 20), 0);
+	assert_int_equal(begin_download(b, 5, 1u << 20), 0);
+	assert_int_equal(begin_download(b, 6, 1u << 20), 0);
+	assert_int_equal(begin_download(d, 7, 1u << 20), STATUS(1, 0x94) | DNR);	/* full */
+}
+
 static void test_unfinished_downloads_released(void **state)
 {
 	struct drive d, a, b;
 	char why[2048];
 
 	(void)state;
-	drive_open(&d, 0, 0);
-	d.cfg.download_idle_ms = 200;
-	drive_restart(&d);
-	drive_add_host(&d, &a, "nqn.2014-08.org.nvmexpress:uuid:hoarder");
-	drive_add_host(&d, &b, "nqn.2014-08.org.nvmexpress:uuid:other");
-	assert_int_equal(begin_download(&a, 2, 1u << 20), 0);
-	assert_int_equal(begin_download(&a, 3, 1u << 20), 0);
-	/* its third is over its share */
+	fill_with_downloads(&d, &a, &b);
+	/* the hoarder's third is over its share */
 	assert_int_equal(begin_download(&a, 4, 1u << 20), STATUS(1, 0x8a) | DNR);
 	get_log(&a, CSD_LOG_VENDOR_REASONS, why, sizeof(why));
 	assert_non_null(strstr(why, "more than its share of 2097152"));
-	/* another host still has room */
-	assert_int_equal(begin_download(&b, 5, 1u << 20), 0);
-	assert_int_equal(begin_download(&b, 6, 1u << 20), 0);
-	assert_int_equal(begin_download(&d, 7, 1u << 20), STATUS(1, 0x94) | DNR);	/* full */
 	/* the hoarder goes: its unfinished downloads go with it, and their room */
 	drive_close_host(&a);
 	assert_int_equal(begin_download(&d, 7, 1u << 20), 0);
@@ -277,16 +285,7 @@ static void test_unfinished_downloads_released(void **state)
 	drive_close_host(&b);
 	drive_close(&d, true);
 	/* a host that stays but sends nothing more: its downloads go once they are idle */
-	drive_open(&d, 0, 0);
-	d.cfg.download_idle_ms = 200;
-	drive_restart(&d);
-	drive_add_host(&d, &a, "nqn.2014-08.org.nvmexpress:uuid:hoarder");
-	drive_add_host(&d, &b, "nqn.2014-08.org.nvmexpress:uuid:other");
-	assert_int_equal(begin_download(&a, 2, 1u << 20), 0);
-	assert_int_equal(begin_download(&a, 3, 1u << 20), 0);
-	assert_int_equal(begin_download(&b, 5, 1u << 20), 0);
-	assert_int_equal(begin_download(&b, 6, 1u << 20), 0);
-	assert_int_equal(begin_download(&d, 7, 1u << 20), STATUS(1, 0x94) | DNR);	/* full */
+	fill_with_downloads(&d, &a, &b);
 	usleep(300000);
 	assert_int_equal(begin_download(&d, 7, 1u << 20), 0);
 	drive_close_host(&a);
