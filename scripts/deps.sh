@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs the Debian packages csdlab builds and tests with. Idempotent: it asks apt only for
 # what is missing. As root it installs; otherwise it prints the exact apt-get line and stops.
+# `deps.sh spdk` adds what building SPDK v25.09 against Debian's DPDK needs (scripts/spdk.sh).
 set -euo pipefail
 
 packages=(
@@ -15,6 +16,10 @@ packages=(
 	qemu-system-x86 linux-image-amd64 busybox-static nvme-cli e2fsprogs kmod cpio xz-utils  # lab/
 	linux-image-6.12-amd64  # lab/: a guest kernel with NVMe in-band authentication (DH-HMAC-CHAP)
 )
+if [ "${1:-}" = spdk ]; then
+	packages+=(libdpdk-dev libnuma-dev uuid-dev libaio-dev libssl-dev libncurses-dev
+		libcunit1-dev python3-pyelftools libfuse3-dev xz-utils patch)
+fi
 
 missing=()
 for p in "${packages[@]}"; do

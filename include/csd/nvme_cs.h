@@ -59,6 +59,9 @@ static inline int csd_nvme_data_dir(const struct csd_nvme_sqe *cmd)
 /* Connect response DW0 bit AUTHREQ.ATR: authenticate this queue (DH-HMAC-CHAP) first. */
 #define CSD_NVMF_CONNECT_AUTHREQ_ATR	(1u << 17)
 
+/* Connect CATTR (byte 46, CDW11 bits 23:16) bit 2: the host disables SQ flow control. */
+#define CSD_NVMF_CONNECT_CATTR_DISABLE_SQFLOW	(1u << 2)
+
 /* Status field (without the phase bit): SCT and SC, plus Do Not Retry. */
 #define CSD_NVME_STATUS(sct, sc)	((uint16_t)(((sct) << 8) | (sc)))
 #define CSD_NVME_SCT(status)		(((status) >> 8) & 0x7)

@@ -375,7 +375,23 @@ struct tcp_host_cmd *tcp_host_reap(struct tcp_host *h, uint16_t qid, int *err)
 					return NULL;
 				}
 			}
-			break;
+			if (!(hdr->flags & TCP_F_DATA_SUCCESS))
+				break;
+			/*
+			 * The last data PDU may stand for a successful completion: no CapsuleResp
+			 * follows (SPDK's nvmf_tgt does this by default). SUCCESS without LAST is
+			 * a protocol error, as the Linux host treats it.
+			 */
+			if (!(hdr->flags & TCP_F_DATA_LAST)) {
+				*err = -EPROTO;
+				return NULL;
+			}
+			memset(&cmd->cqe, 0, sizeof(cmd->cqe));
+			cmd->cqe.cid = d->cccid;
+			cmd->done = true;
+			q->slots[d->cccid] = NULL;
+			q->inflight--;
+			return cmd;
 		}
 		case TCP_PDU_R2T: {
 			const struct tcp_r2t_pdu *r = (const struct tcp_r2t_pdu *)buf;
@@ -441,7 +457,10 @@ static int fabrics_connect(struct tcp_host *h, uint16_t qid, char *err, size_t e
 	struct csd_nvme_sqe c = { .opcode = nvme_admin_fabrics,
 				  .nsid = nvme_fabrics_type_connect,
 				  .cdw10 = (uint32_t)qid << 16,
-				  .cdw11 = (uint32_t)(h->opts.queue_size - 1),
+				  /* libcsd never reads the SQ head: reads may then end without a
+				   * CapsuleResp (C2HData SUCCESS), one PDU fewer each */
+				  .cdw11 = (uint32_t)(h->opts.queue_size - 1) |
+					   CSD_NVMF_CONNECT_CATTR_DISABLE_SQFLOW << 16,
 				  .cdw12 = qid ? 0 : h->opts.kato_ms };
 	struct csd_nvme_cqe cqe;
 	int ret;

@@ -601,15 +601,27 @@ static void test_link_log_page(void **state)
 	struct csd_nvme_cqe cqe;
 	uint8_t block[4096];
 
+	struct csd_tcp_traffic connected;
+
 	(void)state;
+	tcp_host_traffic(h, &connected);
 	rw(h, 1, nvme_cmd_write, 0, block, 8);
 	rw(h, 2, nvme_cmd_read, 0, block, 8);
 	assert_int_equal(tcp_host_cmd(h, 0, &c, &log, sizeof(log), &cqe), 0);
 	assert_int_equal(status(&cqe), 0);
 	tcp_host_traffic(h, &mine);
-	/* the target counted the Get Log Page capsule, but not yet its own answer to it */
+	/*
+	 * The target counted the Get Log Page capsule, but not yet its own answer to it: one
+	 * C2HData that carries the success too (libcsd disables SQ flow control), no CapsuleResp.
+	 */
 	assert_int_equal(log.association.bytes_in, mine.bytes_out);
-	assert_int_equal(log.association.bytes_out, mine.bytes_in - (24 + sizeof(log) + 24));
+	assert_int_equal(log.association.bytes_out, mine.bytes_in - (24 + sizeof(log)));
+	assert_int_equal(log.association.pdus_out[TCP_PDU_RSP] + 0, mine.pdus_in[TCP_PDU_RSP]);
+	assert_int_equal(log.association.pdus_out[TCP_PDU_C2H_DATA] + 1,
+			 mine.pdus_in[TCP_PDU_C2H_DATA]);
+	/* the read before it ended the same way; only the write had a CapsuleResp */
+	assert_int_equal(mine.pdus_in[TCP_PDU_C2H_DATA] - connected.pdus_in[TCP_PDU_C2H_DATA], 2);
+	assert_int_equal(mine.pdus_in[TCP_PDU_RSP] - connected.pdus_in[TCP_PDU_RSP], 1);
 	assert_int_equal(log.association.pdus_in[TCP_PDU_CMD], mine.pdus_out[TCP_PDU_CMD]);
 	assert_true(log.target.bytes_in >= log.association.bytes_in);
 	tcp_host_disconnect(h);

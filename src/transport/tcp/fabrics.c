@@ -163,6 +163,7 @@ void tcp_handle_connect(struct tcp_queue *q, struct tcp_cmd *c)
 	q->assoc = a;
 	q->qid = qid;
 	q->sqsize = sqsize;
+	q->sqflow_disabled = (cmd->cdw11 >> 16) & CSD_NVMF_CONNECT_CATTR_DISABLE_SQFLOW;
 	q->ncmds = (unsigned)sqsize + 1;
 	a->queues[qid] = q;
 	/* AUTHREQ.ATR: the host must authenticate this queue before anything else */
@@ -234,7 +235,7 @@ static void disc_log(struct tcp_queue *q, struct tcp_cmd *c)
 	e->trtype = NVMF_TRTYPE_TCP;
 	e->adrfam = NVMF_ADDR_FAMILY_IP4;
 	e->subtype = NVME_NQN_NVME;
-	e->treq = NVMF_TREQ_NOT_SPECIFIED;
+	e->treq = NVMF_TREQ_NOT_SPECIFIED | NVMF_TREQ_DISABLE_SQFLOW;
 	e->portid = 1;
 	e->cntlid = 0xffff;
 	e->asqsz = 32;

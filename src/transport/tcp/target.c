@@ -213,6 +213,12 @@ void tcp_cmd_respond(struct tcp_cmd *c)
 	struct tcp_queue *q = c->q;
 	struct tcp_rsp_pdu rsp = { .cqe = c->req.rsp };
 	bool c2h = csd_nvme_data_dir(&c->req.cmd) == 2;
+	/*
+	 * A host that disabled SQ flow control needs no SQ head, so a plain success (no
+	 * result dwords) rides on the last data PDU and the CapsuleResp is not sent.
+	 */
+	bool success_in_data = q->sqflow_disabled && !(c->req.rsp.status >> 1) &&
+			       !c->req.rsp.dw0 && !c->req.rsp.dw1;
 
 	if (c2h && c->req.c2h_len && !(c->req.rsp.status >> 1)) {
 		for (uint32_t off = 0; off < c->req.c2h_len; off += TCP_C2H_CHUNK) {
@@ -221,11 +227,15 @@ void tcp_cmd_respond(struct tcp_cmd *c)
 			struct tcp_data_pdu d = { .cccid = c->req.cmd.cid, .datao = off, .datal = n };
 
 			if (off + n == c->req.c2h_len)
-				d.hdr.flags = TCP_F_DATA_LAST;
+				d.hdr.flags = TCP_F_DATA_LAST |
+					      (success_in_data ? TCP_F_DATA_SUCCESS : 0);
 			tcp_queue_send(q, TCP_PDU_C2H_DATA, &d, sizeof(d), c->buf + off, n);
 		}
+	} else {
+		success_in_data = false;
 	}
-	tcp_queue_send(q, TCP_PDU_RSP, &rsp, sizeof(rsp), NULL, 0);
+	if (!success_in_data)
+		tcp_queue_send(q, TCP_PDU_RSP, &rsp, sizeof(rsp), NULL, 0);
 	cmd_free(c);
 }
 

@@ -78,6 +78,7 @@ struct tcp_queue {
 	bool hdgst, ddgst;
 	uint8_t hpda;
 	uint16_t qid, sqsize;
+	bool sqflow_disabled;	/* Connect CATTR: a read may end in a C2HData with SUCCESS */
 	struct tcp_assoc *assoc;
 	struct tcp_auth *auth;	/* DH-HMAC-CHAP state; NULL until the queue needs it */
 	char peer[64];

@@ -1,0 +1,76 @@
+#!/usr/bin/env bash
+# Builds SPDK v25.09 once per machine, with csdlab's patches (spdk/patches/), into a cache
+# outside the repo, and prints the directory it built. Idempotent: a finished build is found by
+# the hash of its source and patches and never rebuilt.
+#
+#   scripts/spdk.sh                 build if needed, print the SPDK directory
+#   scripts/spdk.sh --print-dir     print the directory of a finished build, or nothing
+#
+# Source: SPDK_SRC=DIR (an SPDK v25.09 tree, for example a git clone of the tag), else
+# ../shared/spdk/spdk-v25.09.tar.xz beside the repo (SPDK_TARBALL=FILE to name another).
+# Cache: $CSDLAB_CACHE, else $XDG_CACHE_HOME/csdlab, else ~/.cache/csdlab.
+# Debian packages: `scripts/deps.sh spdk`. See docs/spdk.md.
+set -euo pipefail
+
+root=$(cd "$(dirname "$0")/.." && pwd)
+cache=${CSDLAB_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/csdlab}
+tarball=${SPDK_TARBALL:-$root/../shared/spdk/spdk-v25.09.tar.xz}
+patches=("$root"/spdk/patches/*.patch)
+
+source_id() {
+	if [ -n "${SPDK_SRC:-}" ]; then
+		(cd "$SPDK_SRC" && { git rev-parse HEAD 2>/dev/null || cat VERSION; })
+	else
+		sha256sum <"$tarball" | cut -c1-64
+	fi
+}
+
+[ -n "${SPDK_SRC:-}" ] || [ -f "$tarball" ] || {
+	echo "spdk.sh: no SPDK source: $tarball is missing and SPDK_SRC is not set" >&2
+	exit 1
+}
+key=$({ source_id; cat "${patches[@]}"; } | sha256sum | cut -c1-12)
+dir=$cache/spdk-v25.09-$key
+
+if [ "${1:-}" = --print-dir ]; then
+	[ -f "$dir/.csdlab-built" ] && echo "$dir"
+	exit 0
+fi
+if [ -f "$dir/.csdlab-built" ]; then
+	echo "$dir"
+	exit 0
+fi
+
+bash "$root/scripts/deps.sh" spdk >&2
+mkdir -p "$cache"
+work=$dir.partial
+rm -rf "$work"
+mkdir -p "$work"
+log=$work/build.log
+echo "spdk.sh: building SPDK into $dir (log: $dir/build.log; a few minutes)" >&2
+{
+	if [ -n "${SPDK_SRC:-}" ]; then
+		cp -a "$SPDK_SRC"/. "$work"/
+	else
+		tar -xJf "$tarball" -C "$work" --strip-components=1
+	fi
+	for p in "${patches[@]}"; do
+		echo "== $(basename "$p")"
+		patch -d "$work" -p1 --forward <"$p"
+	done
+	cd "$work"
+	./configure --with-dpdk --without-crypto --without-vhost --without-virtio \
+		--without-nvme-cuse --without-fsdev --without-idxd --without-vfio-user \
+		--disable-tests --disable-unit-tests --disable-examples
+	make -j"$(nproc)"
+	# SPDK's NVMe-oF fuzzer, used by csdlab's tests against both targets.
+	make -j"$(nproc)" -C test/app/fuzz/nvme_fuzz
+} >"$log" 2>&1 || {
+	echo "spdk.sh: the SPDK build failed; the last lines of $log:" >&2
+	tail -30 "$log" >&2
+	exit 1
+}
+touch "$work/.csdlab-built"
+rm -rf "$dir"
+mv "$work" "$dir"
+echo "$dir"
