@@ -94,6 +94,11 @@ struct csd_req {
 	struct csd_nvme_cqe rsp;
 	void (*done)(struct csd_req *req);
 	void *priv;			/* the transport's */
+	/*
+	 * Set before done() when the host gave the command up (an Asynchronous Event Request
+	 * whose command id it reused): the transport releases it and sends nothing.
+	 */
+	bool no_response;
 
 	/* private to the device */
 	struct csd_ctrl *ctrl;

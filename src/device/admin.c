@@ -84,6 +84,37 @@ static uint16_t set_feature(struct csd_req *req)
 	case NVME_FEAT_FID_ARBITRATION:
 		c->arbitration = v;
 		return SC_OK;
+	case NVME_FEAT_FID_POWER_MGMT:
+		if ((v & 0x1f) != 0) {	/* PS: Identify lists power state 0 alone (NPSS 0) */
+			req->error_loc = offsetof(struct csd_nvme_sqe, cdw11);
+			return SC_INVALID_FIELD;
+		}
+		c->power_state = v & 0xff;
+		return SC_OK;
+	case NVME_FEAT_FID_TEMP_THRESH: {
+		unsigned sensor = (v >> 16) & 0xf, kind = (v >> 20) & 0x3;
+
+		/* the Composite Temperature alone (TMPSEL 0); THSEL 0 over, 1 under */
+		if (sensor != 0 || kind > 1) {
+			req->error_loc = offsetof(struct csd_nvme_sqe, cdw11);
+			return SC_INVALID_FIELD;
+		}
+		c->temp_threshold[kind] = v & 0xffff;
+		return SC_OK;
+	}
+	case NVME_FEAT_FID_ERR_RECOVERY:
+		if (v & (1u << 16)) {	/* DULBE: Identify Namespace NSFEAT does not offer it */
+			req->error_loc = offsetof(struct csd_nvme_sqe, cdw11);
+			return SC_INVALID_FIELD;
+		}
+		c->error_recovery = v & 0xffff;
+		return SC_OK;
+	case NVME_FEAT_FID_VOLATILE_WC:
+		c->write_cache_off = !(v & 1);
+		return SC_OK;
+	case NVME_FEAT_FID_WRITE_ATOMIC:
+		c->write_atomicity = v & 1;
+		return SC_OK;
 	case NVME_FEAT_FID_IOCS_PROFILE:
 		/* an index into the Identify 1Ch vector list: 0 all sets, 1 NVM only */
 		if ((v & 0x1ff) > 1)
@@ -121,6 +152,33 @@ static uint16_t get_feature(struct csd_req *req)
 		break;
 	case NVME_FEAT_FID_IOCS_PROFILE:
 		current = c->iocs_profile;
+		dflt = 0;
+		break;
+	case NVME_FEAT_FID_POWER_MGMT:
+		current = c->power_state;
+		dflt = 0;
+		break;
+	case NVME_FEAT_FID_TEMP_THRESH: {
+		unsigned sensor = (req->cmd.cdw11 >> 16) & 0xf, kind = (req->cmd.cdw11 >> 20) & 0x3;
+
+		if (sensor != 0 || kind > 1) {
+			req->error_loc = offsetof(struct csd_nvme_sqe, cdw11);
+			return SC_INVALID_FIELD;
+		}
+		current = c->temp_threshold[kind];
+		dflt = kind ? CSD_TEMP_UNDER_DEFAULT : CSD_TEMP_OVER_DEFAULT;
+		break;
+	}
+	case NVME_FEAT_FID_ERR_RECOVERY:
+		current = c->error_recovery;
+		dflt = 0;
+		break;
+	case NVME_FEAT_FID_VOLATILE_WC:
+		current = !c->write_cache_off;
+		dflt = 1;
+		break;
+	case NVME_FEAT_FID_WRITE_ATOMIC:
+		current = c->write_atomicity;
 		dflt = 0;
 		break;
 	default:

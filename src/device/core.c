@@ -179,6 +179,8 @@ int csd_ctrl_create(struct csd_subsys *s, const char *hostnqn, struct csd_ctrl *
 		s->next_cntlid = 1;
 	pthread_mutex_unlock(&s->lock);
 	c->nr_io_queues = CSD_MAX_IO_QUEUES;
+	c->temp_threshold[0] = CSD_TEMP_OVER_DEFAULT;
+	c->temp_threshold[1] = CSD_TEMP_UNDER_DEFAULT;
 	c->last_keep_alive_ms = csd_now_ns() / 1000000;
 	*out = c;
 	return 0;
@@ -333,12 +335,34 @@ static uint16_t parse_io(struct csd_req *req)
 	}
 }
 
+/*
+ * An Asynchronous Event Request is the one command a host may give up without telling the
+ * controller: SPDK's host cancels its AERs locally when it detaches and reuses their ids for
+ * its last commands. A new admin command with the id of a held AER takes it over. Called
+ * with c->lock held; returns the AER, now out of the list, or NULL.
+ */
+static struct csd_req *take_abandoned_aer(struct csd_ctrl *c, uint16_t cid)
+{
+	for (unsigned i = 0; i < c->naer; i++) {
+		struct csd_req *r = c->aer[i];
+
+		if (r->cmd.cid == cid) {
+			c->aer[i] = c->aer[--c->naer];
+			c->aer[c->naer] = NULL;
+			return r;
+		}
+	}
+	return NULL;
+}
+
 void csd_ctrl_submit(struct csd_ctrl *c, struct csd_req *req)
 {
+	struct csd_req *abandoned = NULL;
 	struct csd_queue *q;
 	uint16_t status;
 
 	req->ctrl = c;
+	req->no_response = false;
 	req->execute = NULL;
 	req->error_loc = 0xffff;
 	req->abort = false;
@@ -364,7 +388,8 @@ void csd_ctrl_submit(struct csd_ctrl *c, struct csd_req *req)
 	}
 	q->sq_head = (uint16_t)((q->sq_head + 1) % q->size);
 	req->rsp.sq_head = q->sq_head;
-	if (q->cids[req->cmd.cid / 64] & (1ull << (req->cmd.cid % 64))) {
+	if ((q->cids[req->cmd.cid / 64] & (1ull << (req->cmd.cid % 64))) &&
+	    !(req->qid == 0 && (abandoned = take_abandoned_aer(c, req->cmd.cid)))) {
 		/* an outstanding command has this id: answer without touching its bit */
 		pthread_mutex_unlock(&c->lock);
 		req->rsp.cid = req->cmd.cid;
@@ -376,6 +401,10 @@ void csd_ctrl_submit(struct csd_ctrl *c, struct csd_req *req)
 	}
 	q->cids[req->cmd.cid / 64] |= 1ull << (req->cmd.cid % 64);
 	pthread_mutex_unlock(&c->lock);
+	if (abandoned) {
+		abandoned->no_response = true;
+		abandoned->done(abandoned);
+	}
 
 	if (req->cmd.flags & 0x3) {	/* fused operations are not supported */
 		req->error_loc = offsetof(struct csd_nvme_sqe, flags);

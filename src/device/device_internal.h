@@ -26,6 +26,9 @@
 #define CSD_MDTS_SHIFT		8	/* max data transfer 2^8 pages of 4 KiB = 1 MiB */
 #define CSD_MAX_TRANSFER	(4096u << CSD_MDTS_SHIFT)
 #define CSD_AERL		3	/* 4 outstanding Asynchronous Event Requests */
+/* Temperature Threshold defaults (kelvin): over at 343 K (70 C), under at 0 (none) */
+#define CSD_TEMP_OVER_DEFAULT	343
+#define CSD_TEMP_UNDER_DEFAULT	0
 #define CSD_ERROR_LOG_ENTRIES	64
 #define CSD_STREAM_WINDOW	(1u << 20)
 
@@ -232,6 +235,11 @@ struct csd_ctrl {
 	uint32_t aec;
 	uint32_t iocs_profile;	/* index into the Identify 1Ch vector */
 	uint32_t arbitration;
+	uint32_t power_state;	/* Power Management: PS and WH as set */
+	uint16_t temp_threshold[2];	/* Composite Temperature: over, under (kelvin) */
+	uint32_t error_recovery;	/* TLER (DULBE is not supported) */
+	uint32_t write_atomicity;	/* Write Atomicity Normal: DN */
+	_Atomic bool write_cache_off;	/* Volatile Write Cache WCE = 0: writes go through */
 	_Atomic uint64_t last_keep_alive_ms;
 	struct csd_queue queues[CSD_MAX_IO_QUEUES + 1];
 	struct csd_req *aer[CSD_AERL + 1];

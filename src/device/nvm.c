@@ -16,6 +16,12 @@
 #include "device_internal.h"
 
 #define NVM_FUA		(1u << 30)	/* CDW12 */
+
+/* FUA, or the host turned the volatile write cache off: the write is on the file when done */
+static bool write_through(const struct csd_req *req)
+{
+	return (req->cmd.cdw12 & NVM_FUA) || req->ctrl->write_cache_off;
+}
 #define COPY_CHUNK	(1u << 20)
 
 int csd_nvm_open(struct csd_subsys *s, char *err, size_t err_size)
@@ -167,7 +173,7 @@ static void execute_rw(struct csd_req *req)
 		return;
 	}
 	err = pwrite_full(s->nvm.fd, req->data, len, off);
-	if (!err && (req->cmd.cdw12 & NVM_FUA) && fdatasync(s->nvm.fd))
+	if (!err && write_through(req) && fdatasync(s->nvm.fd))
 		err = errno;
 	if (!err) {
 		REQ_STAT(req, nvm_write_cmds, 1);
@@ -214,7 +220,7 @@ static void execute_write_zeroes(struct csd_req *req)
 	uint64_t nlb = (req->cmd.cdw12 & 0xffff) + 1;
 	int err = zero_range(s, slba, nlb);
 
-	if (!err && (req->cmd.cdw12 & NVM_FUA) && fdatasync(s->nvm.fd))
+	if (!err && write_through(req) && fdatasync(s->nvm.fd))
 		err = errno;
 	csd_req_complete(req, err ? io_status(err) : SC_OK);
 }
@@ -278,7 +284,7 @@ static void execute_copy(struct csd_req *req)
 		}
 	}
 	free(buf);
-	if (!status && (req->cmd.cdw12 & NVM_FUA) && fdatasync(s->nvm.fd))
+	if (!status && write_through(req) && fdatasync(s->nvm.fd))
 		status = io_status(errno);
 	csd_req_complete(req, status);
 }
@@ -301,7 +307,7 @@ uint16_t csd_parse_nvm(struct csd_req *req)
 		}
 		/* a FUA write waits for the disk: on a worker, not the network thread */
 		req->execute = execute_rw;
-		if (req->cmd.opcode == nvme_cmd_write && (req->cmd.cdw12 & NVM_FUA))
+		if (req->cmd.opcode == nvme_cmd_write && write_through(req))
 			defer(req, execute_rw);
 		return csd_req_check_len(req, (uint32_t)(nlb << n->lba_shift));
 	case nvme_cmd_flush:

@@ -569,7 +569,7 @@ int tcp_host_connect(const struct tcp_host_opts *opts, struct tcp_host **out, ch
 		 opts->subnqn ? opts->subnqn : "nqn.2026-01.io.csdlab:drive0");
 	snprintf(h->hostnqn, sizeof(h->hostnqn), "%s",
 		 opts->hostnqn ? opts->hostnqn : "nqn.2014-08.org.nvmexpress:uuid:csdlab-host");
-	memcpy(h->hostid, "csdlab-host-id-0", 16);
+	memcpy(h->hostid, opts->hostid ? opts->hostid : (const uint8_t *)"csdlab-host-id-0", 16);
 	if ((ret = parse_secrets(h, err, err_size))) {
 		free(h);
 		return ret;

@@ -21,6 +21,7 @@ struct tcp_host_opts {
 	uint16_t port;			/* default 4420 */
 	const char *subnqn;		/* default the csdlab drive's */
 	const char *hostnqn;		/* default nqn.2014-08.org.nvmexpress:uuid:csdlab-host */
+	const uint8_t *hostid;		/* 16 bytes; default "csdlab-host-id-0" */
 	bool hdgst, ddgst;
 	unsigned nr_io_queues;		/* default 1 */
 	uint16_t queue_size;		/* default 128 */

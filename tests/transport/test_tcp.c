@@ -231,7 +231,8 @@ static void test_discovery(void **state)
 /* Issue 17: hosts without a host NQN would all share one identity (programs, SLM): refused. */
 static void test_empty_host_nqn_refused(void **state)
 {
-	struct tcp_host_opts o = { .port = srv.port, .hostnqn = "" };
+	static const uint8_t no_id[16], id[16] = { 0x12, 0x34, [15] = 0xef };
+	struct tcp_host_opts o = { .port = srv.port, .hostnqn = "", .hostid = no_id };
 	struct tcp_host *h;
 	char err[256];
 
@@ -242,6 +243,33 @@ static void test_empty_host_nqn_refused(void **state)
 	o.hostnqn = "nqn.2014-08.org.nvmexpress:uuid:someone";
 	assert_int_equal(tcp_host_connect(&o, &h, err, sizeof(err)), 0);
 	tcp_host_disconnect(h);
+	/*
+	 * No NQN but a Host Identifier (SPDK's spdk_nvme_perf): the host is named by it, and
+	 * an allow list that names that NQN lets it in.
+	 */
+	o.hostnqn = "";
+	o.hostid = id;
+	assert_int_equal(tcp_host_connect(&o, &h, err, sizeof(err)), 0);
+	tcp_host_disconnect(h);
+	server_stop();
+	{
+		static const char *const allowed[] = {
+			"nqn.2014-08.org.nvmexpress:uuid:12340000-0000-0000-0000-0000000000ef"
+		};
+		struct csd_tcp_target_config tc = { .sz = sizeof(tc), .allowed_hosts = allowed,
+						    .nallowed = 1 };
+
+		server_start_with(&tc);
+		o.port = srv.port;
+		assert_int_equal(tcp_host_connect(&o, &h, err, sizeof(err)), 0);
+		tcp_host_disconnect(h);
+		o.hostid = (const uint8_t *)"another-host-id!";
+		assert_int_not_equal(tcp_host_connect(&o, &h, err, sizeof(err)), 0);
+		if (!strstr(err, "Connect Invalid Host"))
+			fail_msg("the refusal: %s", err);
+		server_stop();
+	}
+	server_start(0);
 }
 
 /* Issue 17: H2CData flagged LAST with less than the R2T asked for ends the connection. */

@@ -80,6 +80,25 @@ static struct tcp_assoc *connect_admin(struct tcp_queue *q, struct tcp_cmd *c,
 	return a;
 }
 
+/*
+ * A host that sends no NQN (SPDK's spdk_nvme_perf unless told one) is named by its Host
+ * Identifier, in the UUID form of an NQN, so that it still has programs of its own.
+ * False when the Host Identifier is all zero too.
+ */
+static bool host_nqn_from_hostid(struct nvmf_connect_data *d)
+{
+	static const uint8_t zero[sizeof(d->hostid)];
+	const uint8_t *u = d->hostid;
+
+	if (!memcmp(d->hostid, zero, sizeof(zero)))
+		return false;
+	snprintf(d->hostnqn, sizeof(d->hostnqn),
+		 "nqn.2014-08.org.nvmexpress:uuid:%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-"
+		 "%02x%02x%02x%02x%02x%02x", u[0], u[1], u[2], u[3], u[4], u[5], u[6], u[7], u[8],
+		 u[9], u[10], u[11], u[12], u[13], u[14], u[15]);
+	return true;
+}
+
 void tcp_handle_connect(struct tcp_queue *q, struct tcp_cmd *c)
 {
 	const struct csd_nvme_sqe *cmd = &c->req.cmd;
@@ -111,11 +130,10 @@ void tcp_handle_connect(struct tcp_queue *q, struct tcp_cmd *c)
 		invalid_param(c, true, offsetof(struct nvmf_connect_data, subsysnqn));
 		goto out;
 	}
-	if (!discovery && !d.hostnqn[0]) {
+	if (!discovery && !d.hostnqn[0] && !host_nqn_from_hostid(&d)) {
 		/*
-		 * Programs, range sets and SLM belong to a host NQN: hosts without one would all
-		 * share one identity, so they are refused (the Linux host and nvme-cli always
-		 * send one).
+		 * Programs, range sets and SLM belong to a host NQN: hosts with neither an NQN
+		 * nor a Host Identifier would all share one identity, so they are refused.
 		 */
 		invalid_param(c, true, offsetof(struct nvmf_connect_data, hostnqn));
 		goto out;

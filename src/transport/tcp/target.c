@@ -249,7 +249,7 @@ static void cmd_done(struct csd_req *req)
 
 		c->submitted = false;
 		q->outstanding--;
-		if (q->dead) {
+		if (q->dead || req->no_response) {
 			cmd_free(c);	/* the loop frees the queue once nothing is outstanding */
 		} else {
 			void (*finish)(struct tcp_cmd *) = c->finish;
