@@ -43,7 +43,12 @@ fi
 
 bash "$root/scripts/deps.sh" spdk >&2
 mkdir -p "$cache"
-work=$dir.partial
+# SPDK's pkg-config files name the directory it was built in: build it where it stays, and
+# call it built only at the end. Older builds (other sources or patches) go.
+for old in "$cache"/spdk-v25.09-*; do
+	[ "$old" = "$dir" ] || rm -rf "$old"
+done
+work=$dir
 rm -rf "$work"
 mkdir -p "$work"
 log=$work/build.log
@@ -70,7 +75,5 @@ echo "spdk.sh: building SPDK into $dir (log: $dir/build.log; a few minutes)" >&2
 	tail -30 "$log" >&2
 	exit 1
 }
-touch "$work/.csdlab-built"
-rm -rf "$dir"
-mv "$work" "$dir"
+touch "$dir/.csdlab-built"
 echo "$dir"
