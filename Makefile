@@ -3,7 +3,7 @@ BUILD      ?= build
 BUILD_SAN  ?= build-sanitize
 MESON_OPTS ?=
 
-.PHONY: all deps build demo check check-sanitize bench fuzz lab lab-auth clean
+.PHONY: all deps build spdk demo check check-sanitize bench fuzz lab lab-auth clean
 
 all: build
 
@@ -14,6 +14,13 @@ $(BUILD)/build.ninja: | deps
 	meson setup $(BUILD) $(MESON_OPTS)
 
 build: deps $(BUILD)/build.ninja
+	ninja -C $(BUILD)
+
+# SPDK v25.09 with csdlab's patches, once per machine (a cache outside the repo), and
+# csd-spdk-tgt against it; make check then runs the SPDK tests too (docs/spdk.md)
+spdk: build
+	@bash scripts/spdk.sh >/dev/null
+	@meson setup --reconfigure $(BUILD) $(MESON_OPTS) >/dev/null
 	ninja -C $(BUILD)
 
 demo: build

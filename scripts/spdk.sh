@@ -52,27 +52,30 @@ work=$dir
 rm -rf "$work"
 mkdir -p "$work"
 log=$work/build.log
-echo "spdk.sh: building SPDK into $dir (log: $dir/build.log; a few minutes)" >&2
-{
+echo "spdk.sh: building SPDK into $dir (log: $log; a few minutes)" >&2
+
+build() {	# each step must work: the first failure ends the build
 	if [ -n "${SPDK_SRC:-}" ]; then
-		cp -a "$SPDK_SRC"/. "$work"/
+		cp -a "$SPDK_SRC"/. "$work"/ || return 1
 	else
-		tar -xJf "$tarball" -C "$work" --strip-components=1
+		tar -xJf "$tarball" -C "$work" --strip-components=1 || return 1
 	fi
 	for p in "${patches[@]}"; do
 		echo "== $(basename "$p")"
-		patch -d "$work" -p1 --forward <"$p"
+		patch -d "$work" -p1 --forward <"$p" || return 1
 	done
-	cd "$work"
+	cd "$work" &&
 	./configure --with-dpdk --without-crypto --without-vhost --without-virtio \
 		--without-nvme-cuse --without-fsdev --without-idxd --without-vfio-user \
-		--disable-tests --disable-unit-tests --disable-examples
-	make -j"$(nproc)"
-	# SPDK's NVMe-oF fuzzer, used by csdlab's tests against both targets.
+		--disable-tests --disable-unit-tests --disable-examples &&
+	make -j"$(nproc)" &&
+	# SPDK's NVMe-oF fuzzer, used by csdlab's tests against both targets
 	make -j"$(nproc)" -C test/app/fuzz/nvme_fuzz
-} >"$log" 2>&1 || {
-	echo "spdk.sh: the SPDK build failed; the last lines of $log:" >&2
-	tail -30 "$log" >&2
+}
+build >"$log" 2>&1 || {
+	echo "spdk.sh: the SPDK build failed; the first errors and the last lines of $log:" >&2
+	grep -m 5 -E 'error:|Error [0-9]' "$log" >&2
+	tail -n 15 "$log" >&2
 	exit 1
 }
 touch "$dir/.csdlab-built"
