@@ -27,6 +27,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -38,6 +41,9 @@
 
 #ifndef CSD_TARGET_EXE
 #define CSD_TARGET_EXE "tools/csd-target"
+#endif
+#ifndef CSD_SPDK_TGT_EXE
+#define CSD_SPDK_TGT_EXE ""	/* this build has no SPDK (make spdk) */
 #endif
 #ifndef COUNT_ALPHA_OBJ
 #define COUNT_ALPHA_OBJ "programs/count_alpha.bpf.o"
@@ -168,6 +174,91 @@ static pid_t start_target(const struct opts *o, const char *file, uint16_t *port
 		exit(1);
 	}
 	fclose(f);
+	return pid;
+}
+
+/* A TCP port nobody listens on now (the kernel's pick). */
+static uint16_t free_port(void)
+{
+	struct sockaddr_in a = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+	socklen_t len = sizeof(a);
+	int fd = socket(AF_INET, SOCK_STREAM, 0);
+
+	if (fd < 0 || bind(fd, (struct sockaddr *)&a, sizeof(a)) ||
+	    getsockname(fd, (struct sockaddr *)&a, &len))
+		die("a free port", -errno);
+	close(fd);
+	return ntohs(a.sin_port);
+}
+
+static bool port_listens(uint16_t port)
+{
+	struct sockaddr_in a = { .sin_family = AF_INET, .sin_port = htons(port),
+				 .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+	int fd = socket(AF_INET, SOCK_STREAM, 0);
+	bool up = fd >= 0 && !connect(fd, (struct sockaddr *)&a, sizeof(a));
+
+	if (fd >= 0)
+		close(fd);
+	return up;
+}
+
+/*
+ * --target spdk: the same drive inside SPDK's nvmf_tgt (csd-spdk-tgt), configured by a JSON
+ * config as SPDK users do; its transport takes 1 MiB commands, as csd-target does.
+ */
+static pid_t start_spdk_target(const struct opts *o, const char *dir, const char *file,
+			       uint16_t *port)
+{
+	char cfg[128], log[128];
+	posix_spawn_file_actions_t fa;
+	pid_t pid;
+	FILE *f;
+	char *argv[] = { CSD_SPDK_TGT_EXE, "--no-huge", "-s", "2048", "-m", "0x1",
+			 "--disable-cpumask-locks", "--json", cfg, NULL };
+
+	if (!CSD_SPDK_TGT_EXE[0]) {
+		fprintf(stderr, "alpha: this build has no csd-spdk-tgt: run make spdk first\n");
+		exit(2);
+	}
+	*port = free_port();
+	snprintf(cfg, sizeof(cfg), "%s/csd-spdk-tgt.json", dir);
+	snprintf(log, sizeof(log), "%s/csd-spdk-tgt.log", dir);
+	f = fopen(cfg, "w");
+	if (!f)
+		die(cfg, -errno);
+	fprintf(f, "{ \"subsystems\": [\n"
+		"  { \"subsystem\": \"nvmf\", \"config\": [ { \"method\": \"nvmf_create_transport\",\n"
+		"    \"params\": { \"trtype\": \"TCP\", \"max_io_size\": 1048576,\n"
+		"                \"io_unit_size\": 131072, \"max_queue_depth\": 256 } } ] },\n"
+		"  { \"subsystem\": \"csd\", \"config\": [\n"
+		"    { \"method\": \"csd_drive_create\", \"params\": { \"nqn\": \"nqn.2026-01.io.csdlab:drive0\",\n"
+		"      \"backing_file\": \"%s\", \"size\": %" PRIu64 ", \"slm_size\": 67108864,\n"
+		"      \"engine_threads\": 2, \"exec_time_ms\": 0%s%s%s } },\n"
+		"    { \"method\": \"nvmf_subsystem_add_listener\", \"params\": {\n"
+		"      \"nqn\": \"nqn.2026-01.io.csdlab:drive0\", \"listen_address\": { \"trtype\": \"TCP\",\n"
+		"      \"adrfam\": \"IPv4\", \"traddr\": \"127.0.0.1\", \"trsvcid\": \"%u\" } } } ] } ] }\n",
+		file, (o->size + CHUNK - 1) / CHUNK * CHUNK, o->engine ? ", \"engine\": \"" : "",
+		o->engine ? o->engine : "", o->engine ? "\"" : "", *port);
+	fclose(f);
+	posix_spawn_file_actions_init(&fa);
+	posix_spawn_file_actions_addopen(&fa, STDOUT_FILENO, log, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+	posix_spawn_file_actions_adddup2(&fa, STDOUT_FILENO, STDERR_FILENO);
+	if (posix_spawn(&pid, argv[0], &fa, NULL, argv, environ))
+		die(argv[0], -errno);
+	posix_spawn_file_actions_destroy(&fa);
+	for (int i = 0; i < 600 && !port_listens(*port); i++) {
+		if (waitpid(pid, NULL, WNOHANG) == pid) {
+			fprintf(stderr, "alpha: csd-spdk-tgt stopped; its log is %s\n", log);
+			exit(1);
+		}
+		usleep(50000);
+	}
+	if (!port_listens(*port)) {
+		fprintf(stderr, "alpha: csd-spdk-tgt did not listen within 30 s; its log is %s\n", log);
+		kill(pid, SIGKILL);
+		exit(1);
+	}
 	return pid;
 }
 
@@ -635,11 +726,12 @@ static int parse_link(const char *arg, uint64_t *bps)
 static void usage(FILE *f)
 {
 	fprintf(f, "usage: alpha [--size 1G] [--seed 1] [--rate 5] [--queues 2] [--depth 16]\n"
-		   "             [--window 1M] [--out results/alpha] [--target csd-target]\n"
+		   "             [--window 1M] [--out results/alpha] [--target csd-target|spdk]\n"
 		   "             [--program count_alpha.bpf.o] [--link pcie3x4|25gbe|10gbe|1gbe|BYTES/s]\n"
 		   "             [--direct] [--engine interp|jit] [--quiet]\n"
 		   "  --direct: generate the text straight into the backing file (no upload)\n"
-		   "  --engine: what runs the programs in the drive (default: the JIT)\n");
+		   "  --engine: what runs the programs in the drive (default: the JIT)\n"
+		   "  --target spdk: the drive inside SPDK's nvmf_tgt (csd-spdk-tgt; make spdk)\n");
 }
 
 int main(int argc, char **argv)
@@ -727,7 +819,8 @@ int main(int argc, char **argv)
 	snprintf(file, sizeof(file), "%s/nvm.img", dir);
 	if (o.direct)
 		generate_file(file, &o, &expected, &up);
-	pid = start_target(&o, file, &port);
+	pid = !strcmp(o.target, "spdk") ? start_spdk_target(&o, dir, file, &port)
+					: start_target(&o, file, &port);
 	{
 		/* one streaming Execute over 10 GB in the interpreter takes minutes: no timeout */
 		CSD_OPTS(csd_connect_opts, co, .port = port, .nr_io_queues = (unsigned)o.queues,
@@ -806,6 +899,14 @@ int main(int argc, char **argv)
 	kill(pid, SIGTERM);
 	waitpid(pid, &status, 0);
 	unlink(file);
+	if (!strcmp(o.target, "spdk")) {
+		char path[128];
+
+		snprintf(path, sizeof(path), "%s/csd-spdk-tgt.json", dir);
+		unlink(path);
+		snprintf(path, sizeof(path), "%s/csd-spdk-tgt.log", dir);
+		unlink(path);
+	}
 	rmdir(dir);
 
 	if (!o.quiet)

@@ -10,6 +10,7 @@
  */
 #include <errno.h>
 #include <pthread.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -21,16 +22,21 @@
 #include "spdk/nvmf_transport.h"
 #include "spdk/thread.h"
 
+#include "csd/tcp.h"
 #include "csd_spdk.h"
 
 _Static_assert(sizeof(struct csd_nvme_sqe) == sizeof(struct spdk_nvme_cmd),
 	       "a command is 64 bytes in both");
 
+#define BRIDGE_MAX_QID 127
+
 struct bridge_ctrl {
 	struct spdk_nvmf_ctrlr *sctrlr;
 	struct csd_ctrl *ctrl;
+	struct csd_spdk_drive *drive;
 	uint32_t cc;			/* as last given to the device core */
-	uint64_t queues[2];		/* qids added to the device core (0-127) */
+	uint64_t queues[2];		/* qids added to the device core */
+	struct csd_spdk_endpoints conn[BRIDGE_MAX_QID + 1];	/* each queue's connection */
 	struct bridge_ctrl *next;
 };
 
@@ -62,6 +68,7 @@ static struct bridge_ctrl *bridge_ctrl_get(struct csd_spdk_drive *d,
 		return NULL;
 	}
 	bc->sctrlr = sctrlr;
+	bc->drive = d;
 	bc->next = g_ctrls;
 	g_ctrls = bc;
 	return bc;
@@ -73,14 +80,24 @@ static int bridge_ctrl_sync(struct bridge_ctrl *bc, struct spdk_nvmf_qpair *qpai
 	const struct spdk_nvmf_registers *regs = spdk_nvmf_ctrlr_get_regs(bc->sctrlr);
 	uint16_t qid = qpair->qid;
 
-	if (qid >= 128)
+	if (qid > BRIDGE_MAX_QID)
 		return -EINVAL;
 	if (!(bc->queues[qid / 64] & (1ull << (qid % 64)))) {
 		int ret = csd_ctrl_add_queue(bc->ctrl, qid, (uint16_t)(qpair->sq_head_max + 1));
+		struct spdk_nvme_transport_id local, peer;
 
 		if (ret && ret != -EEXIST)
 			return ret;
 		bc->queues[qid / 64] |= 1ull << (qid % 64);
+		if (!spdk_nvmf_qpair_get_local_trid(qpair, &local) &&
+		    !spdk_nvmf_qpair_get_peer_trid(qpair, &peer)) {
+			struct csd_spdk_endpoints *e = &bc->conn[qid];
+
+			snprintf(e->local_addr, sizeof(e->local_addr), "%s", local.traddr);
+			snprintf(e->local_port, sizeof(e->local_port), "%s", local.trsvcid);
+			snprintf(e->peer_addr, sizeof(e->peer_addr), "%s", peer.traddr);
+			snprintf(e->peer_port, sizeof(e->peer_port), "%s", peer.trsvcid);
+		}
 	}
 	if (regs->cc.raw != bc->cc) {
 		if (csd_ctrl_prop_set(bc->ctrl, 0x14, false, regs->cc.raw))
@@ -244,6 +261,50 @@ static void bridge_ctrlr_destruct(struct spdk_nvmf_ctrlr *sctrlr)
 		csd_ctrl_destroy(bc->ctrl);
 		free(bc);
 	}
+}
+
+/* The bytes of a controller's connections, as the kernel counts them. Lock held. */
+static void bridge_ctrl_link(const struct bridge_ctrl *bc, struct csd_tcp_traffic *t)
+{
+	for (unsigned qid = 0; qid <= BRIDGE_MAX_QID; qid++) {
+		uint64_t in, out;
+
+		if (bc->conn[qid].local_port[0] && !csd_spdk_tcp_bytes(&bc->conn[qid], &in, &out)) {
+			t->bytes_in += in;
+			t->bytes_out += out;
+		}
+	}
+}
+
+/*
+ * Log C2h: the asking controller's connections, and the drive's connections now (SPDK
+ * keeps no count of connections that went away).
+ */
+static size_t bridge_link_log(void *arg, struct csd_ctrl *ctrl, uint8_t lid, void *buf,
+			      size_t size)
+{
+	struct csd_spdk_drive *d = arg;
+	struct csd_tcp_link_log log;
+
+	if (lid != CSD_LOG_VENDOR_LINK || size < sizeof(log))
+		return 0;
+	memset(&log, 0, sizeof(log));
+	pthread_mutex_lock(&g_ctrls_lock);
+	for (struct bridge_ctrl *bc = g_ctrls; bc; bc = bc->next) {
+		if (bc->drive != d)
+			continue;
+		bridge_ctrl_link(bc, &log.target);
+		if (bc->ctrl == ctrl)
+			bridge_ctrl_link(bc, &log.association);
+	}
+	pthread_mutex_unlock(&g_ctrls_lock);
+	memcpy(buf, &log, sizeof(log));
+	return sizeof(log);
+}
+
+void csd_spdk_bridge_add_drive(struct csd_spdk_drive *d)
+{
+	csd_subsys_set_log_provider(d->subsys, bridge_link_log, d);
 }
 
 void csd_spdk_bridge_init(void)

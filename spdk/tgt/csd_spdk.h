@@ -57,5 +57,15 @@ void csd_spdk_drives_destroy(void);
 
 /* Installs the command handlers and the controller destruct callback. */
 void csd_spdk_bridge_init(void);
+/* Serves the vendor link log (C2h) of a drive's controllers. */
+void csd_spdk_bridge_add_drive(struct csd_spdk_drive *d);
+
+/* The two ends of one TCP connection, as SPDK names them. */
+struct csd_spdk_endpoints {
+	char local_addr[257], local_port[33];
+	char peer_addr[257], peer_port[33];
+};
+/* Bytes the connection received and sent, counted by the kernel at this end. */
+int csd_spdk_tcp_bytes(const struct csd_spdk_endpoints *e, uint64_t *in, uint64_t *out);
 
 #endif

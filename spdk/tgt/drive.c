@@ -149,6 +149,7 @@ struct create_ctx {
 
 static void drive_add(struct csd_spdk_drive *d)
 {
+	csd_spdk_bridge_add_drive(d);
 	pthread_mutex_lock(&g_drives_lock);
 	d->next = g_drives;
 	g_drives = d;
