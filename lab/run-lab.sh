@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # make lab: the Linux kernel's NVMe/TCP host and nvme-cli, in a QEMU guest built from Debian
-# packages, against csd-target on this machine. Prints the session; its log is kept in
+# packages, against csd-target on this machine (CSD_LAB_TARGET=spdk: against csd-spdk-tgt,
+# the drive inside SPDK's nvmf_tgt; make spdk first). Prints the session; its log is kept in
 # lab/cache/last-session.log and the target's in lab/cache/last-target.log.
 #   lab/run-lab.sh [BUILD_DIR]      (CSD_LAB_SIZE=4M by default: TCG is slow)
 set -euo pipefail
@@ -35,9 +36,37 @@ session="$payload/session.sh"
 { echo "LAB_PORT=$port"; cat "$here/session.sh"; } >"$session"
 read -r kernel initrd < <(CSD_EXE="$build/tools/csd" bash "$here/build-guest.sh" "$session" "$payload")
 
-"$build/tools/csd-target" --port "$port" --size 64M -v >"$cache/last-target.log" 2>&1 &
-tpid=$!
-sleep 0.5
+case ${CSD_LAB_TARGET:-csd-target} in
+csd-target)
+	"$build/tools/csd-target" --port "$port" --size 64M -v >"$cache/last-target.log" 2>&1 &
+	tpid=$!
+	sleep 0.5
+	;;
+spdk)
+	[ -x "$build/spdk/csd-spdk-tgt" ] || {
+		echo "lab: ${CSD_SPDK_SKIP_REASON:-no csd-spdk-tgt in this build (make spdk)}"; exit 77; }
+	# the same drive and MDTS (1 MiB) as csd-target's, configured as SPDK users do
+	cat >"$payload/csd-spdk-tgt.json" <<EOF
+{ "subsystems": [
+  { "subsystem": "nvmf", "config": [ { "method": "nvmf_create_transport",
+    "params": { "trtype": "TCP", "max_io_size": 1048576, "io_unit_size": 131072 } } ] },
+  { "subsystem": "csd", "config": [
+    { "method": "csd_drive_create", "params": { "nqn": "nqn.2026-01.io.csdlab:drive0",
+      "backing_file": "$payload/nvm.img", "size": 67108864 } },
+    { "method": "nvmf_subsystem_add_listener", "params": { "nqn": "nqn.2026-01.io.csdlab:drive0",
+      "listen_address": { "trtype": "TCP", "adrfam": "IPv4", "traddr": "127.0.0.1",
+                          "trsvcid": "$port" } } } ] } ] }
+EOF
+	"$build/spdk/csd-spdk-tgt" --no-huge -s 1024 --disable-cpumask-locks --interrupt-mode \
+		--json "$payload/csd-spdk-tgt.json" >"$cache/last-target.log" 2>&1 &
+	tpid=$!
+	for _ in $(seq 200); do
+		(exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null && break
+		sleep 0.1
+	done
+	;;
+*) echo "lab: CSD_LAB_TARGET is csd-target or spdk"; exit 2 ;;
+esac
 accel=tcg
 [ "${CSD_LAB_KVM:-0}" = 1 ] && [ -w /dev/kvm ] && accel=kvm	# KVM is not usable here: see lab-facts
 timeout 300 qemu-system-x86_64 -accel $accel -cpu max -smp 1 -m 1G -nographic -no-reboot \

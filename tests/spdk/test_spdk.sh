@@ -190,7 +190,7 @@ check "nvme_fuzz ${fuzz_s} s against csd-target: no crash, no hang, still servin
 check "nvme_fuzz ${fuzz_s} s against csd-spdk-tgt: no crash, no hang, still serving" \
 	fuzz_survives "$sport" "$spid"
 for port in "$tport" "$sport"; do	# how much the fuzzer sent, for the log
-	grep -hE 'NS: .*(admin|io) commands|Fuzzing completed' "$tmp/fuzz.$port" | sed "s/^/# port $port: /"
+	grep -hE 'Total commands completed' "$tmp/fuzz.$port" | sed "s/^/# port $port: /"
 done
 
 # the fuzzer wrote over the NVM data: write it again, and stop the target right after
