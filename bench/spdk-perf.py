@@ -166,36 +166,49 @@ def progress(done, total, what):
 def chart(path, result):
     """IOPS of every target relative to the baseline, per workload, values on the bars."""
     targets, workloads = result["targets"], result["workloads"]
+    n, colors = len(targets), ["#3366cc", "#dc3912", "#ff9900", "#109618", "#990099"]
+    qk = f"q{result['queues'][0]}"
     dat = path + ".dat"
+    top = 0
     with open(dat, "w") as f:
-        f.write("workload " + " ".join(f'"{t}"' for t in targets) + "\n")
-        for w in workloads:
-            row = result["results"][f"q{result['queues'][0]}"][w]
+        for k, w in enumerate(workloads):
+            row = result["results"][qk][w]
             base = row[BASELINE]["iops"]
-            f.write(f'"{w}" ' + " ".join(f"{row[t]['iops'] / base:.3f}" for t in targets) + "\n")
-    n = len(targets)
-    title = (f"spdk\\_nvme\\_perf IOPS relative to stock nvmf\\_tgt (Malloc), "
-             f"{result['queues'][0]} queue, {result['time_s']} s x {result['repeat']} "
-             f"(median), {result['memory']}, {result['date']}")
-    labels = "".join(
-        f'  "{dat}" using ($0 + ({i} - {n - 1} / 2.0) * 0.8 / {n}):{i + 2}:'
-        f'(sprintf("%.2f", ${i + 2})) with labels offset 0,0.7 font ",8" notitle, \\\n'
-        for i in range(n))
-    script = f"""set style data histograms
-set style histogram clustered gap 1
+            for j, t in enumerate(targets):
+                r = row[t]
+                ratio = r["iops"] / base
+                top = max(top, r["iops_max"] / base)
+                # x, ratio, min, max, target index
+                f.write(f"{k * (n + 1) + j} {ratio:.3f} {r['iops_min'] / base:.3f} "
+                        f"{r['iops_max'] / base:.3f} {j}\n")
+    xtics = ", ".join(f'"{w}" {k * (n + 1) + (n - 1) / 2}' for k, w in enumerate(workloads))
+    title = (f"spdk_nvme_perf IOPS relative to stock nvmf_tgt (Malloc bdev): "
+             f"{result['queues'][0]} I/O queue, {result['time_s']} s runs, median of "
+             f"{result['repeat']} (bars: min-max), {result['memory']}, one core each, "
+             f"{result['date']}")
+    plots = []
+    for j, t in enumerate(targets):
+        sel = f"(int($5) == {j} ? $2 : 1/0)"
+        plots.append(f'"{dat}" using 1:{sel} with boxes lc rgb "{colors[j % len(colors)]}" '
+                     f'title "{t}"')
+        plots.append(f'"{dat}" using 1:(int($5) == {j} ? $2 : 1/0):3:4 with yerrorbars '
+                     f'lc rgb "#333333" pt 7 ps 0 notitle')
+    plots.append(f'"{dat}" using 1:($4 + {top:.3f} * 0.03):(sprintf("%.2f", $2)) with labels '
+                 'font ",9" notitle')
+    script = f"""set termoption noenhanced
 set style fill solid 0.85 border -1
-set boxwidth 0.8
-set key top left
-set yrange [0:*]
+set boxwidth 0.9
+set key outside bottom center horizontal
+set yrange [0:{top * 1.18:.3f}]
+set xrange [-1:{len(workloads) * (n + 1) - 1}]
 set ylabel "IOPS / nvmf_tgt (Malloc)"
 set title "{title}" font ",10"
-set xtics rotate by -20
+set xtics ({xtics}) nomirror
 set grid ytics
 do for [t in "png svg"] {{
-  if (t eq "png") {{ set terminal png size 1200,520 }} else {{ set terminal svg size 1200,520 }}
+  if (t eq "png") {{ set terminal png size 1300,560 noenhanced }} else {{ set terminal svg size 1300,560 noenhanced }}
   set output sprintf("{path}.%s", t)
-  plot for [i=2:{n + 1}] "{dat}" using i:xtic(1) title columnheader(i), \\
-{labels}  1 with lines lc rgb "#888888" dt 2 notitle
+  plot {", ".join(plots)}
 }}
 """
     with open(path + ".gp", "w") as f:
@@ -206,6 +219,7 @@ do for [t in "png svg"] {{
 
 def main():
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    p.add_argument("--chart", metavar="JSON", help="only draw the chart of a results file")
     p.add_argument("--build", default=os.path.join(ROOT, "build"))
     p.add_argument("--time", type=int, default=5, help="seconds per run")
     p.add_argument("--repeat", type=int, default=3)
@@ -216,6 +230,10 @@ def main():
                    help="reserve this many 2 MiB hugepages first (root)")
     p.add_argument("--out", default=os.path.join(ROOT, "results", "spdk-perf"))
     args = p.parse_args()
+    if args.chart:
+        with open(args.chart) as f:
+            chart(os.path.splitext(args.chart)[0], json.load(f))
+        return
     spdk = subprocess.run(["bash", os.path.join(ROOT, "scripts", "spdk.sh"), "--print-dir"],
                           capture_output=True, text=True).stdout.strip()
     if not spdk:

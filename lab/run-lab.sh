@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # make lab: the Linux kernel's NVMe/TCP host and nvme-cli, in a QEMU guest built from Debian
 # packages, against csd-target on this machine (CSD_LAB_TARGET=spdk: against csd-spdk-tgt,
-# the drive inside SPDK's nvmf_tgt; make spdk first). Prints the session; its log is kept in
+# the drive inside SPDK's nvmf_tgt; CSD_LAB_TARGET=nvmf_tgt: stock nvmf_tgt with a Malloc
+# bdev and a plain session; make spdk first for both). Prints the session; its log is kept in
 # lab/cache/last-session.log and the target's in lab/cache/last-target.log.
 #   lab/run-lab.sh [BUILD_DIR]      (CSD_LAB_SIZE=4M by default: TCG is slow)
 set -euo pipefail
@@ -33,7 +34,9 @@ open(f"{d}/range.bin", "wb").write(struct.pack("<IIQ16s", 2, n, 0, b"\0" * 16))
 open(f"{d}/stream.bin", "wb").write(struct.pack("<QII", 0, nlb - 1, 0))
 PY
 session="$payload/session.sh"
-{ echo "LAB_PORT=$port"; cat "$here/session.sh"; } >"$session"
+session_src="$here/session.sh"
+[ "${CSD_LAB_TARGET:-}" = nvmf_tgt ] && session_src="$here/stock-session.sh"
+{ echo "LAB_PORT=$port"; cat "$session_src"; } >"$session"
 read -r kernel initrd < <(CSD_EXE="$build/tools/csd" bash "$here/build-guest.sh" "$session" "$payload")
 
 case ${CSD_LAB_TARGET:-csd-target} in
@@ -65,7 +68,33 @@ EOF
 		sleep 0.1
 	done
 	;;
-*) echo "lab: CSD_LAB_TARGET is csd-target or spdk"; exit 2 ;;
+nvmf_tgt)	# stock SPDK with a Malloc bdev: the Linux host against SPDK's own target
+	spdk=$(bash "$here/../scripts/spdk.sh" --print-dir)
+	[ -n "$spdk" ] || { echo "lab: SPDK is not built (make spdk)"; exit 77; }
+	cat >"$payload/nvmf_tgt.json" <<EOF
+{ "subsystems": [
+  { "subsystem": "bdev", "config": [ { "method": "bdev_malloc_create",
+    "params": { "name": "Malloc0", "num_blocks": 131072, "block_size": 512 } } ] },
+  { "subsystem": "nvmf", "config": [
+    { "method": "nvmf_create_transport", "params": { "trtype": "TCP" } },
+    { "method": "nvmf_create_subsystem", "params": { "nqn": "nqn.2016-06.io.spdk:cnode1",
+      "allow_any_host": true, "serial_number": "SPDK01" } },
+    { "method": "nvmf_subsystem_add_ns", "params": { "nqn": "nqn.2016-06.io.spdk:cnode1",
+      "namespace": { "bdev_name": "Malloc0" } } },
+    { "method": "nvmf_subsystem_add_listener", "params": { "nqn": "nqn.2016-06.io.spdk:cnode1",
+      "listen_address": { "trtype": "TCP", "adrfam": "IPv4", "traddr": "127.0.0.1",
+                          "trsvcid": "$port" } } } ] } ] }
+EOF
+	LD_LIBRARY_PATH="$spdk/build/lib" "$spdk/build/bin/nvmf_tgt" --no-huge -s 1024 \
+		--disable-cpumask-locks --interrupt-mode --json "$payload/nvmf_tgt.json" \
+		>"$cache/last-target.log" 2>&1 &
+	tpid=$!
+	for _ in $(seq 200); do
+		(exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null && break
+		sleep 0.1
+	done
+	;;
+*) echo "lab: CSD_LAB_TARGET is csd-target, spdk or nvmf_tgt"; exit 2 ;;
 esac
 accel=tcg
 [ "${CSD_LAB_KVM:-0}" = 1 ] && [ -w /dev/kvm ] && accel=kvm	# KVM is not usable here: see lab-facts

@@ -4,6 +4,7 @@
     PYTHONPATH=$SPDK/python:spdk/rpc $SPDK/scripts/rpc.py --plugin csd_rpc \\
         csd_drive_create -n nqn.2026-01.io.csdlab:drive0 -f /var/tmp/drive0.img -s 1G
     ... --plugin csd_rpc csd_drive_get
+    ... --plugin csd_rpc csd_drive_delete nqn.2026-01.io.csdlab:drive0
 """
 from spdk.rpc.client import print_json
 
@@ -37,6 +38,10 @@ def csd_drive_get(args):
     print_json(args.client.call('csd_drive_get'))
 
 
+def csd_drive_delete(args):
+    print_json(args.client.call('csd_drive_delete', {'nqn': args.nqn}))
+
+
 def spdk_rpc_plugin_initialize(subparsers):
     p = subparsers.add_parser('csd_drive_create',
                               help='create a csdlab drive and the NVMe-oF subsystem serving it')
@@ -65,3 +70,8 @@ def spdk_rpc_plugin_initialize(subparsers):
 
     p = subparsers.add_parser('csd_drive_get', help='the csdlab drives and their counters')
     p.set_defaults(func=csd_drive_get)
+
+    p = subparsers.add_parser('csd_drive_delete',
+                              help='delete a drive and its subsystem (the backing file stays)')
+    p.add_argument('nqn', help='subsystem NQN')
+    p.set_defaults(func=csd_drive_delete)

@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "spdk/log.h"
 #include "spdk/nvme_spec.h"
@@ -138,7 +139,7 @@ static void bridge_complete(void *arg)
 	bool ok = !(br->req.rsp.status >> 1);
 
 	if (ok && sreq->xfer == SPDK_NVME_DATA_CONTROLLER_TO_HOST) {
-		if (br->identify_ctrlr)
+		if (br->identify_ctrlr && br->req.c2h_len >= sizeof(struct spdk_nvme_ctrlr_data))
 			identify_ctrlr_fixup(br->sctrlr, br->req.data);
 		spdk_nvmf_request_copy_from_buf(sreq, br->req.data, br->req.c2h_len);
 		/* what the command produced goes back, not the whole buffer the host offered */
@@ -159,8 +160,12 @@ static void bridge_done(struct csd_req *req)
 {
 	struct bridge_req *br = (struct bridge_req *)req;
 
-	if (spdk_thread_send_msg(br->thread, bridge_complete, br))
-		SPDK_ERRLOG("csd: cannot hand a completion back to its thread\n");
+	/* the message pool runs dry only for a moment: a completion is never dropped */
+	for (unsigned tries = 0; spdk_thread_send_msg(br->thread, bridge_complete, br); tries++) {
+		if (tries == 1000)
+			SPDK_ERRLOG("csd: a completion waits for SPDK's message pool\n");
+		usleep(100);
+	}
 }
 
 static int bridge_submit(struct csd_spdk_drive *d, struct spdk_nvmf_request *sreq)
@@ -302,9 +307,49 @@ static size_t bridge_link_log(void *arg, struct csd_ctrl *ctrl, uint8_t lid, voi
 	return sizeof(log);
 }
 
+bool csd_spdk_bridge_drive_busy(const struct csd_spdk_drive *d)
+{
+	bool busy = false;
+
+	pthread_mutex_lock(&g_ctrls_lock);
+	for (struct bridge_ctrl *bc = g_ctrls; bc && !busy; bc = bc->next)
+		busy = bc->drive == d;
+	pthread_mutex_unlock(&g_ctrls_lock);
+	return busy;
+}
+
 void csd_spdk_bridge_add_drive(struct csd_spdk_drive *d)
 {
 	csd_subsys_set_log_provider(d->subsys, bridge_link_log, d);
+}
+
+/*
+ * A shutdown notification (CC.SHN) reaches SPDK as a Property Set and is followed by no
+ * command: the device core, which puts the NVM data on its file then, hears of CC here too.
+ */
+static int bridge_cc_poll(void *arg)
+{
+	int busy = SPDK_POLLER_IDLE;
+
+	(void)arg;
+	pthread_mutex_lock(&g_ctrls_lock);
+	for (struct bridge_ctrl *bc = g_ctrls; bc; bc = bc->next) {
+		uint32_t cc = spdk_nvmf_ctrlr_get_regs(bc->sctrlr)->cc.raw;
+
+		if (cc != bc->cc && !csd_ctrl_prop_set(bc->ctrl, 0x14, false, cc)) {
+			bc->cc = cc;
+			busy = SPDK_POLLER_BUSY;
+		}
+	}
+	pthread_mutex_unlock(&g_ctrls_lock);
+	return busy;
+}
+
+static struct spdk_poller *g_cc_poller;
+
+void csd_spdk_bridge_fini(void)
+{
+	spdk_poller_unregister(&g_cc_poller);
 }
 
 void csd_spdk_bridge_init(void)
@@ -319,4 +364,5 @@ void csd_spdk_bridge_init(void)
 		spdk_nvmf_set_custom_admin_cmd_hdlr(admin_opcodes[i], bridge_admin_cmd);
 	spdk_nvmf_set_custom_io_cmd_hdlr(bridge_io_cmd);
 	spdk_nvmf_set_ctrlr_destruct_cb(bridge_ctrlr_destruct);
+	g_cc_poller = SPDK_POLLER_REGISTER(bridge_cc_poll, NULL, 100 * 1000);
 }

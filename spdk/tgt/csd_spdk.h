@@ -55,10 +55,13 @@ struct csd_spdk_drive *csd_spdk_drive_of(const struct spdk_nvmf_subsystem *nvmf)
 /* Frees every drive; after spdk_app_start() returned (no controller is left). */
 void csd_spdk_drives_destroy(void);
 
-/* Installs the command handlers and the controller destruct callback. */
+/* Installs the command handlers and the controller destruct callback; on the app thread. */
 void csd_spdk_bridge_init(void);
+void csd_spdk_bridge_fini(void);
 /* Serves the vendor link log (C2h) of a drive's controllers. */
 void csd_spdk_bridge_add_drive(struct csd_spdk_drive *d);
+/* Whether a device-core controller of the drive is still there. */
+bool csd_spdk_bridge_drive_busy(const struct csd_spdk_drive *d);
 
 /* The two ends of one TCP connection, as SPDK names them. */
 struct csd_spdk_endpoints {

@@ -5,7 +5,7 @@
  * drive (csdlab's device core) and the NVMe-oF subsystem that serves it, or adopts an
  * NVMe-oF subsystem of that NQN that the JSON config created first. Listeners and hosts are
  * SPDK's own RPCs (nvmf_subsystem_add_listener, nvmf_subsystem_add_host).
- * `csd_drive_get` lists the drives.
+ * `csd_drive_get` lists the drives, `csd_drive_delete` deletes one.
  */
 #include <errno.h>
 #include <limits.h>
@@ -21,6 +21,7 @@
 #include "spdk/nvmf.h"
 #include "spdk/rpc.h"
 #include "spdk/string.h"
+#include "spdk/thread.h"
 #include "spdk/util.h"
 #include "spdk_internal/init.h"
 
@@ -270,6 +271,111 @@ static void rpc_csd_drive_create(struct spdk_jsonrpc_request *request,
 }
 SPDK_RPC_REGISTER("csd_drive_create", rpc_csd_drive_create, SPDK_RPC_RUNTIME)
 
+/*
+ * csd_drive_delete: the NVMe-oF subsystem is stopped and destroyed (its hosts disconnected),
+ * then, once the last device-core controller of the drive is gone, the drive (its NVM data
+ * put on the file). The backing file stays.
+ */
+struct delete_ctx {
+	struct spdk_jsonrpc_request *request;
+	struct csd_spdk_drive *drive;
+	struct spdk_poller *poller;
+};
+
+static int delete_when_idle(void *arg)
+{
+	struct delete_ctx *ctx = arg;
+
+	if (csd_spdk_bridge_drive_busy(ctx->drive))
+		return SPDK_POLLER_IDLE;
+	spdk_poller_unregister(&ctx->poller);
+	drive_free(ctx->drive);
+	spdk_jsonrpc_send_bool_response(ctx->request, true);
+	free(ctx);
+	return SPDK_POLLER_BUSY;
+}
+
+static void delete_destroyed(void *arg)
+{
+	struct delete_ctx *ctx = arg;
+
+	ctx->poller = SPDK_POLLER_REGISTER(delete_when_idle, ctx, 10 * 1000);
+}
+
+static void delete_stopped(struct spdk_nvmf_subsystem *nvmf, void *arg, int status)
+{
+	struct delete_ctx *ctx = arg;
+	int rc;
+
+	(void)status;
+	rc = spdk_nvmf_subsystem_destroy(nvmf, delete_destroyed, ctx);
+	if (rc == -EINPROGRESS)
+		return;
+	if (rc) {
+		/* the drive is out of the list already: it stays until the target stops */
+		SPDK_ERRLOG("csd_drive_delete %s: destroying the subsystem: %s\n",
+			    ctx->drive->params.nqn, spdk_strerror(-rc));
+		drive_add(ctx->drive);
+		spdk_jsonrpc_send_error_response_fmt(ctx->request, rc, "destroying %s: %s",
+						     ctx->drive->params.nqn, spdk_strerror(-rc));
+		free(ctx);
+		return;
+	}
+	delete_destroyed(ctx);
+}
+
+static const struct spdk_json_object_decoder delete_decoders[] = {
+	{ "nqn", 0, spdk_json_decode_string },
+};
+
+static void rpc_csd_drive_delete(struct spdk_jsonrpc_request *request,
+				 const struct spdk_json_val *params)
+{
+	struct csd_spdk_drive **p, *d = NULL;
+	struct delete_ctx *ctx;
+	char *nqn = NULL;
+	int rc;
+
+	if (!params || spdk_json_decode_object(params, delete_decoders, 1, &nqn)) {
+		spdk_jsonrpc_send_error_response(request, SPDK_JSONRPC_ERROR_INVALID_PARAMS,
+						 "csd_drive_delete needs nqn");
+		free(nqn);
+		return;
+	}
+	ctx = calloc(1, sizeof(*ctx));
+	if (!ctx) {
+		spdk_jsonrpc_send_error_response(request, -ENOMEM, spdk_strerror(ENOMEM));
+		free(nqn);
+		return;
+	}
+	pthread_mutex_lock(&g_drives_lock);
+	for (p = &g_drives; *p; p = &(*p)->next) {
+		if (!strcmp((*p)->params.nqn, nqn)) {
+			d = *p;
+			*p = d->next;	/* its commands are no longer the bridge's */
+			break;
+		}
+	}
+	pthread_mutex_unlock(&g_drives_lock);
+	if (!d) {
+		spdk_jsonrpc_send_error_response_fmt(request, -ENODEV, "no drive %s", nqn);
+		free(nqn);
+		free(ctx);
+		return;
+	}
+	free(nqn);
+	ctx->request = request;
+	ctx->drive = d;
+	rc = spdk_nvmf_subsystem_stop(d->nvmf, delete_stopped, ctx);
+	if (rc) {
+		drive_add(d);
+		spdk_jsonrpc_send_error_response_fmt(request, rc, "stopping %s: %s (try again)",
+						     d->params.nqn, spdk_strerror(-rc));
+		free(ctx);
+	}
+}
+SPDK_RPC_REGISTER("csd_drive_delete", rpc_csd_drive_delete, SPDK_RPC_RUNTIME)
+
 static void write_drive_params(struct spdk_json_write_ctx *w, const struct csd_spdk_drive *d)
 {
 	const struct csd_spdk_drive_params *p = &d->params;
@@ -354,6 +460,7 @@ static void csd_subsystem_init(void)
 static void csd_subsystem_fini(void)
 {
 	/* the drives stay until the NVMe-oF target has let every controller go (main.c) */
+	csd_spdk_bridge_fini();
 	spdk_subsystem_fini_next();
 }
 

@@ -114,9 +114,21 @@ second_drive() {	# a drive made at run time by RPC, served beside the first
 	rpc -s "$tmp/csd-spdk.sock" nvmf_subsystem_add_listener nqn.2026-01.io.csdlab:drive1 \
 		-t tcp -a 127.0.0.1 -s "$port2" &&
 	"$csd" list -p "$port2" -n nqn.2026-01.io.csdlab:drive1 | grep -q '^nsid 1  nvm      csi 0  8388608 bytes' &&
-	! rpc -s "$tmp/csd-spdk.sock" csd_drive_create -n nqn.2026-01.io.csdlab:drive1 -f "$tmp/x.img"
+	! rpc -s "$tmp/csd-spdk.sock" csd_drive_create -n nqn.2026-01.io.csdlab:drive1 -f "$tmp/x.img" &&
+	echo "$port2" >"$tmp/port2"
 }
 check "csd_drive_create at run time: a second drive served beside it; the same NQN twice refused" second_drive
+delete_drive() {	# delete the second drive while a host holds it: it goes, the first stays
+	local port2 held
+	port2=$(cat "$tmp/port2") &&
+	{ "$csd" exec -p "$port2" -n nqn.2026-01.io.csdlab:drive1 -s 0 --range 0:4 >/dev/null 2>&1 & held=$!; } &&
+	rpc -s "$tmp/csd-spdk.sock" csd_drive_delete nqn.2026-01.io.csdlab:drive1 &&
+	{ wait $held; true; } &&
+	! "$csd" list -p "$port2" -n nqn.2026-01.io.csdlab:drive1 --connect-timeout 2000 2>/dev/null &&
+	! rpc -s "$tmp/csd-spdk.sock" csd_drive_get | grep -q drive1 &&
+	"$csd" list $P | grep -q '^nsid 1  nvm'
+}
+check "csd_drive_delete: the second drive and its subsystem go; the first drive still serves" delete_drive
 
 # stock nvmf_tgt with a Malloc bdev: libcsd as a plain NVMe/TCP host
 mport=$(free_port)
@@ -159,10 +171,10 @@ tpid=$!
 pids+=("$tpid")
 check "csd-target starts" wait_port "$tport" "$tpid"
 
-identify_clean() {	# identify_clean PORT: SPDK's identify, and a clean shutdown at the end
-	timeout 60 "$spdk/build/bin/spdk_nvme_identify" "${spdk_args[@]}" -r "$(trid "$1" "$nqn")" \
-		>"$tmp/identify.$1" 2>&1 || { cat "$tmp/identify.$1"; return 1; }
-	grep -q 'Model Number:                          csdlab' "$tmp/identify.$1" &&
+identify_clean() {	# identify_clean PORT [NQN MODEL]: SPDK's identify, a clean shutdown at the end
+	timeout 60 "$spdk/build/bin/spdk_nvme_identify" "${spdk_args[@]}" \
+		-r "$(trid "$1" "${2:-$nqn}")" >"$tmp/identify.$1" 2>&1 || { cat "$tmp/identify.$1"; return 1; }
+	grep -q "Model Number:                          ${3:-csdlab}" "$tmp/identify.$1" &&
 	! grep -E 'get_feature\(0x0[2456]\) failed|Failed to read the CC register|\*ERROR\*' \
 		"$tmp/identify.$1"
 }
@@ -170,13 +182,16 @@ check "spdk_nvme_identify against csd-target: mandatory features, clean shutdown
 	identify_clean "$tport"
 check "spdk_nvme_identify against csd-spdk-tgt: the same" identify_clean "$sport"
 
-perf_runs() {	# perf_runs PORT: spdk_nvme_perf with no host NQN (it sends none) does I/O
+perf_runs() {	# perf_runs PORT [NQN]: spdk_nvme_perf with no host NQN (it sends none) does I/O
 	timeout 60 "$spdk/build/bin/spdk_nvme_perf" "${spdk_args[@]}" -q 16 -o 4096 -w randrw \
-		-M 50 -t 2 -r "$(trid "$1" "$nqn")" >"$tmp/perf.$1" 2>&1 || { cat "$tmp/perf.$1"; return 1; }
+		-M 50 -t 2 -r "$(trid "$1" "${2:-$nqn}")" >"$tmp/perf.$1" 2>&1 || { cat "$tmp/perf.$1"; return 1; }
 	awk '/^Total/ { ok = $3 > 100 } END { exit !ok }' "$tmp/perf.$1" || { cat "$tmp/perf.$1"; return 1; }
 }
 check "spdk_nvme_perf 4 KiB random read/write against csd-target" perf_runs "$tport"
 check "spdk_nvme_perf 4 KiB random read/write against csd-spdk-tgt" perf_runs "$sport"
+# the third column of the interoperability table (docs/spdk.md): SPDK's tools and its target
+check "spdk_nvme_identify against stock nvmf_tgt" identify_clean "$mport" "$mnqn" 'SPDK bdev Controller'
+check "spdk_nvme_perf against stock nvmf_tgt" perf_runs "$mport" "$mnqn"
 
 fuzz_survives() {	# fuzz_survives PORT PID: nvme_fuzz for a while; the target still serves
 	local out="$tmp/fuzz.$1"
