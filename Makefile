@@ -18,9 +18,10 @@ build: deps $(BUILD)/build.ninja
 
 # SPDK v25.09 with csdlab's patches, once per machine (a cache outside the repo), and
 # csd-spdk-tgt against it; make check then runs the SPDK tests too (docs/spdk.md)
-spdk: build
+spdk: deps
 	@bash scripts/spdk.sh >/dev/null
-	@meson setup --reconfigure $(BUILD) $(MESON_OPTS) >/dev/null
+	@if [ -f $(BUILD)/build.ninja ]; then meson setup --reconfigure $(BUILD) $(MESON_OPTS); \
+	 else meson setup $(BUILD) $(MESON_OPTS); fi >/dev/null
 	ninja -C $(BUILD)
 
 demo: build

@@ -210,12 +210,13 @@ static bool port_listens(uint16_t port)
 static pid_t start_spdk_target(const struct opts *o, const char *dir, const char *file,
 			       uint16_t *port)
 {
-	char cfg[128], log[128];
+	char cfg[128], log[128], rpc[128];
 	posix_spawn_file_actions_t fa;
 	pid_t pid;
 	FILE *f;
+	/* an RPC socket of its own: SPDK's default one may be another SPDK program's */
 	char *argv[] = { CSD_SPDK_TGT_EXE, "--no-huge", "-s", "2048", "-m", "0x1",
-			 "--disable-cpumask-locks", "--json", cfg, NULL };
+			 "--disable-cpumask-locks", "--json", cfg, "-r", rpc, NULL };
 
 	if (!CSD_SPDK_TGT_EXE[0]) {
 		fprintf(stderr, "alpha: this build has no csd-spdk-tgt: run make spdk first\n");
@@ -224,6 +225,7 @@ static pid_t start_spdk_target(const struct opts *o, const char *dir, const char
 	*port = free_port();
 	snprintf(cfg, sizeof(cfg), "%s/csd-spdk-tgt.json", dir);
 	snprintf(log, sizeof(log), "%s/csd-spdk-tgt.log", dir);
+	snprintf(rpc, sizeof(rpc), "%s/rpc.sock", dir);
 	f = fopen(cfg, "w");
 	if (!f)
 		die(cfg, -errno);
@@ -900,12 +902,14 @@ int main(int argc, char **argv)
 	waitpid(pid, &status, 0);
 	unlink(file);
 	if (!strcmp(o.target, "spdk")) {
+		static const char *const left[] = { "csd-spdk-tgt.json", "csd-spdk-tgt.log",
+						    "rpc.sock", "rpc.sock.lock" };
 		char path[128];
 
-		snprintf(path, sizeof(path), "%s/csd-spdk-tgt.json", dir);
-		unlink(path);
-		snprintf(path, sizeof(path), "%s/csd-spdk-tgt.log", dir);
-		unlink(path);
+		for (size_t i = 0; i < sizeof(left) / sizeof(left[0]); i++) {
+			snprintf(path, sizeof(path), "%s/%s", dir, left[i]);
+			unlink(path);
+		}
 	}
 	rmdir(dir);
 

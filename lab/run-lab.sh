@@ -61,7 +61,7 @@ spdk)
                           "trsvcid": "$port" } } } ] } ] }
 EOF
 	"$build/spdk/csd-spdk-tgt" --no-huge -s 1024 --disable-cpumask-locks --interrupt-mode \
-		--json "$payload/csd-spdk-tgt.json" >"$cache/last-target.log" 2>&1 &
+		-r "$payload/rpc.sock" --json "$payload/csd-spdk-tgt.json" >"$cache/last-target.log" 2>&1 &
 	tpid=$!
 	for _ in $(seq 200); do
 		(exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null && break
@@ -86,7 +86,7 @@ nvmf_tgt)	# stock SPDK with a Malloc bdev: the Linux host against SPDK's own tar
                           "trsvcid": "$port" } } } ] } ] }
 EOF
 	LD_LIBRARY_PATH="$spdk/build/lib" "$spdk/build/bin/nvmf_tgt" --no-huge -s 1024 \
-		--disable-cpumask-locks --interrupt-mode --json "$payload/nvmf_tgt.json" \
+		--disable-cpumask-locks --interrupt-mode -r "$payload/rpc.sock" --json "$payload/nvmf_tgt.json" \
 		>"$cache/last-target.log" 2>&1 &
 	tpid=$!
 	for _ in $(seq 200); do

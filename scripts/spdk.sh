@@ -7,7 +7,8 @@
 #   scripts/spdk.sh --print-dir     print the directory of a finished build, or nothing
 #
 # Source: SPDK_SRC=DIR (an SPDK v25.09 tree, for example a git clone of the tag), else
-# ../shared/spdk/spdk-v25.09.tar.xz beside the repo (SPDK_TARBALL=FILE to name another).
+# ../shared/spdk/spdk-v25.09.tar.xz beside the repo (SPDK_TARBALL=FILE to name another), else
+# a clone of the tag from GitHub (submodules are not needed).
 # Cache: $CSDLAB_CACHE, else $XDG_CACHE_HOME/csdlab, else ~/.cache/csdlab.
 # Debian packages: `scripts/deps.sh spdk`. See docs/spdk.md.
 set -euo pipefail
@@ -19,16 +20,26 @@ patches=("$root"/spdk/patches/*.patch)
 
 source_id() {
 	if [ -n "${SPDK_SRC:-}" ]; then
-		(cd "$SPDK_SRC" && { git rev-parse HEAD 2>/dev/null || cat VERSION; })
+		(cd "$SPDK_SRC" 2>/dev/null && { git rev-parse HEAD 2>/dev/null || cat VERSION; })
 	else
 		sha256sum <"$tarball" | cut -c1-64
 	fi
 }
 
-[ -n "${SPDK_SRC:-}" ] || [ -f "$tarball" ] || {
-	echo "spdk.sh: no SPDK source: $tarball is missing and SPDK_SRC is not set" >&2
-	exit 1
-}
+if [ -z "${SPDK_SRC:-}" ] && [ ! -f "$tarball" ]; then
+	# no archive beside the repo: a clone of the tag, where there is network
+	clone=$cache/spdk-v25.09-src
+	if [ ! -f "$clone/VERSION" ] && [ "${1:-}" != --print-dir ]; then
+		echo "spdk.sh: $tarball is missing: cloning SPDK v25.09 into $clone" >&2
+		rm -rf "$clone" && mkdir -p "$cache" &&
+		git clone -q --depth 1 --branch v25.09 https://github.com/spdk/spdk "$clone" || {
+			echo "spdk.sh: no SPDK source: $tarball is missing, SPDK_SRC is not set and" \
+				"the clone failed" >&2
+			exit 1
+		}
+	fi
+	SPDK_SRC=$clone
+fi
 key=$({ source_id; cat "${patches[@]}"; } | sha256sum | cut -c1-12)
 dir=$cache/spdk-v25.09-$key
 
@@ -46,7 +57,7 @@ mkdir -p "$cache"
 # SPDK's pkg-config files name the directory it was built in: build it where it stays, and
 # call it built only at the end. Older builds (other sources or patches) go.
 for old in "$cache"/spdk-v25.09-*; do
-	[ "$old" = "$dir" ] || rm -rf "$old"
+	[ "$old" = "$dir" ] || [ "$old" = "$cache/spdk-v25.09-src" ] || rm -rf "$old"
 done
 work=$dir
 rm -rf "$work"

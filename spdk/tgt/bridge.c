@@ -75,31 +75,41 @@ static struct bridge_ctrl *bridge_ctrl_get(struct csd_spdk_drive *d,
 	return bc;
 }
 
+/* A queue as SPDK has it: in the device core, its connection's ends noted. Lock held. */
+static int bridge_ctrl_add_queue(struct bridge_ctrl *bc, struct spdk_nvmf_qpair *qpair)
+{
+	struct spdk_nvme_transport_id local, peer;
+	uint16_t qid = qpair->qid;
+	int ret;
+
+	if (qid > BRIDGE_MAX_QID)
+		return -EINVAL;
+	if (bc->queues[qid / 64] & (1ull << (qid % 64)))
+		return 0;
+	ret = csd_ctrl_add_queue(bc->ctrl, qid, (uint16_t)(qpair->sq_head_max + 1));
+	if (ret && ret != -EEXIST)
+		return ret;
+	bc->queues[qid / 64] |= 1ull << (qid % 64);
+	if (!spdk_nvmf_qpair_get_local_trid(qpair, &local) &&
+	    !spdk_nvmf_qpair_get_peer_trid(qpair, &peer)) {
+		struct csd_spdk_endpoints *e = &bc->conn[qid];
+
+		snprintf(e->local_addr, sizeof(e->local_addr), "%s", local.traddr);
+		snprintf(e->local_port, sizeof(e->local_port), "%s", local.trsvcid);
+		snprintf(e->peer_addr, sizeof(e->peer_addr), "%s", peer.traddr);
+		snprintf(e->peer_port, sizeof(e->peer_port), "%s", peer.trsvcid);
+	}
+	return 0;
+}
+
 /* Queues and CC as SPDK has them, before a command goes in. Lock held. */
 static int bridge_ctrl_sync(struct bridge_ctrl *bc, struct spdk_nvmf_qpair *qpair)
 {
 	const struct spdk_nvmf_registers *regs = spdk_nvmf_ctrlr_get_regs(bc->sctrlr);
-	uint16_t qid = qpair->qid;
+	int ret = bridge_ctrl_add_queue(bc, qpair);
 
-	if (qid > BRIDGE_MAX_QID)
-		return -EINVAL;
-	if (!(bc->queues[qid / 64] & (1ull << (qid % 64)))) {
-		int ret = csd_ctrl_add_queue(bc->ctrl, qid, (uint16_t)(qpair->sq_head_max + 1));
-		struct spdk_nvme_transport_id local, peer;
-
-		if (ret && ret != -EEXIST)
-			return ret;
-		bc->queues[qid / 64] |= 1ull << (qid % 64);
-		if (!spdk_nvmf_qpair_get_local_trid(qpair, &local) &&
-		    !spdk_nvmf_qpair_get_peer_trid(qpair, &peer)) {
-			struct csd_spdk_endpoints *e = &bc->conn[qid];
-
-			snprintf(e->local_addr, sizeof(e->local_addr), "%s", local.traddr);
-			snprintf(e->local_port, sizeof(e->local_port), "%s", local.trsvcid);
-			snprintf(e->peer_addr, sizeof(e->peer_addr), "%s", peer.traddr);
-			snprintf(e->peer_port, sizeof(e->peer_port), "%s", peer.trsvcid);
-		}
-	}
+	if (ret)
+		return ret;
 	if (regs->cc.raw != bc->cc) {
 		if (csd_ctrl_prop_set(bc->ctrl, 0x14, false, regs->cc.raw))
 			return -EINVAL;
@@ -249,6 +259,26 @@ static int bridge_admin_cmd(struct spdk_nvmf_request *sreq)
 	return bridge_submit(d, sreq);
 }
 
+/*
+ * A queue joins a drive's controller: the device core hears of it now rather than at its
+ * first command, so that the link log counts its connection from the ICReq on.
+ */
+static void bridge_qpair_add(struct spdk_nvmf_qpair *qpair)
+{
+	struct spdk_nvmf_ctrlr *sctrlr = qpair->ctrlr;
+	struct csd_spdk_drive *d = sctrlr ? csd_spdk_drive_of(spdk_nvmf_ctrlr_get_subsystem(sctrlr))
+					  : NULL;
+	struct bridge_ctrl *bc;
+
+	if (!d)
+		return;
+	pthread_mutex_lock(&g_ctrls_lock);
+	bc = bridge_ctrl_get(d, sctrlr);
+	if (bc)
+		bridge_ctrl_add_queue(bc, qpair);	/* else the first command says so */
+	pthread_mutex_unlock(&g_ctrls_lock);
+}
+
 static void bridge_ctrlr_destruct(struct spdk_nvmf_ctrlr *sctrlr)
 {
 	struct bridge_ctrl **p, *bc = NULL;
@@ -364,5 +394,6 @@ void csd_spdk_bridge_init(void)
 		spdk_nvmf_set_custom_admin_cmd_hdlr(admin_opcodes[i], bridge_admin_cmd);
 	spdk_nvmf_set_custom_io_cmd_hdlr(bridge_io_cmd);
 	spdk_nvmf_set_ctrlr_destruct_cb(bridge_ctrlr_destruct);
+	spdk_nvmf_set_qpair_add_cb(bridge_qpair_add);
 	g_cc_poller = SPDK_POLLER_REGISTER(bridge_cc_poll, NULL, 100 * 1000);
 }

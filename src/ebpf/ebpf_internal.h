@@ -12,6 +12,9 @@
 
 #include "csd/ebpf.h"
 
+/* How many ways a program is compiled: enum jit_mode in jit.h. */
+#define EBPF_JIT_MODES 3
+
 _Static_assert(sizeof(struct csd_ebpf_insn) == 8, "an eBPF instruction is 8 bytes");
 _Static_assert(sizeof(struct csd_ebpf_insn) == sizeof(struct bpf_insn), "same layout as Linux");
 
@@ -89,8 +92,8 @@ struct csd_ebpf_prog {
 	bool writes_input;	/* ... and found stores into the input memory */
 	/* JIT code, compiled at the first run that wants it, per enum jit_mode (jit.h) */
 	pthread_mutex_t jit_lock;
-	struct ebpf_jit_code jit[3];
-	int jit_err[3];
+	struct ebpf_jit_code jit[EBPF_JIT_MODES];
+	int jit_err[EBPF_JIT_MODES];
 	pthread_mutex_t log_lock;
 	size_t log_len;
 	char log[EBPF_LOG_SIZE];

@@ -1,8 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * The interpreter's loop, included twice by interp.c: with INTERP_CHECKED 1 every load and
- * store is checked against the run's regions; with 0 (programs the verifier proved safe) the
- * checks are gone. One body, so that the two can never disagree on semantics.
+ * The interpreter's loop, included by interp.c: every load and store is checked against the
+ * run's regions, for verified programs too (a wrong proof then cannot reach other memory).
  */
 static int INTERP_FN(struct csd_ebpf_prog *prog, void *mem, size_t len,
 		     struct csd_ebpf_run_opts *opts, uint64_t *ret)
@@ -51,7 +50,6 @@ static int INTERP_FN(struct csd_ebpf_prog *prog, void *mem, size_t len,
 #define JUMP_IF(cond) do { ip += (cond) ? ip->off + 1 : 1; goto dispatch; } while (0)
 
 	/* Memory access: the input and the stack are tried first, inline; maps after. */
-#if INTERP_CHECKED
 #define MEM_CHECK(BASE, sz, write) do {					\
 		addr = (BASE) + ip->off;					\
 		if (!(addr - mem_start < len && (sz) <= len - (addr - mem_start) &&	\
@@ -61,14 +59,6 @@ static int INTERP_FN(struct csd_ebpf_prog *prog, void *mem, size_t len,
 		    !ebpf_region_check(&run, addr, (sz), (write)))		\
 			goto mem_fault;						\
 	} while (0)
-#else
-	/* the verifier proved every access inside its region */
-#define MEM_CHECK(BASE, sz, write) do { addr = (BASE) + ip->off; } while (0)
-	(void)mem_start;
-	(void)stack_start;
-	if (0)
-		goto mem_fault;	/* only the checked loop reaches it */
-#endif
 #define LOAD(T, sz, EXT) do {							\
 		T v_;								\
 		MEM_CHECK(SRC, sz, false);					\

@@ -39,6 +39,7 @@ enum jit_mode {
 	JIT_SANDBOXED,		/* verified, input in a sandbox: input accesses masked into it */
 	JIT_MODES,
 };
+_Static_assert(JIT_MODES == EBPF_JIT_MODES, "prog->jit[] has a slot per mode");
 
 typedef uint64_t (*jit_entry_fn)(struct jit_ctx *ctx);
 

@@ -521,7 +521,7 @@ void csd_ebpf_prog__free(struct csd_ebpf_prog *prog)
 	pthread_mutex_destroy(&prog->log_lock);
 	pthread_mutex_destroy(&prog->jit_lock);
 #ifdef CSD_EBPF_HAVE_JIT
-	for (int m = 0; m < 3; m++)
+	for (int m = 0; m < EBPF_JIT_MODES; m++)
 		ebpf_jit_free(&prog->jit[m]);
 #endif
 	free(prog);
