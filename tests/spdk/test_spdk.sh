@@ -84,22 +84,9 @@ tcheck "id-ctrl: the csdlab drive, with SPDK's controller ID" bash -c \
 	"'$csd' id-ctrl $P | grep -q '^model      csdlab$'"
 tcheck "list: nvm, memory and compute namespaces" bash -c \
 	"'$csd' list $P --json | grep -q '\"set\": \"nvm\".*\"set\": \"memory\".*\"set\": \"compute\"'"
-want=$("$csd" gen -s 5 -r 20 -o "$tmp/text" 2M)
-roundtrip() {
-	"$csd" write $P --slba 0 -i "$tmp/text" && "$csd" flush $P &&
-	"$csd" read $P --slba 0 --blocks 4096 -O "$tmp/back" && cmp "$tmp/text" "$tmp/back"
-}
+. "$CSD_SOURCE_ROOT/tests/tools/drive_session.sh"
+drive_session_text
 tcheck "write, flush, read back 2 MiB" roundtrip
-offload() {
-	local a b c
-	"$csd" program load $P -s 2 "$prog" && "$csd" program activate $P -s 2 &&
-	"$csd" mem copy $P --dst 0 --slba 0 --blocks 4096 &&
-	a=$("$csd" exec $P -s 2 --range 0:2M) &&
-	b=$("$csd" exec $P -s 2 --slba 0 --blocks 4096 --overlap 4 --window 256K) &&
-	c=$("$csd" exec $P -s 0 --range 0:2M --p1 65) &&
-	echo "generator $want, exec $a, stream $b, A bytes $c" &&
-	[ "$a" = "$want" ] && [ "$b" = "$want" ] && [ "$c" -ge "$want" ]
-}
 tcheck "offload: load, activate, copy, execute, stream: the generator's count" offload
 tcheck "another host does not see this host's program" bash -c \
 	"'$csd' exec $P --hostnqn nqn.2014-08.org.nvmexpress:uuid:intruder -s 2 --range 0:4 2>&1 |

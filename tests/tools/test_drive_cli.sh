@@ -36,22 +36,9 @@ check "id-ns of a namespace that does not exist" bash -c "! '$csd' id-ns $P -N 7
 check "discover lists the subsystem on this port" bash -c \
 	"'$csd' discover $P | grep -q 'trsvcid $port  subnqn nqn.2026-01.io.csdlab:drive0'"
 
-want=$("$csd" gen -s 5 -r 20 -o "$tmp/text" 2M)
-roundtrip() {
-	"$csd" write $P --slba 0 -i "$tmp/text" && "$csd" flush $P &&
-	"$csd" read $P --slba 0 --blocks 4096 -O "$tmp/back" && cmp "$tmp/text" "$tmp/back"
-}
+. "$CSD_SOURCE_ROOT/tests/tools/drive_session.sh"
+drive_session_text
 check "write, flush, read back 2 MiB" roundtrip
-offload() {
-	local a b c
-	"$csd" program load $P -s 2 "$prog" && "$csd" program activate $P -s 2 &&
-	"$csd" mem copy $P --dst 0 --slba 0 --blocks 4096 &&
-	a=$("$csd" exec $P -s 2 --range 0:2M) &&
-	b=$("$csd" exec $P -s 2 --slba 0 --blocks 4096 --overlap 4 --window 256K) &&
-	c=$("$csd" exec $P -s 0 --range 0:2M --p1 65) &&	# built-in count_byte of 'A'
-	echo "generator $want, exec $a, stream $b, A bytes $c" &&
-	[ "$a" = "$want" ] && [ "$b" = "$want" ] && [ "$c" -ge "$want" ]
-}
 check "offload: load, activate, copy, execute, stream: the generator's count" offload
 check "program list shows slot 2 active" bash -c "'$csd' program list $P | grep -q 'slot  2  active'"
 check "exec of an empty slot: No Program" bash -c \
