@@ -215,7 +215,7 @@ static pid_t start_spdk_target(const struct opts *o, const char *dir, const char
 	pid_t pid;
 	FILE *f;
 	/* an RPC socket of its own: SPDK's default one may be another SPDK program's */
-	char *argv[] = { CSD_SPDK_TGT_EXE, "--no-huge", "-s", "2048", "-m", "0x1",
+	char *argv[] = { CSD_SPDK_TGT_EXE, "--no-huge", "-s", "1024", "-m", "0x1",
 			 "--disable-cpumask-locks", "--json", cfg, "-r", rpc, NULL };
 
 	if (!CSD_SPDK_TGT_EXE[0]) {
@@ -249,7 +249,8 @@ static pid_t start_spdk_target(const struct opts *o, const char *dir, const char
 	if (posix_spawn(&pid, argv[0], &fa, NULL, argv, environ))
 		die(argv[0], -errno);
 	posix_spawn_file_actions_destroy(&fa);
-	for (int i = 0; i < 600 && !port_listens(*port); i++) {
+	/* DPDK's start takes seconds, and long on a loaded machine (make check beside it) */
+	for (int i = 0; i < 2400 && !port_listens(*port); i++) {
 		if (waitpid(pid, NULL, WNOHANG) == pid) {
 			fprintf(stderr, "alpha: csd-spdk-tgt stopped; its log is %s\n", log);
 			exit(1);
@@ -257,7 +258,7 @@ static pid_t start_spdk_target(const struct opts *o, const char *dir, const char
 		usleep(50000);
 	}
 	if (!port_listens(*port)) {
-		fprintf(stderr, "alpha: csd-spdk-tgt did not listen within 30 s; its log is %s\n", log);
+		fprintf(stderr, "alpha: csd-spdk-tgt did not listen within 120 s; its log is %s\n", log);
 		kill(pid, SIGKILL);
 		exit(1);
 	}
