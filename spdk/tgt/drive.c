@@ -236,6 +236,13 @@ static void rpc_csd_drive_create(struct spdk_jsonrpc_request *request,
 		return;
 	}
 	nvmf = spdk_nvmf_tgt_find_subsystem(tgt, d->params.nqn);
+	if (nvmf && spdk_nvmf_subsystem_get_first_ns(nvmf)) {
+		spdk_jsonrpc_send_error_response_fmt(request, -EEXIST,
+						     "NVMe-oF subsystem %s exists and has namespaces "
+						     "(bdevs): a drive takes a new NQN", d->params.nqn);
+		drive_free(d);
+		return;
+	}
 	if (nvmf) {
 		/* created by the NVMe-oF section of a saved config: it serves this drive now */
 		d->nvmf = nvmf;

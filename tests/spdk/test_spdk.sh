@@ -119,6 +119,14 @@ second_drive() {	# a drive made at run time by RPC, served beside the first
 	echo "$port2" >"$tmp/port2"
 }
 tcheck "csd_drive_create at run time: a second drive served beside it; the same NQN twice refused" second_drive
+adopt_refused() {	# an ordinary SPDK subsystem with a bdev is not taken over by a drive
+	rpc -s "$tmp/csd-spdk.sock" bdev_malloc_create -b M0 8 512 >/dev/null &&
+	rpc -s "$tmp/csd-spdk.sock" nvmf_create_subsystem nqn.2026-01.io.csdlab:plain -a &&
+	rpc -s "$tmp/csd-spdk.sock" nvmf_subsystem_add_ns nqn.2026-01.io.csdlab:plain M0 >/dev/null &&
+	! rpc -s "$tmp/csd-spdk.sock" csd_drive_create -n nqn.2026-01.io.csdlab:plain -f "$tmp/p.img" \
+		>"$tmp/why" 2>&1 && grep -q 'exists and has namespaces' "$tmp/why"
+}
+tcheck "csd_drive_create refuses the NQN of a subsystem with bdevs" adopt_refused
 delete_drive() {	# delete the second drive while a host holds it: it goes, the first stays
 	local port2 held
 	port2=$(cat "$tmp/port2") &&
