@@ -28,6 +28,10 @@
 #include "csd/tcp.h"
 #include "util.h"
 
+#ifndef CSD_VERSION
+#define CSD_VERSION "unknown"
+#endif
+
 #define MAX_HOSTS 64
 #define MAX_KEYS 256
 #define MAX_KEYS_STR "256"
@@ -103,7 +107,8 @@ static void usage(FILE *f)
 		"      --idle-ms N         close a host without keep alive (KATO 0) after N ms\n"
 		"                          with no command (default 120000)\n"
 		"  -c, --config FILE       read options from FILE: one 'name value' per line\n"
-		"  -v, --verbose           log connections on stderr\n");
+		"  -v, --verbose           log connections on stderr\n"
+		"  -V, --version           print the version\n");
 }
 
 struct options {
@@ -148,6 +153,7 @@ static const struct option longopts[] = {
 	{ "config", required_argument, NULL, 'c' },
 	{ "verbose", no_argument, NULL, 'v' },
 	{ "help", no_argument, NULL, 'h' },
+	{ "version", no_argument, NULL, 'V' },
 	{ NULL, 0, NULL, 0 },
 };
 
@@ -445,9 +451,13 @@ int main(int argc, char **argv)
 	csd_dev_config_defaults(&o.dev);
 	o.tcp.sz = sizeof(o.tcp);
 	o.tcp.port = 4420;
-	while ((c = getopt_long(argc, argv, "a:p:n:f:s:l:m:t:H:A:b:T:c:e:vh", longopts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "a:p:n:f:s:l:m:t:H:A:b:T:c:e:vhV", longopts, NULL)) != -1) {
 		if (c == 'h') {
 			usage(stdout);
+			return 0;
+		}
+		if (c == 'V') {
+			printf("csd-target %s (csdlab)\n", CSD_VERSION);
 			return 0;
 		}
 		if (c == '?') {

@@ -83,4 +83,19 @@ check "csd run --verify: the JIT runs the proven program unchecked" bash -c \
 	"'$csd' run -V -e jit --gen 1M '$prog' | grep -qF 'engine: JIT, verified (sandboxed: no checks)'"
 check "csd run --verify: a refusal names pc and reason" exit_code 1 "refused: pc 2 (ldxb %r0, [%r1+0])" "$csd" run -V "$tmp/fault.s"
 
+# every command's --help answers before it would connect to a drive (none runs here), and
+# --version
+help_offline() {
+	local c out
+	for c in discover list id-ctrl id-ns read write flush program mrs exec mem log stats asm \
+		disasm verify run gen-dhchap-key check-dhchap-key gen; do
+		out=$(timeout 5 "$csd" $c --help 2>&1) || { echo "$c --help: exit $?: $out"; return 1; }
+		case "$out" in usage:*) ;; *) echo "$c --help: $out"; return 1 ;; esac
+	done
+	out=$(timeout 5 "$csd" mem read --help 2>&1) && [ "${out#usage:}" != "$out" ]
+}
+check "every command's --help answers offline, exit 0" help_offline
+check "csd --version and csd-target --version name the release" bash -c \
+	"'$csd' --version | grep -qx 'csd [0-9.]* (csdlab)' &&
+	 '$CSD_BUILD_ROOT/tools/csd-target' --version | grep -qx 'csd-target [0-9.]* (csdlab)'"
 finish

@@ -539,6 +539,10 @@ int cmd_program(int argc, char **argv)
 	struct csd_dev *dev;
 	int first, ret = 0;
 
+	if (!strcmp(sub, "-h")) {
+		printf("%s", usage);
+		return 0;
+	}
 	if ((first = parse(argc - 1, argv + 1, &o, usage)) < 0)
 		return 2;
 	if (strcmp(sub, "list") && o.slot < 0) {
@@ -633,6 +637,10 @@ int cmd_mrs(int argc, char **argv)
 	uint16_t rsid;
 	int ret;
 
+	if (!strcmp(sub, "-h")) {
+		printf("%s", usage);
+		return 0;
+	}
 	if (parse(argc - 1, argv + 1, &o, usage) < 0)
 		return 2;
 	if (!(dev = open_drive(&o)))
@@ -676,6 +684,10 @@ int cmd_mem(int argc, char **argv)
 	size_t len;
 	int ret;
 
+	if (!strcmp(sub, "-h")) {
+		printf("%s", usage);
+		return 0;
+	}
 	if (parse(argc - 1, argv + 1, &o, usage) < 0)
 		return 2;
 	if (!(dev = open_drive(&o)))

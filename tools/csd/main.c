@@ -6,6 +6,10 @@
 #include <stdio.h>
 #include <string.h>
 
+#ifndef CSD_VERSION
+#define CSD_VERSION "unknown"
+#endif
+
 #include "commands.h"
 
 static const struct {
@@ -37,7 +41,8 @@ static const struct {
 
 static void usage(FILE *f)
 {
-	fprintf(f, "usage: csd <command> [options]   (csd <command> --help for its options)\n\n");
+	fprintf(f, "usage: csd <command> [options]   (csd <command> --help for its options;\n"
+		   "       csd --version)\n\n");
 	for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
 		fprintf(f, "  %-16s %s\n", commands[i].name, commands[i].help);
 }
@@ -48,6 +53,14 @@ int main(int argc, char **argv)
 		usage(argc < 2 ? stderr : stdout);
 		return argc < 2 ? 2 : 0;
 	}
+	if (!strcmp(argv[1], "--version") || !strcmp(argv[1], "-V") || !strcmp(argv[1], "version")) {
+		printf("csd %s (csdlab)\n", CSD_VERSION);
+		return 0;
+	}
+	/* every command's usage answers -h; --help means the same, before anything connects */
+	for (int i = 2; i < argc; i++)
+		if (!strcmp(argv[i], "--help"))
+			argv[i] = "-h";
 	for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
 		if (!strcmp(argv[1], commands[i].name))
 			return commands[i].fn(argc - 1, argv + 1);
