@@ -57,11 +57,16 @@ int csd_parse_size(const char *s, uint64_t *out)
 {
 	char *end;
 	uint64_t v, mul = 1;
+	bool hex;
 
 	if (!s || !isdigit((unsigned char)*s))
 		return -EINVAL;
+	/* decimal, or hex after 0x as nvme-cli takes it (0xc0); never octal */
+	hex = s[0] == '0' && (s[1] == 'x' || s[1] == 'X');
+	if (hex && !isxdigit((unsigned char)s[2]))
+		return -EINVAL;
 	errno = 0;
-	v = strtoull(s, &end, 10);
+	v = strtoull(s, &end, hex ? 16 : 10);
 	if (errno)
 		return -EINVAL;
 	switch (*end) {
@@ -69,6 +74,7 @@ int csd_parse_size(const char *s, uint64_t *out)
 	case 'k': case 'K': mul = 1ull << 10; end++; break;
 	case 'm': case 'M': mul = 1ull << 20; end++; break;
 	case 'g': case 'G': mul = 1ull << 30; end++; break;
+	case 't': case 'T': mul = 1ull << 40; end++; break;
 	default: return -EINVAL;
 	}
 	if ((*end == 'i' && end[1] == 'B' && !end[2]) || (*end == 'B' && !end[1]))

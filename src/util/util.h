@@ -10,7 +10,7 @@
 /* Read a whole file (or stdin for "-") into a malloc'd, NUL-terminated buffer. */
 int csd_read_file(const char *path, uint8_t **buf, size_t *len);
 
-/* "4096", "64K", "256M", "10G" (binary units) -> bytes; -EINVAL on anything else. */
+/* "4096", "0x1000", "64K", "256M", "10G", "1T" (binary units) -> bytes; -EINVAL otherwise. */
 int csd_parse_size(const char *s, uint64_t *out);
 
 /* An unsigned decimal or 0x-hex number, all of the string; -EINVAL otherwise. */

@@ -98,4 +98,12 @@ check "every command's --help answers offline, exit 0" help_offline
 check "csd --version and csd-target --version name the release" bash -c \
 	"'$csd' --version | grep -qx 'csd [0-9.]* (csdlab)' &&
 	 '$CSD_BUILD_ROOT/tools/csd-target' --version | grep -qx 'csd-target [0-9.]* (csdlab)'"
+# sizes: decimal, 0x-hex, binary suffixes; never octal; a bare 0x refused
+sizes() {
+	"$csd" gen -o "$tmp/s1" 0x1000 >/dev/null && [ "$(stat -c %s "$tmp/s1")" = 4096 ] &&
+	"$csd" gen -o "$tmp/s2" 010 >/dev/null && [ "$(stat -c %s "$tmp/s2")" = 10 ] &&
+	"$csd" gen -o "$tmp/s3" 0x2K >/dev/null && [ "$(stat -c %s "$tmp/s3")" = 2048 ] &&
+	! "$csd" gen -o "$tmp/s4" 0x 2>/dev/null
+}
+check "sizes in decimal, hex (0x1000) and with suffixes; 010 is ten; 0x alone refused" sizes
 finish

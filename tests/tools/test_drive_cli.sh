@@ -40,6 +40,9 @@ check "discover lists the subsystem on this port" bash -c \
 drive_session_text
 check "write, flush, read back 2 MiB" roundtrip
 check "offload: load, activate, copy, execute, stream: the generator's count" offload
+# numbers in hex as nvme-cli takes them: the vendor stats page (768 bytes, version 1 first)
+check "log --lid 0xc0 --length 0x300: the stats page" bash -c \
+	"'$csd' log $P --lid 0xc0 --length 0x300 | head -1 | grep -q '^0*: 01 00 00 00'"
 check "program list shows slot 2 active" bash -c "'$csd' program list $P | grep -q 'slot  2  active'"
 check "exec of an empty slot: No Program" bash -c \
 	"'$csd' exec $P -s 9 --range 0:4 2>&1 | grep -q 'No Program (NVMe status 0x196)'"
