@@ -43,6 +43,20 @@ check "offload: load, activate, copy, execute, stream: the generator's count" of
 # numbers in hex as nvme-cli takes them: the vendor stats page (768 bytes, version 1 first)
 check "log --lid 0xc0 --length 0x300: the stats page" bash -c \
 	"'$csd' log $P --lid 0xc0 --length 0x300 | head -1 | grep -q '^0*: 01 00 00 00'"
+# errors that say what to do next, and name what was wrong
+check "load into an active slot: Program In Use, and to deactivate it first" bash -c \
+	"! '$csd' program load $P -s 2 '$prog' 2>'$tmp/why' && grep -q 'Program In Use' '$tmp/why' &&
+	 grep -q 'deactivate it first (csd program deactivate' '$tmp/why'"
+check "slot 16: Invalid Program Index, and the slots there are" bash -c \
+	"! '$csd' program load $P -s 16 '$prog' 2>'$tmp/why' && grep -q 'slots are 0 to 15' '$tmp/why'"
+check "a missing program file is named; a text file is refused before anything is sent" bash -c \
+	"! '$csd' program load $P -s 3 '$tmp/none.o' 2>'$tmp/why' &&
+	 grep -q \"$tmp/none.o: No such file\" '$tmp/why' &&
+	 printf 'not a program' >'$tmp/text.o' && ! '$csd' program load $P -s 3 '$tmp/text.o' 2>'$tmp/why' &&
+	 grep -q 'neither an eBPF ELF object' '$tmp/why' && ! '$csd' program list $P | grep -q 'slot  3'"
+check "memory write of 3893 bytes: refused, saying dwords" bash -c \
+	"head -c 3893 /dev/zero >'$tmp/odd' && ! '$csd' mem write $P --offset 0 -i '$tmp/odd' 2>'$tmp/why' &&
+	 grep -q 'whole dwords: .* 3893 bytes' '$tmp/why'"
 check "program list shows slot 2 active" bash -c "'$csd' program list $P | grep -q 'slot  2  active'"
 check "exec of an empty slot: No Program" bash -c \
 	"'$csd' exec $P -s 9 --range 0:4 2>&1 | grep -q 'No Program (NVMe status 0x196)'"

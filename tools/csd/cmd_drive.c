@@ -200,9 +200,32 @@ static struct csd_dev *open_drive(struct drive_opts *o)
 	return dev;
 }
 
+/* What to do next, for the drive's answers a person can act on (NVMe status, SCT and SC). */
+static const char *next_step(int status)
+{
+	switch (status) {
+	case 0x100 | CSD_SC_PROGRAM_IN_USE:
+		return "the slot's program is active: deactivate it first (csd program deactivate -s SLOT)";
+	case 0x100 | CSD_SC_INVALID_PROGRAM_INDEX:
+		return "program slots are 0 to 15 (csd program list shows what each holds)";
+	case 0x100 | CSD_SC_NO_PROGRAM:
+		return "the slot is empty for this host: load a program first (csd program load -s "
+		       "SLOT FILE), or see csd program list";
+	case 0x100 | CSD_SC_PROGRAM_NOT_ACTIVATED:
+		return "activate it first (csd program activate -s SLOT)";
+	case 0x100 | CSD_SC_MAX_PROGRAMS_ACTIVATED:
+		return "every activation this host may hold is taken: deactivate another program first";
+	case 0x100 | CSD_SC_INVALID_RSID:
+		return "no such memory range set for this host (csd mrs list shows them)";
+	default:
+		return NULL;
+	}
+}
+
 static int report(const char *what, int ret)
 {
 	char buf[160];
+	const char *next;
 
 	if (!ret)
 		return 0;
@@ -212,7 +235,35 @@ static int report(const char *what, int ret)
 		return 1;
 	}
 	fprintf(stderr, "csd: %s: %s\n", what, csd_strerror(ret, buf, sizeof(buf)));
+	if (ret > 0 && (next = next_step(ret & 0x7ff)))
+		fprintf(stderr, "csd: %s\n", next);
 	return 1;
+}
+
+/*
+ * A program file the drive can take, checked before anything is sent: it exists, and it is
+ * an ELF object or raw instructions (whole 8-byte instructions). 0, or 1 with the reason.
+ */
+static int check_program_file(const char *path)
+{
+	uint8_t magic[4] = { 0 };
+	struct stat st;
+	FILE *f;
+
+	if (stat(path, &st) || !(f = fopen(path, "rb"))) {
+		fprintf(stderr, "csd: %s: %s\n", path, strerror(errno));
+		return 1;
+	}
+	if (fread(magic, 1, sizeof(magic), f) != sizeof(magic))
+		magic[0] = 0;
+	fclose(f);
+	if (memcmp(magic, "\177ELF", 4) && (st.st_size == 0 || st.st_size % 8)) {
+		fprintf(stderr, "csd: %s is neither an eBPF ELF object (clang -target bpf -c) nor raw "
+			"eBPF instructions (a whole number of 8-byte instructions; it is %lld bytes)\n",
+			path, (long long)st.st_size);
+		return 1;
+	}
+	return 0;
 }
 
 /* After the drive said no: its readable reason, when it gave one (log C1h). */
@@ -553,6 +604,8 @@ int cmd_program(int argc, char **argv)
 		fprintf(stderr, "csd: program load needs one FILE\n");
 		return 2;
 	}
+	if (!strcmp(sub, "load") && check_program_file(argv[1 + first]))
+		return 1;
 	if (!(dev = open_drive(&o)))
 		return 2;
 	if (!strcmp(sub, "load")) {
@@ -703,9 +756,15 @@ int cmd_mem(int argc, char **argv)
 		if (out && out != stdout)
 			fclose(out);
 	} else if (!strcmp(sub, "write") && o.have_offset && o.in) {
-		if ((ret = csd_read_file(o.in, &buf, &len)) || len > UINT32_MAX || !len)
+		if ((ret = csd_read_file(o.in, &buf, &len)) || len > UINT32_MAX || !len) {
 			ret = report(o.in, ret ? ret : -EINVAL);
-		else
+		} else if (len % 4 || o.offset % 4) {
+			/* the drive moves memory in dwords (Memory Write's NUMD) */
+			fprintf(stderr, "csd: memory writes are whole dwords: %s is %zu bytes and the "
+				"offset %" PRIu64 "; both must be multiples of 4 (pad the file)\n",
+				o.in, len, o.offset);
+			ret = 1;
+		} else
 			ret = report("memory write", csd_dev__mem_write(dev, o.offset, buf, (uint32_t)len));
 	} else if (!strcmp(sub, "copy") && (o.have_slba || o.nranges == 1)) {
 		ret = report("memory copy", o.have_slba
