@@ -604,7 +604,8 @@ int cmd_program(int argc, char **argv)
 		fprintf(stderr, "csd: program load needs one FILE\n");
 		return 2;
 	}
-	if (!strcmp(sub, "load") && check_program_file(argv[1 + first]))
+	if (!strcmp(sub, "load") && strcmp(argv[1 + first], "-") &&	/* - is stdin */
+	    check_program_file(argv[1 + first]))
 		return 1;
 	if (!(dev = open_drive(&o)))
 		return 2;
