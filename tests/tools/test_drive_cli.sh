@@ -217,7 +217,7 @@ check "a command the drive never answers: given up after --timeout, said so" bas
 kill $pid; wait $pid 2>/dev/null; pid=
 
 # issue 17: csd write checks the range first, streams the file, and says what Ctrl-C left
-start_target --size 64M
+start_target --file "$tmp/intr.img" --size 64M
 head -c 1M /dev/urandom >"$tmp/first.bin"
 head -c 65M /dev/urandom >"$tmp/toobig.bin"
 "$csd" write -p $port --slba 0 -i "$tmp/first.bin" 2>/dev/null
@@ -229,10 +229,16 @@ check "a write says what it wrote" bash -c \
 	"'$csd' write -p $port --slba 8 -i '$tmp/first.bin' 2>'$tmp/why' &&
 	 grep -q 'wrote 2048 blocks (1.0 MiB) at LBA 8 in' '$tmp/why'"
 head -c 48M /dev/urandom >"$tmp/big.bin"
+# The target runs in 10 ms slices until the first block of the file is on it, so Ctrl-C comes
+# while the target is stopped in the middle of the write, however fast the link is.
+kill -STOP $pid
 "$csd" write -p $port --slba 0 -i "$tmp/big.bin" 2>"$tmp/intr" &
 writer=$!
-sleep 0.2
-kill -STOP $pid; kill -INT $writer; sleep 0.3; kill -CONT $pid
+for _ in $(seq 1000); do
+	kill -CONT $pid; sleep 0.01; kill -STOP $pid
+	cmp -s -n 512 "$tmp/intr.img" "$tmp/big.bin" && break
+done
+kill -INT $writer; sleep 0.3; kill -CONT $pid
 wait $writer
 status=$?
 acked=$(sed -n 's/.*interrupted: \([0-9]*\) of 98304 blocks written and acknowledged.*/\1/p' "$tmp/intr")
@@ -242,7 +248,7 @@ check "Ctrl-C during a write: exit 130, how many blocks were acknowledged (${ack
 	 { [ $back = 0 ] || { '$csd' read -p $port --slba 0 --blocks $back -O '$tmp/back' &&
 	   cmp '$tmp/back' <(head -c \$(( $back * 512 )) '$tmp/big.bin'); }; }"
 kill $pid; wait $pid 2>/dev/null; pid=
-rm -f "$tmp/toobig.bin" "$tmp/big.bin"
+rm -f "$tmp/toobig.bin" "$tmp/big.bin" "$tmp/intr.img"
 
 # issue 17: file descriptors used up: the target sheds and pauses instead of spinning
 printf '#!/bin/bash\nulimit -n 48\nexec "%s" "$@"\n' "$target" >"$tmp/target-48fds"

@@ -42,107 +42,6 @@ static void log_event(struct tcp_target *t, const char *fmt, ...)
 	va_end(ap);
 }
 
-/* Output */
-
-static void update_events(struct tcp_queue *q)
-{
-	struct epoll_event ev = { .data.ptr = q };
-	bool want_out = q->out_head != NULL;
-
-	/* a peer that does not read its responses is not read from either */
-	ev.events = (q->out_bytes < TCP_OUT_LIMIT ? EPOLLIN : 0) | (want_out ? EPOLLOUT : 0);
-	epoll_ctl(q->t->epfd, EPOLL_CTL_MOD, q->fd, &ev);
-	q->epollout = want_out;
-}
-
-static void flush_out(struct tcp_queue *q)
-{
-	while (q->out_head && !q->dead) {
-		struct out_buf *b = q->out_head;
-		ssize_t n = send(q->fd, b->data + b->off, b->len - b->off, MSG_NOSIGNAL | MSG_DONTWAIT);
-
-		if (n < 0) {
-			if (errno == EAGAIN || errno == EINTR)
-				break;
-			tcp_queue_close(q);
-			return;
-		}
-		q->traffic.bytes_out += (uint64_t)n;
-		b->off += (size_t)n;
-		q->out_bytes -= (size_t)n;
-		if (b->off < b->len)
-			break;
-		q->out_head = b->next;
-		if (!q->out_head)
-			q->out_tail = NULL;
-		free(b);
-	}
-	if (!q->dead)
-		update_events(q);
-}
-
-/*
- * Queue one PDU: `hdr` (hlen bytes, its common header's plen/pdo filled in here), the header
- * digest, padding up to HPDA, the data and its digest, as the connection negotiated.
- */
-void tcp_queue_send(struct tcp_queue *q, uint8_t type, const void *hdr, size_t hlen,
-		    const void *data, size_t dlen)
-{
-	size_t hd = q->hdgst && type != TCP_PDU_ICRESP ? TCP_DIGEST_LEN : 0;
-	size_t dd = q->ddgst && dlen ? TCP_DIGEST_LEN : 0;
-	size_t pdo = 0, pad = 0, total;
-	struct out_buf *b;
-	struct tcp_hdr *h;
-
-	if (q->dead)
-		return;
-	if (dlen) {
-		size_t align = (size_t)(q->hpda + 1) * 4;
-
-		pdo = (hlen + hd + align - 1) / align * align;
-		pad = pdo - hlen - hd;
-	}
-	total = hlen + hd + pad + dlen + dd;
-	b = malloc(sizeof(*b) + total);
-	if (!b) {
-		tcp_queue_close(q);
-		return;
-	}
-	b->next = NULL;
-	b->len = total;
-	b->off = 0;
-	memcpy(b->data, hdr, hlen);
-	h = (struct tcp_hdr *)b->data;
-	h->type = type;
-	h->hlen = (uint8_t)hlen;
-	h->pdo = (uint8_t)pdo;
-	h->plen = (uint32_t)total;
-	h->flags = (uint8_t)((h->flags & ~(TCP_F_HDGST | TCP_F_DDGST)) |
-			     (hd ? TCP_F_HDGST : 0) | (dd ? TCP_F_DDGST : 0));
-	if (hd) {
-		uint32_t crc = csd_crc32c(0, b->data, hlen);
-
-		memcpy(b->data + hlen, &crc, TCP_DIGEST_LEN);
-	}
-	memset(b->data + hlen + hd, 0, pad);
-	if (dlen)
-		memcpy(b->data + pdo, data, dlen);
-	if (dd) {
-		uint32_t crc = csd_crc32c(0, data, dlen);
-
-		memcpy(b->data + pdo + dlen, &crc, TCP_DIGEST_LEN);
-	}
-	q->traffic.pdus_out[type]++;
-	q->traffic.pdu_bytes_out[type] += total;
-	if (q->out_tail)
-		q->out_tail->next = b;
-	else
-		q->out_head = b;
-	q->out_tail = b;
-	q->out_bytes += total;
-	flush_out(q);
-}
-
 /*
  * A fatal error on this connection: a C2HTermReq (24-byte header, then a copy of the offending
  * PDU header, never digests), then close.
@@ -170,7 +69,7 @@ static void terminate(struct tcp_queue *q, uint16_t fes, uint32_t fei)
 		  fes == TCP_FES_DATA_LIMIT_EXCEEDED ? "data limit exceeded" :
 		  fes == TCP_FES_UNSUPPORTED_PARAM ? "unsupported parameter" : "invalid PDU header");
 	/* best effort: what is queued before it is dropped, the connection ends here */
-	flush_out(q);
+	tcp_queue_flush(q);
 	if (!q->dead) {
 		n = send(q->fd, &pdu, pdu.term.hdr.plen, MSG_NOSIGNAL | MSG_DONTWAIT);
 		if (n > 0) {
@@ -190,7 +89,12 @@ static struct tcp_cmd *cmd_alloc(struct tcp_queue *q)
 		struct tcp_cmd *c = &q->cmds[i];
 
 		if (!c->in_use) {
+			uint8_t *buf = c->buf;
+			uint32_t cap = c->cap;
+
 			memset(c, 0, sizeof(*c));
+			c->buf = buf;	/* kept from the slot's last command */
+			c->cap = cap;
 			c->q = q;
 			c->in_use = true;
 			return c;
@@ -199,12 +103,50 @@ static struct tcp_cmd *cmd_alloc(struct tcp_queue *q)
 	return NULL;
 }
 
+/*
+ * A buffer of at least len bytes for the command. Slots keep theirs (up to TCP_POOL_LIMIT per
+ * connection), so steady I/O allocates nothing and touches no new pages: a fresh 128 KiB
+ * buffer per command cost 32 page faults, which under nested virtualisation took longer than
+ * the data's copy.
+ */
+static bool cmd_buf(struct tcp_cmd *c, uint32_t len)
+{
+	struct tcp_queue *q = c->q;
+	uint32_t cap = 4096;
+
+	if (c->cap >= len)
+		return true;
+	while (cap < len)
+		cap <<= 1;
+	free(c->buf);
+	q->pool_bytes -= c->cap;
+	c->cap = 0;
+	if (!(c->buf = malloc(cap)))
+		return false;
+	c->cap = cap;
+	q->pool_bytes += cap;
+	return true;
+}
+
 static void cmd_free(struct tcp_cmd *c)
 {
-	free(c->buf);
-	c->buf = NULL;
+	struct tcp_queue *q = c->q;
+
+	if (q->pool_bytes > TCP_POOL_LIMIT || q->dead) {
+		free(c->buf);
+		q->pool_bytes -= c->cap;
+		c->buf = NULL;
+		c->cap = 0;
+	}
 	c->finish = NULL;
+	c->sending = false;
 	c->in_use = false;
+}
+
+/* Its data has been sent (tx.c): the slot is free again. */
+void tcp_cmd_release(struct tcp_cmd *c)
+{
+	cmd_free(c);
 }
 
 /* Send the response of a command (its data first) and release it. */
@@ -229,14 +171,18 @@ void tcp_cmd_respond(struct tcp_cmd *c)
 			if (off + n == c->req.c2h_len)
 				d.hdr.flags = TCP_F_DATA_LAST |
 					      (success_in_data ? TCP_F_DATA_SUCCESS : 0);
-			tcp_queue_send(q, TCP_PDU_C2H_DATA, &d, sizeof(d), c->buf + off, n);
+			/* the last data PDU releases the command once it is sent */
+			tcp_queue_send_ref(q, TCP_PDU_C2H_DATA, &d, sizeof(d), c->buf + off, n,
+					   off + n == c->req.c2h_len ? c : NULL);
 		}
+		c->sending = true;
 	} else {
 		success_in_data = false;
 	}
 	if (!success_in_data)
 		tcp_queue_send(q, TCP_PDU_RSP, &rsp, sizeof(rsp), NULL, 0);
-	cmd_free(c);
+	if (!c->sending)
+		cmd_free(c);
 }
 
 static void cmd_done(struct csd_req *req)
@@ -291,6 +237,7 @@ static void drain_done(struct tcp_target *t)
 		list = c->next_done;
 		cmd_done(&c->req);	/* now on the loop thread */
 	}
+	tcp_flush_scheduled(t);
 }
 
 /* A command with all its data: Connect, the discovery controller, or the drive. */
@@ -300,7 +247,7 @@ static void dispatch(struct tcp_queue *q, struct tcp_cmd *c)
 	uint8_t fctype = c->req.cmd.nsid & 0xff;
 
 	c->req.qid = q->qid;
-	c->req.data = c->buf;
+	c->req.data = c->len ? c->buf : NULL;
 	c->req.data_len = c->len;
 	c->req.done = cmd_done;
 	if (fabrics && fctype == nvme_fabrics_type_connect) {
@@ -459,7 +406,7 @@ static void handle_cmd_pdu(struct tcp_queue *q)
 		rx_expect_header(q);
 		return;
 	}
-	if (c->len && !(c->buf = malloc(c->len))) {
+	if (c->len && !cmd_buf(c, c->len)) {
 		cmd_free(c);
 		terminate(q, TCP_FES_DATA_LIMIT_EXCEEDED, 0);
 		return;
@@ -484,7 +431,7 @@ static void handle_h2c_data(struct tcp_queue *q)
 	struct tcp_cmd *c;
 
 	if (p->ttag >= q->ncmds || !(c = &q->cmds[p->ttag])->in_use || c->submitted ||
-	    c->req.cmd.cid != p->cccid || !c->buf) {
+	    c->sending || c->req.cmd.cid != p->cccid || !c->len) {
 		terminate(q, TCP_FES_INVALID_PDU_HDR, offsetof(struct tcp_data_pdu, ttag));
 		return;
 	}
@@ -572,6 +519,62 @@ static bool check_common_header(struct tcp_queue *q)
 	return true;
 }
 
+/* A PDU's data (and its digest) are in: act on it. */
+static void rx_data_complete(struct tcp_queue *q)
+{
+	struct tcp_cmd *c = q->rx_cmd;
+	const struct tcp_hdr *h = (const struct tcp_hdr *)q->hdr;
+
+	if (q->ddgst && q->rx_dst) {
+		uint32_t got;
+
+		memcpy(&got, q->rx_ddgst, TCP_DIGEST_LEN);
+		if (got != q->rx_crc) {
+			/* a data digest error fails the command, not the connection */
+			tcp_cmd_status(c, CSD_NVME_STATUS(0, 0x22));
+			c->len = 0;
+			tcp_cmd_respond(c);
+			rx_expect_header(q);
+			return;
+		}
+	}
+	rx_expect_header(q);
+	if (!c) {
+		return;
+	} else if (c->req.rsp.status) {	/* refused at the header: answer now */
+		tcp_cmd_respond(c);
+	} else if (h->type == TCP_PDU_H2C_DATA) {
+		c->h2c_received += ((const struct tcp_data_pdu *)h)->datal;
+		if (c->h2c_received == c->len)
+			dispatch(q, c);
+		else if (c->h2c_received == c->r2t_end)
+			send_r2t(q, c);	/* this R2T is done: the next */
+	} else {
+		dispatch(q, c);
+	}
+}
+
+/* n bytes of the current PDU's data are in place at q->rx_dst (or skipped, if it is NULL). */
+static void rx_data_in(struct tcp_queue *q, const uint8_t *p, size_t n)
+{
+	if (q->rx_dst) {
+		if (p != q->rx_dst)
+			memcpy(q->rx_dst, p, n);
+		if (q->ddgst)
+			q->rx_crc = csd_crc32c(q->rx_crc, q->rx_dst, n);
+		q->rx_dst += n;
+	}
+	q->rx_left -= (uint32_t)n;
+	if (q->rx_left)
+		return;
+	if (q->ddgst) {
+		q->rx = RX_DDGST;
+		q->rx_left = TCP_DIGEST_LEN;
+		return;
+	}
+	rx_data_complete(q);
+}
+
 /* Feed received bytes through the state machine; false once the connection is gone. */
 static bool rx_bytes(struct tcp_queue *q, const uint8_t *p, size_t n)
 {
@@ -608,64 +611,19 @@ static bool rx_bytes(struct tcp_queue *q, const uint8_t *p, size_t n)
 			break;
 		case RX_DATA:
 			take = q->rx_left < n ? q->rx_left : n;
-			if (q->rx_dst) {
-				memcpy(q->rx_dst, p, take);
-				if (q->ddgst)
-					q->rx_crc = csd_crc32c(q->rx_crc, p, take);
-				q->rx_dst += take;
-			}
-			q->rx_left -= (uint32_t)take;
+			rx_data_in(q, p, take);
 			p += take;
 			n -= take;
-			if (q->rx_left)
-				break;
-			if (q->ddgst) {
-				q->rx = RX_DDGST;
-				q->rx_left = TCP_DIGEST_LEN;
-				break;
-			}
-			goto data_complete;
+			break;
 		case RX_DDGST:
 			take = q->rx_left < n ? q->rx_left : n;
 			memcpy(q->rx_ddgst + TCP_DIGEST_LEN - q->rx_left, p, take);
 			q->rx_left -= (uint32_t)take;
 			p += take;
 			n -= take;
-			if (q->rx_left)
-				break;
-			if (q->rx_dst) {
-				uint32_t got;
-
-				memcpy(&got, q->rx_ddgst, TCP_DIGEST_LEN);
-				if (got != q->rx_crc) {
-					/* a data digest error fails the command, not the connection */
-					tcp_cmd_status(q->rx_cmd, CSD_NVME_STATUS(0, 0x22));
-					q->rx_cmd->len = 0;
-					tcp_cmd_respond(q->rx_cmd);
-					rx_expect_header(q);
-					break;
-				}
-			}
-data_complete: {
-			struct tcp_cmd *c = q->rx_cmd;
-			const struct tcp_hdr *h = (const struct tcp_hdr *)q->hdr;
-
-			rx_expect_header(q);
-			if (!c) {
-				break;
-			} else if (c->req.rsp.status) {	/* refused at the header: answer now */
-				tcp_cmd_respond(c);
-			} else if (h->type == TCP_PDU_H2C_DATA) {
-				c->h2c_received += ((const struct tcp_data_pdu *)h)->datal;
-				if (c->h2c_received == c->len)
-					dispatch(q, c);
-				else if (c->h2c_received == c->r2t_end)
-					send_r2t(q, c);	/* this R2T is done: the next */
-			} else {
-				dispatch(q, c);
-			}
+			if (!q->rx_left)
+				rx_data_complete(q);
 			break;
-		}
 		}
 	}
 	return !q->dead;
@@ -673,10 +631,13 @@ data_complete: {
 
 static void on_readable(struct tcp_queue *q)
 {
-	uint8_t buf[65536];
+	uint8_t *buf = q->t->rxbuf;
 
 	for (int rounds = 0; rounds < 16 && !q->dead; rounds++) {
-		ssize_t n = recv(q->fd, buf, sizeof(buf), MSG_DONTWAIT);
+		/* a large piece of data goes straight into its command's buffer, copied once */
+		bool direct = q->rx == RX_DATA && q->rx_dst && q->rx_left >= TCP_RX_DIRECT;
+		uint8_t *dst = direct ? q->rx_dst : buf;
+		ssize_t n = recv(q->fd, dst, direct ? q->rx_left : TCP_RX_BUF, MSG_DONTWAIT);
 
 		if (n == 0 || (n < 0 && errno != EAGAIN && errno != EINTR)) {
 			log_event(q->t, "csd-target: %s: connection closed%s\n", q->peer, "");
@@ -689,7 +650,11 @@ static void on_readable(struct tcp_queue *q)
 		bool mid_pdu;
 
 		q->traffic.bytes_in += (uint64_t)n;
-		if (!rx_bytes(q, buf, (size_t)n))
+		if (direct)
+			rx_data_in(q, dst, (size_t)n);
+		else if (!rx_bytes(q, buf, (size_t)n))
+			return;
+		if (q->dead)
 			return;
 		/* the clock for the slow client check runs while no PDU completes */
 		mid_pdu = !(q->rx == RX_HDR && q->hdr_have == 0);
@@ -744,13 +709,7 @@ void tcp_queue_close(struct tcp_queue *q)
 	pthread_mutex_unlock(&t->lock);
 	epoll_ctl(t->epfd, EPOLL_CTL_DEL, q->fd, NULL);
 	close(q->fd);
-	while (q->out_head) {
-		struct out_buf *b = q->out_head;
-
-		q->out_head = b->next;
-		free(b);
-	}
-	q->out_tail = NULL;
+	tcp_queue_drop_output(q);
 	/* commands not yet with the drive go now; the others when the drive is done */
 	for (unsigned i = 0; i < q->ncmds; i++)
 		if (q->cmds[i].in_use && !q->cmds[i].submitted)
@@ -859,7 +818,7 @@ static void accept_all(struct tcp_target *t)
 		q->ncmds = 1;
 		q->cmds = calloc(CSD_MAX_QUEUE_SIZE_TCP, sizeof(*q->cmds));
 		rx_expect_header(q);
-		ev.events = EPOLLIN;
+		ev.events = q->ev_mask = EPOLLIN;
 		ev.data.ptr = q;
 		if (!q->cmds || epoll_ctl(t->epfd, EPOLL_CTL_ADD, fd, &ev)) {
 			close(fd);
@@ -1008,6 +967,12 @@ int csd_tcp_target_create(struct csd_subsys *subsys, const struct csd_tcp_target
 		free(t);
 		return -EINVAL;
 	}
+	t->rxbuf = malloc(TCP_RX_BUF);
+	if (!t->rxbuf) {
+		tcp_auth_unconfigure(t);
+		free(t);
+		return -ENOMEM;
+	}
 	t->subsys = subsys;
 	t->lfd = t->epfd = t->evfd = -1;
 	t->spare_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
@@ -1053,6 +1018,7 @@ fail:
 		close(t->evfd);
 	pthread_mutex_destroy(&t->lock);
 	tcp_auth_unconfigure(t);
+	free(t->rxbuf);
 	free(t);
 	return -EINVAL;
 }
@@ -1094,10 +1060,12 @@ int csd_tcp_target_run(struct csd_tcp_target *tt)
 				continue;
 			}
 			if (events[i].events & EPOLLOUT)
-				flush_out(q);
+				tcp_queue_flush(q);
 			if (!q->dead && (events[i].events & EPOLLIN))
 				on_readable(q);
+			tcp_flush_scheduled(t);
 		}
+		tcp_flush_scheduled(t);
 		if (tcp_now_ms() - last_check >= 100) {
 			last_check = tcp_now_ms();
 			check_keep_alive(t);
@@ -1105,6 +1073,7 @@ int csd_tcp_target_run(struct csd_tcp_target *tt)
 			if (t->accept_paused_until && last_check >= t->accept_paused_until)
 				pause_accepting(t, 0);
 		}
+		tcp_flush_scheduled(t);	/* before any closed connection is freed */
 		reap_dead_queues(t);
 	}
 	/* stopping: every association and connection goes, completions are drained */
@@ -1143,6 +1112,7 @@ void csd_tcp_target_destroy(struct csd_tcp_target *tt)
 	close(t->epfd);
 	close(t->evfd);
 	pthread_mutex_destroy(&t->lock);
+	free(t->rxbuf);
 	free(t);
 }
 

@@ -15,6 +15,9 @@
 #define TCP_MAX_DATA		(1u << 20)	/* a command's data: the drive's MDTS */
 #define TCP_C2H_CHUNK		(128u << 10)
 #define TCP_OUT_LIMIT		(8u << 20)	/* queued output before we stop reading */
+#define TCP_RX_BUF		(256u << 10)	/* one recv() */
+#define TCP_RX_DIRECT		(16u << 10)	/* data this large is received into place */
+#define TCP_POOL_LIMIT		(16u << 20)	/* command buffers a connection keeps */
 #define TCP_MAX_HDR		(128 + TCP_DIGEST_LEN)
 #define CSD_MAX_QUEUE_SIZE_TCP	1024	/* the drive's MQES + 1 */
 
@@ -39,8 +42,10 @@ struct tcp_cmd {
 	uint32_t len;		/* the SGL's data length */
 	uint32_t h2c_received;
 	uint32_t r2t_end;	/* end of the data the outstanding R2T asked for */
+	uint32_t cap;		/* of buf, kept from command to command (tcp_cmd_buf) */
 	bool in_use;
 	bool submitted;		/* owned by the drive (or the auth worker) until done() */
+	bool sending;		/* its data is queued to be sent from buf */
 	void (*finish)(struct tcp_cmd *c);	/* on the loop after done(), before the response */
 	struct tcp_cmd *next_done;
 };
@@ -62,10 +67,16 @@ struct tcp_assoc {
 	struct tcp_assoc *next;
 };
 
-struct out_buf {
-	struct out_buf *next;
-	size_t len, off;
-	uint8_t data[];
+/* A PDU queued to be sent (tx.c): header part, data (copied or in a command's buffer), digest. */
+struct tcp_out_pdu {
+	struct tcp_out_pdu *next;
+	struct tcp_cmd *release;	/* released once this PDU is sent */
+	const uint8_t *data;
+	uint32_t head_len, dlen, ddgst_len, total, sent;
+	bool copied;			/* data is in data_copy (then never kept for reuse) */
+	uint8_t ddgst[TCP_DIGEST_LEN];
+	uint8_t head[256] __attribute__((aligned(8)));	/* header, its digest, padding */
+	uint8_t data_copy[];
 };
 
 enum rx_state { RX_HDR, RX_PAD, RX_DATA, RX_DDGST };
@@ -104,10 +115,16 @@ struct tcp_queue {
 	unsigned ncmds;
 	unsigned outstanding;
 
-	/* send */
-	struct out_buf *out_head, *out_tail;
+	uint64_t pool_bytes;	/* of command buffers kept for reuse (cap of each) */
+
+	/* send (tx.c) */
+	struct tcp_out_pdu *out_head, *out_tail;
 	size_t out_bytes;
-	bool epollout;
+	struct tcp_out_pdu *spare_pdus;
+	unsigned nspare_pdus;
+	uint32_t ev_mask;	/* the epoll events asked for */
+	bool flush_scheduled;
+	struct tcp_queue *flush_next;
 
 	struct csd_tcp_traffic traffic;
 	struct tcp_queue *next;
@@ -122,6 +139,8 @@ struct tcp_target {
 	_Atomic int stopping;		/* set from a signal handler or another thread */
 	pthread_t loop_thread;
 	struct tcp_queue *queues;
+	struct tcp_queue *flush_head;	/* connections with output to send after this event */
+	uint8_t *rxbuf;			/* TCP_RX_BUF: what one recv() takes */
 	struct tcp_assoc *assocs;
 	uint16_t next_disc_cntlid;
 	pthread_mutex_t lock;		/* done list, totals */
@@ -138,10 +157,21 @@ struct tcp_target {
 	struct tcp_auth_worker *auth_worker;	/* runs the Diffie-Hellman work */
 };
 
-/* target.c */
+/* tx.c: output */
 void tcp_queue_send(struct tcp_queue *q, uint8_t type, const void *hdr, size_t hlen,
 		    const void *data, size_t dlen);
+/* The same without copying data (it stays in a command's buffer); release, if not NULL, is
+ * released once this PDU has been sent. */
+void tcp_queue_send_ref(struct tcp_queue *q, uint8_t type, const void *hdr, size_t hlen,
+			const void *data, size_t dlen, struct tcp_cmd *release);
+bool tcp_queue_flush(struct tcp_queue *q);
+void tcp_flush_scheduled(struct tcp_target *t);
+void tcp_queue_update_events(struct tcp_queue *q);
+void tcp_queue_drop_output(struct tcp_queue *q);
+
+/* target.c */
 void tcp_cmd_respond(struct tcp_cmd *cmd);
+void tcp_cmd_release(struct tcp_cmd *cmd);
 void tcp_queue_close(struct tcp_queue *q);
 void tcp_assoc_destroy(struct tcp_assoc *a);
 
