@@ -65,6 +65,7 @@ struct opts {
 	const char *link_name;
 	const char *out, *target, *program, *grep_program;
 	const char *engine;		/* passed to csd-target --engine; NULL: its default */
+	uint64_t engines;		/* engine threads of the drive */
 	bool quiet;
 };
 
@@ -144,17 +145,18 @@ static void die(const char *what, int ret)
 /* csd-target as a child process; its first line names the port. */
 static pid_t start_target(const struct opts *o, const char *file, uint16_t *port)
 {
-	char size[32], line[512];
+	char size[32], line[512], engines[24];
 	int pipefd[2];
 	posix_spawn_file_actions_t fa;
 	pid_t pid;
 	FILE *f;
 	char *argv[] = { (char *)o->target, "-p", "0", "--file", (char *)file, "--size", size,
-			 "--slm-size", "64M", "--threads", "2",
+			 "--slm-size", "64M", "--threads", engines,
 			 /* one stream over 10 GB in the interpreter outlasts the default limit */
 			 "--time-limit-ms", "0", o->engine ? "--engine" : NULL, (char *)o->engine, NULL };
 
 	snprintf(size, sizeof(size), "%" PRIu64, (o->size + CHUNK - 1) / CHUNK * CHUNK);
+	snprintf(engines, sizeof(engines), "%" PRIu64, o->engines);
 	if (pipe(pipefd))
 		die("pipe", -errno);
 	posix_spawn_file_actions_init(&fa);
@@ -236,11 +238,12 @@ static pid_t start_spdk_target(const struct opts *o, const char *dir, const char
 		"  { \"subsystem\": \"csd\", \"config\": [\n"
 		"    { \"method\": \"csd_drive_create\", \"params\": { \"nqn\": \"nqn.2026-01.io.csdlab:drive0\",\n"
 		"      \"backing_file\": \"%s\", \"size\": %" PRIu64 ", \"slm_size\": 67108864,\n"
-		"      \"engine_threads\": 2, \"exec_time_ms\": 0%s%s%s } },\n"
+		"      \"engine_threads\": %" PRIu64 ", \"exec_time_ms\": 0%s%s%s } },\n"
 		"    { \"method\": \"nvmf_subsystem_add_listener\", \"params\": {\n"
 		"      \"nqn\": \"nqn.2026-01.io.csdlab:drive0\", \"listen_address\": { \"trtype\": \"TCP\",\n"
 		"      \"adrfam\": \"IPv4\", \"traddr\": \"127.0.0.1\", \"trsvcid\": \"%u\" } } } ] } ] }\n",
-		file, (o->size + CHUNK - 1) / CHUNK * CHUNK, o->engine ? ", \"engine\": \"" : "",
+		file, (o->size + CHUNK - 1) / CHUNK * CHUNK, o->engines,
+		o->engine ? ", \"engine\": \"" : "",
 		o->engine ? o->engine : "", o->engine ? "\"" : "", *port);
 	fclose(f);
 	posix_spawn_file_actions_init(&fa);
@@ -731,9 +734,10 @@ static void usage(FILE *f)
 	fprintf(f, "usage: alpha [--size 1G] [--seed 1] [--rate 5] [--queues 2] [--depth 16]\n"
 		   "             [--window 1M] [--out results/alpha] [--target csd-target|spdk]\n"
 		   "             [--program count_alpha.bpf.o] [--link pcie3x4|25gbe|10gbe|1gbe|BYTES/s]\n"
-		   "             [--direct] [--engine interp|jit] [--quiet]\n"
+		   "             [--direct] [--engine interp|jit] [--engines 2] [--quiet]\n"
 		   "  --direct: generate the text straight into the backing file (no upload)\n"
 		   "  --engine: what runs the programs in the drive (default: the JIT)\n"
+		   "  --engines: the drive's engine threads (a stream runs on all that are idle)\n"
 		   "  --target spdk: the drive inside SPDK's nvmf_tgt (csd-spdk-tgt; make spdk)\n");
 }
 
@@ -746,11 +750,11 @@ int main(int argc, char **argv)
 		{ "out", required_argument, NULL, 'o' }, { "target", required_argument, NULL, 't' },
 		{ "program", required_argument, NULL, 'p' }, { "quiet", no_argument, NULL, 'Q' },
 		{ "link", required_argument, NULL, 'l' }, { "direct", no_argument, NULL, 'D' },
-		{ "engine", required_argument, NULL, 'e' },
+		{ "engine", required_argument, NULL, 'e' }, { "engines", required_argument, NULL, 'E' },
 		{ "help", no_argument, NULL, 'h' }, { NULL, 0, NULL, 0 },
 	};
 	struct opts o = { .size = 1ull << 30, .seed = 1, .rate = 5, .queues = 2, .depth = 16,
-			  .window = 1u << 20, .out = "results/alpha", .target = CSD_TARGET_EXE,
+			  .window = 1u << 20, .engines = 2, .out = "results/alpha", .target = CSD_TARGET_EXE,
 			  .program = COUNT_ALPHA_OBJ, .grep_program = GREP_ALPHA_OBJ };
 	struct query qs[5] = { { .name = "baseline (read all)", .label = "baseline" },
 			       { .name = "offload (host windows)", .label = "windows" },
@@ -769,14 +773,14 @@ int main(int argc, char **argv)
 	int c, status, ret;
 	time_t t = time(NULL);
 
-	while ((c = getopt_long(argc, argv, "s:S:r:q:d:w:o:t:p:Ql:De:h", longopts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "s:S:r:q:d:w:o:t:p:Ql:De:E:h", longopts, NULL)) != -1) {
 		uint64_t v = 0;
 
 		if (c == 'h') {
 			usage(stdout);
 			return 0;
 		}
-		if (strchr("sSrqdw", c) && (csd_parse_size(optarg, &v) || (!v && c != 'S' && c != 'r'))) {
+		if (strchr("sSrqdwE", c) && (csd_parse_size(optarg, &v) || (!v && c != 'S' && c != 'r'))) {
 			fprintf(stderr, "alpha: '%s' is not a valid value\n", optarg);
 			return 2;
 		}
@@ -787,6 +791,7 @@ int main(int argc, char **argv)
 		case 'q': o.queues = v; break;
 		case 'd': o.depth = v; break;
 		case 'w': o.window = v; break;
+		case 'E': o.engines = v; break;
 		case 'o': o.out = optarg; break;
 		case 't': o.target = optarg; break;
 		case 'p': o.program = optarg; break;
@@ -811,9 +816,9 @@ int main(int argc, char **argv)
 		}
 	}
 	if (o.window % LBA || o.window > (16u << 20) || o.window > (64u << 20) - LBA ||
-	    o.queues > 64 || o.depth > 255 || o.rate > 1000 || o.size < 4096) {
+	    o.queues > 64 || o.depth > 255 || o.rate > 1000 || o.size < 4096 || o.engines > 64) {
 		fprintf(stderr, "alpha: window: whole blocks up to 16M; queues up to 64; depth up to "
-			"255; rate up to 1000; size at least 4K\n");
+			"255; rate up to 1000; size at least 4K; engines up to 64\n");
 		return 2;
 	}
 	snprintf(dir, sizeof(dir), "/tmp/csd-alpha-XXXXXX");

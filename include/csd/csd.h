@@ -121,10 +121,22 @@ int csd_dev__mrs_delete(struct csd_dev *dev, uint16_t rsid);
 int csd_dev__exec(struct csd_dev *dev, uint16_t pind, uint16_t rsid,
 		  const struct csd_mem_range *ranges, uint32_t n, uint64_t p1, uint64_t p2,
 		  uint64_t *result);
-/* csdlab's streaming Execute over NVM LBA ranges (docs/device.md) */
+/* csdlab's streaming Execute over NVM LBA ranges (docs/device.md); the windows' results added */
 int csd_dev__exec_stream(struct csd_dev *dev, uint16_t pind, const struct csd_stream_range *r,
 			 uint32_t n, uint32_t window, uint32_t overlap, uint64_t p1, uint64_t p2,
 			 uint64_t *result);
+struct csd_stream_opts {
+	size_t sz;			/* sizeof(struct csd_stream_opts) */
+	uint32_t window;		/* bytes, whole blocks (0: 1 MiB) */
+	uint32_t overlap;		/* bytes carried from one window into the next */
+	uint64_t p1, p2;		/* CPARAM1, CPARAM2 */
+	unsigned combine;		/* CSD_STREAM_SUM (0), CSD_STREAM_MIN, CSD_STREAM_MAX */
+	bool sequential;		/* one engine thread, windows in order (else the drive may
+					 * run a stateless program's windows on several) */
+};
+int csd_dev__exec_stream_opts(struct csd_dev *dev, uint16_t pind,
+			      const struct csd_stream_range *r, uint32_t n,
+			      const struct csd_stream_opts *opts, uint64_t *result);
 
 /* Logs and statistics */
 int csd_dev__get_log(struct csd_dev *dev, uint8_t lid, uint8_t lsp, uint8_t csi, void *buf,

@@ -223,10 +223,20 @@ _Static_assert(sizeof(struct csd_range_set_entry) == 16, "a range set entry is 1
 
 /*
  * csdlab vendor streaming Execute (opcode 81h, compute namespace), host-to-controller data:
- * NVM ranges as struct csd_stream_range. CDW2 [15:0] PIND; CDW3: overlap bytes carried from
- * one window into the next; CDW10-13: CPARAM1/2; CDW14: the NVM namespace; CDW15: window size
- * in bytes (0: 1 MiB). The results of the windows are added up.
+ * NVM ranges as struct csd_stream_range. CDW2 [15:0] PIND, [19:16] how the windows' results
+ * combine (CSD_STREAM_SUM, _MIN, _MAX: unsigned 64-bit), bit 20 CSD_STREAM_SEQUENTIAL (one
+ * engine thread, windows in order; else a stateless program's windows may run on several);
+ * CDW3: overlap bytes carried from one window into the next; CDW10-13: CPARAM1/2; CDW14: the
+ * NVM namespace; CDW15: window size in bytes (0: 1 MiB).
  */
+enum {
+	CSD_STREAM_SUM = 0,
+	CSD_STREAM_MIN = 1,
+	CSD_STREAM_MAX = 2,
+};
+#define CSD_STREAM_COMBINE(cdw2)	(((cdw2) >> 16) & 0xf)
+#define CSD_STREAM_SEQUENTIAL		(1u << 20)
+
 struct csd_stream_range {
 	uint64_t slba;
 	uint32_t nlb;		/* 0's based, as in NVM commands */
@@ -253,7 +263,8 @@ struct csd_vendor_stats {
 	uint64_t program_insns;
 	uint64_t program_exec_ns;
 	uint64_t errors;		/* commands completed with a non-zero status */
-	uint64_t rsvd2[16];
+	uint64_t stream_parts_lent;	/* parts of streaming Executes run by another engine thread */
+	uint64_t rsvd2[15];
 	/* per program index, for the first 16 */
 	struct {
 		uint64_t executions;

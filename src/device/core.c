@@ -153,6 +153,7 @@ void csd_stats_snapshot(const struct csd_stats *st, struct csd_vendor_stats *out
 	out->program_insns = st->program_insns;
 	out->program_exec_ns = st->program_exec_ns;
 	out->errors = st->errors;
+	out->stream_parts_lent = st->stream_parts_lent;
 	for (int i = 0; i < 16; i++) {
 		out->program[i].executions = st->program[i].executions;
 		out->program[i].insns = st->program[i].insns;

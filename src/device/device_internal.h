@@ -128,12 +128,34 @@ struct csd_exec {
 	struct csd_mem_extent ranges[CSD_MAX_RANGES];
 	uint64_t p1, p2;		/* CPARAM1, CPARAM2 */
 	bool stream;			/* the vendor streaming Execute */
+	bool sequential;		/* CDW2 bit 20: its windows on one engine, in order */
+	uint8_t combine;		/* CDW2 [19:16]: CSD_STREAM_SUM, _MIN, _MAX */
+	unsigned parts;			/* engine threads it ran on */
 	uint32_t window, overlap;
 	unsigned nstream;
 	struct csd_stream_range *stream_ranges;
 	uint64_t deadline_ns;		/* 0: none */
 	_Atomic bool timed_out;
 	struct csd_host_usage *host;	/* whose Execute it is (counted in host->execs) */
+};
+
+/* What runs of a program gave (engine.c, stream.c). */
+struct csd_run_result {
+	uint64_t value;		/* the r0 of the runs, combined */
+	uint64_t nvalues;	/* runs in value */
+	uint64_t insns;
+	int err;		/* 0, or the runtime's negative errno */
+	struct csd_ebpf_fault fault;
+};
+
+/* Windows [first, end) of a streaming Execute, run by one engine thread (stream.c). */
+struct csd_stream_part {
+	struct csd_req *req;
+	uint64_t first, end;
+	struct csd_run_result res;
+	uint64_t bytes;
+	bool taken, done;
+	struct csd_stream_part *next;	/* the engine's list of parts waiting for a thread */
 };
 
 /* Threads for work the network thread must not wait for (worker.c). */
@@ -153,6 +175,7 @@ struct csd_engine {
 	pthread_mutex_t lock;
 	pthread_cond_t cond;
 	struct csd_req *head, *tail;	/* waiting */
+	struct csd_stream_part *parts;	/* parts of streams, for idle threads to take first */
 	struct csd_req **running;	/* per thread, for Abort; NULL once it completes */
 	struct csd_ctrl **busy_ctrl;	/* per thread: whose run it is, until done() returns */
 	const struct csd_host_usage **running_host;	/* per thread: whose run, for the share */
@@ -176,6 +199,7 @@ struct csd_stats {
 	_Atomic uint64_t program_insns, program_exec_ns, errors;
 	_Atomic uint64_t data_units_read, data_units_written;	/* SMART: 512000-byte units */
 	_Atomic uint64_t host_read_cmds, host_write_cmds;
+	_Atomic uint64_t stream_parts_lent;
 	struct {
 		_Atomic uint64_t executions, insns, exec_ns, bytes_in;
 	} program[CSD_MAX_PROGRAMS];
@@ -319,5 +343,21 @@ void csd_engine_abort_ctrl(struct csd_subsys *s, struct csd_ctrl *ctrl);
 /* The number of hosts changed: requests their host's share held back may run now. */
 void csd_engine_reconsider(struct csd_subsys *s);
 void csd_exec_release(struct csd_subsys *s, struct csd_req *req);
+/* How many more engine threads may work on req now (idle, within its host's share). */
+unsigned csd_engine_helpers(struct csd_subsys *s, const struct csd_req *req);
+/* Run parts[0] here and the others on idle engine threads (or here); returns when all ran. */
+void csd_engine_run_parts(struct csd_subsys *s, unsigned worker, struct csd_stream_part *parts,
+			  unsigned nparts);
+/* One run of the Execute's program over mem, its r0 combined into res (engine.c). */
+void csd_run_once(struct csd_subsys *s, struct csd_req *req, unsigned worker, uint8_t *mem,
+		  uint64_t len, struct csd_run_result *res);
+void *csd_input_alloc(size_t size, bool *sandboxed);
+void csd_input_free(void *p, bool sandboxed);
+
+/* stream.c */
+void csd_stream_run(struct csd_subsys *s, struct csd_req *req, unsigned worker,
+		    struct csd_run_result *res, uint64_t *bytes);
+void csd_stream_part_run(struct csd_subsys *s, struct csd_stream_part *part, unsigned worker);
+uint64_t csd_stream_combine(unsigned op, uint64_t a, uint64_t b);
 
 #endif

@@ -18,15 +18,15 @@
 
 #include "device_internal.h"
 
-struct run_result {
-	uint64_t value;
-	uint64_t insns;
-	int err;		/* 0, or the runtime's negative errno */
-	struct csd_ebpf_fault fault;
-};
+/* r0 of one more run, combined with those before as the command asked (a sum by default) */
+static void add_value(struct csd_run_result *res, unsigned combine, uint64_t r0)
+{
+	res->value = res->nvalues ? csd_stream_combine(combine, res->value, r0) : r0;
+	res->nvalues++;
+}
 
-static void run_once(struct csd_subsys *s, struct csd_req *req, unsigned worker, uint8_t *mem,
-		     uint64_t len, struct run_result *res)
+void csd_run_once(struct csd_subsys *s, struct csd_req *req, unsigned worker, uint8_t *mem,
+		  uint64_t len, struct csd_run_result *res)
 {
 	struct csd_program *p = &s->programs[req->exec->pind];
 	CSD_EBPF_OPTS(csd_ebpf_run_opts, opts, .budget = s->cfg.exec_budget,
@@ -35,7 +35,8 @@ static void run_once(struct csd_subsys *s, struct csd_req *req, unsigned worker,
 	int err;
 
 	if (p->builtin) {
-		res->value += p->builtin->run(mem, len, req->exec->p1, req->exec->p2);
+		add_value(res, req->exec->combine,
+			  p->builtin->run(mem, len, req->exec->p1, req->exec->p2));
 		return;
 	}
 	opts.args[0] = req->exec->p1;
@@ -47,14 +48,14 @@ static void run_once(struct csd_subsys *s, struct csd_req *req, unsigned worker,
 		res->fault = opts.fault;
 		return;
 	}
-	res->value += r0;
+	add_value(res, req->exec->combine, r0);
 }
 
 /*
  * Program input in a sandbox, so that verified programs run over it as sandboxed JIT code; in
  * ordinary memory (guarded JIT code) when it is too large for one (4 GiB).
  */
-static void *input_alloc(size_t size, bool *sandboxed)
+void *csd_input_alloc(size_t size, bool *sandboxed)
 {
 	void *p = csd_ebpf_sandbox_alloc(size);
 
@@ -62,7 +63,7 @@ static void *input_alloc(size_t size, bool *sandboxed)
 	return p ? p : malloc(size);
 }
 
-static void input_free(void *p, bool sandboxed)
+void csd_input_free(void *p, bool sandboxed)
 {
 	if (sandboxed)
 		csd_ebpf_sandbox_free(p);
@@ -72,7 +73,7 @@ static void input_free(void *p, bool sandboxed)
 
 /* The ranges as one region: in place when they follow each other in SLM, else gathered. */
 static void run_ranges(struct csd_subsys *s, struct csd_req *req, unsigned worker,
-		       struct run_result *res, uint64_t *bytes)
+		       struct csd_run_result *res, uint64_t *bytes)
 {
 	struct csd_exec *x = req->exec;
 	uint64_t total = 0;
@@ -97,7 +98,7 @@ static void run_ranges(struct csd_subsys *s, struct csd_req *req, unsigned worke
 	} else {
 		uint64_t at = 0;
 
-		bounce = input_alloc(total, &sandboxed);
+		bounce = csd_input_alloc(total, &sandboxed);
 		if (!bounce) {
 			res->err = -ENOMEM;
 			return;
@@ -108,7 +109,7 @@ static void run_ranges(struct csd_subsys *s, struct csd_req *req, unsigned worke
 		}
 		mem = bounce;
 	}
-	run_once(s, req, worker, mem, total, res);
+	csd_run_once(s, req, worker, mem, total, res);
 	if (bounce) {
 		uint64_t at = 0;
 
@@ -117,54 +118,12 @@ static void run_ranges(struct csd_subsys *s, struct csd_req *req, unsigned worke
 			memcpy(slm + x->ranges[i].sb, bounce + at, x->ranges[i].len);
 			at += x->ranges[i].len;
 		}
-		input_free(bounce, sandboxed);
+		csd_input_free(bounce, sandboxed);
 	}
-}
-
-static void run_stream(struct csd_subsys *s, struct csd_req *req, unsigned worker,
-		       struct run_result *res, uint64_t *bytes)
-{
-	struct csd_exec *x = req->exec;
-	const uint32_t lba_size = s->nvm.lba_size;
-	bool sandboxed;
-	uint8_t *buf = input_alloc((size_t)x->overlap + x->window, &sandboxed);
-	uint64_t carry = 0;
-
-	*bytes = 0;
-	if (!buf) {
-		res->err = -ENOMEM;
-		return;
-	}
-	for (unsigned i = 0; i < x->nstream && !res->err; i++) {
-		uint64_t lba = x->stream_ranges[i].slba, left = (uint64_t)x->stream_ranges[i].nlb + 1;
-
-		while (left && !res->err) {
-			uint64_t nlb = left < x->window / lba_size ? left : x->window / lba_size;
-			uint64_t len = carry + nlb * lba_size;
-
-			if (req->abort) {
-				res->err = -ECANCELED;
-				break;
-			}
-			if (csd_nvm_read_internal(req, lba, nlb, buf + carry)) {
-				res->err = -EIO;
-				break;
-			}
-			REQ_STAT(req, internal_bytes_moved, nlb * lba_size);
-			*bytes += nlb * lba_size;
-			run_once(s, req, worker, buf, len, res);
-			/* the window's tail opens the next one: a match across the edge is seen whole */
-			carry = len < x->overlap ? len : x->overlap;
-			memmove(buf, buf + len - carry, carry);
-			lba += nlb;
-			left -= nlb;
-		}
-	}
-	input_free(buf, sandboxed);
 }
 
 static void finish(struct csd_subsys *s, struct csd_req *req, unsigned worker,
-		   const struct run_result *res, uint64_t bytes, uint64_t ns)
+		   const struct csd_run_result *res, uint64_t bytes, uint64_t ns)
 {
 	struct csd_exec *x = req->exec;
 	unsigned pind = x->pind;
@@ -207,13 +166,13 @@ static void finish(struct csd_subsys *s, struct csd_req *req, unsigned worker,
 
 static void execute(struct csd_subsys *s, struct csd_req *req, unsigned worker)
 {
-	struct run_result res = { 0 };
+	struct csd_run_result res = { 0 };
 	uint64_t t0 = csd_now_ns(), bytes = 0;
 
 	if (req->abort)
 		res.err = -ECANCELED;
 	else if (req->exec->stream)
-		run_stream(s, req, worker, &res, &bytes);
+		csd_stream_run(s, req, worker, &res, &bytes);
 	else
 		run_ranges(s, req, worker, &res, &bytes);
 	finish(s, req, worker, &res, bytes, csd_now_ns() - t0);
@@ -260,6 +219,101 @@ static struct csd_req *take_next(struct csd_subsys *s)
 	return NULL;
 }
 
+/*
+ * A part of another thread's stream (e->lock held, and again on return): run as that
+ * request's, so that Abort, the watchdog and the host's share see this thread working on it.
+ */
+static void run_lent_part(struct csd_subsys *s, unsigned index)
+{
+	struct csd_engine *e = &s->engine;
+	struct csd_stream_part *part = e->parts;
+	struct csd_req *req = part->req;
+
+	e->parts = part->next;
+	part->taken = true;
+	e->running[index] = req;
+	e->busy_ctrl[index] = req->ctrl;
+	e->running_host[index] = req->exec->host;
+	pthread_mutex_unlock(&e->lock);
+	REQ_STAT(req, stream_parts_lent, 1);
+	csd_stream_part_run(s, part, index);
+	pthread_mutex_lock(&e->lock);
+	part->done = true;
+	e->running[index] = NULL;
+	e->busy_ctrl[index] = NULL;
+	e->running_host[index] = NULL;
+	pthread_cond_broadcast(&e->cond);
+}
+
+unsigned csd_engine_helpers(struct csd_subsys *s, const struct csd_req *req)
+{
+	struct csd_engine *e = &s->engine;
+	unsigned idle = 0, mine = 0, share;
+
+	pthread_mutex_lock(&e->lock);
+	share = host_share(s);
+	for (unsigned i = 0; i < e->nthreads; i++) {
+		idle += !e->running[i] && !e->busy_ctrl[i];
+		mine += req->exec->host && e->running_host[i] == req->exec->host;
+	}
+	/* requests waiting for a thread go first: no lending while the queue is not empty */
+	if (e->head)
+		idle = 0;
+	pthread_mutex_unlock(&e->lock);
+	if (req->exec->host && mine >= share)
+		return 0;
+	if (req->exec->host && idle > share - mine)
+		idle = share - mine;
+	return idle;
+}
+
+void csd_engine_run_parts(struct csd_subsys *s, unsigned worker, struct csd_stream_part *parts,
+			  unsigned nparts)
+{
+	struct csd_engine *e = &s->engine;
+	bool all_done;
+
+	pthread_mutex_lock(&e->lock);
+	for (unsigned k = nparts - 1; k >= 1; k--) {
+		parts[k].next = e->parts;
+		e->parts = &parts[k];
+	}
+	parts[0].taken = true;
+	pthread_cond_broadcast(&e->cond);
+	pthread_mutex_unlock(&e->lock);
+	csd_stream_part_run(s, &parts[0], worker);
+	/* parts no other thread took are run here; then wait for the others */
+	pthread_mutex_lock(&e->lock);
+	parts[0].done = true;
+	for (;;) {
+		struct csd_stream_part **pp = &e->parts, *mine = NULL;
+
+		while (*pp) {
+			if ((*pp)->req == parts[0].req) {
+				mine = *pp;
+				*pp = mine->next;
+				break;
+			}
+			pp = &(*pp)->next;
+		}
+		if (mine) {
+			mine->taken = true;
+			pthread_mutex_unlock(&e->lock);
+			csd_stream_part_run(s, mine, worker);
+			pthread_mutex_lock(&e->lock);
+			mine->done = true;
+			continue;
+		}
+		all_done = true;
+		for (unsigned k = 0; k < nparts; k++)
+			all_done &= parts[k].done;
+		if (all_done)
+			break;
+		pthread_cond_wait(&e->cond, &e->lock);
+	}
+	pthread_mutex_unlock(&e->lock);
+}
+
 struct worker_arg {
 	struct csd_subsys *s;
 	unsigned index;
@@ -275,10 +329,16 @@ static void *worker_main(void *argp)
 	free(arg);
 	pthread_mutex_lock(&e->lock);
 	for (;;) {
-		struct csd_req *req;
+		struct csd_req *req = NULL;
 
-		while (!(req = take_next(s)) && !e->stop)
+		if (e->parts) {
+			run_lent_part(s, index);
+			continue;
+		}
+		while (!e->parts && !(req = take_next(s)) && !e->stop)
 			pthread_cond_wait(&e->cond, &e->lock);
+		if (!req && e->parts)
+			continue;
 		if (!req)
 			break;	/* stopping, and nothing left */
 		e->running[index] = req;

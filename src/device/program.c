@@ -573,10 +573,16 @@ static uint16_t parse_stream(struct csd_req *req, struct csd_exec *x)
 	unsigned n = req->data_len / sizeof(*r);
 
 	x->stream = true;
+	x->combine = (uint8_t)CSD_STREAM_COMBINE(req->cmd.cdw2);
+	x->sequential = req->cmd.cdw2 & CSD_STREAM_SEQUENTIAL;
 	x->overlap = req->cmd.cdw3;
 	x->window = req->cmd.cdw15 ? req->cmd.cdw15 : CSD_STREAM_WINDOW;
 	if (req->cmd.cdw14 != CSD_NSID_NVM)
 		return SC_CS(CSD_SC_NS_NOT_REACHABLE);
+	if (x->combine > CSD_STREAM_MAX || req->cmd.cdw2 >> 21) {
+		req->error_loc = offsetof(struct csd_nvme_sqe, cdw2);
+		return SC_INVALID_FIELD;
+	}
 	if (x->window % s->nvm.lba_size || x->window > MAX_STREAM_WINDOW ||
 	    x->overlap >= x->window) {
 		req->error_loc = offsetof(struct csd_nvme_sqe, cdw15);

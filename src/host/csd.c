@@ -418,19 +418,38 @@ int csd_dev__exec(struct csd_dev *dev, uint16_t pind, uint16_t rsid,
 	return ret ? ret : io(dev, &c, (void *)ranges, n * (uint32_t)sizeof(*ranges), result);
 }
 
+int csd_dev__exec_stream_opts(struct csd_dev *dev, uint16_t pind,
+			      const struct csd_stream_range *r, uint32_t n,
+			      const struct csd_stream_opts *opts, uint64_t *result)
+{
+	struct csd_stream_opts o = { 0 };
+	struct csd_nvme_sqe c = { .opcode = CSD_IO_VENDOR_EXECUTE_STREAM };
+	int ret;
+
+	if (opts)
+		memcpy(&o, opts, opts->sz < sizeof(o) ? opts->sz : sizeof(o));
+	if (o.combine > 0xf)
+		return -EINVAL;
+	c.cdw2 = pind | (uint32_t)o.combine << 16 | (o.sequential ? CSD_STREAM_SEQUENTIAL : 0);
+	c.cdw3 = o.overlap;
+	c.cdw10 = (uint32_t)o.p1;
+	c.cdw11 = (uint32_t)(o.p1 >> 32);
+	c.cdw12 = (uint32_t)o.p2;
+	c.cdw13 = (uint32_t)(o.p2 >> 32);
+	c.cdw15 = o.window;
+	ret = ns_of(dev, CSD_CSI_COMPUTE, &c.nsid, NULL);
+	if (!ret)
+		ret = ns_of(dev, CSD_CSI_NVM, &c.cdw14, NULL);
+	return ret ? ret : io(dev, &c, (void *)r, n * (uint32_t)sizeof(*r), result);
+}
+
 int csd_dev__exec_stream(struct csd_dev *dev, uint16_t pind, const struct csd_stream_range *r,
 			 uint32_t n, uint32_t window, uint32_t overlap, uint64_t p1, uint64_t p2,
 			 uint64_t *result)
 {
-	struct csd_nvme_sqe c = { .opcode = CSD_IO_VENDOR_EXECUTE_STREAM, .cdw2 = pind,
-				  .cdw3 = overlap, .cdw10 = (uint32_t)p1,
-				  .cdw11 = (uint32_t)(p1 >> 32), .cdw12 = (uint32_t)p2,
-				  .cdw13 = (uint32_t)(p2 >> 32), .cdw15 = window };
-	int ret = ns_of(dev, CSD_CSI_COMPUTE, &c.nsid, NULL);
+	CSD_OPTS(csd_stream_opts, o, .window = window, .overlap = overlap, .p1 = p1, .p2 = p2);
 
-	if (!ret)
-		ret = ns_of(dev, CSD_CSI_NVM, &c.cdw14, NULL);
-	return ret ? ret : io(dev, &c, (void *)r, n * (uint32_t)sizeof(*r), result);
+	return csd_dev__exec_stream_opts(dev, pind, r, n, &o, result);
 }
 
 int csd_dev__stats(struct csd_dev *dev, struct csd_vendor_stats *drive,

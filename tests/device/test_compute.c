@@ -24,7 +24,7 @@
 #include "harness.h"
 #include "util.h"
 
-static const char *count_alpha_path;
+static const char *count_alpha_path, *window_number_path;
 
 static uint8_t *generate(size_t len, uint64_t seed, uint64_t *count)
 {
@@ -53,6 +53,25 @@ static void load_count_alpha(struct drive *d, uint16_t pind)
 	assert_int_equal(load_program(d, pind, CSD_PTYPE_EBPF_ELF, obj, (uint32_t)len, 4096).status, 0);
 	assert_int_equal(activate(d, pind, true).status, 0);
 	free(obj);
+}
+
+static struct result stream(struct drive *d, uint16_t pind, uint32_t cdw2_flags,
+			    const struct csd_stream_range *sr, unsigned n, uint32_t window,
+			    uint32_t overlap)
+{
+	struct csd_nvme_sqe c = { .opcode = CSD_IO_VENDOR_EXECUTE_STREAM, .nsid = CSD_NSID_COMPUTE,
+				  .cdw2 = pind | cdw2_flags, .cdw3 = overlap,
+				  .cdw14 = CSD_NSID_NVM, .cdw15 = window };
+
+	return drive_cmd(d, 1, &c, (void *)sr, n * (uint32_t)sizeof(*sr));
+}
+
+static uint64_t parts_lent(struct drive *d)
+{
+	struct csd_vendor_stats st;
+
+	csd_subsys_stats(d->subsys, &st);
+	return st.stream_parts_lent;
 }
 
 static struct result mem_copy_from_nvm(struct drive *d, uint64_t dst, uint64_t slba,
@@ -590,12 +609,115 @@ static void test_concurrent_executions(void **state)
 	free(text);
 }
 
+
+/*
+ * A stream cut into parts on idle engine threads gives exactly what one thread gives, for
+ * every window and overlap (up to over a block, so the part's lead-in spans two blocks), and
+ * for ranges apart, short and shorter than the overlap (no cut may follow those); min and max
+ * too; and a program with state of its own is never cut.
+ */
+static void test_stream_parts_agree_with_one_engine(void **state)
+{
+	const size_t len = 4u << 20;
+	const uint32_t windows[] = { 4096, 64u << 10, 1u << 20 };
+	const uint32_t overlaps[] = { 0, 4, 511, 600 };
+	const struct csd_stream_range apart[] = {
+		{ .slba = 100, .nlb = 2999 }, { .slba = 5000, .nlb = 0 },
+		{ .slba = 20, .nlb = 1 }, { .slba = 4001, .nlb = 2047 }, { .slba = 7000, .nlb = 0 },
+		{ .slba = 6000, .nlb = 1200 },
+	};
+	const struct csd_stream_range whole = { .slba = 0, .nlb = len / 512 - 1 };
+	uint64_t expected, lent;
+	uint8_t *text = generate(len, 5, &expected);
+	struct drive d;
+	struct result one, many;
+
+	(void)state;
+	/* a match across every block edge: every cut has one to lose or count twice */
+	for (size_t k = 1; k < len / 512; k++)
+		memcpy(text + k * 512 - 1 - (k % 4), "Alpha", 5);
+	expected = csd_count_alpha(text, len);
+	drive_open(&d, 0, 0);
+	d.cfg.engine_threads = 4;
+	drive_restart(&d);
+	write_all(&d, text, len);
+	load_count_alpha(&d, 2);
+	lent = parts_lent(&d);
+	many = stream(&d, 2, 0, &whole, 1, 64u << 10, 4);
+	assert_int_equal(many.status, 0);
+	assert_int_equal(many.value, expected);
+	assert_true(parts_lent(&d) >= lent + 3);	/* four threads idle: four parts */
+	for (unsigned w = 0; w < 3; w++) {
+		for (unsigned o = 0; o < 4; o++) {
+			for (unsigned set = 0; set < 2; set++) {
+				const struct csd_stream_range *sr = set ? apart : &whole;
+				unsigned n = set ? 6 : 1;
+
+				if (overlaps[o] >= windows[w])
+					continue;
+				one = stream(&d, 2, CSD_STREAM_SEQUENTIAL, sr, n, windows[w], overlaps[o]);
+				many = stream(&d, 2, 0, sr, n, windows[w], overlaps[o]);
+				assert_int_equal(one.status, 0);
+				assert_int_equal(many.status, 0);
+				assert_int_equal(many.value, one.value);
+				/* (a longer overlap counts the matches inside it twice, in both) */
+				if (!set && overlaps[o] == 4)
+					assert_int_equal(one.value, expected);
+			}
+		}
+	}
+	/* min and max over windows without overlap: each window counted on its own */
+	{
+		const uint32_t window = 64u << 10;
+		uint64_t lo = UINT64_MAX, hi = 0;
+
+		for (size_t off = 0; off < len; off += window) {
+			uint64_t n = csd_count_alpha(text + off, window);
+
+			lo = n < lo ? n : lo;
+			hi = n > hi ? n : hi;
+		}
+		assert_true(lo < hi);
+		for (uint32_t seq = 0; seq <= CSD_STREAM_SEQUENTIAL; seq += CSD_STREAM_SEQUENTIAL) {
+			many = stream(&d, 2, seq | CSD_STREAM_MIN << 16, &whole, 1, window, 0);
+			assert_int_equal(many.status, 0);
+			assert_int_equal(many.value, lo);
+			many = stream(&d, 2, seq | CSD_STREAM_MAX << 16, &whole, 1, window, 0);
+			assert_int_equal(many.status, 0);
+			assert_int_equal(many.value, hi);
+		}
+	}
+	/* no such combination; reserved bits */
+	assert_int_equal(stream(&d, 2, 3u << 16, &whole, 1, 0, 4).status, STATUS(0, 2) | DNR);
+	assert_int_equal(stream(&d, 2, 1u << 21, &whole, 1, 0, 4).status, STATUS(0, 2) | DNR);
+	/* a program with a global it writes: its windows run one after another, never lent */
+	{
+		uint8_t *obj;
+		size_t objlen;
+		uint64_t n = len / (64u << 10);
+
+		assert_int_equal(csd_read_file(window_number_path, &obj, &objlen), 0);
+		assert_int_equal(load_program(&d, 3, CSD_PTYPE_EBPF_ELF, obj, (uint32_t)objlen,
+					      4096).status, 0);
+		assert_int_equal(activate(&d, 3, true).status, 0);
+		free(obj);
+		lent = parts_lent(&d);
+		many = stream(&d, 3, 0, &whole, 1, 64u << 10, 0);
+		assert_int_equal(many.status, 0);
+		assert_int_equal(many.value, n * (n + 1) / 2);
+		assert_int_equal(parts_lent(&d), lent);
+	}
+	drive_close(&d, true);
+	free(text);
+}
+
 int main(int argc, char **argv)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_offload_flow),
 		cmocka_unit_test(test_windows_and_streaming_agree),
 		cmocka_unit_test(test_match_across_every_window_edge),
+		cmocka_unit_test(test_stream_parts_agree_with_one_engine),
 		cmocka_unit_test(test_params_and_output),
 		cmocka_unit_test(test_builtins),
 		cmocka_unit_test(test_refused_and_faulting_programs),
@@ -607,10 +729,11 @@ int main(int argc, char **argv)
 		cmocka_unit_test(test_concurrent_executions),
 	};
 
-	if (argc != 2) {
-		fprintf(stderr, "usage: %s count_alpha.bpf.o\n", argv[0]);
+	if (argc != 3) {
+		fprintf(stderr, "usage: %s count_alpha.bpf.o window_number.bpf.o\n", argv[0]);
 		return 2;
 	}
 	count_alpha_path = argv[1];
+	window_number_path = argv[2];
 	return cmocka_run_group_tests_name("device-compute", tests, NULL, NULL);
 }
