@@ -106,6 +106,8 @@ static void usage(FILE *f)
 		"                          (default: the descriptor limit less 64)\n"
 		"      --idle-ms N         close a host without keep alive (KATO 0) after N ms\n"
 		"                          with no command (default 120000)\n"
+		"      --busy-poll-us N    after activity, poll the sockets N us before sleeping\n"
+		"                          (default 50; 0: always sleep)\n"
 		"  -c, --config FILE       read options from FILE: one 'name value' per line\n"
 		"  -v, --verbose           log connections on stderr\n"
 		"  -V, --version           print the version\n");
@@ -143,6 +145,7 @@ static const struct option longopts[] = {
 	{ "slow-client-ms", required_argument, NULL, 'W' },
 	{ "max-connections", required_argument, NULL, 'C' },
 	{ "idle-ms", required_argument, NULL, 'I' },
+	{ "busy-poll-us", required_argument, NULL, 'B' },
 	{ "host-max-programs", required_argument, NULL, 'P' },
 	{ "host-max-slm", required_argument, NULL, 'M' },
 	{ "host-max-execs", required_argument, NULL, 'X' },
@@ -308,6 +311,11 @@ static int apply(struct options *o, int opt, const char *arg, const char *name)
 		if (csd_parse_u64(arg, &v) || v < 100 || v > 86400000)
 			break;
 		o->tcp.idle_ms = (uint32_t)v;
+		return 0;
+	case 'B':
+		if (csd_parse_u64(arg, &v) || v > 1000000)
+			break;
+		o->tcp.busy_poll_us = v ? (int32_t)v : -1;
 		return 0;
 	case 'P': case 'M': case 'X':
 		if (csd_parse_size(arg, &v) || (opt != 'M' && v > 1000000)) {

@@ -58,7 +58,15 @@ struct csd_ns_nvm {
 	uint64_t nlb;		/* number of logical blocks */
 	uint32_t lba_size;
 	uint8_t lba_shift;
+	const uint8_t *map;	/* the file mapped for reads (nvm_map.c); NULL: pread() */
+	uint64_t map_bytes;
 };
+
+/* nvm_map.c */
+void csd_nvm_map(struct csd_ns_nvm *n, uint64_t bytes);
+void csd_nvm_unmap(struct csd_ns_nvm *n);
+/* Copy from the mapping; false when there is none or a page could not be read (SIGBUS). */
+bool csd_nvm_map_copy(const struct csd_ns_nvm *n, void *dst, size_t len, uint64_t off);
 
 /*
  * Subsystem Local Memory: each host sees its own (a private memory namespace of the same size,

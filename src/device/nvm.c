@@ -68,11 +68,13 @@ int csd_nvm_open(struct csd_subsys *s, char *err, size_t err_size)
 	n->lba_size = s->cfg.lba_size;
 	n->lba_shift = (uint8_t)__builtin_ctz(n->lba_size);
 	n->nlb = bytes >> n->lba_shift;
+	csd_nvm_map(n, bytes);
 	return 0;
 }
 
 void csd_nvm_close(struct csd_subsys *s)
 {
+	csd_nvm_unmap(&s->nvm);
 	if (s->nvm.fd >= 0) {
 		fdatasync(s->nvm.fd);
 		close(s->nvm.fd);
@@ -108,6 +110,14 @@ static int pread_full(int fd, void *buf, size_t len, off_t off)
 	return 0;
 }
 
+/* From the mapping when it can (a memcpy), else (or on an error there) from the file. */
+static int nvm_read(const struct csd_subsys *s, void *buf, size_t len, off_t off)
+{
+	if (csd_nvm_map_copy(&s->nvm, buf, len, (uint64_t)off))
+		return 0;
+	return pread_full(s->nvm.fd, buf, len, off);
+}
+
 static int pwrite_full(int fd, const void *buf, size_t len, off_t off)
 {
 	for (size_t done = 0; done < len;) {
@@ -129,7 +139,7 @@ uint16_t csd_nvm_read_internal(struct csd_req *req, uint64_t slba, uint64_t nlb,
 
 	if (slba >= s->nvm.nlb || nlb > s->nvm.nlb - slba)
 		return SC_LBA_RANGE;
-	err = pread_full(s->nvm.fd, buf, nlb << s->nvm.lba_shift, (off_t)(slba << s->nvm.lba_shift));
+	err = nvm_read(s, buf, nlb << s->nvm.lba_shift, (off_t)(slba << s->nvm.lba_shift));
 	if (err)
 		return SC_GENERIC(NVME_SC_INTERNAL);
 	REQ_STAT(req, nvm_bytes_read, nlb << s->nvm.lba_shift);
@@ -163,7 +173,7 @@ static void execute_rw(struct csd_req *req)
 	int err;
 
 	if (req->cmd.opcode == nvme_cmd_read) {
-		err = pread_full(s->nvm.fd, req->data, len, off);
+		err = nvm_read(s, req->data, len, off);
 		if (!err) {
 			req->c2h_len = (uint32_t)len;
 			REQ_STAT(req, nvm_read_cmds, 1);
@@ -271,7 +281,7 @@ static void execute_copy(struct csd_req *req)
 
 		while (left && !status) {
 			size_t n = left < COPY_CHUNK ? (size_t)left : COPY_CHUNK;
-			int err = pread_full(s->nvm.fd, buf, n, src);
+			int err = nvm_read(s, buf, n, src);
 
 			if (!err)
 				err = pwrite_full(s->nvm.fd, buf, n, (off_t)(dlba << s->nvm.lba_shift));

@@ -642,11 +642,17 @@ static void test_stream_parts_agree_with_one_engine(void **state)
 	drive_restart(&d);
 	write_all(&d, text, len);
 	load_count_alpha(&d, 2);
+	/*
+	 * Four threads idle: four parts, three of them lent, unless this thread ran them all
+	 * before the others woke up (a loaded machine): some are lent within a few tries.
+	 */
 	lent = parts_lent(&d);
-	many = stream(&d, 2, 0, &whole, 1, 64u << 10, 4);
-	assert_int_equal(many.status, 0);
-	assert_int_equal(many.value, expected);
-	assert_true(parts_lent(&d) >= lent + 3);	/* four threads idle: four parts */
+	for (int i = 0; i < 50 && parts_lent(&d) == lent; i++) {
+		many = stream(&d, 2, 0, &whole, 1, 64u << 10, 4);
+		assert_int_equal(many.status, 0);
+		assert_int_equal(many.value, expected);
+	}
+	assert_true(parts_lent(&d) > lent);
 	for (unsigned w = 0; w < 3; w++) {
 		for (unsigned o = 0; o < 4; o++) {
 			for (unsigned set = 0; set < 2; set++) {
@@ -690,7 +696,8 @@ static void test_stream_parts_agree_with_one_engine(void **state)
 	/* no such combination; reserved bits */
 	assert_int_equal(stream(&d, 2, 3u << 16, &whole, 1, 0, 4).status, STATUS(0, 2) | DNR);
 	assert_int_equal(stream(&d, 2, 1u << 21, &whole, 1, 0, 4).status, STATUS(0, 2) | DNR);
-	/* a program with a global it writes: its windows run one after another, never lent */
+	/* a program with a global it writes: its windows run one after another, never lent
+	 * (the global lives on from one Execute to the next) */
 	{
 		uint8_t *obj;
 		size_t objlen;
@@ -702,9 +709,15 @@ static void test_stream_parts_agree_with_one_engine(void **state)
 		assert_int_equal(activate(&d, 3, true).status, 0);
 		free(obj);
 		lent = parts_lent(&d);
-		many = stream(&d, 3, 0, &whole, 1, 64u << 10, 0);
-		assert_int_equal(many.status, 0);
-		assert_int_equal(many.value, n * (n + 1) / 2);
+		for (uint64_t i = 0; i < 5; i++) {
+			uint64_t want = 0;
+
+			for (uint64_t k = 1; k <= n; k++)
+				want += (i * n + k) * text[k * (64u << 10) - 1];
+			many = stream(&d, 3, 0, &whole, 1, 64u << 10, 0);
+			assert_int_equal(many.status, 0);
+			assert_int_equal(many.value, want);
+		}
 		assert_int_equal(parts_lent(&d), lent);
 	}
 	drive_close(&d, true);

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * The NVM and memory namespaces: data written and flushed survives a restart, Write Zeroes and
+ * The NVM and memory namespaces: data written and flushed survives a restart, reads through
+ * the mapping (and past a file shortened behind the drive's back), Write Zeroes and
  * deallocation read back as zeroes, Copy moves data inside the drive, Memory Read/Write/Copy.
  */
 #include <nvme/types.h>
@@ -10,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 #include <cmocka.h>
 
 #include "harness.h"
@@ -47,6 +49,53 @@ static void test_write_read_restart(void **state)
 	/* past the end */
 	assert_int_equal(nvm_read(&d, 16383, 2, in).status, STATUS(0, 0x80) | DNR);
 	assert_int_equal(nvm_write(&d, 16384, 1, in, false).status, STATUS(0, 0x80) | DNR);
+	drive_close(&d, true);
+}
+
+/* Whether this process has `path` mapped (the drive reads its NVM through a mapping). */
+static bool mapped(const char *path)
+{
+	char line[4096];
+	bool found = false;
+	FILE *f = fopen("/proc/self/maps", "r");
+
+	assert_non_null(f);
+	while (!found && fgets(line, sizeof(line), f))
+		found = strstr(line, path) != NULL;
+	fclose(f);
+	return found;
+}
+
+/*
+ * Reads come from a mapping of the backing file, and see writes at once. A file shortened
+ * behind the drive's back makes the mapping's pages past its end raise SIGBUS: the read falls
+ * back to the file and gives what pread() gives there (zeroes), and the drive lives on.
+ */
+static void test_reads_through_the_mapping(void **state)
+{
+	uint8_t out[8 * 4096], in[8 * 4096];
+	struct drive d;
+
+	(void)state;
+	drive_open(&d, 64u << 20, 4096);
+	assert_true(mapped(d.path));
+	fill(out, sizeof(out), 3);
+	assert_int_equal(nvm_write(&d, 200, 8, out, false).status, 0);
+	assert_int_equal(nvm_read(&d, 200, 8, in).status, 0);
+	assert_memory_equal(in, out, sizeof(in));
+	fill(out, 4096, 4);	/* overwritten: the mapping shows the new data */
+	assert_int_equal(nvm_write(&d, 203, 1, out, false).status, 0);
+	assert_int_equal(nvm_read(&d, 203, 1, in).status, 0);
+	assert_memory_equal(in, out, 4096);
+	assert_int_equal(truncate(d.path, 202 * 4096), 0);
+	memset(in, 0xee, sizeof(in));
+	assert_int_equal(nvm_read(&d, 200, 8, in).status, 0);
+	fill(out, sizeof(out), 3);
+	assert_memory_equal(in, out, 2 * 4096);	/* before the new end: the data */
+	for (size_t i = 2 * 4096; i < sizeof(in); i++)
+		assert_int_equal(in[i], 0);
+	assert_int_equal(nvm_read(&d, 1000, 4, in).status, 0);
+	assert_int_equal(in[0], 0);
 	drive_close(&d, true);
 }
 
@@ -130,6 +179,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_write_read_restart),
+		cmocka_unit_test(test_reads_through_the_mapping),
 		cmocka_unit_test(test_zeroes_dsm_copy),
 		cmocka_unit_test(test_memory_namespace),
 	};

@@ -106,7 +106,8 @@ for args in "--engine lisp|--engine 'lisp'" "--host-max-programs many|--host-max
 	    "--dhchap-keys $tmp/keys.short|keys.short:2: 'HOSTNQN SECRET [CTRL-SECRET] [hash=H] [dhgroup=G]' expected" \
 	    "--dhchap-keys $tmp/keys.group|host nqn.h1: DH group 'ffdhe1000'" \
 	    "--dhchap-keys $tmp/keys.bad|host nqn.h1: DHHC-1 secret: 12 base64 characters" \
-	    "--port 70000|--port '70000'" "--lba-size 1000|--lba-size '1000'"; do
+	    "--port 70000|--port '70000'" "--lba-size 1000|--lba-size '1000'" \
+	    "--busy-poll-us soon|--busy-poll-us 'soon'"; do
 	check "csd-target ${args%%|*}: refused, the message names it" bad_flag "${args#*|}" ${args%%|*}
 done
 

@@ -1034,12 +1034,19 @@ int csd_tcp_target_run(struct csd_tcp_target *tt)
 	struct epoll_event events[64];
 	uint64_t last_check = tcp_now_ms();
 
+	uint64_t poll_ns = t->cfg.busy_poll_us < 0 ? 0 :
+			   (uint64_t)(t->cfg.busy_poll_us ? t->cfg.busy_poll_us : 50) * 1000;
+	uint64_t last_event_ns = 0;
+
 	t->loop_thread = pthread_self();
 	while (!t->stopping) {
-		int n = epoll_wait(t->epfd, events, 64, 200);
+		bool polling = poll_ns && tcp_now_ns() - last_event_ns < poll_ns;
+		int n = epoll_wait(t->epfd, events, 64, polling ? 0 : 200);
 
 		if (n < 0 && errno != EINTR)
 			return -errno;
+		if (n > 0)
+			last_event_ns = tcp_now_ns();
 		tcp_auth_take_new_keys(t);	/* before any Connect of this round */
 		for (int i = 0; i < n && !t->stopping; i++) {
 			void *ptr = events[i].data.ptr;

@@ -195,12 +195,17 @@ void tcp_auth_quiesce(struct tcp_target *t);
 /* Authentication Send / Receive: handles and responds (now, or after the worker). */
 void tcp_auth_cmd(struct tcp_queue *q, struct tcp_cmd *cmd);
 
-static inline uint64_t tcp_now_ms(void)
+static inline uint64_t tcp_now_ns(void)
 {
 	struct timespec ts;
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+	return (uint64_t)ts.tv_sec * 1000000000 + (uint64_t)ts.tv_nsec;
+}
+
+static inline uint64_t tcp_now_ms(void)
+{
+	return tcp_now_ns() / 1000000;
 }
 
 static inline void tcp_cmd_status(struct tcp_cmd *cmd, uint16_t status)
