@@ -29,6 +29,8 @@
 #include <string.h>
 #include <arpa/inet.h>
 #include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <pthread.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -399,7 +401,10 @@ static void generate_file(const char *path, const struct opts *o, uint64_t *expe
 	q->seconds = now() - t0;
 }
 
-/* The baseline: read it all, deep queues, count on the host in file order. */
+/*
+ * The baseline: read it all, deep queues, count on the host in file order. Without grep, only
+ * the read (the transfer check below).
+ */
 static void baseline(struct csd_dev *dev, const struct opts *o, struct query *q,
 		     struct grep_state *grep)
 {
@@ -413,7 +418,7 @@ static void baseline(struct csd_dev *dev, const struct opts *o, struct query *q,
 	struct csd_progress bar;
 	double t0 = now();
 
-	csd_progress_start(&bar, "baseline: reading", chunks);
+	csd_progress_start(&bar, grep ? "baseline: reading" : "reading only", chunks);
 	while (counted < chunks) {
 		/* chunk c lives in slot c % n: keeps the file order for counting */
 		while (sent < chunks && sent < counted + n) {
@@ -455,10 +460,11 @@ static void baseline(struct csd_dev *dev, const struct opts *o, struct query *q,
 
 			/* the last 4 bytes of the previous chunk: a match across the edge */
 			memcpy(p, carry, 4);
-			q->count += csd_count_alpha(p, len + 4);
-			{
-				double g0 = now();
+			if (grep) {
+				double g0;
 
+				q->count += csd_count_alpha(p, len + 4);
+				g0 = now();
 				grep_feed(grep, p + 4, len);
 				grep->seconds += now() - g0;
 			}
@@ -470,11 +476,76 @@ static void baseline(struct csd_dev *dev, const struct opts *o, struct query *q,
 	}
 	csd_progress_end(&bar);
 	/* the count's time: the grep rides on the same read, its time is its own */
-	q->seconds = now() - t0 - grep->seconds;
+	q->seconds = now() - t0 - (grep ? grep->seconds : 0);
 	free(slots);
 	free(bufs);
 	free(ready);
 	free(inflight);
+}
+
+/*
+ * What the link itself can carry: the same number of bytes over a plain loopback TCP
+ * connection, a thread sending 1 MiB at a time, this one receiving, as csd-target and the
+ * host do. The NVMe/TCP read-only pass divided by this is the transport's efficiency.
+ */
+struct loopback {
+	int fd;
+	uint64_t bytes;
+};
+
+static void *loopback_send(void *arg)
+{
+	struct loopback *l = arg;
+	uint8_t *buf = calloc(1, CHUNK);
+
+	for (uint64_t sent = 0; buf && sent < l->bytes;) {
+		size_t n = l->bytes - sent < CHUNK ? (size_t)(l->bytes - sent) : CHUNK;
+		ssize_t w = send(l->fd, buf, n, MSG_NOSIGNAL);
+
+		if (w <= 0)
+			break;
+		sent += (uint64_t)w;
+	}
+	free(buf);
+	return NULL;
+}
+
+static double loopback_seconds(uint64_t bytes)
+{
+	struct sockaddr_in sa = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+	socklen_t sl = sizeof(sa);
+	int lfd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0), one = 1, rfd;
+	struct loopback l = { .bytes = bytes };
+	uint8_t *buf = malloc(CHUNK);
+	uint64_t got = 0;
+	pthread_t th;
+	double t0;
+
+	if (lfd < 0 || !buf || bind(lfd, (struct sockaddr *)&sa, sizeof(sa)) || listen(lfd, 1) ||
+	    getsockname(lfd, (struct sockaddr *)&sa, &sl))
+		die("loopback", -errno);
+	l.fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (l.fd < 0 || connect(l.fd, (struct sockaddr *)&sa, sizeof(sa)) ||
+	    (rfd = accept(lfd, NULL, NULL)) < 0)
+		die("loopback", -errno);
+	setsockopt(l.fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+	t0 = now();
+	if (pthread_create(&th, NULL, loopback_send, &l))
+		die("loopback", -EAGAIN);
+	while (got < bytes) {
+		ssize_t n = recv(rfd, buf, CHUNK, 0);
+
+		if (n <= 0)
+			die("loopback", n < 0 ? -errno : -EPIPE);
+		got += (uint64_t)n;
+	}
+	t0 = now() - t0;
+	pthread_join(th, NULL);
+	close(rfd);
+	close(l.fd);
+	close(lfd);
+	free(buf);
+	return t0;
 }
 
 /*
@@ -649,7 +720,7 @@ static void print_table(const struct opts *o, const struct query *qs, int n,
 
 static void write_json(FILE *f, const struct opts *o, const struct query *qs, int n,
 		       const struct query *setup, const struct query *up, uint64_t expected,
-		       const char *stamp)
+		       const char *stamp, const struct query *read_only, double loopback_s)
 {
 	fprintf(f, "{\n  \"timestamp\": \"%s\",\n  \"size\": %" PRIu64 ",\n  \"seed\": %" PRIu64
 		",\n  \"rate_per_mille\": %" PRIu64 ",\n  \"window\": %" PRIu64 ",\n  \"queues\": %"
@@ -660,8 +731,14 @@ static void write_json(FILE *f, const struct opts *o, const struct query *qs, in
 	fprintf(f, "  \"upload\": {\"host_to_drive\": %" PRIu64 ", \"commands\": %" PRIu64
 		", \"seconds\": %.3f},\n", up->host_out, up->commands, up->seconds);
 	fprintf(f, "  \"setup\": {\"host_to_drive\": %" PRIu64 ", \"drive_to_host\": %" PRIu64
-		", \"commands\": %" PRIu64 "},\n  \"queries\": [\n", setup->host_out, setup->host_in,
-		setup->commands);
+		", \"commands\": %" PRIu64 "},\n", setup->host_out, setup->host_in, setup->commands);
+	fprintf(f, "  \"transfer\": {\"read_only_seconds\": %.3f, \"read_only_mb_s\": %.1f",
+		read_only->seconds, (double)o->size / 1e6 / read_only->seconds);
+	if (loopback_s > 0)	/* not measured on a shaped link */
+		fprintf(f, ", \"loopback_tcp_seconds\": %.3f, \"loopback_tcp_mb_s\": %.1f, "
+			"\"ratio\": %.3f", loopback_s, (double)o->size / 1e6 / loopback_s,
+			loopback_s / read_only->seconds);
+	fprintf(f, "},\n  \"queries\": [\n");
 	for (int i = 0; i < n; i++) {
 		const struct query *q = &qs[i];
 
@@ -764,6 +841,8 @@ int main(int argc, char **argv)
 	struct grep_state host_grep = { 0 };
 	struct grep_result drive_grep = { 0 };
 	struct query setup = { .name = "setup" }, up = { .name = "upload" }, overhead = { 0 };
+	struct query read_only = { .name = "read only" };
+	double loopback_s;
 	struct snapshot s0, s1, s2;
 	char dir[64], file[96], stamp[32], base[560], err[256];
 	uint64_t expected = 0;
@@ -861,6 +940,9 @@ int main(int argc, char **argv)
 	baseline(dev, &o, &qs[0], &host_grep);
 	snap(dev, &s1);
 	cost(&qs[0], &s0, &s1, &overhead);
+	/* the transfer alone, against what loopback TCP carries in this run */
+	baseline(dev, &o, &read_only, NULL);
+	loopback_s = o.link ? 0 : loopback_seconds(o.size);
 	/* grep on the host needs the same read: the same bytes, its own answer */
 	qs[3] = (struct query){ .name = qs[3].name, .label = qs[3].label,
 				.count = host_grep.r.lines, .host_out = qs[0].host_out,
@@ -921,6 +1003,11 @@ int main(int argc, char **argv)
 
 	if (!o.quiet)
 		print_table(&o, qs, 5, &setup, &up, expected);
+	if (!o.quiet && loopback_s > 0)
+		printf("transfer: reading it all over NVMe/TCP without counting took %.3f s "
+		       "(%.1f MB/s), %.0f%% of what loopback TCP carried in this run (%.1f MB/s)\n",
+		       read_only.seconds, (double)o.size / 1e6 / read_only.seconds,
+		       100.0 * loopback_s / read_only.seconds, (double)o.size / 1e6 / loopback_s);
 	if (!o.quiet)
 		printf("grep: %" PRIu64 " matching lines, %" PRIu64 " bytes of them (%.3f%% of the file)"
 		       " returned by the drive\n", drive_grep.lines, drive_grep.bytes,
@@ -956,12 +1043,12 @@ int main(int argc, char **argv)
 
 		snprintf(path, sizeof(path), "%s.json", base);
 		if ((f = fopen(path, "w"))) {
-			write_json(f, &o, qs, 5, &setup, &up, expected, stamp);
+			write_json(f, &o, qs, 5, &setup, &up, expected, stamp, &read_only, loopback_s);
 			fclose(f);
 		}
 		snprintf(path, sizeof(path), "%s/latest.json", o.out);
 		if ((f = fopen(path, "w"))) {
-			write_json(f, &o, qs, 5, &setup, &up, expected, stamp);
+			write_json(f, &o, qs, 5, &setup, &up, expected, stamp, &read_only, loopback_s);
 			fclose(f);
 		}
 		chart(base, qs, 5);

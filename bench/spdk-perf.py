@@ -164,51 +164,55 @@ def progress(done, total, what):
 
 
 def chart(path, result):
-    """IOPS of every target relative to the baseline, per workload, values on the bars."""
-    targets, workloads = result["targets"], result["workloads"]
+    """IOPS of every target relative to the baseline, per workload, values on the bars: one
+    panel per queue count."""
+    targets, workloads, queues = result["targets"], result["workloads"], result["queues"]
     n, colors = len(targets), ["#3366cc", "#dc3912", "#ff9900", "#109618", "#990099"]
-    qk = f"q{result['queues'][0]}"
-    dat = path + ".dat"
     top = 0
-    with open(dat, "w") as f:
-        for k, w in enumerate(workloads):
-            row = result["results"][qk][w]
-            base = row[BASELINE]["iops"]
-            for j, t in enumerate(targets):
-                r = row[t]
-                ratio = r["iops"] / base
-                top = max(top, r["iops_max"] / base)
-                # x, ratio, min, max, target index
-                f.write(f"{k * (n + 1) + j} {ratio:.3f} {r['iops_min'] / base:.3f} "
-                        f"{r['iops_max'] / base:.3f} {j}\n")
+    for q in queues:
+        with open(f"{path}.q{q}.dat", "w") as f:
+            for k, w in enumerate(workloads):
+                row = result["results"][f"q{q}"][w]
+                base = row[BASELINE]["iops"]
+                for j, t in enumerate(targets):
+                    r = row[t]
+                    top = max(top, r["iops_max"] / base)
+                    # x, ratio, min, max, target index
+                    f.write(f"{k * (n + 1) + j} {r['iops'] / base:.3f} "
+                            f"{r['iops_min'] / base:.3f} {r['iops_max'] / base:.3f} {j}\n")
     xtics = ", ".join(f'"{w}" {k * (n + 1) + (n - 1) / 2}' for k, w in enumerate(workloads))
-    title = (f"spdk_nvme_perf IOPS relative to stock nvmf_tgt (Malloc bdev): "
-             f"{result['queues'][0]} I/O queue, {result['time_s']} s runs, median of "
-             f"{result['repeat']} (bars: min-max), {result['memory']}, one core each, "
-             f"{result['date']}")
-    plots = []
-    for j, t in enumerate(targets):
-        sel = f"(int($5) == {j} ? $2 : 1/0)"
-        plots.append(f'"{dat}" using 1:{sel} with boxes lc rgb "{colors[j % len(colors)]}" '
-                     f'title "{t}"')
-        plots.append(f'"{dat}" using 1:(int($5) == {j} ? $2 : 1/0):3:4 with yerrorbars '
-                     f'lc rgb "#333333" pt 7 ps 0 notitle')
-    plots.append(f'"{dat}" using 1:($4 + {top:.3f} * 0.03):(sprintf("%.2f", $2)) with labels '
-                 'font ",9" notitle')
+    title = (f"spdk_nvme_perf IOPS relative to stock nvmf_tgt (Malloc bdev), {result['time_s']} s "
+             f"runs, median of {result['repeat']} (bars: min-max), {result['memory']}, one "
+             f"core each, {result['date']}")
+    panels = []
+    for i, q in enumerate(queues):
+        dat = f"{path}.q{q}.dat"
+        plots = []
+        for j, t in enumerate(targets):
+            sel = f"(int($5) == {j} ? $2 : 1/0)"
+            plots.append(f'"{dat}" using 1:{sel} with boxes lc rgb "{colors[j % len(colors)]}" '
+                         f'title "{t}"')
+            plots.append(f'"{dat}" using 1:(int($5) == {j} ? $2 : 1/0):3:4 with yerrorbars '
+                         f'lc rgb "#333333" pt 7 ps 0 notitle')
+        plots.append(f'"{dat}" using 1:($4 + {top:.3f} * 0.03):(sprintf("%.2f", $2)) with '
+                     'labels font ",9" notitle')
+        key = "set key outside bottom center horizontal" if i == len(queues) - 1 else "unset key"
+        panels.append(f'{key}\nset ylabel "{q} queue{"s" if q > 1 else ""}: IOPS / Malloc"\n'
+                      f'plot {", ".join(plots)}')
+    height = 200 + 300 * len(queues)
     script = f"""set termoption noenhanced
 set style fill solid 0.85 border -1
 set boxwidth 0.9
-set key outside bottom center horizontal
 set yrange [0:{top * 1.18:.3f}]
 set xrange [-1:{len(workloads) * (n + 1) - 1}]
-set ylabel "IOPS / nvmf_tgt (Malloc)"
-set title "{title}" font ",10"
 set xtics ({xtics}) nomirror
 set grid ytics
 do for [t in "png svg"] {{
-  if (t eq "png") {{ set terminal png size 1300,560 noenhanced }} else {{ set terminal svg size 1300,560 noenhanced }}
+  if (t eq "png") {{ set terminal png size 1300,{height} noenhanced }} else {{ set terminal svg size 1300,{height} noenhanced }}
   set output sprintf("{path}.%s", t)
-  plot {", ".join(plots)}
+  set multiplot layout {len(queues)},1 title "{title}" font ",10"
+{chr(10).join(panels)}
+  unset multiplot
 }}
 """
     with open(path + ".gp", "w") as f:

@@ -110,10 +110,20 @@ static int pread_full(int fd, void *buf, size_t len, off_t off)
 	return 0;
 }
 
-/* From the mapping when it can (a memcpy), else (or on an error there) from the file. */
+/*
+ * Small reads from the mapping (a memcpy instead of a system call), large ones and any the
+ * mapping could not serve from the file. Large ones not from the mapping: the copy walks the
+ * mapping's 4 KiB pages, each a TLB miss that costs much more under nested virtualisation
+ * than the kernel's copy through its huge-page direct map. Measured here with spdk_nvme_perf,
+ * a new csd-target each run: 128 KiB reads through the mapping ran at about half pread()'s
+ * rate; 4 KiB random reads at QD32 at 1.1-1.4 times it, at QD1 at about 0.93 (the first read
+ * of each page in a process faults; docs/results.md).
+ */
+#define NVM_MAP_MAX_READ	(16u << 10)
+
 static int nvm_read(const struct csd_subsys *s, void *buf, size_t len, off_t off)
 {
-	if (csd_nvm_map_copy(&s->nvm, buf, len, (uint64_t)off))
+	if (len <= NVM_MAP_MAX_READ && csd_nvm_map_copy(&s->nvm, buf, len, (uint64_t)off))
 		return 0;
 	return pread_full(s->nvm.fd, buf, len, off);
 }
