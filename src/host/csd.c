@@ -238,13 +238,42 @@ int csd_dev__flush(struct csd_dev *dev)
 	return ret ? ret : io(dev, &c, NULL, 0, NULL);
 }
 
+/* The most one command may move (Identify Controller's MDTS, in 4 KiB pages; 0: no limit). */
+static int max_transfer(struct csd_dev *dev, uint32_t *out)
+{
+	if (!dev->max_transfer) {
+		struct nvme_id_ctrl *id = malloc(sizeof(*id));
+		int ret = id ? csd_dev__identify_ctrl(dev, id) : -ENOMEM;
+
+		if (ret) {
+			free(id);
+			return ret;
+		}
+		dev->max_transfer = id->mdts && id->mdts < 20 ? 4096u << id->mdts : 1u << 31;
+		free(id);
+	}
+	*out = dev->max_transfer;
+	return 0;
+}
+
+/* Memory Read/Write: in commands of at most the transfer limit (whole dwords). */
 static int mem_rw(struct csd_dev *dev, uint8_t opcode, uint64_t off, void *buf, uint32_t len)
 {
-	struct csd_nvme_sqe c = { .opcode = opcode, .cdw10 = (uint32_t)off,
-				  .cdw11 = (uint32_t)(off >> 32), .cdw12 = len };
-	int ret = ns_of(dev, CSD_CSI_SLM, &c.nsid, NULL);
+	uint32_t nsid, max;
+	int ret = ns_of(dev, CSD_CSI_SLM, &nsid, NULL);
 
-	return ret ? ret : io(dev, &c, buf, len, NULL);
+	if (!ret)
+		ret = max_transfer(dev, &max);
+	for (uint32_t done = 0; !ret && done < len;) {
+		uint32_t n = len - done < max ? len - done : max;
+		uint64_t at = off + done;
+		struct csd_nvme_sqe c = { .opcode = opcode, .nsid = nsid, .cdw10 = (uint32_t)at,
+					  .cdw11 = (uint32_t)(at >> 32), .cdw12 = n };
+
+		ret = io(dev, &c, (uint8_t *)buf + done, n, NULL);
+		done += n;
+	}
+	return ret;
 }
 
 int csd_dev__mem_read(struct csd_dev *dev, uint64_t off, void *buf, uint32_t len)

@@ -20,6 +20,7 @@ struct csd_dev {
 	unsigned nio;			/* I/O queues */
 	struct csd_ns_info ns[8];	/* found on first use */
 	size_t nns;
+	uint32_t max_transfer;		/* bytes in one command (MDTS); 0: not asked yet */
 };
 
 int csd_host_cqe_result(const struct csd_nvme_cqe *cqe);

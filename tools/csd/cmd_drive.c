@@ -26,7 +26,8 @@ struct drive_opts {
 	int64_t slot, rsid, nsid;
 	uint64_t slba, blocks, offset, len, dst, p1, p2, window, overlap;
 	const char *in, *out, *name;
-	bool fua, have_slba, have_offset;
+	bool fua, have_slba, have_offset, sequential;
+	unsigned combine;		/* CSD_STREAM_SUM, _MIN, _MAX */
 	struct csd_mem_range ranges[16];
 	unsigned nranges;
 	uint8_t lid, lsp, csi;
@@ -35,7 +36,8 @@ struct drive_opts {
 enum {
 	OPT_JSON = 1000, OPT_DEVICE, OPT_DIGEST, OPT_P1, OPT_P2, OPT_RANGE, OPT_RSID, OPT_FUA,
 	OPT_LID, OPT_LSP, OPT_CSI, OPT_WINDOW, OPT_OVERLAP, OPT_DST, OPT_HOSTNQN, OPT_NAME,
-	OPT_DHCHAP_SECRET, OPT_DHCHAP_CTRL_SECRET, OPT_TIMEOUT, OPT_CONNECT_TIMEOUT,
+	OPT_DHCHAP_SECRET, OPT_DHCHAP_CTRL_SECRET, OPT_TIMEOUT, OPT_CONNECT_TIMEOUT, OPT_COMBINE,
+	OPT_SEQUENTIAL,
 };
 
 static const struct option drive_longopts[] = {
@@ -71,6 +73,8 @@ static const struct option drive_longopts[] = {
 	{ "overlap", required_argument, NULL, OPT_OVERLAP },
 	{ "dst", required_argument, NULL, OPT_DST },
 	{ "name", required_argument, NULL, OPT_NAME },
+	{ "combine", required_argument, NULL, OPT_COMBINE },
+	{ "sequential", no_argument, NULL, OPT_SEQUENTIAL },
 	{ "help", no_argument, NULL, 'h' },
 	{ NULL, 0, NULL, 0 },
 };
@@ -135,6 +139,17 @@ static int parse(int argc, char **argv, struct drive_opts *o, const char *usage)
 		case 'i': o->in = optarg; break;
 		case 'O': o->out = optarg; break;
 		case OPT_NAME: o->name = optarg; break;
+		case OPT_SEQUENTIAL: o->sequential = true; break;
+		case OPT_COMBINE:
+			if (!strcmp(optarg, "sum"))
+				o->combine = CSD_STREAM_SUM;
+			else if (!strcmp(optarg, "min"))
+				o->combine = CSD_STREAM_MIN;
+			else if (!strcmp(optarg, "max"))
+				o->combine = CSD_STREAM_MAX;
+			else
+				return bad_value("combine", optarg);
+			break;
 		case OPT_RANGE:
 			if (parse_range(o, optarg))
 				return -1;
@@ -159,7 +174,7 @@ static int parse(int argc, char **argv, struct drive_opts *o, const char *usage)
 			case 'q': if (!v || v > 64) return bad_value("queues", optarg); o->conn.nr_io_queues = (unsigned)v; break;
 			case 's': if (v > 0xffff) return bad_value("slot", optarg); o->slot = (int64_t)v; break;
 			case 'l': o->slba = v; o->have_slba = true; break;
-			case 'c': if (!v || v > 65536) return bad_value("blocks", optarg); o->blocks = v; break;
+			case 'c': if (!v) return bad_value("blocks", optarg); o->blocks = v; break;
 			case 'o': o->offset = v; o->have_offset = true; break;
 			case 'L': if (!v || v > UINT32_MAX) return bad_value("length", optarg); o->len = v; break;
 			case 'N': o->nsid = (int64_t)v; break;
@@ -647,11 +662,45 @@ int cmd_program(int argc, char **argv)
 	return ret;
 }
 
+/* RANGE_BLOCKS: a stream range's NLB is 32 bits, 0's based */
+#define RANGE_BLOCKS	(1ull << 32)
+#define MAX_RANGES	256	/* what the drive takes in one streaming Execute */
+
+/* Streaming Execute over --blocks blocks from --slba: as many ranges as that takes. */
+static int exec_stream(struct csd_dev *dev, const struct drive_opts *o, uint64_t *result)
+{
+	CSD_OPTS(csd_stream_opts, so, .window = (uint32_t)o->window,
+		 .overlap = (uint32_t)o->overlap, .p1 = o->p1, .p2 = o->p2, .combine = o->combine,
+		 .sequential = o->sequential);
+	struct csd_stream_range r[MAX_RANGES];
+	uint64_t blocks = o->blocks ? o->blocks : 1;
+	unsigned n = 0;
+
+	if (o->window > UINT32_MAX || o->overlap > UINT32_MAX) {
+		fprintf(stderr, "csd: --window and --overlap are at most 4G\n");
+		return -EINVAL;
+	}
+	for (uint64_t done = 0; done < blocks; done += RANGE_BLOCKS) {
+		uint64_t k = blocks - done < RANGE_BLOCKS ? blocks - done : RANGE_BLOCKS;
+
+		if (n == MAX_RANGES) {
+			fprintf(stderr, "csd: %" PRIu64 " blocks take more than %u ranges of 2^32\n",
+				blocks, MAX_RANGES);
+			return -EINVAL;
+		}
+		r[n++] = (struct csd_stream_range){ .slba = o->slba + done, .nlb = (uint32_t)(k - 1) };
+	}
+	return csd_dev__exec_stream_opts(dev, (uint16_t)o->slot, r, n, &so, result);
+}
+
 int cmd_exec(int argc, char **argv)
 {
 	const char *usage = "usage: csd exec -s SLOT (--rsid N | --range OFF:LEN ...) [--p1 N] [--p2 N] [--json]\n"
 			    "       csd exec -s SLOT --slba LBA --blocks N [--window BYTES] [--overlap BYTES]\n"
-			    "  (the second form is the drive's streaming Execute over NVM blocks)\n";
+			    "                [--combine sum|min|max] [--sequential]\n"
+			    "  (the second form is the drive's streaming Execute over NVM blocks, any\n"
+			    "  number of them; the windows' results are added up, or their min or max;\n"
+			    "  --sequential keeps it on one engine thread, in order)\n";
 	struct drive_opts o;
 	struct csd_dev *dev;
 	uint64_t result = 0;
@@ -666,10 +715,7 @@ int cmd_exec(int argc, char **argv)
 	if (!(dev = open_drive(&o)))
 		return 2;
 	if (o.have_slba) {
-		struct csd_stream_range r = { .slba = o.slba, .nlb = (uint32_t)(o.blocks ? o.blocks - 1 : 0) };
-
-		ret = csd_dev__exec_stream(dev, (uint16_t)o.slot, &r, 1, (uint32_t)o.window,
-					   (uint32_t)o.overlap, o.p1, o.p2, &result);
+		ret = exec_stream(dev, &o, &result);
 	} else if (!(ret = ranges_in_memory(dev, &o))) {
 		ret = csd_dev__exec(dev, (uint16_t)o.slot, o.rsid > 0 ? (uint16_t)o.rsid : 0,
 				    o.ranges, o.nranges, o.p1, o.p2, &result);
@@ -726,6 +772,29 @@ int cmd_mrs(int argc, char **argv)
 	return ret;
 }
 
+/* NVM blocks into SLM: in commands of at most 256 MiB, the drive's limit for one copy */
+static int mem_copy_blocks(struct csd_dev *dev, const struct drive_opts *o)
+{
+	struct csd_ns_info ns;
+	uint64_t per, blocks = o->blocks;
+	int ret = csd_dev__find_ns(dev, CSD_CSI_NVM, &ns);
+
+	if (!blocks) {
+		fprintf(stderr, "csd: mem copy --slba needs --blocks N\n");
+		return -EINVAL;
+	}
+	if (ret)
+		return ret;
+	per = (256ull << 20) / ns.lba_size;
+	for (uint64_t done = 0; done < blocks && !ret; done += per) {
+		uint64_t k = blocks - done < per ? blocks - done : per;
+
+		ret = csd_dev__mem_copy_from_nvm(dev, o->dst + done * ns.lba_size, o->slba + done,
+						 (uint32_t)k);
+	}
+	return ret;
+}
+
 int cmd_mem(int argc, char **argv)
 {
 	const char *usage = "usage: csd mem read --offset N --length N [-O FILE]\n"
@@ -768,8 +837,7 @@ int cmd_mem(int argc, char **argv)
 		} else
 			ret = report("memory write", csd_dev__mem_write(dev, o.offset, buf, (uint32_t)len));
 	} else if (!strcmp(sub, "copy") && (o.have_slba || o.nranges == 1)) {
-		ret = report("memory copy", o.have_slba
-			     ? csd_dev__mem_copy_from_nvm(dev, o.dst, o.slba, (uint32_t)o.blocks)
+		ret = report("memory copy", o.have_slba ? mem_copy_blocks(dev, &o)
 			     : csd_dev__mem_copy(dev, o.dst, o.ranges[0].sb, o.ranges[0].len));
 	} else {
 		fprintf(stderr, "%s", usage);
