@@ -229,6 +229,9 @@ check "a file larger than the namespace: refused before anything is written" bas
 check "a write says what it wrote" bash -c \
 	"'$csd' write -p $port --slba 8 -i '$tmp/first.bin' 2>'$tmp/why' &&
 	 grep -q 'wrote 2048 blocks (1.0 MiB) at LBA 8 in' '$tmp/why'"
+check "a read says what it read" bash -c \
+	"'$csd' read -p $port --slba 8 --blocks 2048 -O '$tmp/back' 2>'$tmp/why' &&
+	 grep -q 'read 2048 blocks (1.0 MiB) from LBA 8 in .* s, .* MB/s' '$tmp/why'"
 head -c 48M /dev/urandom >"$tmp/big.bin"
 # The target runs in 10 ms slices until the first block of the file is on it, so Ctrl-C comes
 # while the target is stopped in the middle of the write, however fast the link is.

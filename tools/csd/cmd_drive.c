@@ -551,6 +551,7 @@ int cmd_rw(int argc, char **argv)
 	struct csd_dev *dev;
 	uint8_t *buf = NULL;
 	FILE *out = stdout;
+	struct timespec t0, t1;
 	int ret;
 
 	if (parse(argc, argv, &o, is_write ?
@@ -576,6 +577,7 @@ int cmd_rw(int argc, char **argv)
 			goto out;
 		}
 	}
+	clock_gettime(CLOCK_MONOTONIC, &t0);
 	csd_progress_start(&bar, is_write ? "writing" : "reading", o.blocks);
 	for (uint64_t done = 0; done < o.blocks && !ret; done += 256) {
 		uint32_t n = (uint32_t)(o.blocks - done < 256 ? o.blocks - done : 256);
@@ -588,6 +590,15 @@ int cmd_rw(int argc, char **argv)
 	csd_progress_end(&bar);
 	if (out != stdout && fclose(out))
 		ret = report("output", -errno);
+	if (!ret) {
+		double s, bytes = (double)o.blocks * ns.lba_size;
+
+		clock_gettime(CLOCK_MONOTONIC, &t1);
+		s = (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9;
+		fprintf(stderr, "csd: read %" PRIu64 " blocks (%.1f MiB) from LBA %" PRIu64 " in "
+			"%.2f s, %.1f MB/s\n", o.blocks, bytes / 1048576.0, o.slba, s,
+			s > 0 ? bytes / 1e6 / s : 0.0);
+	}
 out:
 	free(buf);
 	csd_dev__disconnect(dev);
