@@ -70,7 +70,8 @@ static void usage(FILE *f)
 		"  -a, --addr ADDR         listen address (default 127.0.0.1)\n"
 		"  -p, --port PORT         TCP port (default 4420; 0 picks one)\n"
 		"  -n, --nqn NQN           subsystem NQN (default nqn.2026-01.io.csdlab:drive0)\n"
-		"  -f, --file PATH         NVM backing file (default: in a new temporary directory)\n"
+		"  -f, --file PATH         NVM backing file (default: in a new temporary directory\n"
+		"                          in $TMPDIR or /tmp, removed on exit)\n"
 		"  -s, --size SIZE         NVM namespace size (default: an existing file's size, 1G\n"
 		"                          for a new one; a file is grown to SIZE, never shortened)\n"
 		"  -l, --lba-size N        512 or 4096 (default 512)\n"
@@ -121,8 +122,8 @@ struct options {
 	unsigned nowned;
 	struct keyfile keys;
 	const char *keys_path;
-	char tmpdir[64];
-	char tmpfile[96];
+	char tmpdir[256];
+	char tmpfile[288];
 };
 
 static const struct option longopts[] = {
@@ -489,7 +490,9 @@ int main(int argc, char **argv)
 		pthread_sigmask(SIG_BLOCK, &hup, NULL);
 	}
 	if (!o.dev.backing_path) {
-		snprintf(o.tmpdir, sizeof(o.tmpdir), "/tmp/csd-target-XXXXXX");
+		const char *tmp = getenv("TMPDIR");
+
+		snprintf(o.tmpdir, sizeof(o.tmpdir), "%s/csd-target-XXXXXX", tmp && *tmp ? tmp : "/tmp");
 		if (!mkdtemp(o.tmpdir)) {
 			fprintf(stderr, "csd-target: cannot create a temporary directory: %s\n",
 				strerror(errno));

@@ -189,9 +189,10 @@ check "--size above it grows it, and the log says so" bash -c \
 # a target that cannot listen leaves no scratch file behind
 start_target --size 1M
 busy=$port
-before=$(ls -d /tmp/csd-target-* 2>/dev/null | wc -l)
+mkdir -p "$tmp/scratch"	# its own TMPDIR: other tests' targets come and go in /tmp
 check "a target that cannot listen leaves no temporary backing file" bash -c \
-	"! '$target' -p $busy --size 1M 2>'$tmp/why' && [ \$(ls -d /tmp/csd-target-* 2>/dev/null | wc -l) = $before ]"
+	"! TMPDIR='$tmp/scratch' '$target' -p $busy --size 1M 2>'$tmp/why' &&
+	 grep -q 'cannot listen' '$tmp/why' && [ -z \"\$(ls -A '$tmp/scratch')\" ]"
 kill $pid; wait $pid 2>/dev/null; pid=
 
 # issue 17: timeouts: a port that accepts and never answers, a closed port, a command that hangs
@@ -253,6 +254,27 @@ check "Ctrl-C during a write: exit 130, how many blocks were acknowledged (${ack
 	   cmp '$tmp/back' <(head -c \$(( $back * 512 )) '$tmp/big.bin'); }; }"
 kill $pid; wait $pid 2>/dev/null; pid=
 rm -f "$tmp/toobig.bin" "$tmp/big.bin" "$tmp/intr.img"
+
+# issue 21: the drive named once in a configuration file (as nvme-cli has /etc/nvme)
+start_target --size 1M --allow-host nqn.2014-08.org.nvmexpress:uuid:cfg-test
+printf '# the test drive\nport %s   # its port\nhostnqn nqn.2014-08.org.nvmexpress:uuid:cfg-test\n' \
+	"$port" >"$tmp/csd.conf"
+check "a configuration file names the drive and the host: no connection options needed" bash -c \
+	"CSD_CONFIG='$tmp/csd.conf' '$csd' id-ctrl | grep -q '^model      csdlab$'"
+check "options on the command line override the file (another host NQN: refused by the allow list)" bash -c \
+	"! CSD_CONFIG='$tmp/csd.conf' '$csd' id-ctrl --hostnqn nqn.2014-08.org.nvmexpress:uuid:other 2>/dev/null"
+printf 'colour blue\n' >"$tmp/bad.conf"
+check "a wrong line in the file: refused, naming the file, the line and what is allowed" bash -c \
+	"! CSD_CONFIG='$tmp/bad.conf' '$csd' id-ctrl 2>'$tmp/why' &&
+	 grep -q \"bad.conf:1: 'colour': expected one of addr, port\" '$tmp/why' &&
+	 CSD_CONFIG='$tmp/bad.conf' '$csd' id-ctrl --help >/dev/null"
+printf 'port %s\nhostnqn nqn.2014-08.org.nvmexpress:uuid:cfg-test\ndhchap-secret DHHC-1:00:AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh+KfiaR:\n' \
+	"$port" >"$tmp/secret.conf"
+chmod 644 "$tmp/secret.conf"
+check "a secret in a file others may read: a warning that says chmod 600" bash -c \
+	"CSD_CONFIG='$tmp/secret.conf' '$csd' id-ctrl >/dev/null 2>'$tmp/why';
+	 grep -q 'holds a DH-HMAC-CHAP secret and others may read it (chmod 600' '$tmp/why'"
+kill $pid; wait $pid 2>/dev/null; pid=
 
 # issue 21: no block cap; a streaming offload over any range, its results combined as asked;
 # memory copies larger than the drive takes in one command

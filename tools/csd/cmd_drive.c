@@ -14,6 +14,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "commands.h"
 #include "csd/csd.h"
@@ -84,7 +85,8 @@ static const char *const connection_help =
 	"            [--digest] [--hostnqn NQN] [--dhchap-secret DHHC-1:..]\n"
 	"            [--dhchap-ctrl-secret DHHC-1:..] [--timeout MS (per command: 60000 admin,\n"
 	"            30000 I/O, as Linux)] [--connect-timeout MS (10000)],\n"
-	"            or --device /dev/nvmeX (Linux passthrough)\n";
+	"            or --device /dev/nvmeX (Linux passthrough); defaults from 'name value'\n"
+	"            lines in $CSD_CONFIG, else ~/.config/csd/config, else /etc/csd/config\n";
 
 static int bad_value(const char *opt, const char *arg)
 {
@@ -114,6 +116,167 @@ static int parse_range(struct drive_opts *o, const char *arg)
 	return 0;
 }
 
+/* One option and its value (NULL for flags); -1 with the message printed if it is bad. */
+static int apply_opt(struct drive_opts *o, int c, char *arg)
+{
+	uint64_t v = 0;
+
+	switch (c) {
+	case 'a': o->conn.addr = arg; return 0;
+	case 'n': o->conn.subnqn = arg; return 0;
+	case OPT_HOSTNQN: o->conn.hostnqn = arg; return 0;
+	case OPT_DHCHAP_SECRET: o->conn.dhchap_secret = arg; return 0;
+	case OPT_DHCHAP_CTRL_SECRET: o->conn.dhchap_ctrl_secret = arg; return 0;
+	case OPT_DIGEST: o->conn.hdgst = o->conn.ddgst = true; return 0;
+	case OPT_DEVICE: o->conn.transport = "linux"; o->conn.device = arg; return 0;
+	case OPT_JSON: o->json = true; return 0;
+	case OPT_FUA: o->fua = true; return 0;
+	case 'i': o->in = arg; return 0;
+	case 'O': o->out = arg; return 0;
+	case OPT_NAME: o->name = arg; return 0;
+	case OPT_SEQUENTIAL: o->sequential = true; return 0;
+	case OPT_COMBINE:
+		if (!strcmp(arg, "sum"))
+			o->combine = CSD_STREAM_SUM;
+		else if (!strcmp(arg, "min"))
+			o->combine = CSD_STREAM_MIN;
+		else if (!strcmp(arg, "max"))
+			o->combine = CSD_STREAM_MAX;
+		else
+			return bad_value("combine", arg);
+		return 0;
+	case OPT_RANGE:
+		return parse_range(o, arg) ? -1 : 0;
+	}
+	if (csd_parse_size(arg, &v)) {
+		const char *name = "?";
+
+		for (const struct option *lo = drive_longopts; lo->name; lo++)
+			if (lo->val == c)
+				name = lo->name;
+		return bad_value(name, arg);
+	}
+	switch (c) {
+	case 'p': if (v > 65535) return bad_value("port", arg); o->conn.port = (uint16_t)v; break;
+	case 'q': if (!v || v > 64) return bad_value("queues", arg); o->conn.nr_io_queues = (unsigned)v; break;
+	case 's': if (v > 0xffff) return bad_value("slot", arg); o->slot = (int64_t)v; break;
+	case 'l': o->slba = v; o->have_slba = true; break;
+	case 'c': if (!v) return bad_value("blocks", arg); o->blocks = v; break;
+	case 'o': o->offset = v; o->have_offset = true; break;
+	case 'L': if (!v || v > UINT32_MAX) return bad_value("length", arg); o->len = v; break;
+	case 'N': o->nsid = (int64_t)v; break;
+	case OPT_P1: o->p1 = v; break;
+	case OPT_P2: o->p2 = v; break;
+	case OPT_RSID: if (!v || v > 0xffff) return bad_value("rsid", arg); o->rsid = (int64_t)v; break;
+	case OPT_LID: if (v > 255) return bad_value("lid", arg); o->lid = (uint8_t)v; break;
+	case OPT_LSP: if (v > 127) return bad_value("lsp", arg); o->lsp = (uint8_t)v; break;
+	case OPT_CSI: if (v > 255) return bad_value("csi", arg); o->csi = (uint8_t)v; break;
+	case OPT_WINDOW: o->window = v; break;
+	case OPT_OVERLAP: o->overlap = v; break;
+	case OPT_DST: o->dst = v; break;
+	case OPT_TIMEOUT:
+	case OPT_CONNECT_TIMEOUT:
+		if (!v || v >= UINT32_MAX)
+			return bad_value(c == OPT_TIMEOUT ? "timeout" : "connect-timeout", arg);
+		if (c == OPT_TIMEOUT)
+			o->conn.timeout_ms = (uint32_t)v;
+		else
+			o->conn.connect_timeout_ms = (uint32_t)v;
+		break;
+	}
+	return 0;
+}
+
+/*
+ * The drive named once, as nvme-cli keeps its host's identity in /etc/nvme: connection
+ * options as "name value" lines (names as the long options; # comments) in $CSD_CONFIG, else
+ * $XDG_CONFIG_HOME/csd/config (~/.config/csd/config), else /etc/csd/config. Options on the
+ * command line override them. Only the connection's options may be there.
+ */
+static const char *config_path(char *buf, size_t size)
+{
+	const char *env = getenv("CSD_CONFIG"), *xdg = getenv("XDG_CONFIG_HOME");
+	const char *home = getenv("HOME");
+
+	if (env)
+		return *env ? env : NULL;	/* CSD_CONFIG= : none at all */
+	if (xdg && *xdg)
+		snprintf(buf, size, "%s/csd/config", xdg);
+	else if (home && *home)
+		snprintf(buf, size, "%s/.config/csd/config", home);
+	else
+		buf[0] = '\0';
+	if (buf[0] && access(buf, F_OK) == 0)
+		return buf;
+	return access("/etc/csd/config", F_OK) == 0 ? "/etc/csd/config" : NULL;
+}
+
+static int read_config(struct drive_opts *o)
+{
+	static const char *const allowed[] = { "addr", "port", "nqn", "hostnqn", "dhchap-secret",
+					      "dhchap-ctrl-secret", "queues", "digest", "timeout",
+					      "connect-timeout", "device", NULL };
+	static char values[16][512];	/* the options keep pointers into them */
+	char pathbuf[512], line[640];
+	const char *path = config_path(pathbuf, sizeof(pathbuf));
+	unsigned used = 0, lineno = 0;
+	FILE *f;
+
+	if (!path)
+		return 0;
+	if (!(f = fopen(path, "r"))) {
+		fprintf(stderr, "csd: %s: %s\n", path, strerror(errno));
+		return -1;
+	}
+	while (fgets(line, sizeof(line), f)) {
+		char *name = line, *value, *end;
+		const struct option *lo = NULL;
+		bool ok = false;
+
+		lineno++;
+		name += strspn(name, " \t");
+		end = name + strcspn(name, "#\r\n");
+		*end = '\0';
+		while (end > name && (end[-1] == ' ' || end[-1] == '\t'))
+			*--end = '\0';
+		if (!*name)
+			continue;
+		value = name + strcspn(name, " \t");
+		if (*value)
+			*value++ = '\0';
+		value += strspn(value, " \t");
+		for (unsigned i = 0; allowed[i]; i++)
+			ok |= !strcmp(name, allowed[i]);
+		for (const struct option *it = drive_longopts; ok && it->name; it++)
+			if (!strcmp(it->name, name))
+				lo = it;
+		if (!lo || (lo->has_arg == required_argument) != (*value != '\0') ||
+		    used == sizeof(values) / sizeof(values[0])) {
+			fprintf(stderr, "csd: %s:%u: '%s': expected one of addr, port, nqn, hostnqn, "
+				"dhchap-secret, dhchap-ctrl-secret, queues, timeout, connect-timeout, "
+				"device (each with a value) or digest\n", path, lineno, name);
+			fclose(f);
+			return -1;
+		}
+		snprintf(values[used], sizeof(values[used]), "%s", value);
+		if (!strncmp(name, "dhchap", 6)) {
+			struct stat st;
+
+			if (!fstat(fileno(f), &st) && (st.st_mode & 0044))
+				fprintf(stderr, "csd: warning: %s holds a DH-HMAC-CHAP secret and others "
+					"may read it (chmod 600 %s)\n", path, path);
+		}
+		if (apply_opt(o, lo->val, *value ? values[used] : NULL)) {
+			fprintf(stderr, "csd: (in %s:%u)\n", path, lineno);
+			fclose(f);
+			return -1;
+		}
+		used++;
+	}
+	fclose(f);
+	return 0;
+}
+
 /* Parse argv; returns the index of the first positional argument, or -1 (message printed). */
 static int parse(int argc, char **argv, struct drive_opts *o, const char *usage)
 {
@@ -124,82 +287,22 @@ static int parse(int argc, char **argv, struct drive_opts *o, const char *usage)
 	o->slot = o->rsid = o->nsid = -1;
 	optind = 1;
 	while ((c = getopt_long(argc, argv, "a:p:n:q:s:l:c:o:L:i:O:N:h", drive_longopts, NULL)) != -1) {
-		uint64_t v = 0;
-
-		switch (c) {
-		case 'a': o->conn.addr = optarg; break;
-		case 'n': o->conn.subnqn = optarg; break;
-		case OPT_HOSTNQN: o->conn.hostnqn = optarg; break;
-		case OPT_DHCHAP_SECRET: o->conn.dhchap_secret = optarg; break;
-		case OPT_DHCHAP_CTRL_SECRET: o->conn.dhchap_ctrl_secret = optarg; break;
-		case OPT_DIGEST: o->conn.hdgst = o->conn.ddgst = true; break;
-		case OPT_DEVICE: o->conn.transport = "linux"; o->conn.device = optarg; break;
-		case OPT_JSON: o->json = true; break;
-		case OPT_FUA: o->fua = true; break;
-		case 'i': o->in = optarg; break;
-		case 'O': o->out = optarg; break;
-		case OPT_NAME: o->name = optarg; break;
-		case OPT_SEQUENTIAL: o->sequential = true; break;
-		case OPT_COMBINE:
-			if (!strcmp(optarg, "sum"))
-				o->combine = CSD_STREAM_SUM;
-			else if (!strcmp(optarg, "min"))
-				o->combine = CSD_STREAM_MIN;
-			else if (!strcmp(optarg, "max"))
-				o->combine = CSD_STREAM_MAX;
-			else
-				return bad_value("combine", optarg);
-			break;
-		case OPT_RANGE:
-			if (parse_range(o, optarg))
-				return -1;
-			break;
-		case 'h':
+		if (c == 'h') {
 			printf("%s%s", usage, connection_help);
 			exit(0);
-		case '?':
+		}
+		if (c == '?') {
 			fprintf(stderr, "%s%s", usage, connection_help);
 			return -1;
-		default:
-			if (csd_parse_size(optarg, &v)) {
-				const char *name = "?";
-
-				for (const struct option *lo = drive_longopts; lo->name; lo++)
-					if (lo->val == c)
-						name = lo->name;
-				return bad_value(name, optarg);
-			}
-			switch (c) {
-			case 'p': if (v > 65535) return bad_value("port", optarg); o->conn.port = (uint16_t)v; break;
-			case 'q': if (!v || v > 64) return bad_value("queues", optarg); o->conn.nr_io_queues = (unsigned)v; break;
-			case 's': if (v > 0xffff) return bad_value("slot", optarg); o->slot = (int64_t)v; break;
-			case 'l': o->slba = v; o->have_slba = true; break;
-			case 'c': if (!v) return bad_value("blocks", optarg); o->blocks = v; break;
-			case 'o': o->offset = v; o->have_offset = true; break;
-			case 'L': if (!v || v > UINT32_MAX) return bad_value("length", optarg); o->len = v; break;
-			case 'N': o->nsid = (int64_t)v; break;
-			case OPT_P1: o->p1 = v; break;
-			case OPT_P2: o->p2 = v; break;
-			case OPT_RSID: if (!v || v > 0xffff) return bad_value("rsid", optarg); o->rsid = (int64_t)v; break;
-			case OPT_LID: if (v > 255) return bad_value("lid", optarg); o->lid = (uint8_t)v; break;
-			case OPT_LSP: if (v > 127) return bad_value("lsp", optarg); o->lsp = (uint8_t)v; break;
-			case OPT_CSI: if (v > 255) return bad_value("csi", optarg); o->csi = (uint8_t)v; break;
-			case OPT_WINDOW: o->window = v; break;
-			case OPT_OVERLAP: o->overlap = v; break;
-			case OPT_DST: o->dst = v; break;
-			case OPT_TIMEOUT:
-			case OPT_CONNECT_TIMEOUT:
-				if (!v || v >= UINT32_MAX)
-					return bad_value(c == OPT_TIMEOUT ? "timeout" : "connect-timeout",
-							 optarg);
-				if (c == OPT_TIMEOUT)
-					o->conn.timeout_ms = (uint32_t)v;
-				else
-					o->conn.connect_timeout_ms = (uint32_t)v;
-				break;
-			}
 		}
 	}
+	/* the configuration first, then the command line over it */
+	if (read_config(o))
+		return -1;
+	optind = 0;	/* glibc: scan again from the start */
+	while ((c = getopt_long(argc, argv, "a:p:n:q:s:l:c:o:L:i:O:N:h", drive_longopts, NULL)) != -1)
+		if (apply_opt(o, c, optarg))
+			return -1;
 	return optind;
 }
 
