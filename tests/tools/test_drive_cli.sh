@@ -43,6 +43,22 @@ check "offload: load, activate, copy, execute, stream: the generator's count" of
 # numbers in hex as nvme-cli takes them: the vendor stats page (768 bytes, version 1 first)
 check "log --lid 0xc0 --length 0x300: the stats page" bash -c \
 	"'$csd' log $P --lid 0xc0 --length 0x300 | head -1 | grep -q '^0*: 01 00 00 00'"
+# decoded log pages, as nvme-cli's smart-log and error-log print them, and in JSON
+smart() {	# smart FIELD: a field of the decoded SMART log, from its JSON
+	"$csd" log $P --lid 2 --json | python3 -c "import json, sys; print(json.load(sys.stdin)['$1'])"
+}
+check "SMART log decoded: the 2 MiB written are at least 5 data units of 512,000 bytes" bash -c \
+	"[ \"\$('$csd' log $P --lid 2 | sed -n 's/^data_units_written *\([0-9]*\) .*/\1/p')\" -ge 5 ]"
+errors_before=$(smart num_err_log_entries)
+"$csd" read $P --slba 999999999 --blocks 1 -O /dev/null 2>/dev/null
+check "SMART log: a failed command is one more error log entry ($errors_before before)" \
+	[ "$(smart num_err_log_entries)" = $((errors_before + 1)) ]
+check "error log of a new controller: none, in text and JSON" bash -c \
+	"'$csd' log $P --lid 1 | grep -q '^no errors logged$' &&
+	 [ \"\$('$csd' log $P --lid 1 --json)\" = '{\"errors\": []}' ]"
+check "log --raw: the bytes; a SMART length too short to decode: refused, said so" bash -c \
+	"'$csd' log $P --lid 2 --raw | head -1 | grep -q '^000000: ' &&
+	 ! '$csd' log $P --lid 2 --length 8 2>'$tmp/why' && grep -q 'too short to decode' '$tmp/why'"
 # errors that say what to do next, and name what was wrong
 check "load into an active slot: Program In Use, and to deactivate it first" bash -c \
 	"! '$csd' program load $P -s 2 '$prog' 2>'$tmp/why' && grep -q 'Program In Use' '$tmp/why' &&

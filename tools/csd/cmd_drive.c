@@ -27,7 +27,7 @@ struct drive_opts {
 	int64_t slot, rsid, nsid;
 	uint64_t slba, blocks, offset, len, dst, p1, p2, window, overlap;
 	const char *in, *out, *name;
-	bool fua, have_slba, have_offset, sequential;
+	bool fua, have_slba, have_offset, sequential, raw;
 	unsigned combine;		/* CSD_STREAM_SUM, _MIN, _MAX */
 	struct csd_mem_range ranges[16];
 	unsigned nranges;
@@ -38,7 +38,7 @@ enum {
 	OPT_JSON = 1000, OPT_DEVICE, OPT_DIGEST, OPT_P1, OPT_P2, OPT_RANGE, OPT_RSID, OPT_FUA,
 	OPT_LID, OPT_LSP, OPT_CSI, OPT_WINDOW, OPT_OVERLAP, OPT_DST, OPT_HOSTNQN, OPT_NAME,
 	OPT_DHCHAP_SECRET, OPT_DHCHAP_CTRL_SECRET, OPT_TIMEOUT, OPT_CONNECT_TIMEOUT, OPT_COMBINE,
-	OPT_SEQUENTIAL,
+	OPT_SEQUENTIAL, OPT_RAW,
 };
 
 static const struct option drive_longopts[] = {
@@ -76,6 +76,7 @@ static const struct option drive_longopts[] = {
 	{ "name", required_argument, NULL, OPT_NAME },
 	{ "combine", required_argument, NULL, OPT_COMBINE },
 	{ "sequential", no_argument, NULL, OPT_SEQUENTIAL },
+	{ "raw", no_argument, NULL, OPT_RAW },
 	{ "help", no_argument, NULL, 'h' },
 	{ NULL, 0, NULL, 0 },
 };
@@ -135,6 +136,7 @@ static int apply_opt(struct drive_opts *o, int c, char *arg)
 	case 'O': o->out = arg; return 0;
 	case OPT_NAME: o->name = arg; return 0;
 	case OPT_SEQUENTIAL: o->sequential = true; return 0;
+	case OPT_RAW: o->raw = true; return 0;
 	case OPT_COMBINE:
 		if (!strcmp(arg, "sum"))
 			o->combine = CSD_STREAM_SUM;
@@ -964,27 +966,46 @@ int cmd_mem(int argc, char **argv)
 
 int cmd_log(int argc, char **argv)
 {
+	const char *usage =
+		"usage: csd log --lid N [--lsp N] [--csi N] [--length BYTES] [--raw] [--json]\n"
+		"  Error Information (01h) and SMART / Health (02h) decoded (--raw: hex);\n"
+		"  other pages in hex, --length needed (csd stats decodes C0h and C2h)\n";
 	struct drive_opts o;
 	struct csd_dev *dev;
 	uint8_t *buf;
+	bool decode;
 	int ret;
 
-	if (parse(argc, argv, &o, "usage: csd log --lid N [--lsp N] [--csi N] --length BYTES\n") < 0)
+	if (parse(argc, argv, &o, usage) < 0)
 		return 2;
+	decode = !o.raw && (o.lid == NVME_LOG_LID_ERROR || o.lid == NVME_LOG_LID_SMART);
+	if (!o.len && o.lid == NVME_LOG_LID_SMART)
+		o.len = sizeof(struct nvme_smart_log);
+	else if (!o.len && o.lid == NVME_LOG_LID_ERROR)
+		o.len = 64 * sizeof(struct nvme_error_log_page);	/* the drive keeps 64 */
 	if (!o.len || o.len % 4 || o.len > (1u << 20)) {
-		fprintf(stderr, "csd: log needs --length, a multiple of 4 up to 1M\n");
+		fprintf(stderr, "csd: log --lid 0x%02x needs --length, a multiple of 4 up to 1M\n",
+			o.lid);
+		return 2;
+	}
+	if (decode && o.lid == NVME_LOG_LID_SMART && o.len < sizeof(struct nvme_smart_log)) {
+		fprintf(stderr, "csd: the SMART log is %zu bytes: --length %" PRIu64 " is too short "
+			"to decode (--raw for the bytes)\n", sizeof(struct nvme_smart_log), o.len);
 		return 2;
 	}
 	if (!(dev = open_drive(&o)))
 		return 2;
-	buf = malloc(o.len);
-	ret = report("get log page", csd_dev__get_log(dev, o.lid, o.lsp, o.csi, buf, (uint32_t)o.len));
-	for (uint64_t i = 0; !ret && i < o.len; i += 16) {
-		printf("%06" PRIx64 ":", i);
-		for (uint64_t k = i; k < i + 16 && k < o.len; k++)
-			printf(" %02x", buf[k]);
-		printf("\n");
-	}
+	buf = calloc(1, o.len);
+	ret = buf ? report("get log page", csd_dev__get_log(dev, o.lid, o.lsp, o.csi, buf,
+							      (uint32_t)o.len))
+		  : report("get log page", -ENOMEM);
+	if (!ret && decode && o.lid == NVME_LOG_LID_SMART)
+		print_smart_log((const struct nvme_smart_log *)buf, o.json);
+	else if (!ret && decode)
+		print_error_log((const struct nvme_error_log_page *)buf,
+				(unsigned)(o.len / sizeof(struct nvme_error_log_page)), o.json);
+	else if (!ret)
+		print_hex_log(buf, o.len, o.json);
 	free(buf);
 	csd_dev__disconnect(dev);
 	return ret;

@@ -3,6 +3,10 @@
 #ifndef CSD_COMMANDS_H
 #define CSD_COMMANDS_H
 
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
 int cmd_asm(int argc, char **argv);
 int cmd_disasm(int argc, char **argv);
 int cmd_verify(int argc, char **argv);
@@ -22,5 +26,13 @@ int cmd_log(int argc, char **argv);
 int cmd_stats(int argc, char **argv);
 int cmd_gen_dhchap_key(int argc, char **argv);
 int cmd_check_dhchap_key(int argc, char **argv);
+
+
+/* log_pages.c */
+struct nvme_smart_log;
+struct nvme_error_log_page;
+void print_smart_log(const struct nvme_smart_log *s, bool json);
+void print_error_log(const struct nvme_error_log_page *e, unsigned n, bool json);
+void print_hex_log(const uint8_t *buf, size_t len, bool json);
 
 #endif
