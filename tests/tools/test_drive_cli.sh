@@ -43,6 +43,26 @@ check "offload: load, activate, copy, execute, stream: the generator's count" of
 # numbers in hex as nvme-cli takes them: the vendor stats page (768 bytes, version 1 first)
 check "log --lid 0xc0 --length 0x300: the stats page" bash -c \
 	"'$csd' log $P --lid 0xc0 --length 0x300 | head -1 | grep -q '^0*: 01 00 00 00'"
+# --json on every command: what it moved, as an object
+jfield() {	# jfield EXPR: a value of the JSON object on stdin
+	python3 -c "import json, sys; d = json.load(sys.stdin); print($1)"
+}
+json_everywhere() {
+	head -c 8192 /dev/urandom >"$tmp/j8k" &&
+	[ "$("$csd" write $P --slba 8192 -i "$tmp/j8k" --json | jfield "d['wrote']['bytes']")" = 8192 ] &&
+	[ "$("$csd" read $P --slba 8192 --blocks 16 -O "$tmp/j8b" --json | jfield "d['read']['blocks']")" = 16 ] &&
+	cmp "$tmp/j8k" "$tmp/j8b" &&
+	[ "$("$csd" flush $P --json | jfield "d['flushed']")" = True ] &&
+	[ "$("$csd" mem write $P --offset 0 -i "$tmp/j8k" --json | jfield "d['write']['bytes']")" = 8192 ] &&
+	[ "$("$csd" mem copy $P --dst 8192 --slba 8192 --blocks 16 --json | jfield "d['copy']['bytes']")" = 8192 ] &&
+	[ "$("$csd" mem read $P --offset 8192 --length 8192 -O "$tmp/j8m" --json | jfield "d['read']['offset']")" = 8192 ] &&
+	cmp "$tmp/j8k" "$tmp/j8m" &&
+	rsid=$("$csd" mrs create $P --range 0:4096 --json | jfield "d['rsid']") && [ "$rsid" -gt 0 ] &&
+	"$csd" mrs delete $P --rsid "$rsid" &&
+	! "$csd" read $P --slba 8192 --blocks 16 --json >/dev/null 2>"$tmp/why" &&
+	grep -q 'read --json needs -O FILE' "$tmp/why"
+}
+check "--json on write, read, flush, mem write/copy/read, mrs create (read without -O refused)" json_everywhere
 # decoded log pages, as nvme-cli's smart-log and error-log print them, and in JSON
 smart() {	# smart FIELD: a field of the decoded SMART log, from its JSON
 	"$csd" log $P --lid 2 --json | python3 -c "import json, sys; print(json.load(sys.stdin)['$1'])"

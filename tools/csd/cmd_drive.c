@@ -520,6 +520,22 @@ static void on_sigint(int sig)
 #define WRITE_CHUNK_BLOCKS	256
 #define WRITE_DEPTH		16
 
+/* What a read or write moved: a line on stderr, or with --json an object on stdout. */
+static void rw_summary(const struct drive_opts *o, const char *verb, uint64_t blocks,
+		       double bytes, double s)
+{
+	double rate = s > 0 ? bytes / 1e6 / s : 0.0;
+
+	if (o->json)
+		printf("{\"%s\": {\"blocks\": %" PRIu64 ", \"bytes\": %.0f, \"slba\": %" PRIu64
+		       ", \"seconds\": %.3f, \"mb_s\": %.1f}}\n", verb, blocks, bytes, o->slba, s,
+		       rate);
+	else
+		fprintf(stderr, "csd: %s %" PRIu64 " blocks (%.1f MiB) %s LBA %" PRIu64 " in %.2f s, "
+			"%.1f MB/s\n", verb, blocks, bytes / 1048576.0,
+			strcmp(verb, "read") ? "at" : "from", o->slba, s, rate);
+}
+
 /*
  * csd write: the file streamed from disk, WRITE_DEPTH chunks of 256 blocks in flight on I/O
  * queue 1, after checking that all of it fits (nothing is written otherwise). Ctrl-C stops
@@ -637,9 +653,7 @@ static int write_file(struct csd_dev *dev, const struct drive_opts *o, const str
 	} else if (!ret) {
 		double s = (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9;
 
-		fprintf(stderr, "csd: wrote %" PRIu64 " blocks (%.1f MiB) at LBA %" PRIu64 " in %.2f s, "
-			"%.1f MB/s\n", blocks, (double)st.st_size / 1048576.0, o->slba, s,
-			s > 0 ? (double)st.st_size / 1e6 / s : 0.0);
+		rw_summary(o, "wrote", blocks, (double)st.st_size, s);
 	}
 	free(bufs);
 	fclose(in);
@@ -665,6 +679,10 @@ int cmd_rw(int argc, char **argv)
 		return 2;
 	if (!o.have_slba || (is_write ? !o.in : !o.blocks)) {
 		fprintf(stderr, "csd: %s needs --slba and %s\n", argv[0], is_write ? "-i FILE" : "--blocks");
+		return 2;
+	}
+	if (!is_write && o.json && !o.out) {
+		fprintf(stderr, "csd: read --json needs -O FILE: without it the data goes to stdout\n");
 		return 2;
 	}
 	if (!(dev = open_drive(&o)))
@@ -700,9 +718,7 @@ int cmd_rw(int argc, char **argv)
 
 		clock_gettime(CLOCK_MONOTONIC, &t1);
 		s = (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9;
-		fprintf(stderr, "csd: read %" PRIu64 " blocks (%.1f MiB) from LBA %" PRIu64 " in "
-			"%.2f s, %.1f MB/s\n", o.blocks, bytes / 1048576.0, o.slba, s,
-			s > 0 ? bytes / 1e6 / s : 0.0);
+		rw_summary(&o, "read", o.blocks, bytes, s);
 	}
 out:
 	free(buf);
@@ -865,7 +881,7 @@ int cmd_mrs(int argc, char **argv)
 		ret = ranges_in_memory(dev, &o);
 		if (!(ret = report("create range set",
 				   ret ? ret : csd_dev__mrs_create(dev, o.ranges, o.nranges, &rsid))))
-			printf("%u\n", rsid);
+			printf(o.json ? "{\"rsid\": %u}\n" : "%u\n", rsid);
 	} else if (!strcmp(sub, "delete") && o.rsid > 0) {
 		ret = report("delete range set", csd_dev__mrs_delete(dev, (uint16_t)o.rsid));
 	} else if (!strcmp(sub, "list")) {
@@ -889,7 +905,7 @@ int cmd_mrs(int argc, char **argv)
 }
 
 /* NVM blocks into SLM: in commands of at most 256 MiB, the drive's limit for one copy */
-static int mem_copy_blocks(struct csd_dev *dev, const struct drive_opts *o)
+static int mem_copy_blocks(struct csd_dev *dev, const struct drive_opts *o, uint64_t *bytes)
 {
 	struct csd_ns_info ns;
 	uint64_t per, blocks = o->blocks;
@@ -908,6 +924,7 @@ static int mem_copy_blocks(struct csd_dev *dev, const struct drive_opts *o)
 		ret = csd_dev__mem_copy_from_nvm(dev, o->dst + done * ns.lba_size, o->slba + done,
 						 (uint32_t)k);
 	}
+	*bytes = blocks * ns.lba_size;
 	return ret;
 }
 
@@ -915,12 +932,14 @@ int cmd_mem(int argc, char **argv)
 {
 	const char *usage = "usage: csd mem read --offset N --length N [-O FILE]\n"
 			    "       csd mem write --offset N -i FILE\n"
-			    "       csd mem copy --dst N (--slba LBA --blocks N | --range OFF:LEN)\n";
+			    "       csd mem copy --dst N (--slba LBA --blocks N | --range OFF:LEN)\n"
+			    "  [--json]: what moved, as an object\n";
 	const char *sub = argc > 1 ? argv[1] : "";
 	struct drive_opts o;
 	struct csd_dev *dev;
 	uint8_t *buf = NULL;
-	size_t len;
+	uint64_t copied = 0;
+	size_t len = 0;
 	int ret;
 
 	if (!strcmp(sub, "-h")) {
@@ -931,7 +950,11 @@ int cmd_mem(int argc, char **argv)
 		return 2;
 	if (!(dev = open_drive(&o)))
 		return 2;
-	if (!strcmp(sub, "read") && o.have_offset && o.len) {
+	if (o.json && !strcmp(sub, "read") && !o.out) {
+		fprintf(stderr, "csd: mem read --json needs -O FILE: without it the data goes to "
+			"stdout\n");
+		ret = 2;
+	} else if (!strcmp(sub, "read") && o.have_offset && o.len) {
 		FILE *out = o.out ? fopen(o.out, "wb") : stdout;
 
 		buf = malloc(o.len);
@@ -953,12 +976,17 @@ int cmd_mem(int argc, char **argv)
 		} else
 			ret = report("memory write", csd_dev__mem_write(dev, o.offset, buf, (uint32_t)len));
 	} else if (!strcmp(sub, "copy") && (o.have_slba || o.nranges == 1)) {
-		ret = report("memory copy", o.have_slba ? mem_copy_blocks(dev, &o)
+		ret = report("memory copy", o.have_slba ? mem_copy_blocks(dev, &o, &copied)
 			     : csd_dev__mem_copy(dev, o.dst, o.ranges[0].sb, o.ranges[0].len));
 	} else {
 		fprintf(stderr, "%s", usage);
 		ret = 2;
 	}
+	if (!ret && o.json)
+		printf("{\"%s\": {\"offset\": %" PRIu64 ", \"bytes\": %" PRIu64 "}}\n", sub,
+		       !strcmp(sub, "copy") ? o.dst : o.offset,
+		       !strcmp(sub, "read") ? o.len : !strcmp(sub, "write") ? (uint64_t)len :
+		       o.have_slba ? copied : o.ranges[0].len);
 	free(buf);
 	csd_dev__disconnect(dev);
 	return ret;
@@ -1073,6 +1101,8 @@ int cmd_flush(int argc, char **argv)
 	    !(dev = open_drive(&o)))
 		return 2;
 	ret = report("flush", csd_dev__flush(dev));
+	if (!ret && o.json)
+		printf("{\"flushed\": true}\n");
 	csd_dev__disconnect(dev);
 	return ret;
 }
