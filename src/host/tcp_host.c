@@ -471,6 +471,18 @@ static int fabrics_connect(struct tcp_host *h, uint16_t qid, char *err, size_t e
 	snprintf(d.subsysnqn, sizeof(d.subsysnqn), "%s", h->subnqn);
 	snprintf(d.hostnqn, sizeof(d.hostnqn), "%s", h->hostnqn);
 	ret = tcp_host_cmd(h, qid, &c, &d, sizeof(d), &cqe);
+	if (!ret && (cqe.status >> 1 & 0x7ff) == 0x182 && (cqe.dw0 >> 16 & 1) &&
+	    (cqe.dw0 & 0xffff) == offsetof(struct nvmf_connect_data, subsysnqn)) {
+		/* IATTR 1, IPO: the field of the Connect data the target refused */
+		snprintf(err, err_size, "no subsystem %s at this address (Connect Invalid "
+			 "Parameters on SUBNQN): csd discover lists the ones there", h->subnqn);
+		return -ENOENT;
+	}
+	if (!ret && (cqe.status >> 1 & 0x7ff) == 0x184) {
+		snprintf(err, err_size, "the target does not allow host %s (Connect Invalid Host): "
+			 "it is not on the target's allow list, or it has no secret there", h->hostnqn);
+		return -EACCES;
+	}
 	if (ret || cqe.status >> 1) {
 		snprintf(err, err_size, "Connect of queue %u refused: %s (status 0x%x, DW0 0x%x)",
 			 qid, ret ? strerror(-ret) : connect_status_name(cqe.status >> 1),

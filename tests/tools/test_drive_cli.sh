@@ -63,6 +63,15 @@ json_everywhere() {
 	grep -q 'read --json needs -O FILE' "$tmp/why"
 }
 check "--json on write, read, flush, mem write/copy/read, mrs create (read without -O refused)" json_everywhere
+# errors that say what was wrong: a subsystem that is not there, memory that does not fit
+check "a wrong subsystem NQN: named, and where to look" bash -c \
+	"! '$csd' id-ctrl $P -n nqn.2026-01.io.csdlab:nobody 2>'$tmp/why' &&
+	 grep -q 'no subsystem nqn.2026-01.io.csdlab:nobody at this address .*csd discover lists' '$tmp/why'"
+head -c 65M /dev/zero >"$tmp/z65"
+check "a memory write larger than the drive's memory: refused before anything moves, the size said" bash -c \
+	"! '$csd' mem write $P --offset 0 -i '$tmp/z65' 2>'$tmp/why' &&
+	 grep -q \"memory (SLM) is 67108864 bytes (64 MiB): 68157440 bytes at offset 0 do not fit; nothing moved\" '$tmp/why'"
+rm -f "$tmp/z65"
 # decoded log pages, as nvme-cli's smart-log and error-log print them, and in JSON
 smart() {	# smart FIELD: a field of the decoded SMART log, from its JSON
 	"$csd" log $P --lid 2 --json | python3 -c "import json, sys; print(json.load(sys.stdin)['$1'])"
@@ -179,7 +188,7 @@ check "dhchap: no secret is refused, and said so" bash -c \
 	"! '$csd' id-ctrl $A 2>'$tmp/why' && grep -q 'requires authentication (DH-HMAC-CHAP)' '$tmp/why'"
 check "dhchap: a host not in the keys file may not connect" bash -c \
 	"! '$csd' id-ctrl -p $port --dhchap-secret '$key' 2>'$tmp/why' &&
-	 grep -q 'Connect of queue 0 refused' '$tmp/why'"
+	 grep -q 'the target does not allow host .* (Connect Invalid Host)' '$tmp/why'"
 check "dhchap: the target logged the failure" grep -q 'authentication of .* failed' "$tmp/target.$starts.err"
 # SIGHUP: the keys file read again, a new secret replaces the old; a broken file changes nothing
 new=$("$csd" gen-dhchap-key -m 1 -n $hostnqn)

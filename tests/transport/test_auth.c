@@ -237,8 +237,9 @@ static void test_wrong_and_missing_secrets_are_refused(void **state)
 		{ HOSTNQN, NULL, NULL, "requires authentication", -EACCES },
 		{ HOSTNQN, host_secret, wrong_secret, "did not prove it holds the controller secret",
 		  -EACCES },
-		{ "nqn.2014-08.org.nvmexpress:uuid:someone-else", host_secret, NULL, "status 0x4184",
-		  -ECONNREFUSED },
+		{ "nqn.2014-08.org.nvmexpress:uuid:someone-else", host_secret, NULL,
+		  "does not allow host nqn.2014-08.org.nvmexpress:uuid:someone-else (Connect Invalid Host)",
+		  -EACCES },
 		{ HOSTNQN, "DHHC-1:01:short:", NULL, "host secret: DHHC-1 secret", -EINVAL },
 	};
 	struct tcp_host *h;
@@ -315,7 +316,7 @@ static void test_secrets_replaced_at_run_time(void **state)
 	assert_int_equal(csd_tcp_target_set_host_secrets(srv.target, &other, 1, err, sizeof(err)),
 			 0);
 	assert_int_equal(connect_host(HOSTNQN, wrong_secret, NULL, &h, err, sizeof(err)),
-			 -ECONNREFUSED);
+			 -EACCES);
 	use(before);
 	tcp_host_disconnect(before);
 	server_stop();

@@ -228,6 +228,40 @@ static void test_discovery(void **state)
 	tcp_host_disconnect(h);
 }
 
+/*
+ * Connect Invalid Parameters says which field, as Linux's nvmet does: IATTR in DW0 bit 16
+ * (1: the Connect data), the byte offset (IPO) in bits 15:0. The host turns it into words.
+ */
+static void test_connect_invalid_parameters_say_where(void **state)
+{
+	struct nvmf_connect_data d = { .cntlid = 0xffff };
+	struct csd_nvme_sqe connect = { .opcode = nvme_admin_fabrics,
+					.nsid = nvme_fabrics_type_connect, .cdw11 = 31 };
+	struct tcp_host_opts o = { .port = srv.port, .subnqn = "nqn.2026-01.io.csdlab:nobody" };
+	struct csd_nvme_cqe cqe;
+	struct tcp_host *h;
+	char err[256];
+	int fd = raw_connect();
+
+	(void)state;
+	send_icreq(fd, 0);
+	snprintf(d.subsysnqn, sizeof(d.subsysnqn), "nqn.2026-01.io.csdlab:nobody");
+	snprintf(d.hostnqn, sizeof(d.hostnqn), "nqn.2014-08.org.nvmexpress:uuid:where");
+	cqe = raw_cmd(fd, &connect, &d, sizeof(d));
+	assert_int_equal(cqe.status >> 1 & 0x7ff, 0x182);
+	assert_int_equal(cqe.dw0, 1u << 16 | offsetof(struct nvmf_connect_data, subsysnqn));
+	/* SQSIZE 0 is in the command (IATTR 0), at byte 44 */
+	snprintf(d.subsysnqn, sizeof(d.subsysnqn), "nqn.2026-01.io.csdlab:drive0");
+	connect.cdw11 = 0;
+	cqe = raw_cmd(fd, &connect, &d, sizeof(d));
+	assert_int_equal(cqe.status >> 1 & 0x7ff, 0x182);
+	assert_int_equal(cqe.dw0, 44);
+	close(fd);
+	assert_int_not_equal(tcp_host_connect(&o, &h, err, sizeof(err)), 0);
+	if (!strstr(err, "no subsystem nqn.2026-01.io.csdlab:nobody at this address"))
+		fail_msg("the refusal: %s", err);
+}
+
 /* Issue 17: hosts without a host NQN would all share one identity (programs, SLM): refused. */
 static void test_empty_host_nqn_refused(void **state)
 {
@@ -778,6 +812,7 @@ int main(void)
 		cmocka_unit_test(test_queue_depth),
 		cmocka_unit_test(test_offload_over_the_link),
 		cmocka_unit_test(test_discovery),
+		cmocka_unit_test(test_connect_invalid_parameters_say_where),
 		cmocka_unit_test(test_empty_host_nqn_refused),
 		cmocka_unit_test(test_short_last_h2c_data),
 		cmocka_unit_test(test_malformed_pdus),

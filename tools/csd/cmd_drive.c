@@ -904,6 +904,32 @@ int cmd_mrs(int argc, char **argv)
 	return ret;
 }
 
+/*
+ * A memory read, write or copy must fit the host's SLM: said before anything moves, with the
+ * size there is (the drive itself would only say Data SGL Length Invalid or LBA Out of Range).
+ */
+static int slm_fits(struct csd_dev *dev, const struct drive_opts *o, const char *sub)
+{
+	struct csd_ns_info ns;
+	uint64_t at = !strcmp(sub, "copy") ? o->dst : o->offset, len;
+	struct stat st;
+
+	if (!strcmp(sub, "read"))
+		len = o->len;
+	else if (!strcmp(sub, "write"))
+		len = o->in && !stat(o->in, &st) ? (uint64_t)st.st_size : 0;
+	else if (!strcmp(sub, "copy") && o->nranges == 1)
+		len = o->ranges[0].len;
+	else
+		return 0;	/* NVM blocks: the drive's namespace size decides; usage otherwise */
+	if (csd_dev__find_ns(dev, CSD_CSI_SLM, &ns) || (at <= ns.size && len <= ns.size - at))
+		return 0;
+	fprintf(stderr, "csd: the drive's memory (SLM) is %" PRIu64 " bytes (%.0f MiB): %" PRIu64
+		" bytes at offset %" PRIu64 " do not fit; nothing moved (csd-target --slm-size "
+		"sets it)\n", ns.size, (double)ns.size / 1048576.0, len, at);
+	return 1;
+}
+
 /* NVM blocks into SLM: in commands of at most 256 MiB, the drive's limit for one copy */
 static int mem_copy_blocks(struct csd_dev *dev, const struct drive_opts *o, uint64_t *bytes)
 {
@@ -950,7 +976,9 @@ int cmd_mem(int argc, char **argv)
 		return 2;
 	if (!(dev = open_drive(&o)))
 		return 2;
-	if (o.json && !strcmp(sub, "read") && !o.out) {
+	if ((ret = slm_fits(dev, &o, sub)))
+		;	/* said why */
+	else if (o.json && !strcmp(sub, "read") && !o.out) {
 		fprintf(stderr, "csd: mem read --json needs -O FILE: without it the data goes to "
 			"stdout\n");
 		ret = 2;

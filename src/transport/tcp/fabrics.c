@@ -17,11 +17,15 @@
 #define SC_INVALID_HOST		0x84
 #define SC_GEN(sc)	(CSD_NVME_STATUS(0, (sc)) | CSD_NVME_DNR)
 
-/* Connect Invalid Parameters: DW0 says which (IATTR: 1 = in the data) and where (IPO). */
+/*
+ * Connect Invalid Parameters: DW0 says where (IPO, bits 15:0, a byte offset) and in what
+ * (IATTR, bit 16: 1 = the Connect data, 0 = the command), as Linux's nvmet sets them (its
+ * IPO_IATTR_CONNECT_DATA) and its host decodes them. Before 2026-11-28 the two were swapped.
+ */
 static void invalid_param(struct tcp_cmd *c, bool in_data, uint16_t offset)
 {
 	tcp_cmd_status(c, SC_CONNECT(SC_INVALID_PARAM));
-	c->req.rsp.dw0 = (in_data ? 1u : 0u) | ((uint32_t)offset << 16);
+	c->req.rsp.dw0 = (in_data ? 1u << 16 : 0u) | offset;
 }
 
 static bool host_allowed(const struct tcp_target *t, const char *hostnqn)
