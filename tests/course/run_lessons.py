@@ -6,12 +6,17 @@ when not root. TAP output, one line per block.
 
 The blocks run in a scratch directory where build/ points at the build being tested (and
 course/, programs/, kernel/ at the sources), so the lessons can say build/tools/csd as from
-the repository's root, whatever the build directory is called.
+the repository's root, whatever the build directory is called. The lessons' fixed ports
+(4520-4529) and /tmp/lessonN directories, which a reader types, are replaced in the blocks
+and their expected output by free ports and directories in the scratch directory, so that the
+test runs beside a reader's course, another make check, or itself.
 """
 import glob
 import os
 import re
+import shutil
 import signal
+import socket
 import subprocess
 import sys
 import tempfile
@@ -57,6 +62,26 @@ def check_output(out, expected):
     return None
 
 
+LESSON_PORT = re.compile(r"\b(452[0-9])\b")
+
+
+def free_ports(n):
+    """n ports nothing listens on now (the kernel's choice for port 0)."""
+    socks = [socket.socket() for _ in range(n)]
+    for s in socks:
+        s.bind(("127.0.0.1", 0))
+    ports = [s.getsockname()[1] for s in socks]
+    for s in socks:
+        s.close()
+    return ports
+
+
+def localize(text, ports, scratch):
+    """The lesson's ports and /tmp/lessonN directories, as this run has them."""
+    text = LESSON_PORT.sub(lambda m: str(ports[int(m.group(1)) - 4520]), text)
+    return text.replace("/tmp/lesson", os.path.join(scratch, "tmp", "lesson"))
+
+
 def cleanup(lesson_dir):
     for pidfile in glob.glob(os.path.join(lesson_dir, "*.pid")):
         try:
@@ -71,12 +96,16 @@ def main():
     os.symlink(os.path.abspath(build), os.path.join(scratch, "build"))
     for d in ("course", "programs", "kernel"):
         os.symlink(os.path.join(os.path.abspath(source), d), os.path.join(scratch, d))
+    os.mkdir(os.path.join(scratch, "tmp"))
+    ports = free_ports(10)
     n = failed = 0
     root = os.geteuid() == 0
     for lesson in sorted(glob.glob(os.path.join(source, "course", "[0-9]*.md"))):
         name = os.path.basename(lesson)
-        tmp = "/tmp/lesson" + str(int(name[:2]))
+        tmp = os.path.join(scratch, "tmp", "lesson" + str(int(name[:2])))
         for k, (info, body, expected) in enumerate(blocks(lesson), 1):
+            body = localize(body, ports, scratch)
+            expected = localize(expected, ports, scratch) if expected else expected
             n += 1
             what = f"{name} block {k}"
             if "root" in info.split() and not root:
@@ -100,6 +129,7 @@ def main():
                 print(f"# {line}")
         cleanup(tmp)
     print(f"1..{n}")
+    shutil.rmtree(scratch, ignore_errors=True)
     return 1 if failed else 0
 
 
