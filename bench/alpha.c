@@ -56,6 +56,7 @@
 
 #define CHUNK		(1u << 20)	/* one NVMe command's data (MDTS) */
 #define LBA		512u
+#define MAX_REPEAT	20
 #define PIND		2
 
 extern char **environ;
@@ -68,6 +69,7 @@ struct opts {
 	const char *out, *target, *program, *grep_program;
 	const char *engine;		/* passed to csd-target --engine; NULL: its default */
 	uint64_t engines;		/* engine threads of the drive */
+	uint64_t repeat;		/* rounds of the queries */
 	bool quiet;
 };
 
@@ -82,6 +84,8 @@ struct query {
 	double seconds;
 	uint64_t moved_inside, insns;
 	uint64_t bytes;				/* read (the transfer check) */
+	double seconds_min, seconds_max;	/* of the --repeat runs (seconds: the median) */
+	unsigned runs;
 };
 
 /* `grep Alpha`, line by line across chunks: matching lines counted, summed and hashed. */
@@ -743,6 +747,10 @@ static void print_table(const struct opts *o, const struct query *qs, int n,
 	human(b, sizeof(b), (double)setup->host_in);
 	printf("%-26s %12s %14s %14s %9" PRIu64 "\n", "setup (load + activate)", "", a, b,
 	       setup->commands);
+	if (o->repeat > 1)
+		printf("\ntimes: the median of %" PRIu64 " rounds of the queries (fastest and slowest "
+		       "in the JSON and the chart); counts, bytes and commands: each round's\n",
+		       o->repeat);
 	printf("\nbytes on the link are counted at both ends of the socket and agree; inside the "
 	       "drive:\n");
 	for (int i = 1; i < n; i++) {
@@ -786,46 +794,99 @@ static void write_json(FILE *f, const struct opts *o, const struct query *qs, in
 		fprintf(f, "    {\"name\": \"%s\", \"count\": %" PRIu64 ", \"host_to_drive\": %" PRIu64
 			", \"drive_to_host\": %" PRIu64 ", \"target_received\": %" PRIu64
 			", \"target_sent\": %" PRIu64 ", \"commands\": %" PRIu64 ", \"seconds\": %.3f"
+			", \"seconds_min\": %.3f, \"seconds_max\": %.3f, \"runs\": %u"
 			", \"rate_mb_s\": %.1f, \"moved_inside\": %" PRIu64 ", \"instructions\": %"
 			PRIu64 "}%s\n", q->name, q->count, q->host_out, q->host_in, q->target_in,
-			q->target_out, q->commands, q->seconds, (double)o->size / 1e6 / q->seconds,
-			q->moved_inside, q->insns, i + 1 < n ? "," : "");
+			q->target_out, q->commands, q->seconds, q->seconds_min, q->seconds_max, q->runs,
+			(double)o->size / 1e6 / q->seconds, q->moved_inside, q->insns,
+			i + 1 < n ? "," : "");
 	}
 	fprintf(f, "  ]\n}\n");
 }
 
-static void chart(const char *base, const struct query *qs, int n)
+/*
+ * Two panels: bytes on the link per query (log: 112 bytes against a gibibyte) and time per
+ * query (linear, median of the rounds with the fastest and slowest as error bars), each bar
+ * with its value, and what was measured in the title.
+ */
+static void chart(const char *base, const struct query *qs, int n, const struct opts *o,
+		  const char *stamp)
 {
-	char path[640], cmd[1400];
+	char path[640], cmd[1400], size[32];
+	double top = 0;
 	FILE *f;
 
 	snprintf(path, sizeof(path), "%s.dat", base);
 	if (!(f = fopen(path, "w")))
 		return;
-	for (int i = 0; i < n; i++)
-		fprintf(f, "\"%s\" %" PRIu64 " %.3f\n", qs[i].label, qs[i].host_out + qs[i].host_in,
-			qs[i].seconds);
+	for (int i = 0; i < n; i++) {
+		char b[32];
+
+		human(b, sizeof(b), (double)(qs[i].host_out + qs[i].host_in));
+		/* x, label, bytes, bytes as text, median, min, max */
+		fprintf(f, "%d \"%s\" %" PRIu64 " \"%s\" %.3f %.3f %.3f\n", i, qs[i].label,
+			qs[i].host_out + qs[i].host_in, b, qs[i].seconds, qs[i].seconds_min,
+			qs[i].seconds_max);
+		top = qs[i].seconds_max > top ? qs[i].seconds_max : top;
+	}
 	fclose(f);
+	human(size, sizeof(size), (double)o->size);
 	snprintf(path, sizeof(path), "%s.gp", base);
 	if (!(f = fopen(path, "w")))
 		return;
 	fprintf(f,
-		"set style data histograms\nset style fill solid 0.8\nset boxwidth 0.8\n"
-		"set logscale y\nset grid ytics\nset key off\nset xtics noenhanced\n"
-		"set yrange [10:*]\n"
+		"set termoption noenhanced\nset style fill solid 0.8 border -1\nset boxwidth 0.7\n"
+		"set grid ytics\nset key off\nset xrange [-0.6:%d.6]\n"
+		"set xtics rotate by -20 left font \",9\"\n"
 		"do for [t in \"png svg\"] {\n"
-		"  if (t eq \"png\") { set terminal png size 1100,450 } else { set terminal svg size 1100,450 }\n"
+		"  if (t eq \"png\") { set terminal png size 1200,520 } else { set terminal svg size 1200,520 }\n"
 		"  set output sprintf(\"%s.%%s\", t)\n"
-		"  set multiplot layout 1,2 title \"Counting Alpha: bytes on the link and time per query\"\n"
-		"  set ylabel \"bytes on the link (log)\"\n"
-		"  plot \"%s.dat\" using 2:xtic(1) lc rgb \"#3366cc\"\n"
-		"  set ylabel \"seconds (log)\"\n  set yrange [0.001:*]\n"
-		"  plot \"%s.dat\" using 3:xtic(1) lc rgb \"#dc3912\"\n"
-		"  unset multiplot\n}\n", base, base, base);
+		"  set multiplot layout 1,2 title \"Counting Alpha in %s of text over loopback NVMe/TCP (%s link, "
+		"%s engine, %" PRIu64 " engine thread%s, %" PRIu64 " queues x %" PRIu64 "): median of %" PRIu64
+		" rounds, %s\" font \",10\"\n"
+		"  set logscale y\n  set yrange [10:*]\n  set ylabel \"bytes on the link (log)\"\n"
+		"  plot \"%s.dat\" using 1:3:xtic(2) with boxes lc rgb \"#3366cc\", "
+		"\"\" using 1:($3 * 2):4 with labels font \",8\"\n"
+		"  unset logscale y\n  set yrange [0:%.3f]\n  set ylabel \"seconds\"\n"
+		"  plot \"%s.dat\" using 1:5:xtic(2) with boxes lc rgb \"#dc3912\", "
+		"\"\" using 1:5:6:7 with yerrorbars lc rgb \"#333333\" pt 0, "
+		"\"\" using 1:($7 + %.3f):(sprintf(\"%%.2f s\", $5)) with labels font \",8\"\n"
+		"  unset multiplot\n}\n",
+		n - 1, base, size, o->link_name ? o->link_name : "unshaped",
+		o->engine ? o->engine : "JIT", o->engines, o->engines == 1 ? "" : "s", o->queues,
+		o->depth, o->repeat, stamp, base, top * 1.15 + 0.01, base, top * 0.04 + 0.001);
 	fclose(f);
 	snprintf(cmd, sizeof(cmd), "gnuplot '%s' 2>/dev/null", path);
 	if (system(cmd) != 0)
 		fprintf(stderr, "alpha: gnuplot failed or is missing: no chart\n");
+}
+
+/* Both programs into the drive (Load Program in 8 KiB chunks, then activation). */
+static void load_programs(struct csd_dev *dev, const struct opts *o, struct query *setup)
+{
+	const char *progs[2] = { o->program, o->grep_program };
+
+	for (int k = 0; k < 2; k++) {
+		struct stat st;
+		int ret;
+
+		if (stat(progs[k], &st))
+			die(progs[k], -errno);
+		if ((ret = csd_dev__program_load_file(dev, (uint16_t)(PIND + k), progs[k], NULL)) ||
+		    (ret = csd_dev__program_activate(dev, (uint16_t)(PIND + k), true)))
+			die(progs[k], ret);
+		setup->commands += ((uint64_t)st.st_size + 8191) / 8192 + 1;
+	}
+}
+
+/* The median of n times as the query's, with the fastest and slowest beside it. */
+static void spread(struct query *q, double *t, unsigned n)
+{
+	qsort(t, n, sizeof(double), cmp_double);
+	q->seconds = t[n / 2];
+	q->seconds_min = t[0];
+	q->seconds_max = t[n - 1];
+	q->runs = n;
 }
 
 /* Named buses, in bytes per second of payload-capable bandwidth, or a number (500M). */
@@ -852,10 +913,11 @@ static void usage(FILE *f)
 	fprintf(f, "usage: alpha [--size 1G] [--seed 1] [--rate 5] [--queues 2] [--depth 16]\n"
 		   "             [--window 1M] [--out results/alpha] [--target csd-target|spdk]\n"
 		   "             [--program count_alpha.bpf.o] [--link pcie3x4|25gbe|10gbe|1gbe|BYTES/s]\n"
-		   "             [--direct] [--engine interp|jit] [--engines 2] [--quiet]\n"
+		   "             [--direct] [--engine interp|jit] [--engines 2] [--repeat 3] [--quiet]\n"
 		   "  --direct: generate the text straight into the backing file (no upload)\n"
 		   "  --engine: what runs the programs in the drive (default: the JIT)\n"
 		   "  --engines: the drive's engine threads (a stream runs on all that are idle)\n"
+		   "  --repeat: rounds of the queries; the median time is reported, with the spread\n"
 		   "  --target spdk: the drive inside SPDK's nvmf_tgt (csd-spdk-tgt; make spdk)\n");
 }
 
@@ -869,10 +931,11 @@ int main(int argc, char **argv)
 		{ "program", required_argument, NULL, 'p' }, { "quiet", no_argument, NULL, 'Q' },
 		{ "link", required_argument, NULL, 'l' }, { "direct", no_argument, NULL, 'D' },
 		{ "engine", required_argument, NULL, 'e' }, { "engines", required_argument, NULL, 'E' },
+		{ "repeat", required_argument, NULL, 'R' },
 		{ "help", no_argument, NULL, 'h' }, { NULL, 0, NULL, 0 },
 	};
 	struct opts o = { .size = 1ull << 30, .seed = 1, .rate = 5, .queues = 2, .depth = 16,
-			  .window = 1u << 20, .engines = 2, .out = "results/alpha", .target = CSD_TARGET_EXE,
+			  .window = 1u << 20, .engines = 2, .repeat = 3, .out = "results/alpha", .target = CSD_TARGET_EXE,
 			  .program = COUNT_ALPHA_OBJ, .grep_program = GREP_ALPHA_OBJ };
 	struct query qs[5] = { { .name = "baseline (read all)", .label = "baseline" },
 			       { .name = "offload (host windows)", .label = "windows" },
@@ -885,6 +948,8 @@ int main(int argc, char **argv)
 	struct query read_only = { .name = "read only" };
 	double loopback_s;
 	struct snapshot s0, s1, s2;
+	double times[5][MAX_REPEAT];
+	bool mismatch = false;
 	char dir[64], file[96], stamp[32], base[560], err[256];
 	uint64_t expected = 0;
 	uint16_t port;
@@ -893,14 +958,14 @@ int main(int argc, char **argv)
 	int c, status, ret;
 	time_t t = time(NULL);
 
-	while ((c = getopt_long(argc, argv, "s:S:r:q:d:w:o:t:p:Ql:De:E:h", longopts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "s:S:r:q:d:w:o:t:p:Ql:De:E:R:h", longopts, NULL)) != -1) {
 		uint64_t v = 0;
 
 		if (c == 'h') {
 			usage(stdout);
 			return 0;
 		}
-		if (strchr("sSrqdwE", c) && (csd_parse_size(optarg, &v) || (!v && c != 'S' && c != 'r'))) {
+		if (strchr("sSrqdwER", c) && (csd_parse_size(optarg, &v) || (!v && c != 'S' && c != 'r'))) {
 			fprintf(stderr, "alpha: '%s' is not a valid value\n", optarg);
 			return 2;
 		}
@@ -912,6 +977,7 @@ int main(int argc, char **argv)
 		case 'd': o.depth = v; break;
 		case 'w': o.window = v; break;
 		case 'E': o.engines = v; break;
+		case 'R': o.repeat = v; break;
 		case 'o': o.out = optarg; break;
 		case 't': o.target = optarg; break;
 		case 'p': o.program = optarg; break;
@@ -936,9 +1002,10 @@ int main(int argc, char **argv)
 		}
 	}
 	if (o.window % LBA || o.window > (16u << 20) || o.window > (64u << 20) - LBA ||
-	    o.queues > 64 || o.depth > 255 || o.rate > 1000 || o.size < 4096 || o.engines > 64) {
+	    o.queues > 64 || o.depth > 255 || o.rate > 1000 || o.size < 4096 || o.engines > 64 ||
+	    o.repeat > MAX_REPEAT) {
 		fprintf(stderr, "alpha: window: whole blocks up to 16M; queues up to 64; depth up to "
-			"255; rate up to 1000; size at least 4K; engines up to 64\n");
+			"255; rate up to 1000; size at least 4K; engines and repeat up to 64 and 20\n");
 		return 2;
 	}
 	snprintf(dir, sizeof(dir), "/tmp/csd-alpha-XXXXXX");
@@ -977,53 +1044,65 @@ int main(int argc, char **argv)
 	if (!o.direct)
 		cost(&up, &s0, &s1, &overhead);
 
-	snap(dev, &s0);
-	baseline(dev, &o, &qs[0], &host_grep);
-	snap(dev, &s1);
-	cost(&qs[0], &s0, &s1, &overhead);
+	/*
+	 * The queries, --repeat times in turns: each round's counts and link bytes must be the
+	 * first round's; the times are kept, and the median with its spread reported.
+	 */
+	for (unsigned rep = 0; rep < o.repeat; rep++) {
+		struct query r[5];
+		struct grep_state hg = { 0 };
+		struct grep_result dg = { 0 };
 
-	/* grep on the host needs the same read: the same bytes, its own answer */
-	qs[3] = (struct query){ .name = qs[3].name, .label = qs[3].label,
-				.count = host_grep.r.lines, .host_out = qs[0].host_out,
-				.host_in = qs[0].host_in, .target_in = qs[0].target_in,
-				.target_out = qs[0].target_out, .commands = qs[0].commands,
-				.seconds = qs[0].seconds + host_grep.seconds };
+		for (int i = 0; i < 5; i++)
+			r[i] = (struct query){ .name = qs[i].name, .label = qs[i].label };
+		snap(dev, &s0);
+		baseline(dev, &o, &r[0], &hg);
+		snap(dev, &s1);
+		cost(&r[0], &s0, &s1, &overhead);
+		/* grep on the host needs the same read: the same bytes, its own answer */
+		r[3] = (struct query){ .name = r[3].name, .label = r[3].label,
+				       .count = hg.r.lines, .host_out = r[0].host_out,
+				       .host_in = r[0].host_in, .target_in = r[0].target_in,
+				       .target_out = r[0].target_out, .commands = r[0].commands,
+				       .seconds = r[0].seconds + hg.seconds };
+		if (rep == 0) {
+			load_programs(dev, &o, &setup);
+			snap(dev, &s2);
+			cost(&setup, &s1, &s2, &overhead);
+		}
+		snap(dev, &s0);
+		offload_windows(dev, &o, &r[1]);
+		snap(dev, &s1);
+		cost(&r[1], &s0, &s1, &overhead);
 
-	{
-		struct stat st;
+		snap(dev, &s0);
+		offload_stream(dev, &o, &r[2]);
+		snap(dev, &s1);
+		cost(&r[2], &s0, &s1, &overhead);
 
-		if (stat(o.program, &st))
-			die(o.program, -errno);
-		if ((ret = csd_dev__program_load_file(dev, PIND, o.program, NULL)) ||
-		    (ret = csd_dev__program_activate(dev, PIND, true)))
-			die("program", ret);
-		/* Load Program chunks of 8 KiB, then the activation */
-		setup.commands = ((uint64_t)st.st_size + 8191) / 8192 + 1;
-		if (stat(o.grep_program, &st))
-			die(o.grep_program, -errno);
-		if ((ret = csd_dev__program_load_file(dev, PIND + 1, o.grep_program, NULL)) ||
-		    (ret = csd_dev__program_activate(dev, PIND + 1, true)))
-			die("grep program", ret);
-		setup.commands += ((uint64_t)st.st_size + 8191) / 8192 + 1;
+		snap(dev, &s0);
+		offload_grep(dev, &o, &r[4], &dg);
+		snap(dev, &s1);
+		cost(&r[4], &s0, &s1, &overhead);
+		r[4].count = dg.lines;
+		for (int i = 0; i < 5; i++) {
+			if (rep && r[i].count != qs[i].count) {
+				fprintf(stderr, "alpha: MISMATCH: %s counted %" PRIu64 " in round %u, %"
+					PRIu64 " in round 1\n", r[i].name, r[i].count, rep + 1,
+					qs[i].count);
+				mismatch = true;
+			}
+			times[i][rep] = r[i].seconds;
+			if (rep == 0)
+				qs[i] = r[i];
+		}
+		if (rep == 0) {
+			host_grep = hg;
+			drive_grep = dg;
+		}
 	}
-	snap(dev, &s2);
-	cost(&setup, &s1, &s2, &overhead);
-
-	snap(dev, &s0);
-	offload_windows(dev, &o, &qs[1]);
-	snap(dev, &s1);
-	cost(&qs[1], &s0, &s1, &overhead);
-
-	snap(dev, &s0);
-	offload_stream(dev, &o, &qs[2]);
-	snap(dev, &s1);
-	cost(&qs[2], &s0, &s1, &overhead);
-
-	snap(dev, &s0);
-	offload_grep(dev, &o, &qs[4], &drive_grep);
-	snap(dev, &s1);
-	cost(&qs[4], &s0, &s1, &overhead);
-	qs[4].count = drive_grep.lines;
+	for (int i = 0; i < 5; i++)
+		spread(&qs[i], times[i], o.repeat);
 	/*
 	 * The transfer alone (at most 1 GiB of it) against what loopback TCP carries, in turns,
 	 * three times each: the medians (one pass takes half a second, which this shared
@@ -1059,7 +1138,7 @@ int main(int argc, char **argv)
 		printf("grep: %" PRIu64 " matching lines, %" PRIu64 " bytes of them (%.3f%% of the file)"
 		       " returned by the drive\n", drive_grep.lines, drive_grep.bytes,
 		       100.0 * (double)drive_grep.bytes / (double)o.size);
-	ret = 0;
+	ret = mismatch ? 3 : 0;
 	if (host_grep.r.lines != drive_grep.lines || host_grep.r.bytes != drive_grep.bytes ||
 	    host_grep.r.hash != drive_grep.hash) {
 		fprintf(stderr, "alpha: MISMATCH: grep on the host found %" PRIu64 " lines (%" PRIu64
@@ -1098,7 +1177,7 @@ int main(int argc, char **argv)
 			write_json(f, &o, qs, 5, &setup, &up, expected, stamp, &read_only, loopback_s);
 			fclose(f);
 		}
-		chart(base, qs, 5);
+		chart(base, qs, 5, &o, stamp);
 		if (!o.quiet)
 			printf("\nresults: %s.json (and %s/latest.json), chart: %s.png, %s.svg\n", base,
 			       o.out, base, base);

@@ -41,6 +41,8 @@ check "streaming offload: under 1 KiB in all" [ "${stream:-99999}" -lt 1024 ]
 check "inside the drive the file moved instead" [ "${moved:-0}" -ge 16777216 ]
 check "grep: the drive returned the host's matching lines, less than the file" \
 	[ -n "$g_host" -a "$g_host" = "$g_drive" -a "${g_host:-0}" -gt 0 -a "${g_in:-99999999}" -lt 16777216 ]
+check "three rounds: each query's median time between its fastest and slowest" \
+	[ "$(get "all(q['runs'] == 3 and q['seconds_min'] <= q['seconds'] <= q['seconds_max'] for q in d['queries'])")" = True ]
 check "the transfer alone and loopback TCP, measured in the same run" \
 	[ "$(get "d['transfer']['read_only_mb_s'] > 0 and d['transfer']['loopback_tcp_mb_s'] > 0")" = True ]
 check "the table says what share of loopback TCP the transfer took" \
@@ -53,6 +55,8 @@ check "--direct: generated into the backing file, the same checks pass" direct
 check "--engines 1: one engine thread, the same exact counts" bash -c \
 	"cd '$tmp' && '$CSD_BUILD_ROOT/bench/alpha' ${target[*]:-} --size 8M --direct --engines 1 \
 	 --out '$tmp/one' >/dev/null"
+check "--repeat 21: refused" bash -c \
+	"! '$CSD_BUILD_ROOT/bench/alpha' --repeat 21 2>'$tmp/why' && grep -q 'repeat up to' '$tmp/why'"
 check "--engines 0: refused" bash -c \
 	"! '$CSD_BUILD_ROOT/bench/alpha' --engines 0 2>'$tmp/why' && grep -q \"'0' is not a valid value\" '$tmp/why'"
 check "a table, a JSON file and a chart" bash -c \
