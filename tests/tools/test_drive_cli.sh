@@ -63,6 +63,16 @@ json_everywhere() {
 	grep -q 'read --json needs -O FILE' "$tmp/why"
 }
 check "--json on write, read, flush, mem write/copy/read, mrs create (read without -O refused)" json_everywhere
+nvme_cli_names() {	# nvme-cli's option names: --block-count is 0's based there, and here
+	local blocks
+	"$csd" write --traddr 127.0.0.1 --trsvcid $port --start-block 8192 --data "$tmp/j8k" 2>/dev/null &&
+	blocks=$("$csd" read --traddr 127.0.0.1 --trsvcid $port --start-block 8192 --block-count 15 \
+		 --data "$tmp/n8b" --output-format json | jfield "d['read']['blocks']") &&
+	[ "$blocks" = 16 ] && cmp "$tmp/j8k" "$tmp/n8b" &&
+	"$csd" id-ns $P --namespace-id 1 --output-format normal | grep -q 'nvm' &&
+	! "$csd" list $P --output-format xml 2>"$tmp/why" && grep -q "output-format 'xml'" "$tmp/why"
+}
+check "nvme-cli's names: --traddr --trsvcid --start-block --block-count (0's based) --data --namespace-id --output-format" nvme_cli_names
 # errors that say what was wrong: a subsystem that is not there, memory that does not fit
 check "a wrong subsystem NQN: named, and where to look" bash -c \
 	"! '$csd' id-ctrl $P -n nqn.2026-01.io.csdlab:nobody 2>'$tmp/why' &&

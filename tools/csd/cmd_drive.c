@@ -38,7 +38,7 @@ enum {
 	OPT_JSON = 1000, OPT_DEVICE, OPT_DIGEST, OPT_P1, OPT_P2, OPT_RANGE, OPT_RSID, OPT_FUA,
 	OPT_LID, OPT_LSP, OPT_CSI, OPT_WINDOW, OPT_OVERLAP, OPT_DST, OPT_HOSTNQN, OPT_NAME,
 	OPT_DHCHAP_SECRET, OPT_DHCHAP_CTRL_SECRET, OPT_TIMEOUT, OPT_CONNECT_TIMEOUT, OPT_COMBINE,
-	OPT_SEQUENTIAL, OPT_RAW,
+	OPT_SEQUENTIAL, OPT_RAW, OPT_BLOCK_COUNT, OPT_DATA, OPT_OUTPUT_FORMAT,
 };
 
 static const struct option drive_longopts[] = {
@@ -77,6 +77,14 @@ static const struct option drive_longopts[] = {
 	{ "combine", required_argument, NULL, OPT_COMBINE },
 	{ "sequential", no_argument, NULL, OPT_SEQUENTIAL },
 	{ "raw", no_argument, NULL, OPT_RAW },
+	/* nvme-cli's names for the same ideas (docs/transport.md: where csd's own differ) */
+	{ "traddr", required_argument, NULL, 'a' },
+	{ "trsvcid", required_argument, NULL, 'p' },
+	{ "namespace-id", required_argument, NULL, 'N' },
+	{ "start-block", required_argument, NULL, 'l' },
+	{ "block-count", required_argument, NULL, OPT_BLOCK_COUNT },	/* 0's based, as there */
+	{ "data", required_argument, NULL, OPT_DATA },
+	{ "output-format", required_argument, NULL, OPT_OUTPUT_FORMAT },
 	{ "help", no_argument, NULL, 'h' },
 	{ NULL, 0, NULL, 0 },
 };
@@ -137,6 +145,12 @@ static int apply_opt(struct drive_opts *o, int c, char *arg)
 	case OPT_NAME: o->name = arg; return 0;
 	case OPT_SEQUENTIAL: o->sequential = true; return 0;
 	case OPT_RAW: o->raw = true; return 0;
+	case OPT_DATA: o->in = o->out = arg; return 0;	/* a write's input, a read's output */
+	case OPT_OUTPUT_FORMAT:
+		if (strcmp(arg, "json") && strcmp(arg, "normal"))
+			return bad_value("output-format", arg);
+		o->json = !strcmp(arg, "json");
+		return 0;
 	case OPT_COMBINE:
 		if (!strcmp(arg, "sum"))
 			o->combine = CSD_STREAM_SUM;
@@ -164,6 +178,11 @@ static int apply_opt(struct drive_opts *o, int c, char *arg)
 	case 's': if (v > 0xffff) return bad_value("slot", arg); o->slot = (int64_t)v; break;
 	case 'l': o->slba = v; o->have_slba = true; break;
 	case 'c': if (!v) return bad_value("blocks", arg); o->blocks = v; break;
+	case OPT_BLOCK_COUNT:
+		if (v == UINT64_MAX)
+			return bad_value("block-count", arg);
+		o->blocks = v + 1;
+		break;
 	case 'o': o->offset = v; o->have_offset = true; break;
 	case 'L': if (!v || v > UINT32_MAX) return bad_value("length", arg); o->len = v; break;
 	case 'N': o->nsid = (int64_t)v; break;
