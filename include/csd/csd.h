@@ -17,7 +17,7 @@
 #include <stdint.h>
 
 #include "csd/nvme_cs.h"
-#include "csd/tcp.h"
+#include "csd/link.h"
 
 struct csd_dev;
 

@@ -153,6 +153,5 @@ void csd_ctrl_set_kato(struct csd_ctrl *ctrl, uint32_t kato_ms);
 bool csd_ctrl_keep_alive_expired(const struct csd_ctrl *ctrl, uint64_t now_ms);
 
 /* A readable name of an NVMe status ("Invalid Program Data"). */
-const char *csd_nvme_status_str(uint16_t status);
 
 #endif

@@ -275,4 +275,7 @@ struct csd_vendor_stats {
 };
 _Static_assert(sizeof(struct csd_vendor_stats) == 768, "the vendor stats page is 768 bytes");
 
+/* The name of an NVMe status (SCT and SC; DNR and More ignored): "LBA Out of Range", ... */
+const char *csd_nvme_status_str(uint16_t status);
+
 #endif

@@ -11,7 +11,6 @@
 #include <string.h>
 
 #include "csd/csd.h"
-#include "csd/device.h"
 #include "host_internal.h"
 #include "util.h"
 

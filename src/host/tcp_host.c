@@ -248,7 +248,7 @@ static int open_queue(struct tcp_host *h, struct host_queue *q, uint16_t qid, ch
 	struct tcp_icreq req = { .hdr.type = TCP_PDU_ICREQ };
 	uint8_t buf[128 + TCP_DIGEST_LEN] __attribute__((aligned(8)));
 	struct tcp_icresp *rsp = (struct tcp_icresp *)buf;
-	int one = 1, ret;
+	int one = 1, ret = 0;
 
 	q->qid = qid;
 	q->size = h->opts.queue_size;

@@ -1,8 +1,17 @@
 /* SPDX-License-Identifier: MIT */
-/* Readable names of the NVMe statuses the drive answers with. */
+/*
+ * Readable names of the NVMe statuses a csdlab drive answers with. Part of the protocol's
+ * own component (with include/csd/nvme_cs.h), which the drive and libcsd both use, so that
+ * libcsd need not link the drive.
+ */
+#include <nvme/types.h>
+#include <stddef.h>
 #include <stdint.h>
 
-#include "device_internal.h"
+#include "csd/nvme_cs.h"
+
+#define SC_GENERIC(sc)	CSD_NVME_STATUS(NVME_SCT_GENERIC, (sc))
+#define SC_CMD(sc)	CSD_NVME_STATUS(NVME_SCT_CMD_SPECIFIC, (sc))
 
 const char *csd_nvme_status_str(uint16_t status)
 {
