@@ -287,7 +287,9 @@ check "a write says what it wrote" bash -c \
 	 grep -q 'wrote 2048 blocks (1.0 MiB) at LBA 8 in' '$tmp/why'"
 check "a read says what it read" bash -c \
 	"'$csd' read -p $port --slba 8 --blocks 2048 -O '$tmp/back' 2>'$tmp/why' &&
-	 grep -q 'read 2048 blocks (1.0 MiB) from LBA 8 in .* s, .* MB/s' '$tmp/why'"
+	 grep -q 'read 2048 blocks (1.0 MiB) from LBA 8 in .* s, .* MB/s; on the link [0-9]* bytes to the drive, [0-9]* from it' '$tmp/why' &&
+	 from=\$(sed -n 's/.* bytes to the drive, \\([0-9]*\\) from it/\\1/p' '$tmp/why') &&
+	 [ \$from -ge 1048576 ] && [ \$from -lt 1200000 ]"
 head -c 48M /dev/urandom >"$tmp/big.bin"
 # The target runs in 10 ms slices until the first block of the file is on it, so Ctrl-C comes
 # while the target is stopped in the middle of the write, however fast the link is.
@@ -307,8 +309,24 @@ check "Ctrl-C during a write: exit 130, how many blocks were acknowledged (${ack
 	"[ $status = 130 ] && [ -n '$acked' ] && [ '$acked' -lt 98304 ] &&
 	 { [ $back = 0 ] || { '$csd' read -p $port --slba 0 --blocks $back -O '$tmp/back' &&
 	   cmp '$tmp/back' <(head -c \$(( $back * 512 )) '$tmp/big.bin'); }; }"
+# the same for a read: the target in 10 ms slices until the first data is out, then Ctrl-C
+kill -STOP $pid
+"$csd" read -p $port --slba 0 --blocks 98304 -O "$tmp/rint" 2>"$tmp/rintr" &
+reader=$!
+for _ in $(seq 1000); do
+	kill -CONT $pid; sleep 0.01; kill -STOP $pid
+	[ -s "$tmp/rint" ] && break
+done
+kill -INT $reader; sleep 0.3; kill -CONT $pid
+wait $reader
+rstatus=$?
+rdone=$(sed -n 's/.*read interrupted: \([0-9]*\) of 98304 blocks read.*/\1/p' "$tmp/rintr")
+check "Ctrl-C during a read: exit 130, what was read (${rdone:-?} blocks) written out and said" bash -c \
+	"[ $rstatus = 130 ] && [ -n '$rdone' ] && [ '$rdone' -lt 98304 ] &&
+	 [ \$(stat -c %s '$tmp/rint') = \$(( ${rdone:-0} * 512 )) ] &&
+	 cmp '$tmp/rint' <(head -c \$(( ${rdone:-0} * 512 )) '$tmp/intr.img')"
 kill $pid; wait $pid 2>/dev/null; pid=
-rm -f "$tmp/toobig.bin" "$tmp/big.bin" "$tmp/intr.img"
+rm -f "$tmp/toobig.bin" "$tmp/big.bin" "$tmp/intr.img" "$tmp/rint"
 
 # issue 21: the drive named once in a configuration file (as nvme-cli has /etc/nvme)
 start_target --size 1M --allow-host nqn.2014-08.org.nvmexpress:uuid:cfg-test

@@ -540,19 +540,28 @@ static void on_sigint(int sig)
 #define WRITE_DEPTH		16
 
 /* What a read or write moved: a line on stderr, or with --json an object on stdout. */
-static void rw_summary(const struct drive_opts *o, const char *verb, uint64_t blocks,
-		       double bytes, double s)
+static void rw_summary(struct csd_dev *dev, const struct csd_tcp_traffic *before,
+		       const struct drive_opts *o, const char *verb, uint64_t blocks, double bytes,
+		       double s)
 {
 	double rate = s > 0 ? bytes / 1e6 / s : 0.0;
+	struct csd_tcp_traffic now = *before;
+	uint64_t out, in;
 
+	/* this command's bytes on the link, as this host's socket counted them */
+	csd_dev__stats(dev, NULL, &now);
+	out = now.bytes_out - before->bytes_out;
+	in = now.bytes_in - before->bytes_in;
 	if (o->json)
 		printf("{\"%s\": {\"blocks\": %" PRIu64 ", \"bytes\": %.0f, \"slba\": %" PRIu64
-		       ", \"seconds\": %.3f, \"mb_s\": %.1f}}\n", verb, blocks, bytes, o->slba, s,
-		       rate);
+		       ", \"seconds\": %.3f, \"mb_s\": %.1f, \"link\": {\"host_to_drive\": %" PRIu64
+		       ", \"drive_to_host\": %" PRIu64 "}}}\n", verb, blocks, bytes, o->slba, s, rate,
+		       out, in);
 	else
 		fprintf(stderr, "csd: %s %" PRIu64 " blocks (%.1f MiB) %s LBA %" PRIu64 " in %.2f s, "
-			"%.1f MB/s\n", verb, blocks, bytes / 1048576.0,
-			strcmp(verb, "read") ? "at" : "from", o->slba, s, rate);
+			"%.1f MB/s; on the link %" PRIu64 " bytes to the drive, %" PRIu64 " from it\n",
+			verb, blocks, bytes / 1048576.0, strcmp(verb, "read") ? "at" : "from", o->slba,
+			s, rate, out, in);
 }
 
 /*
@@ -562,6 +571,7 @@ static void rw_summary(const struct drive_opts *o, const char *verb, uint64_t bl
  */
 static int write_file(struct csd_dev *dev, const struct drive_opts *o, const struct csd_ns_info *ns)
 {
+	struct csd_tcp_traffic link0 = { 0 };
 	struct csd_async slots[WRITE_DEPTH];
 	uint8_t *bufs = NULL;
 	uint64_t blocks, sent = 0, acked = 0, prefix = 0, ns_blocks = ns->size / ns->lba_size;
@@ -603,6 +613,7 @@ static int write_file(struct csd_dev *dev, const struct drive_opts *o, const str
 	interrupted = 0;
 	sigemptyset(&sa.sa_mask);
 	sigaction(SIGINT, &sa, &old_sa);
+	csd_dev__stats(dev, NULL, &link0);
 	clock_gettime(CLOCK_MONOTONIC, &t0);
 	csd_progress_start(&bar, "writing", blocks);
 	while (!ret && (acked < blocks) && !(interrupted && !inflight)) {
@@ -672,7 +683,7 @@ static int write_file(struct csd_dev *dev, const struct drive_opts *o, const str
 	} else if (!ret) {
 		double s = (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9;
 
-		rw_summary(o, "wrote", blocks, (double)st.st_size, s);
+		rw_summary(dev, &link0, o, "wrote", blocks, (double)st.st_size, s);
 	}
 	free(bufs);
 	fclose(in);
@@ -690,6 +701,10 @@ int cmd_rw(int argc, char **argv)
 	uint8_t *buf = NULL;
 	FILE *out = stdout;
 	struct timespec t0, t1;
+	struct sigaction sa = { .sa_handler = on_sigint }, old_sa;
+	struct csd_tcp_traffic link0 = { 0 };
+	uint64_t done = 0;
+	uint32_t n = 0;
 	int ret;
 
 	if (parse(argc, argv, &o, is_write ?
@@ -719,25 +734,35 @@ int cmd_rw(int argc, char **argv)
 			goto out;
 		}
 	}
+	/* Ctrl-C: what was read is written out, and said; exit 130 */
+	interrupted = 0;
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGINT, &sa, &old_sa);
+	csd_dev__stats(dev, NULL, &link0);
 	clock_gettime(CLOCK_MONOTONIC, &t0);
 	csd_progress_start(&bar, is_write ? "writing" : "reading", o.blocks);
-	for (uint64_t done = 0; done < o.blocks && !ret; done += 256) {
-		uint32_t n = (uint32_t)(o.blocks - done < 256 ? o.blocks - done : 256);
-
+	for (done = 0; done < o.blocks && !ret && !interrupted; done += n) {
+		n = (uint32_t)(o.blocks - done < 256 ? o.blocks - done : 256);
 		ret = report("read", csd_dev__read(dev, o.slba + done, n, buf));
 		if (!ret && fwrite(buf, ns.lba_size, n, out) != n)
 			ret = report("output", -errno);
 		csd_progress_update(&bar, done + n);
 	}
 	csd_progress_end(&bar);
+	sigaction(SIGINT, &old_sa, NULL);
 	if (out != stdout && fclose(out))
 		ret = report("output", -errno);
-	if (!ret) {
+	if (!ret && interrupted && done < o.blocks) {
+		fprintf(stderr, "csd: read interrupted: %" PRIu64 " of %" PRIu64 " blocks read (LBA %"
+			PRIu64 " to %" PRIu64 ") and written out\n", done, o.blocks, o.slba,
+			o.slba + (done ? done - 1 : 0));
+		ret = 130;
+	} else if (!ret) {
 		double s, bytes = (double)o.blocks * ns.lba_size;
 
 		clock_gettime(CLOCK_MONOTONIC, &t1);
 		s = (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9;
-		rw_summary(&o, "read", o.blocks, bytes, s);
+		rw_summary(dev, &link0, &o, "read", o.blocks, bytes, s);
 	}
 out:
 	free(buf);
