@@ -82,6 +82,10 @@ check "a memory write larger than the drive's memory: refused before anything mo
 	"! '$csd' mem write $P --offset 0 -i '$tmp/z65' 2>'$tmp/why' &&
 	 grep -q \"memory (SLM) is 67108864 bytes (64 MiB): 68157440 bytes at offset 0 do not fit; nothing moved\" '$tmp/why'"
 rm -f "$tmp/z65"
+check "csd stats: this host's count of the link and the target's for its association agree" bash -c \
+	"'$csd' stats $P --json | python3 -c 'import json, sys; d = json.load(sys.stdin);
+assert d[\"link\"][\"bytes_out\"] == d[\"target_link\"][\"association_bytes_in\"], d
+assert d[\"link\"][\"bytes_in\"] == d[\"target_link\"][\"association_bytes_out\"], d'"
 # decoded log pages, as nvme-cli's smart-log and error-log print them, and in JSON
 smart() {	# smart FIELD: a field of the decoded SMART log, from its JSON
 	"$csd" log $P --lid 2 --json | python3 -c "import json, sys; print(json.load(sys.stdin)['$1'])"

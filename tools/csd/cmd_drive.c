@@ -1125,8 +1125,18 @@ int cmd_stats(int argc, char **argv)
 	    !(dev = open_drive(&o)))
 		return 2;
 	ret = report("statistics", csd_dev__stats(dev, &st, &link));
-	if (!ret && csd_dev__target_link(dev, &tl) == 0)
+	if (!ret && csd_dev__target_link(dev, &tl) == 0) {
+		struct csd_tcp_traffic after;
+
+		/*
+		 * The target counts its side while it answers the link log: the request is in
+		 * its figures, the answer not yet. So are they here: what this host had sent
+		 * once the request was out, what it had received before the answer came.
+		 */
+		if (!csd_dev__stats(dev, NULL, &after))
+			link.bytes_out = after.bytes_out;
 		have_target = true;
+	}
 	if (!ret && o.json) {
 		printf("{\"drive\": {\"admin_cmds\": %" PRIu64 ", \"io_cmds\": %" PRIu64
 		       ", \"nvm_bytes_read\": %" PRIu64 ", \"nvm_bytes_written\": %" PRIu64
@@ -1152,7 +1162,7 @@ int cmd_stats(int argc, char **argv)
 		       " faults\n", st.program_executions, st.program_insns,
 		       (double)st.program_exec_ns / 1e9, st.program_faults);
 		printf("link, as this host counts it: %" PRIu64 " bytes sent, %" PRIu64
-		       " received\n", link.bytes_out, link.bytes_in);
+		       " received (this stats command included)\n", link.bytes_out, link.bytes_in);
 		if (have_target)
 			printf("link, as the target counts it: this association %" PRIu64
 			       " bytes in, %" PRIu64 " out; all connections %" PRIu64 " in, %"
