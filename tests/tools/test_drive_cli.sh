@@ -41,8 +41,14 @@ drive_session_text
 check "write, flush, read back 2 MiB" roundtrip
 check "offload: load, activate, copy, execute, stream: the generator's count" offload
 # numbers in hex as nvme-cli takes them: the vendor stats page (768 bytes, version 1 first)
-check "log --lid 0xc0 --length 0x300: the stats page" bash -c \
-	"'$csd' log $P --lid 0xc0 --length 0x300 | head -1 | grep -q '^0*: 01 00 00 00'"
+check "log --lid 0xc0 --length 0x300 --raw: the stats page's bytes" bash -c \
+	"'$csd' log $P --lid 0xc0 --length 0x300 --raw | head -1 | grep -q '^0*: 01 00 00 00'"
+check "log --lid 0xc0 decoded: the counters csd stats shows, by name; C2h and C1h too" bash -c \
+	"[ \"\$('$csd' log $P --lid 0xc0 --json | python3 -c 'import json, sys; print(json.load(sys.stdin)[\"program_executions\"])')\" = \
+	   \"\$('$csd' stats $P --json | python3 -c 'import json, sys; print(json.load(sys.stdin)[\"drive\"][\"program_executions\"])')\" ] &&
+	 '$csd' log $P --lid 0xc0 | grep -q '^program_executions  *[1-9]' &&
+	 '$csd' log $P --lid 0xc2 --json | python3 -c 'import json, sys; assert json.load(sys.stdin)[\"association\"][\"bytes_in\"] > 0' &&
+	 [ \"\$('$csd' log $P --lid 0xc1 --json)\" = '{\"reasons\": []}' ]"
 # --json on every command: what it moved, as an object
 jfield() {	# jfield EXPR: a value of the JSON object on stdin
 	python3 -c "import json, sys; d = json.load(sys.stdin); print($1)"

@@ -1068,29 +1068,35 @@ int cmd_log(int argc, char **argv)
 {
 	const char *usage =
 		"usage: csd log --lid N [--lsp N] [--csi N] [--length BYTES] [--raw] [--json]\n"
-		"  Error Information (01h) and SMART / Health (02h) decoded (--raw: hex);\n"
-		"  other pages in hex, --length needed (csd stats decodes C0h and C2h)\n";
+		"  Error Information (01h), SMART / Health (02h) and csdlab's C0h (counters),\n"
+		"  C1h (reasons) and C2h (link) decoded (--raw: hex); others in hex, --length needed\n";
 	struct drive_opts o;
 	struct csd_dev *dev;
 	uint8_t *buf;
+	size_t need = 0;	/* a page csd decodes: its size */
 	bool decode;
 	int ret;
 
 	if (parse(argc, argv, &o, usage) < 0)
 		return 2;
-	decode = !o.raw && (o.lid == NVME_LOG_LID_ERROR || o.lid == NVME_LOG_LID_SMART);
-	if (!o.len && o.lid == NVME_LOG_LID_SMART)
-		o.len = sizeof(struct nvme_smart_log);
-	else if (!o.len && o.lid == NVME_LOG_LID_ERROR)
-		o.len = 64 * sizeof(struct nvme_error_log_page);	/* the drive keeps 64 */
+	switch (o.lid) {
+	case NVME_LOG_LID_SMART: need = sizeof(struct nvme_smart_log); break;
+	case NVME_LOG_LID_ERROR: need = 64 * sizeof(struct nvme_error_log_page); break;	/* the drive keeps 64 */
+	case CSD_LOG_VENDOR_STATS: need = sizeof(struct csd_vendor_stats); break;
+	case CSD_LOG_VENDOR_REASONS: need = 8 * 256; break;
+	case CSD_LOG_VENDOR_LINK: need = sizeof(struct csd_tcp_link_log); break;
+	}
+	decode = !o.raw && need;
+	if (!o.len)
+		o.len = need;
 	if (!o.len || o.len % 4 || o.len > (1u << 20)) {
 		fprintf(stderr, "csd: log --lid 0x%02x needs --length, a multiple of 4 up to 1M\n",
 			o.lid);
 		return 2;
 	}
-	if (decode && o.lid == NVME_LOG_LID_SMART && o.len < sizeof(struct nvme_smart_log)) {
-		fprintf(stderr, "csd: the SMART log is %zu bytes: --length %" PRIu64 " is too short "
-			"to decode (--raw for the bytes)\n", sizeof(struct nvme_smart_log), o.len);
+	if (decode && o.lid != NVME_LOG_LID_ERROR && o.len < need) {
+		fprintf(stderr, "csd: log page 0x%02x is %zu bytes: --length %" PRIu64 " is too short "
+			"to decode (--raw for the bytes)\n", o.lid, need, o.len);
 		return 2;
 	}
 	if (!(dev = open_drive(&o)))
@@ -1101,9 +1107,15 @@ int cmd_log(int argc, char **argv)
 		  : report("get log page", -ENOMEM);
 	if (!ret && decode && o.lid == NVME_LOG_LID_SMART)
 		print_smart_log((const struct nvme_smart_log *)buf, o.json);
-	else if (!ret && decode)
+	else if (!ret && decode && o.lid == NVME_LOG_LID_ERROR)
 		print_error_log((const struct nvme_error_log_page *)buf,
 				(unsigned)(o.len / sizeof(struct nvme_error_log_page)), o.json);
+	else if (!ret && decode && o.lid == CSD_LOG_VENDOR_STATS)
+		print_vendor_stats((const struct csd_vendor_stats *)buf, o.json);
+	else if (!ret && decode && o.lid == CSD_LOG_VENDOR_REASONS)
+		print_reasons((const char (*)[256])buf, o.json);
+	else if (!ret && decode)
+		print_link_log((const struct csd_tcp_link_log *)buf, o.json);
 	else if (!ret)
 		print_hex_log(buf, o.len, o.json);
 	free(buf);

@@ -34,5 +34,10 @@ struct nvme_error_log_page;
 void print_smart_log(const struct nvme_smart_log *s, bool json);
 void print_error_log(const struct nvme_error_log_page *e, unsigned n, bool json);
 void print_hex_log(const uint8_t *buf, size_t len, bool json);
+struct csd_vendor_stats;
+struct csd_tcp_link_log;
+void print_vendor_stats(const struct csd_vendor_stats *st, bool json);
+void print_reasons(const char reasons[8][256], bool json);
+void print_link_log(const struct csd_tcp_link_log *l, bool json);
 
 #endif

@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * Log pages as a person reads them (csd log --lid 1 or 2): the Error Information log and the
- * SMART / Health Information log, in text or JSON, with nvme-cli's field names where it has
- * them; any other page as a hex dump (or a JSON hex string).
+ * Log pages as a person reads them (csd log): the Error Information log, the SMART / Health
+ * Information log (nvme-cli's field names) and csdlab's vendor logs C0h (counters), C1h (the
+ * drive's reasons) and C2h (the link), in text or JSON; any other page as a hex dump (or a
+ * JSON hex string).
  */
 #include <inttypes.h>
 #include <nvme/types.h>
@@ -10,6 +11,7 @@
 #include <string.h>
 
 #include "commands.h"
+#include "csd/csd.h"
 
 /* The low 64 bits of a 128-bit little-endian counter (a drive's counters stay below them). */
 static uint64_t le128_low(const uint8_t v[16])
@@ -111,4 +113,92 @@ void print_hex_log(const uint8_t *buf, size_t len, bool json)
 			printf(" %02x", buf[k]);
 		printf("\n");
 	}
+}
+
+/* Vendor log C0h: the drive's counters, every field by name. */
+void print_vendor_stats(const struct csd_vendor_stats *st, bool json)
+{
+	const struct {
+		const char *name;
+		uint64_t value;
+	} f[] = {
+		{ "version", st->version }, { "admin_cmds", st->admin_cmds },
+		{ "io_cmds", st->io_cmds }, { "nvm_read_cmds", st->nvm_read_cmds },
+		{ "nvm_write_cmds", st->nvm_write_cmds }, { "nvm_bytes_read", st->nvm_bytes_read },
+		{ "nvm_bytes_written", st->nvm_bytes_written },
+		{ "slm_bytes_read", st->slm_bytes_read }, { "slm_bytes_written", st->slm_bytes_written },
+		{ "internal_bytes_moved", st->internal_bytes_moved },
+		{ "program_loads", st->program_loads }, { "program_executions", st->program_executions },
+		{ "program_faults", st->program_faults }, { "program_insns", st->program_insns },
+		{ "program_exec_ns", st->program_exec_ns }, { "errors", st->errors },
+		{ "stream_parts_lent", st->stream_parts_lent },
+	};
+	size_t n = sizeof(f) / sizeof(f[0]);
+
+	for (size_t i = 0; i < n; i++) {
+		if (json)
+			printf("%s\"%s\": %" PRIu64, i ? ", " : "{", f[i].name, f[i].value);
+		else
+			printf("%-22s %" PRIu64 "\n", f[i].name, f[i].value);
+	}
+	if (json)
+		printf(", \"programs\": [");
+	for (unsigned p = 0, shown = 0; p < 16; p++) {
+		if (!st->program[p].executions)
+			continue;
+		if (json)
+			printf("%s{\"slot\": %u, \"executions\": %" PRIu64 ", \"insns\": %" PRIu64
+			       ", \"exec_ns\": %" PRIu64 ", \"bytes_in\": %" PRIu64 "}", shown ? ", " : "",
+			       p, st->program[p].executions, st->program[p].insns,
+			       st->program[p].exec_ns, st->program[p].bytes_in);
+		else
+			printf("program %-2u %" PRIu64 " runs, %" PRIu64 " instructions, %" PRIu64
+			       " ns, %" PRIu64 " bytes in\n", p, st->program[p].executions,
+			       st->program[p].insns, st->program[p].exec_ns, st->program[p].bytes_in);
+		shown++;
+	}
+	if (json)
+		printf("]}\n");
+}
+
+/* Vendor log C1h: the last reasons the drive gave (8 texts of 256 bytes), newest last. */
+void print_reasons(const char reasons[8][256], bool json)
+{
+	unsigned shown = 0;
+
+	if (json)
+		printf("{\"reasons\": [");
+	for (int i = 0; i < 8; i++) {
+		if (!reasons[i][0])
+			continue;
+		if (json) {
+			printf("%s\"", shown ? ", " : "");
+			for (const char *c = reasons[i]; *c && c < reasons[i] + 255; c++)
+				printf(*c == '"' || *c == '\\' ? "\\%c" : (unsigned char)*c < 32 ?
+				       "\\u%04x" : "%c", *c);
+			printf("\"");
+		} else {
+			printf("%.255s\n", reasons[i]);
+		}
+		shown++;
+	}
+	if (json)
+		printf("]}\n");
+	else if (!shown)
+		printf("no reasons given\n");
+}
+
+/* Vendor log C2h: the link as the target counts it. */
+void print_link_log(const struct csd_tcp_link_log *l, bool json)
+{
+	if (json)
+		printf("{\"target\": {\"bytes_in\": %" PRIu64 ", \"bytes_out\": %" PRIu64 "}, "
+		       "\"association\": {\"bytes_in\": %" PRIu64 ", \"bytes_out\": %" PRIu64 "}}\n",
+		       l->target.bytes_in, l->target.bytes_out, l->association.bytes_in,
+		       l->association.bytes_out);
+	else
+		printf("this association: %" PRIu64 " bytes in, %" PRIu64 " out\n"
+		       "all connections:  %" PRIu64 " bytes in, %" PRIu64 " out\n",
+		       l->association.bytes_in, l->association.bytes_out, l->target.bytes_in,
+		       l->target.bytes_out);
 }
