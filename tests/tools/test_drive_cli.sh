@@ -64,11 +64,17 @@ json_everywhere() {
 	[ "$("$csd" mem read $P --offset 8192 --length 8192 -O "$tmp/j8m" --json | jfield "d['read']['offset']")" = 8192 ] &&
 	cmp "$tmp/j8k" "$tmp/j8m" &&
 	rsid=$("$csd" mrs create $P --range 0:4096 --json | jfield "d['rsid']") && [ "$rsid" -gt 0 ] &&
-	"$csd" mrs delete $P --rsid "$rsid" &&
+	[ "$("$csd" mrs delete $P --rsid "$rsid" --json | jfield "d['deleted']")" = True ] &&
+	[ "$("$csd" program load $P -s 9 "$prog" --json | jfield "d['state']")" = loaded ] &&
+	[ "$("$csd" program activate $P -s 9 --json | jfield "d['state']")" = active ] &&
+	[ "$("$csd" program deactivate $P -s 9 --json | jfield "d['state']")" = loaded ] &&
+	[ "$("$csd" program unload $P -s 9 --json | jfield "d['state']")" = empty ] &&
+	[ "$("$csd" verify "$prog" --json | jfield "d['verified']")" = True ] &&
+	[ "$("$csd" gen -s 5 -r 20 -o "$tmp/g2m" 2M --json | jfield "d['alpha']")" = "$want" ] &&
 	! "$csd" read $P --slba 8192 --blocks 16 --json >/dev/null 2>"$tmp/why" &&
 	grep -q 'read --json needs -O FILE' "$tmp/why"
 }
-check "--json on write, read, flush, mem write/copy/read, mrs create (read without -O refused)" json_everywhere
+check "--json on write, read, flush, mem, mrs, program, verify and gen (read without -O refused)" json_everywhere
 nvme_cli_names() {	# nvme-cli's option names: --block-count is 0's based there, and here
 	local blocks
 	"$csd" write --traddr 127.0.0.1 --trsvcid $port --start-block 8192 --data "$tmp/j8k" 2>/dev/null &&

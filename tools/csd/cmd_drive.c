@@ -774,7 +774,7 @@ int cmd_program(int argc, char **argv)
 {
 	const char *usage = "usage: csd program load -s SLOT FILE [--name PROGRAM] | unload -s SLOT\n"
 			    "       | activate -s SLOT\n"
-			    "       | deactivate -s SLOT | list [--json]\n";
+			    "       | deactivate -s SLOT | list   [--json]\n";
 	struct csd_program_entry list[16];
 	const char *sub = argc > 1 ? argv[1] : "";
 	struct drive_opts o;
@@ -834,6 +834,10 @@ int cmd_program(int argc, char **argv)
 		fprintf(stderr, "%s", usage);
 		ret = 2;
 	}
+	/* what the slot is now, for scripts */
+	if (!ret && o.json && strcmp(sub, "list"))
+		printf("{\"slot\": %" PRId64 ", \"state\": \"%s\"}\n", o.slot,
+		       !strcmp(sub, "unload") ? "empty" : !strcmp(sub, "activate") ? "active" : "loaded");
 	csd_dev__disconnect(dev);
 	return ret;
 }
@@ -928,6 +932,8 @@ int cmd_mrs(int argc, char **argv)
 			printf(o.json ? "{\"rsid\": %u}\n" : "%u\n", rsid);
 	} else if (!strcmp(sub, "delete") && o.rsid > 0) {
 		ret = report("delete range set", csd_dev__mrs_delete(dev, (uint16_t)o.rsid));
+		if (!ret && o.json)
+			printf("{\"rsid\": %" PRId64 ", \"deleted\": true}\n", o.rsid);
 	} else if (!strcmp(sub, "list")) {
 		unsigned n = 0;
 

@@ -422,8 +422,17 @@ int cmd_gen(int argc, char **argv)
 	FILE *out;
 	int c;
 
-	while ((c = getopt(argc, argv, "s:r:o:h")) != -1) {
+	static const struct option longopts[] = {
+		{ "json", no_argument, NULL, 'j' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	bool json = false;
+
+	optind = 1;
+	while ((c = getopt_long(argc, argv, "s:r:o:h", longopts, NULL)) != -1) {
 		switch (c) {
+		case 'j': json = true; break;
 		case 's':
 			if (csd_parse_u64(optarg, &seed))
 				goto usage;
@@ -434,7 +443,7 @@ int cmd_gen(int argc, char **argv)
 			break;
 		case 'o': out_path = optarg; break;
 		case 'h':
-			printf("usage: csd gen [-s SEED] [-r PER_MILLE] -o FILE SIZE\n");
+			printf("usage: csd gen [-s SEED] [-r PER_MILLE] [--json] -o FILE SIZE\n");
 			return 0;
 		default:
 			goto usage;
@@ -471,23 +480,28 @@ int cmd_gen(int argc, char **argv)
 		fprintf(stderr, "csd: %s: %s\n", out_path, strerror(errno));
 		return 1;
 	}
-	printf("%" PRIu64 "\n", count);
+	if (json)
+		printf("{\"file\": \"%s\", \"bytes\": %" PRIu64 ", \"alpha\": %" PRIu64 "}\n",
+		       out_path, size, count);
+	else
+		printf("%" PRIu64 "\n", count);
 	return 0;
 usage:
-	fprintf(stderr, "usage: csd gen [-s SEED] [-r PER_MILLE] -o FILE SIZE\n");
+	fprintf(stderr, "usage: csd gen [-s SEED] [-r PER_MILLE] [--json] -o FILE SIZE\n");
 	return 2;
 }
 
 int cmd_verify(int argc, char **argv)
 {
 	static const char usage[] =
-		"usage: csd verify [-p PROGRAM] [-q] [-t MS] FILE\n"
+		"usage: csd verify [-p PROGRAM] [-q] [-t MS] [--json] FILE\n"
 		"  Proves the program safe to run without per-access checks, as a drive does\n"
 		"  at activation: exit 0 and 'verified', or exit 1 and the instruction, the\n"
 		"  path to it and the reason it was refused. -q prints nothing on success.\n"
 		"  -t, --time-limit MS: give up after MS ms (default 2000, the drive's; 0: none)\n";
 	static const struct option longopts[] = {
 		{ "time-limit", required_argument, NULL, 't' },
+		{ "json", no_argument, NULL, 'j' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -495,7 +509,7 @@ int cmd_verify(int argc, char **argv)
 	struct csd_ebpf_prog *prog = NULL;
 	CSD_EBPF_OPTS(csd_ebpf_verify_opts, opts, .time_limit_ms = CSD_EBPF_VERIFY_TIME_LIMIT_MS);
 	char log[1024] = "";
-	bool quiet = false;
+	bool quiet = false, json = false;
 	uint64_t ms;
 	int c, err;
 
@@ -507,6 +521,10 @@ int cmd_verify(int argc, char **argv)
 		}
 		if (c == 'q') {
 			quiet = true;
+			continue;
+		}
+		if (c == 'j') {
+			json = true;
 			continue;
 		}
 		if (c == 't') {
@@ -529,7 +547,14 @@ int cmd_verify(int argc, char **argv)
 	opts.log_buf = log;
 	opts.log_size = sizeof(log);
 	err = csd_ebpf_prog__verify(prog, &opts);
-	if (err)
+	if (json) {
+		printf("{\"verified\": %s, \"steps\": %" PRIu64 ", \"ms\": %.3f, \"reason\": \"",
+		       err ? "false" : "true", opts.insns_analysed, (double)opts.ns / 1e6);
+		for (const char *p = err ? log : ""; *p; p++)
+			printf(*p == '"' || *p == '\\' ? "\\%c" : (unsigned char)*p < 32 ? "\\u%04x"
+			       : "%c", *p);
+		printf("\"}\n");
+	} else if (err)
 		fprintf(stderr, "csd: %s: refused: %s\n", argv[optind], log);
 	else if (!quiet)
 		printf("%s: verified (%" PRIu64 " steps, %.3f ms)\n", argv[optind],
