@@ -105,7 +105,7 @@ smart() {	# smart FIELD: a field of the decoded SMART log, from its JSON
 check "SMART log decoded: the 2 MiB written are at least 5 data units of 512,000 bytes" bash -c \
 	"[ \"\$('$csd' log $P --lid 2 | sed -n 's/^data_units_written *\([0-9]*\) .*/\1/p')\" -ge 5 ]"
 errors_before=$(smart num_err_log_entries)
-"$csd" read $P --slba 999999999 --blocks 1 -O /dev/null 2>/dev/null
+"$csd" program activate $P -s 14 2>/dev/null	# an empty slot: No Program, from the drive
 check "SMART log: a failed command is one more error log entry ($errors_before before)" \
 	[ "$(smart num_err_log_entries)" = $((errors_before + 1)) ]
 check "error log of a new controller: none, in text and JSON" bash -c \
@@ -147,7 +147,11 @@ check "an object with several programs: refused without a name, taken with one" 
 	 '$csd' exec $P -s 4 --range 0:16 2>&1 | grep -q 'program 4 stopped: pc 1 (ldxb %r0, \[%r1+0\]): 1-byte read'"
 check "stats count the program runs" bash -c "'$csd' stats $P --json | grep -q '\"program_executions\": 5'"
 check "a bad option names itself" bash -c "'$csd' read $P --slba 0 --blocks zz 2>&1 | grep -q \"blocks 'zz'\""
-check "no target: a clear error" bash -c "'$csd' id-ctrl -p 1 2>&1 | grep -q 'cannot connect to 127.0.0.1:1'"
+check "no target: a clear error, and what to do" bash -c "'$csd' id-ctrl -p 1 2>&1 | grep -q 'cannot connect to 127.0.0.1:1' &&
+	'$csd' id-ctrl -p 1 2>&1 | grep -q 'nothing listens there: start a drive (csd-target -p PORT)'"
+check "a read past the namespace's end: refused before anything is read, the blocks there said" bash -c \
+	"! '$csd' read $P --slba 32760 --blocks 16 -O '$tmp/past' 2>'$tmp/why' &&
+	 grep -q \"16 blocks from LBA 32760 are past the end of the namespace's 32768 blocks (0-32767): nothing read\" '$tmp/why'"
 
 # SIGKILL after a Flush: the data is on the file and comes back after a restart
 kill -9 $pid; wait $pid 2>/dev/null; pid=

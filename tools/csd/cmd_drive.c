@@ -334,6 +334,10 @@ static struct csd_dev *open_drive(struct drive_opts *o)
 
 	if (csd_dev__connect(&o->conn, &dev, err, sizeof(err))) {
 		fprintf(stderr, "csd: %s\n", err);
+		if (strstr(err, "Connection refused"))
+			fprintf(stderr, "csd: nothing listens there: start a drive (csd-target -p PORT), "
+				"or name the right one with -a/-p (or in the file $CSD_CONFIG names; "
+				"csd --help)\n");
 		return NULL;
 	}
 	return dev;
@@ -727,6 +731,15 @@ int cmd_rw(int argc, char **argv)
 		ret = write_file(dev, &o, &ns);
 		goto out;
 	} else {
+		uint64_t ns_blocks = ns.size / ns.lba_size;
+
+		if (o.slba >= ns_blocks || o.blocks > ns_blocks - o.slba) {
+			fprintf(stderr, "csd: %" PRIu64 " blocks from LBA %" PRIu64 " are past the end "
+				"of the namespace's %" PRIu64 " blocks (0-%" PRIu64 "): nothing read\n",
+				o.blocks, o.slba, ns_blocks, ns_blocks - 1);
+			ret = 1;
+			goto out;
+		}
 		buf = malloc(256 * ns.lba_size);
 		if (o.out && !(out = fopen(o.out, "wb"))) {
 			fprintf(stderr, "csd: %s: %s\n", o.out, strerror(errno));
