@@ -68,9 +68,10 @@ static void terminate(struct tcp_queue *q, uint16_t fes, uint32_t fei)
 		  fes == TCP_FES_DATA_OUT_OF_RANGE ? "data out of range" :
 		  fes == TCP_FES_DATA_LIMIT_EXCEEDED ? "data limit exceeded" :
 		  fes == TCP_FES_UNSUPPORTED_PARAM ? "unsupported parameter" : "invalid PDU header");
-	/* best effort: what is queued before it is dropped, the connection ends here */
+	/* best effort: what is queued before it is dropped, the connection ends here; not in the
+	 * middle of a PDU the socket took part of, where it would read as that PDU's bytes */
 	tcp_queue_flush(q);
-	if (!q->dead) {
+	if (!q->dead && !(q->out_head && q->out_head->sent)) {
 		n = send(q->fd, &pdu, pdu.term.hdr.plen, MSG_NOSIGNAL | MSG_DONTWAIT);
 		if (n > 0) {
 			q->traffic.bytes_out += (uint64_t)n;
