@@ -138,7 +138,6 @@ struct csd_exec {
 	bool stream;			/* the vendor streaming Execute */
 	bool sequential;		/* CDW2 bit 20: its windows on one engine, in order */
 	uint8_t combine;		/* CDW2 [19:16]: CSD_STREAM_SUM, _MIN, _MAX */
-	unsigned parts;			/* engine threads it ran on */
 	uint32_t window, overlap;
 	unsigned nstream;
 	struct csd_stream_range *stream_ranges;

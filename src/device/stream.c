@@ -216,5 +216,4 @@ void csd_stream_run(struct csd_subsys *s, struct csd_req *req, unsigned worker,
 						  : p->res.value;
 		res->nvalues += p->res.nvalues;
 	}
-	x->parts = nparts;
 }

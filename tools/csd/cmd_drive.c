@@ -271,8 +271,13 @@ static int read_config(struct drive_opts *o)
 		for (const struct option *it = drive_longopts; ok && it->name; it++)
 			if (!strcmp(it->name, name))
 				lo = it;
-		if (!lo || (lo->has_arg == required_argument) != (*value != '\0') ||
-		    used == sizeof(values) / sizeof(values[0])) {
+		if (used == sizeof(values) / sizeof(values[0])) {
+			fprintf(stderr, "csd: %s:%u: more than %zu options: a connection needs fewer\n",
+				path, lineno, sizeof(values) / sizeof(values[0]));
+			fclose(f);
+			return -1;
+		}
+		if (!lo || (lo->has_arg == required_argument) != (*value != '\0')) {
 			fprintf(stderr, "csd: %s:%u: '%s': expected one of addr, port, nqn, hostnqn, "
 				"dhchap-secret, dhchap-ctrl-secret, queues, timeout, connect-timeout, "
 				"device (each with a value) or digest\n", path, lineno, name);
