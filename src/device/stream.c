@@ -132,8 +132,9 @@ out:
 
 /*
  * Whether windows may run apart: a program whose maps or globals it can write would see
- * another order of updates, so only built-in programs and programs whose only data is
- * .rodata are cut into parts.
+ * another order of updates, so only built-in programs and programs whose only data is in
+ * .rodata sections (which the runtime keeps read-only: src/ebpf/elf.c marks exactly the
+ * sections named .rodata*) are cut into parts.
  */
 static bool stateless(const struct csd_program *p)
 {
@@ -144,9 +145,8 @@ static bool stateless(const struct csd_program *p)
 	n = csd_ebpf_prog__map_cnt(p->prog);
 	for (size_t i = 0; i < n; i++) {
 		const char *name = csd_ebpf_prog__map_name(p->prog, i);
-		size_t len = name ? strlen(name) : 0;
 
-		if (len < 7 || strcmp(name + len - 7, ".rodata"))
+		if (!name || strncmp(name, ".rodata", 7))
 			return false;
 	}
 	return true;
