@@ -480,11 +480,13 @@ int cmd_gen(int argc, char **argv)
 		fprintf(stderr, "csd: %s: %s\n", out_path, strerror(errno));
 		return 1;
 	}
-	if (json)
-		printf("{\"file\": \"%s\", \"bytes\": %" PRIu64 ", \"alpha\": %" PRIu64 "}\n",
-		       out_path, size, count);
-	else
+	if (json) {
+		printf("{\"file\": ");
+		print_json_string(out_path, strlen(out_path));
+		printf(", \"bytes\": %" PRIu64 ", \"alpha\": %" PRIu64 "}\n", size, count);
+	} else {
 		printf("%" PRIu64 "\n", count);
+	}
 	return 0;
 usage:
 	fprintf(stderr, "usage: csd gen [-s SEED] [-r PER_MILLE] [--json] -o FILE SIZE\n");
@@ -548,12 +550,10 @@ int cmd_verify(int argc, char **argv)
 	opts.log_size = sizeof(log);
 	err = csd_ebpf_prog__verify(prog, &opts);
 	if (json) {
-		printf("{\"verified\": %s, \"steps\": %" PRIu64 ", \"ms\": %.3f, \"reason\": \"",
+		printf("{\"verified\": %s, \"steps\": %" PRIu64 ", \"ms\": %.3f, \"reason\": ",
 		       err ? "false" : "true", opts.insns_analysed, (double)opts.ns / 1e6);
-		for (const char *p = err ? log : ""; *p; p++)
-			printf(*p == '"' || *p == '\\' ? "\\%c" : (unsigned char)*p < 32 ? "\\u%04x"
-			       : "%c", *p);
-		printf("\"}\n");
+		print_json_string(err ? log : "", sizeof(log));
+		printf("}\n");
 	} else if (err)
 		fprintf(stderr, "csd: %s: refused: %s\n", argv[optind], log);
 	else if (!quiet)

@@ -29,6 +29,7 @@ int cmd_check_dhchap_key(int argc, char **argv);
 
 
 /* log_pages.c */
+void print_json_string(const char *s, size_t max);
 struct nvme_smart_log;
 struct nvme_error_log_page;
 void print_smart_log(const struct nvme_smart_log *s, bool json);

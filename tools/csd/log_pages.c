@@ -13,6 +13,16 @@
 #include "commands.h"
 #include "csd/csd.h"
 
+/* s (at most max bytes) as a JSON string, quotes included: ", \ and control bytes escaped. */
+void print_json_string(const char *s, size_t max)
+{
+	putchar('"');
+	for (const char *c = s; c < s + max && *c; c++)
+		printf(*c == '"' || *c == '\\' ? "\\%c" : (unsigned char)*c < 32 ? "\\u%04x" : "%c",
+		       *c);
+	putchar('"');
+}
+
 /* The low 64 bits of a 128-bit little-endian counter (a drive's counters stay below them). */
 static uint64_t le128_low(const uint8_t v[16])
 {
@@ -172,11 +182,8 @@ void print_reasons(const char reasons[8][256], bool json)
 		if (!reasons[i][0])
 			continue;
 		if (json) {
-			printf("%s\"", shown ? ", " : "");
-			for (const char *c = reasons[i]; *c && c < reasons[i] + 255; c++)
-				printf(*c == '"' || *c == '\\' ? "\\%c" : (unsigned char)*c < 32 ?
-				       "\\u%04x" : "%c", *c);
-			printf("\"");
+			printf("%s", shown ? ", " : "");
+			print_json_string(reasons[i], 255);
 		} else {
 			printf("%.255s\n", reasons[i]);
 		}
