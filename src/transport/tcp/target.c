@@ -129,7 +129,8 @@ static bool cmd_buf(struct tcp_cmd *c, uint32_t len)
 	return true;
 }
 
-static void cmd_free(struct tcp_cmd *c)
+/* The slot is free again (tx.c calls it once a command's data has been sent). */
+void tcp_cmd_release(struct tcp_cmd *c)
 {
 	struct tcp_queue *q = c->q;
 
@@ -142,12 +143,6 @@ static void cmd_free(struct tcp_cmd *c)
 	c->finish = NULL;
 	c->sending = false;
 	c->in_use = false;
-}
-
-/* Its data has been sent (tx.c): the slot is free again. */
-void tcp_cmd_release(struct tcp_cmd *c)
-{
-	cmd_free(c);
 }
 
 /* Send the response of a command (its data first) and release it. */
@@ -183,7 +178,7 @@ void tcp_cmd_respond(struct tcp_cmd *c)
 	if (!success_in_data)
 		tcp_queue_send(q, TCP_PDU_RSP, &rsp, sizeof(rsp), NULL, 0);
 	if (!c->sending)
-		cmd_free(c);
+		tcp_cmd_release(c);
 }
 
 static void cmd_done(struct csd_req *req)
@@ -197,7 +192,7 @@ static void cmd_done(struct csd_req *req)
 		c->submitted = false;
 		q->outstanding--;
 		if (q->dead || req->no_response) {
-			cmd_free(c);	/* the loop frees the queue once nothing is outstanding */
+			tcp_cmd_release(c);	/* the loop frees the queue once nothing is outstanding */
 		} else {
 			void (*finish)(struct tcp_cmd *) = c->finish;
 
@@ -408,7 +403,7 @@ static void handle_cmd_pdu(struct tcp_queue *q)
 		return;
 	}
 	if (c->len && !cmd_buf(c, c->len)) {
-		cmd_free(c);
+		tcp_cmd_release(c);
 		terminate(q, TCP_FES_DATA_LIMIT_EXCEEDED, 0);
 		return;
 	}
@@ -714,7 +709,7 @@ void tcp_queue_close(struct tcp_queue *q)
 	/* commands not yet with the drive go now; the others when the drive is done */
 	for (unsigned i = 0; i < q->ncmds; i++)
 		if (q->cmds[i].in_use && !q->cmds[i].submitted)
-			cmd_free(&q->cmds[i]);
+			tcp_cmd_release(&q->cmds[i]);
 	if (a) {
 		tcp_traffic_add(&a->closed, &q->traffic);
 		a->queues[q->qid] = NULL;
