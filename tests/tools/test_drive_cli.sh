@@ -311,16 +311,23 @@ check "a read says what it read" bash -c \
 	 from=\$(sed -n 's/.* bytes to the drive, \\([0-9]*\\) from it/\\1/p' '$tmp/why') &&
 	 [ \$from -ge 1048576 ] && [ \$from -lt 1200000 ]"
 head -c 48M /dev/urandom >"$tmp/big.bin"
-# The target runs in 10 ms slices until the first block of the file is on it, so Ctrl-C comes
-# while the target is stopped in the middle of the write, however fast the link is.
+# ctrl_c_when PID TEST...: the target (started stopped) runs in 10 ms slices until TEST holds,
+# then PID gets Ctrl-C while the target is stopped in the middle of its transfer, however fast
+# the link is; then the target runs on.
+ctrl_c_when() {
+	local who=$1
+	shift
+	for _ in $(seq 1000); do
+		kill -CONT $pid; sleep 0.01; kill -STOP $pid
+		"$@" && break
+	done
+	kill -INT $who; sleep 0.3; kill -CONT $pid
+}
+# a write: Ctrl-C once the first block of the file is on the drive
 kill -STOP $pid
 "$csd" write -p $port --slba 0 -i "$tmp/big.bin" 2>"$tmp/intr" &
 writer=$!
-for _ in $(seq 1000); do
-	kill -CONT $pid; sleep 0.01; kill -STOP $pid
-	cmp -s -n 512 "$tmp/intr.img" "$tmp/big.bin" && break
-done
-kill -INT $writer; sleep 0.3; kill -CONT $pid
+ctrl_c_when $writer cmp -s -n 512 "$tmp/intr.img" "$tmp/big.bin"
 wait $writer
 status=$?
 acked=$(sed -n 's/.*interrupted: \([0-9]*\) of 98304 blocks written and acknowledged.*/\1/p' "$tmp/intr")
@@ -329,15 +336,11 @@ check "Ctrl-C during a write: exit 130, how many blocks were acknowledged (${ack
 	"[ $status = 130 ] && [ -n '$acked' ] && [ '$acked' -lt 98304 ] &&
 	 { [ $back = 0 ] || { '$csd' read -p $port --slba 0 --blocks $back -O '$tmp/back' &&
 	   cmp '$tmp/back' <(head -c \$(( $back * 512 )) '$tmp/big.bin'); }; }"
-# the same for a read: the target in 10 ms slices until the first data is out, then Ctrl-C
+# the same for a read: Ctrl-C once the first data is out
 kill -STOP $pid
 "$csd" read -p $port --slba 0 --blocks 98304 -O "$tmp/rint" 2>"$tmp/rintr" &
 reader=$!
-for _ in $(seq 1000); do
-	kill -CONT $pid; sleep 0.01; kill -STOP $pid
-	[ -s "$tmp/rint" ] && break
-done
-kill -INT $reader; sleep 0.3; kill -CONT $pid
+ctrl_c_when $reader test -s "$tmp/rint"
 wait $reader
 rstatus=$?
 rdone=$(sed -n 's/.*read interrupted: \([0-9]*\) of 98304 blocks read.*/\1/p' "$tmp/rintr")
@@ -356,6 +359,10 @@ check "a configuration file names the drive and the host: no connection options 
 	"CSD_CONFIG='$tmp/csd.conf' '$csd' id-ctrl | grep -q '^model      csdlab$'"
 check "options on the command line override the file (another host NQN: refused by the allow list)" bash -c \
 	"! CSD_CONFIG='$tmp/csd.conf' '$csd' id-ctrl --hostnqn nqn.2014-08.org.nvmexpress:uuid:other 2>/dev/null"
+for i in $(seq 17); do echo "port $port"; done >"$tmp/long.conf"
+check "a configuration file of more options than a connection has: refused, said so" bash -c \
+	"! CSD_CONFIG='$tmp/long.conf' '$csd' id-ctrl 2>'$tmp/why' &&
+	 grep -q 'long.conf:17: more than 16 options: a connection needs fewer' '$tmp/why'"
 printf 'colour blue\n' >"$tmp/bad.conf"
 check "a wrong line in the file: refused, naming the file, the line and what is allowed" bash -c \
 	"! CSD_CONFIG='$tmp/bad.conf' '$csd' id-ctrl 2>'$tmp/why' &&
