@@ -291,17 +291,39 @@ void oct_join(struct octagon *a, const struct octagon *b)
 		a->m[i] = max64(a->m[i], b->m[i]);
 }
 
-void oct_widen(struct octagon *a, const struct octagon *b)
+void oct_widen(struct octagon *a, const struct octagon *b, const int64_t *thresholds, size_t n)
 {
 	if (merge_with_empty(a, b))
 		return;
 	/*
-	 * One threshold before infinity: a widened counter stays below 2^57, so adding one to it
-	 * still cannot wrap and keeps its relations; the loop's own test then bounds it again.
+	 * A bound that grew jumps to the next threshold above it: first the program's own
+	 * constants (thresholds, ascending), so that a loop `for (k = 0; k != 64; k++)` stops at
+	 * 64, where its test narrows it, instead of at infinity; then 2^58, so that a widened
+	 * counter plus one still cannot wrap and keeps its relations; then none.
 	 */
-	for (size_t i = 0; i < (size_t)N(a) * N(a); i++)
-		if (b->m[i] > a->m[i])
-			a->m[i] = b->m[i] < OCT_WIDEN_THRESHOLD ? OCT_WIDEN_THRESHOLD : OCT_INF;
+	for (size_t i = 0; i < (size_t)N(a) * N(a); i++) {
+		int64_t want = b->m[i], to = OCT_INF;
+		size_t lo = 0, hi = n, row = i / N(a), col = i % N(a);
+
+		if (want <= a->m[i])
+			continue;
+		/* intervals only (x - (-x) <= 2c): relations widen straight on, or loops settle late */
+		if ((row ^ 1) != col)
+			lo = hi = n;
+		while (lo < hi) {	/* the first threshold >= want */
+			size_t mid = lo + (hi - lo) / 2;
+
+			if (thresholds[mid] < want)
+				lo = mid + 1;
+			else
+				hi = mid;
+		}
+		if (lo < n)
+			to = thresholds[lo];
+		else if (want < OCT_WIDEN_THRESHOLD)
+			to = OCT_WIDEN_THRESHOLD;
+		a->m[i] = to;
+	}
 }
 
 bool oct_equal(const struct octagon *a, const struct octagon *b)

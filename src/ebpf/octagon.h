@@ -55,9 +55,12 @@ void oct_assign_interval(struct octagon *o, unsigned x, int64_t lo, int64_t hi);
 void oct_assign_var(struct octagon *o, unsigned x, unsigned y, int64_t c);	/* x := y + c */
 void oct_assign_neg_var(struct octagon *o, unsigned x, unsigned y, int64_t c);	/* x := c - y */
 
-/* a := a ⊔ b; a := a ∇ b (widening); both arguments closed. */
+/*
+ * a := a ⊔ b; a := a ∇ b (widening with thresholds: n finite bounds in ascending order, all
+ * below OCT_WIDEN_THRESHOLD, to try before that one and infinity); both arguments closed.
+ */
 void oct_join(struct octagon *a, const struct octagon *b);
-void oct_widen(struct octagon *a, const struct octagon *b);
+void oct_widen(struct octagon *a, const struct octagon *b, const int64_t *thresholds, size_t n);
 bool oct_equal(const struct octagon *a, const struct octagon *b);
 
 #endif

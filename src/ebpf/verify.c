@@ -135,6 +135,8 @@ struct verifier {
 	int *loop_of;		/* loop index of a head, -1 elsewhere */
 	unsigned nloops;
 	int slot_var[SLOTS];	/* octagon variable pair of a stack slot, -1: none */
+	int64_t **thresholds;	/* per loop: widening's stops before 2^58, ascending */
+	size_t *nthresholds;
 	unsigned nslot_vars;
 	unsigned chain[CSD_EBPF_MAX_FRAMES];	/* entries of the functions being analysed */
 	unsigned long visits;
@@ -2036,7 +2038,9 @@ static bool merge(struct verifier *v, struct vstate **at, unsigned *updates, uns
 		oct_copy(tmp, oo);
 		if (widen) {
 			/* left unclosed: closing widened iterates can undo the widening forever */
-			oct_widen(oo, io);
+			int q = v->loop_of[pc];
+
+			oct_widen(oo, io, v->thresholds[q], v->nthresholds[q]);
 		} else {
 			oct_join(oo, io);
 		}
@@ -2103,7 +2107,7 @@ static int propagate(struct verifier *v, struct vstate **at, unsigned *updates,
 	}
 	if (merge(v, at, updates, to, st, q >= 0 && updates[to] >= WIDEN_AFTER))
 		push(w, to);
-	if (q >= 0 && updates[to] > MAX_HEAD_UPDATES) {
+	if (q >= 0 && updates[to] > MAX_HEAD_UPDATES + v->nthresholds[q]) {
 		v->block = to;
 		return refuse(v, to, "the analysis of the loop starting here does not settle");
 	}
@@ -2330,7 +2334,167 @@ out:
 	return err;
 }
 
+/* ---- widening's thresholds ------------------------------------------------------------- */
+
+/*
+ * Widening's thresholds, per loop: the small constants the loop tests to leave (then those
+ * moved into a register just before its head, then those its body compares with), one below
+ * and one above, as the octagon stores an interval bound (2c for x <= c), both signs. A loop
+ * `for (k = 0; k != 64; k++)` then widens k to [0, 64] rather than [0, 2^58], and its test
+ * narrows that to what an access needs. A threshold is one more round for a bound that really
+ * grows without limit, so only a loop's own constants, at most MAX_THRESHOLD_CONSTS, and only
+ * for intervals (oct_widen). Thresholds change how soon the analysis settles and how precise it
+ * is, never whether what it proves holds: a widened bound is still above both sides.
+ */
+#define MAX_THRESHOLD_CONSTS	6
+#define THRESHOLD_LOOKBACK	8	/* instructions before a head where its constants are set */
+
+static int cmp_i64(const void *a, const void *b)
+{
+	int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+
+	return (x > y) - (x < y);
+}
+
+static void add_constant(int64_t *consts, size_t *nc, int32_t imm)
+{
+	size_t k;
+
+	if (imm == 0 || *nc == MAX_THRESHOLD_CONSTS)
+		return;
+	for (k = 0; k < *nc && consts[k] != imm; k++)
+		;
+	if (k == *nc)
+		consts[(*nc)++] = imm;
+}
+
+static bool is_cond_jump_k(const struct csd_ebpf_insn *insn)
+{
+	unsigned cls = BPF_CLASS(insn->code), op = BPF_OP(insn->code);
+
+	return (cls == BPF_JMP || cls == BPF_JMP32) && BPF_SRC(insn->code) == BPF_K &&
+	       op != BPF_JA && op != BPF_CALL && op != BPF_EXIT;
+}
+
+static bool is_mov_k(const struct csd_ebpf_insn *insn)
+{
+	unsigned cls = BPF_CLASS(insn->code);
+
+	return (cls == BPF_ALU64 || cls == BPF_ALU) && BPF_OP(insn->code) == BPF_MOV &&
+	       BPF_SRC(insn->code) == BPF_K;
+}
+
+/* The natural loop of `head`: what reaches one of its retreating edges without passing it. */
+static void loop_body(const struct verifier *v, unsigned head, const unsigned *pred_at,
+		      const unsigned *preds, bool *body, unsigned *work)
+{
+	size_t n = 0;
+
+	memset(body, 0, v->cnt * sizeof(*body));
+	body[head] = true;
+	for (unsigned pc = 0; pc < v->cnt; pc++) {
+		long fall, jump;
+
+		if (!v->retreat[pc])
+			continue;
+		successors(v, pc, &fall, &jump);
+		if (((v->retreat[pc] & 1) && fall == head) || ((v->retreat[pc] & 2) && jump == head))
+			if (!body[pc])
+				body[pc] = true, work[n++] = pc;
+	}
+	while (n) {
+		unsigned pc = work[--n];
+
+		for (unsigned i = pred_at[pc]; i < pred_at[pc + 1]; i++)
+			if (!body[preds[i]])
+				body[preds[i]] = true, work[n++] = preds[i];
+	}
+}
+
+static int widen_thresholds(struct verifier *v)
+{
+	unsigned *pred_at = calloc(v->cnt + 1, sizeof(*pred_at));
+	unsigned *preds = malloc(2 * v->cnt * sizeof(*preds)), *work = malloc(v->cnt * sizeof(*work));
+	bool *body = malloc(v->cnt * sizeof(*body));
+	int err = 0;
+
+	v->thresholds = calloc(v->nloops, sizeof(*v->thresholds));
+	v->nthresholds = calloc(v->nloops, sizeof(*v->nthresholds));
+	if (!pred_at || !preds || !work || !body || !v->thresholds || !v->nthresholds) {
+		err = -ENOMEM;
+		goto out;
+	}
+	/* predecessors, as one array indexed by pred_at */
+	for (unsigned pass = 0; pass < 2; pass++) {
+		for (unsigned pc = 0; pc < v->cnt; pc++) {
+			long next[2];
+
+			successors(v, pc, &next[0], &next[1]);
+			for (int e = 0; e < 2; e++)
+				if (next[e] >= 0 && (size_t)next[e] < v->cnt) {
+					if (pass)
+						preds[pred_at[next[e]]++] = pc;
+					else
+						pred_at[next[e] + 1]++;
+				}
+		}
+		if (pass)	/* filling moved each start to the next one's: move back */
+			memmove(pred_at + 1, pred_at, v->cnt * sizeof(*pred_at)), pred_at[0] = 0;
+		else
+			for (unsigned pc = 0; pc < v->cnt; pc++)
+				pred_at[pc + 1] += pred_at[pc];
+	}
+	for (unsigned head = 0; head < v->cnt; head++) {
+		int q = v->loop_of[head];
+		int64_t consts[MAX_THRESHOLD_CONSTS], *t;
+		size_t nc = 0, n = 0;
+
+		if (q < 0)
+			continue;
+		loop_body(v, head, pred_at, preds, body, work);
+		for (unsigned pc = 0; pc < v->cnt; pc++) {	/* the tests that leave */
+			long fall, jump;
+
+			if (!body[pc] || !is_cond_jump_k(&v->insns[pc]))
+				continue;
+			successors(v, pc, &fall, &jump);
+			if (!body[fall] || !body[jump])
+				add_constant(consts, &nc, v->insns[pc].imm);
+		}
+		for (unsigned pc = head > THRESHOLD_LOOKBACK ? head - THRESHOLD_LOOKBACK : 0;
+		     pc < head; pc++)
+			if (!body[pc] && is_mov_k(&v->insns[pc]))
+				add_constant(consts, &nc, v->insns[pc].imm);
+		for (unsigned pc = 0; pc < v->cnt; pc++)
+			if (body[pc] && is_cond_jump_k(&v->insns[pc]))
+				add_constant(consts, &nc, v->insns[pc].imm);
+		t = v->thresholds[q] = malloc((nc * 6 + 1) * sizeof(*t));
+		if (!t) {
+			err = -ENOMEM;
+			goto out;
+		}
+		t[n++] = 0;
+		for (size_t k = 0; k < nc; k++)
+			for (int64_t d = -1; d <= 1; d++) {
+				t[n++] = 2 * (consts[k] + d);
+				t[n++] = -2 * (consts[k] + d);
+			}
+		qsort(t, n, sizeof(*t), cmp_i64);
+		for (size_t k = 0; k < n; k++)
+			if (!v->nthresholds[q] || t[v->nthresholds[q] - 1] != t[k])
+				t[v->nthresholds[q]++] = t[k];
+	}
+out:
+	free(pred_at);
+	free(preds);
+	free(work);
+	free(body);
+	return err;
+}
+
 /* ---- entry ------------------------------------------------------------------------------- */
+
+#define VERIFY_MAX_INPUT	((int64_t)EBPF_VERIFY_MAX_INPUT)
 
 #define VERIFY_MAX_INPUT	((int64_t)EBPF_VERIFY_MAX_INPUT)
 
@@ -2362,6 +2526,8 @@ int ebpf_verify(struct csd_ebpf_prog *prog, char *log, size_t log_size, uint32_t
 		v.loop_of[i] = -1;
 	memset(v.guard, 0xff, v.cnt);
 	err = build_cfg(&v);
+	if (!err)
+		err = widen_thresholds(&v);
 	if (err)
 		goto out;
 	/* stack slots saved to with stxdw [r10-off], up to MAX_SLOT_VARS of them */
@@ -2418,6 +2584,10 @@ out:
 	free(v.retreat);
 	free(v.loop_of);
 	free(v.guard);
+	for (unsigned q = 0; v.thresholds && q < v.nloops; q++)
+		free(v.thresholds[q]);
+	free(v.thresholds);
+	free(v.nthresholds);
 	return err;
 }
 
