@@ -7,6 +7,7 @@
  * programs are all refused for reading uninitialised registers tests nothing.
  */
 #include <linux/bpf.h>
+#include <limits.h>
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
@@ -45,6 +46,8 @@ struct gen {
 	unsigned fwd_at[MAX_FIX], nfwd, snippet;
 	uint8_t spilled[64];	/* main frame: 8-byte slots written whole (1) or in part (2) */
 	int depth;		/* call nesting of the function being generated */
+	int cursor_step;	/* > INT_MIN: the next callee is a cursor (s_cursor_call) */
+	bool focus;		/* SOUNDGEN_FOCUS=precision: mostly the verifier's newer shapes */
 };
 
 static uint64_t rnd(struct gen *g) { return csd_xorshift64(&g->rng); }
@@ -254,10 +257,31 @@ static void s_byteswap(struct gen *g)
 	}
 }
 
+/*
+ * x <<= k; x >>= k (or s>>=): compilers' zero- and sign-extension, which the verifier takes
+ * as nothing when x already fits (its relations kept), and now and then a jump lands between.
+ */
+static void s_extend(struct gen *g)
+{
+	static const int32_t widths[] = { 32, 32, 48, 56, 24, 8 };
+	int d = pick_scalar(g);
+	int32_t k = widths[below(g, sizeof(widths) / sizeof(widths[0]))];
+
+	if (d < 0)
+		return;
+	emit(g, BPF_ALU64 | BPF_LSH | BPF_K, (unsigned)d, 0, 0, k);
+	if (chance(g, 10))
+		emit(g, BPF_JMP | BPF_JEQ | BPF_K, (unsigned)d, 0, 0, 0);	/* lands on the next */
+	emit(g, (uint8_t)(BPF_ALU64 | (chance(g, 60) ? BPF_RSH : BPF_ARSH) | BPF_K), (unsigned)d, 0,
+	     0, chance(g, 90) ? k : k - 1);
+}
+
 static void s_alu_chain(struct gen *g)
 {
 	unsigned n = 2 + below(g, 3);
 
+	if (chance(g, 30))
+		s_extend(g);
 	for (unsigned i = 0; i < n; i++)
 		s_alu(g);
 }
@@ -615,7 +639,210 @@ static void s_loop(struct gen *g)
 	}
 }
 
+/*
+ * A walk in strides, the shape of record and word loops: n = len >> k (or len / k), a pointer
+ * stepping `stride` bytes beside a counter tested against n (or, over the stack, against a
+ * constant with jne), an access near each stride. The verifier relates the multiplication to
+ * len here (stride and division facts) and widens the counter to the constant: now and then
+ * the shift, the stride, the offset or n is off by a little, which it must refuse.
+ */
+static void s_strided_walk(struct gen *g)
+{
+	static const int32_t strides[] = { 1, 2, 4, 8, 12, 16, 24, 32, 64, 512 };
+	static const unsigned free_regs[] = { 3, 4, 5, 8, 9 };
+	unsigned pick[3], nfree = 0, n, i, p;
+	int32_t stride = strides[below(g, sizeof(strides) / sizeof(strides[0]))];
+	int in = g->kind[6] == K_INPUT && chance(g, 80) ? 6 : pick_reg(g, M(K_INPUT));
+	int len = g->kind[7] == K_SCALAR ? 7 : pick_scalar(g);
+	uint8_t sz = sizes[below(g, 4)];
+	bool on_stack = chance(g, 25), top_test = chance(g, 50), computed = chance(g, 30);
+	size_t head, exit_br = 0;
+	int32_t off;
+
+	while (nfree < 3) {
+		unsigned r = free_regs[below(g, 5)], k;
+
+		for (k = 0; k < nfree && pick[k] != r; k++)
+			;
+		if (k == nfree)
+			pick[nfree++] = r;
+	}
+	n = pick[0], i = pick[1], p = pick[2];
+	while (size_bytes(sz) > (unsigned)stride && chance(g, 85))
+		sz = sizes[below(g, 4)];
+	if ((!on_stack && (in < 0 || len < 0)) || (unsigned)in == n || (unsigned)in == i ||
+	    (unsigned)len == n || (unsigned)len == i || (unsigned)len == p)
+		return;
+	if (on_stack) {
+		/* p = fp - count * stride, count constant: for (i = 0; i != count; i++) */
+		int32_t count = (int32_t)(1 + below(g, 512 / stride < 64 ? 512 / stride : 64));
+
+		if (chance(g, 10))
+			count += 1;
+		emit(g, BPF_ALU64 | BPF_MOV | BPF_X, p, 10, 0, 0);
+		emit(g, BPF_ALU64 | BPF_ADD | BPF_K, p, 0, 0, -count * stride);
+		emit(g, BPF_ALU64 | BPF_MOV | BPF_K, n, 0, 0, count);
+		note_const(g, count);
+		g->kind[p] = K_STACK;
+	} else {
+		int32_t k = stride;
+		bool by_shift = !(stride & (stride - 1)) && chance(g, 60);
+
+		if (by_shift)
+			k = __builtin_ctz((unsigned)stride);
+		if (chance(g, 12))
+			k = by_shift ? k - 1 + (int32_t)below(g, 3) : k - 1 + (int32_t)below(g, 3) * 1;
+		if (k <= 0 && !by_shift)
+			k = 1;
+		emit(g, BPF_ALU64 | BPF_MOV | BPF_X, n, (unsigned)len, 0, 0);
+		if (chance(g, 8))
+			emit(g, BPF_ALU64 | BPF_ADD | BPF_K, n, 0, 0, (int32_t)below(g, 3 * stride) - stride);
+		emit(g, (uint8_t)(BPF_ALU64 | (by_shift ? BPF_RSH : BPF_DIV) | BPF_K), n, 0, 0,
+		     by_shift && k < 0 ? 0 : k);
+		if (chance(g, 8))
+			emit(g, BPF_ALU64 | BPF_ADD | BPF_K, n, 0, 0, (int32_t)below(g, 5) - 2);
+		emit(g, BPF_ALU64 | BPF_MOV | BPF_X, p, (unsigned)in, 0, 0);
+		g->kind[p] = K_INPUT;
+	}
+	g->kind[n] = K_SCALAR;
+	emit(g, BPF_ALU64 | BPF_MOV | BPF_K, i, 0, 0, 0);
+	g->kind[i] = K_SCALAR;
+	/* tested at the top, or rotated as compilers do: tested once before, then at the bottom */
+	if (!top_test && chance(g, 85)) {
+		exit_br = F(g)->cnt;
+		emit(g, (uint8_t)(BPF_JMP | (on_stack ? BPF_JEQ : BPF_JGE) | BPF_X), i, n, 0, 0);
+	}
+	head = F(g)->cnt;
+	if (top_test) {
+		exit_br = F(g)->cnt;
+		emit(g, (uint8_t)(BPF_JMP | (on_stack ? BPF_JEQ : BPF_JGE) | BPF_X), i, n, 0, 0);
+	}
+	off = chance(g, 80) ? (int32_t)below(g, (unsigned)(stride >= (int32_t)size_bytes(sz) ?
+					   stride - (int32_t)size_bytes(sz) + 1 : 1)) :
+	      (int32_t)below(g, (unsigned)stride + 9) - 4;
+	if (computed && !on_stack) {
+		/* q = in + i * stride, the address made afresh each round */
+		unsigned q = p;
+
+		emit(g, BPF_ALU64 | BPF_MOV | BPF_X, q, i, 0, 0);
+		if (!(stride & (stride - 1)) && chance(g, 50))
+			emit(g, BPF_ALU64 | BPF_LSH | BPF_K, q, 0, 0, __builtin_ctz((unsigned)stride));
+		else
+			emit(g, BPF_ALU64 | BPF_MUL | BPF_K, q, 0, 0, stride);
+		emit(g, BPF_ALU64 | BPF_ADD | BPF_X, q, (unsigned)in, 0, 0);
+		g->kind[q] = K_INPUT;
+	}
+	if (on_stack || chance(g, 20))
+		emit(g, BPF_ST | BPF_MEM | sz, p, 0, (int16_t)off, pick_imm(g));
+	else
+		emit(g, BPF_LDX | BPF_MEM | sz, 0, p, (int16_t)off, 0);
+	g->kind[0] = K_SCALAR;
+	if (!(computed && !on_stack))
+		emit(g, BPF_ALU64 | BPF_ADD | BPF_K, p, 0, 0, chance(g, 8) ? stride + 1 : stride);
+	emit(g, BPF_ALU64 | BPF_ADD | BPF_K, i, 0, 0, 1);
+	if (top_test) {
+		emit(g, BPF_JMP | BPF_JA, 0, 0, (int16_t)(head - F(g)->cnt - 1), 0);
+		F(g)->insns[exit_br].off = (int16_t)(F(g)->cnt - exit_br - 1);
+	} else {
+		emit(g, (uint8_t)(BPF_JMP | (on_stack ? BPF_JNE : BPF_JLT) | BPF_X), i, n,
+		     (int16_t)(head - F(g)->cnt - 1), 0);
+		if (exit_br)
+			F(g)->insns[exit_br].off = (int16_t)(F(g)->cnt - exit_br - 1);
+	}
+	if (on_stack && chance(g, 60)) {
+		/* read back what the loop may have written (or bytes it never touched) */
+		emit(g, BPF_LDX | BPF_MEM | sizes[below(g, 4)], 0, 10,
+		     (int16_t)(-(int)(1 + below(g, 520))), 0);
+		g->kind[0] = K_SCALAR;
+	}
+}
+
+/*
+ * A cursor callee (r1 input, r2 len, r3 position): returns r3 moved on by cursor_step, or,
+ * with a step of 0, scans on while bytes are below 'm' and stops at len (always one step at
+ * least). The caller relies on the relation of the result to its argument (the verifier
+ * carries it across the call): for the step, an access just past the old position; for the
+ * scan, its loop's progress.
+ */
+static void cursor_body(struct gen *g)
+{
+	int step = g->cursor_step;
+
+	g->cursor_step = INT_MIN;
+	g->focus = getenv("SOUNDGEN_FOCUS") && !strcmp(getenv("SOUNDGEN_FOCUS"), "precision");
+	emit(g, BPF_ALU64 | BPF_MOV | BPF_X, 0, 3, 0, 0);
+	if (step) {
+		emit(g, BPF_ALU64 | BPF_ADD | BPF_K, 0, 0, 0, step);
+	} else {
+		size_t head = F(g)->cnt, out;
+
+		emit(g, BPF_ALU64 | BPF_ADD | BPF_K, 0, 0, 0, chance(g, 90) ? 1 : 0);
+		out = F(g)->cnt;
+		emit(g, BPF_JMP | BPF_JGE | BPF_X, 0, 2, 0, 0);
+		emit(g, BPF_ALU64 | BPF_MOV | BPF_X, 4, 1, 0, 0);
+		emit(g, BPF_ALU64 | BPF_ADD | BPF_X, 4, 0, 0, 0);
+		emit(g, BPF_LDX | BPF_MEM | BPF_B, 4, 4, 0, 0);
+		emit(g, BPF_JMP | BPF_JLT | BPF_K, 4, 0, (int16_t)(head - F(g)->cnt - 1), 'm');
+		F(g)->insns[out].off = (int16_t)(F(g)->cnt - out - 1);
+	}
+	emit(g, BPF_JMP | BPF_EXIT, 0, 0, 0, 0);
+}
+
 static void gen_function(struct gen *g, unsigned idx, const uint8_t *arg_kinds);
+
+/* A call whose result is a cursor: in a loop `pos = scan(data, len, pos)`, or once with a step. */
+static void s_cursor_call(struct gen *g)
+{
+	uint8_t arg_kinds[6] = { 0 };
+	bool loop = chance(g, 50);
+	size_t head = 0, exit_br = 0, pc;
+	unsigned target;
+	int32_t step = (int32_t)below(g, 9) - 2;
+
+	if (g->depth >= 2 || g->nfn >= MAX_FUNCS || F(g)->ncalls >= 8 || g->kind[6] != K_INPUT ||
+	    g->kind[7] != K_SCALAR || (loop && !step))
+		return;
+	if (loop)
+		step = 0;
+	emit(g, BPF_ALU64 | BPF_MOV | BPF_K, 8, 0, 0, 0);
+	g->kind[8] = K_SCALAR;
+	if (loop) {
+		head = F(g)->cnt;
+		exit_br = F(g)->cnt;
+		emit(g, BPF_JMP | BPF_JGE | BPF_X, 8, 7, 0, 0);
+	} else {
+		/* pos + 8 <= len, with pos from the input */
+		emit(g, BPF_LDX | BPF_MEM | BPF_B, 8, 6, 0, 0);
+		emit(g, BPF_ALU64 | BPF_MOV | BPF_X, 9, 8, 0, 0);
+		emit(g, BPF_ALU64 | BPF_ADD | BPF_K, 9, 0, 0, 8);
+		emit_to_out(g, BPF_JMP | BPF_JGT | BPF_X, 9, 7, 0);
+		g->kind[9] = K_SCALAR;
+	}
+	emit(g, BPF_ALU64 | BPF_MOV | BPF_X, 1, 6, 0, 0);
+	emit(g, BPF_ALU64 | BPF_MOV | BPF_X, 2, 7, 0, 0);
+	emit(g, BPF_ALU64 | BPF_MOV | BPF_X, 3, 8, 0, 0);
+	arg_kinds[1] = K_INPUT;
+	arg_kinds[2] = arg_kinds[3] = K_SCALAR;
+	target = g->nfn++;
+	pc = F(g)->cnt;
+	emit(g, BPF_JMP | BPF_CALL, 0, BPF_PSEUDO_CALL, 0, 0);
+	F(g)->call_pc[F(g)->ncalls] = pc;
+	F(g)->call_to[F(g)->ncalls++] = target;
+	g->cursor_step = step;
+	gen_function(g, target, arg_kinds);
+	clobber_args(g);
+	if (loop) {
+		emit(g, BPF_ALU64 | BPF_MOV | BPF_X, 8, 0, 0, 0);
+		emit(g, BPF_JMP | BPF_JA, 0, 0, (int16_t)(head - F(g)->cnt - 1), 0);
+		F(g)->insns[exit_br].off = (int16_t)(F(g)->cnt - exit_br - 1);
+	} else {
+		/* safe while step + 4 < 8 */
+		emit(g, BPF_ALU64 | BPF_ADD | BPF_X, 0, 6, 0, 0);
+		emit(g, BPF_LDX | BPF_MEM | BPF_B, 0, 0, 4, 0);
+	}
+	g->kind[0] = K_SCALAR;
+}
+
 
 static void s_call(struct gen *g)
 {
@@ -667,7 +894,12 @@ static void snippet(struct gen *g, bool in_loop)
 	g->snippet++;
 	if (!in_loop)
 		land_branches(g, false);
-	if (w < 10) s_load_input(g);
+	if (g->focus && !in_loop && w < 70) {
+		/* the shapes of issue 20's precision: strides, divisions, cursors, extensions */
+		if (w < 40) s_strided_walk(g);
+		else if (w < 55) s_cursor_call(g);
+		else s_extend(g);
+	} else if (w < 10) s_load_input(g);
 	else if (w < 24) s_alu(g);
 	else if (w < 30) s_alu_chain(g);
 	else if (w < 32) s_byteswap(g);
@@ -683,7 +915,9 @@ static void snippet(struct gen *g, bool in_loop)
 	else if (w < 85) s_helper(g);
 	else if (w < 89) s_join_relation(g);
 	else if (w < 92 && !in_loop) s_loop(g);
-	else if (w < 95 && !in_loop) s_call(g);
+	else if (w < 94 && !in_loop) s_strided_walk(g);
+	else if (w < 95 && !in_loop) s_cursor_call(g);
+	else if (w < 96 && !in_loop) s_call(g);
 	else s_mov_const(g);
 }
 
@@ -726,10 +960,14 @@ static void gen_function(struct gen *g, unsigned idx, const uint8_t *arg_kinds)
 	g->kind[0] = K_NONE;
 	g->kind[10] = K_STACK;
 	memset(g->spilled, 0, sizeof(g->spilled));
-	n = 1 + below(g, 6);
-	for (unsigned k = 0; k < n; k++)
-		snippet(g, false);
-	epilogue(g);
+	if (g->cursor_step != INT_MIN) {
+		cursor_body(g);
+	} else {
+		n = 1 + below(g, 6);
+		for (unsigned k = 0; k < n; k++)
+			snippet(g, false);
+		epilogue(g);
+	}
 	g->depth--;
 	g->cur = saved_cur;
 	g->nfwd = saved_nfwd;
@@ -784,6 +1022,8 @@ void soundgen_generate(uint64_t seed, struct soundgen_prog *out)
 		g->rng = 1;
 	g->p = out;
 	g->nfn = 1;
+	g->cursor_step = INT_MIN;
+	g->focus = getenv("SOUNDGEN_FOCUS") && !strcmp(getenv("SOUNDGEN_FOCUS"), "precision");
 	prologue(g);
 	n = 2 + below(g, 12);
 	for (unsigned k = 0; k < n; k++)

@@ -103,6 +103,14 @@ struct vslot {
 struct vframe {
 	uint64_t init[SLOTS / 8];	/* one bit per byte written */
 	/*
+	 * One bit per byte some path may have written (a store at an offset the verifier knows
+	 * only as a range, a store on one side of a join). Both engines zero every frame at the
+	 * start of a run and the main frame is not reused by calls, so such a byte of the main
+	 * frame holds 0 or what this run stored there: it may be read (the 64-byte buffer a
+	 * loop fills). Bytes that may hold part of a saved pointer stay unreadable (ptr).
+	 */
+	uint64_t maybe[SLOTS / 8];
+	/*
 	 * One bit per byte that may hold part of a saved pointer: such bytes are read back only
 	 * as the whole register they came from (an exact 8-byte fill of a spilled slot), never
 	 * as data, by a helper or by an atomic: that would hand the drive's address to the host.
@@ -111,10 +119,23 @@ struct vframe {
 	struct vslot slot[SLOTS];
 };
 
+/*
+ * Facts the octagon cannot hold, one per register: its value is base + stride * (a loop's
+ * counter), the way a pointer walks records of `stride` bytes (p = data + 16 * i); and its
+ * value is len / div rounded down (n = len >> 4). Together they bound p + 16 <= len after
+ * i < n, a relation through a multiplication (see lin_reduce).
+ */
+struct vlin {
+	uint8_t loop1;		/* value = [lo, hi] + stride * counter(loop1 - 1); 0: none */
+	int64_t stride, lo, hi;
+	uint64_t div;		/* value = floor(len / div); 0: none */
+};
+
 struct vstate {
 	unsigned depth;
 	unsigned pred;		/* the block this state last came from, for messages */
 	struct vreg reg[EBPF_NREGS];
+	struct vlin lin[EBPF_NREGS];
 	struct vframe frame[CSD_EBPF_MAX_FRAMES];
 	/* followed by the octagon */
 };
@@ -135,9 +156,11 @@ struct verifier {
 	int *loop_of;		/* loop index of a head, -1 elsewhere */
 	unsigned nloops;
 	int slot_var[SLOTS];	/* octagon variable pair of a stack slot, -1: none */
+	int word_var[2 * SLOTS];	/* ... of a 4-byte word saved with stxw (its value zero-extended) */
 	int64_t **thresholds;	/* per loop: widening's stops before 2^58, ascending */
 	size_t *nthresholds;
 	unsigned nslot_vars;
+	bool has_calls;		/* bpf-to-bpf calls: VAR_ARG exists */
 	unsigned chain[CSD_EBPF_MAX_FRAMES];	/* entries of the functions being analysed */
 	unsigned long visits;
 	uint64_t work;		/* the sum of the steps' costs, bounded by MAX_WORK */
@@ -538,6 +561,16 @@ static void mark_init(struct vframe *f, int byte)
 	f->init[byte / 64] |= UINT64_C(1) << (byte % 64);
 }
 
+static bool byte_maybe(const struct vframe *f, int byte)
+{
+	return f->maybe[byte / 64] >> (byte % 64) & 1;
+}
+
+static void mark_maybe(struct vframe *f, int byte)
+{
+	f->maybe[byte / 64] |= UINT64_C(1) << (byte % 64);
+}
+
 static bool byte_ptr(const struct vframe *f, int byte)
 {
 	return f->ptr[byte / 64] >> (byte % 64) & 1;
@@ -625,10 +658,11 @@ static int check_input_access(struct verifier *v, struct vstate *st, const struc
 static int check_stack_init(struct verifier *v, struct vstate *st, const struct access *a,
 			    int64_t lo, int64_t hi)
 {
-	struct vframe *f = &st->frame[st->reg[a->ptr].frame];
+	unsigned frame = st->reg[a->ptr].frame;
+	struct vframe *f = &st->frame[frame];
 
 	for (int64_t b = lo; b < hi + (int64_t)a->size; b++)
-		if (!byte_init(f, stack_index(b)))
+		if (!byte_init(f, stack_index(b)) && !(frame == 0 && byte_maybe(f, stack_index(b))))
 			return refuse(v, a->pc, "%u-byte %s at r%u%+d reads stack byte fp%lld, "
 				      "which is never written on this path", a->size, a->verb,
 				      a->ptr, a->off, (long long)b);
@@ -666,6 +700,275 @@ static void note_guard(struct verifier *v, unsigned pc, const struct vreg *p)
 		v->guard[pc] = EBPF_GUARD_ANY;
 }
 
+/* ---- stride and division facts (struct vlin) --------------------------------------------- */
+
+#define LIN_LIMIT	(INT64_C(1) << 40)	/* every number of a fact stays below this */
+
+static bool lin_fits(int64_t x) { return x > -LIN_LIMIT && x < LIN_LIMIT; }
+
+/*
+ * Narrow len by the division facts of all registers, and register r's value (a pointer's
+ * offset) by its own: base + stride * counter for
+ * the counter's bounds, and for a pointer into the input walking by `stride` beside a count
+ * n = len / div (div >= stride) with counter - n <= d: offset - len <= hi + stride * d, as
+ * stride * counter - len <= stride * counter - div * n <= stride * (counter - n).
+ */
+static void lin_reduce(struct vstate *st, unsigned r)
+{
+	const struct vlin *f = &st->lin[r];
+	struct octagon *o = OCT(st);
+	int64_t s = f->stride, llo, lhi;
+	unsigned q;
+
+	/* n = len / div: div * n <= len <= div * n + div - 1, for n's bounds */
+	for (unsigned n = 0; n < EBPF_NREGS && !o->empty; n++) {
+		int64_t d = (int64_t)st->lin[n].div, nlo, nhi;
+
+		if (!d || st->reg[n].type != V_SCALAR)
+			continue;
+		reg_bounds(st, n, &nlo, &nhi);
+		if (nlo > 0 && nlo < LIN_LIMIT / d)
+			oct_add_lower(o, VAR_LEN, d * nlo);
+		if (nhi >= 0 && nhi < LIN_LIMIT / d)
+			oct_add_upper(o, VAR_LEN, d * nhi + d - 1);
+	}
+	if (!f->loop1 || o->empty)
+		return;
+	q = f->loop1 - 1u;
+	oct_bounds(o, VAR_LOOP(q), &llo, &lhi);
+	if (llo >= 0 && lhi != OCT_INF && lhi < LIN_LIMIT / (s < 0 ? -s : s)) {
+		oct_add_upper(o, VAR_REG(r), f->hi + s * (s > 0 ? lhi : llo));
+		oct_add_lower(o, VAR_REG(r), f->lo + s * (s > 0 ? llo : lhi));
+	}
+	if (st->reg[r].type != V_PTR_INPUT || s <= 0)
+		return;
+	for (unsigned n = 0; n < EBPF_NREGS && !o->empty; n++) {
+		int64_t d;
+
+		if (st->reg[n].type != V_SCALAR || !st->lin[n].div || st->lin[n].div < (uint64_t)s)
+			continue;
+		d = oct_diff_max(o, VAR_LOOP(q), VAR_REG(n));
+		if (d != OCT_INF && lin_fits(d) && lin_fits(s * d)) {
+			oct_add_diff(o, VAR_REG(r), VAR_LEN, f->hi + s * d);
+			oct_add_lower(o, VAR_REST(r), -(f->hi + s * d));
+		}
+	}
+}
+
+/* A register's value as one number with its loop's counter as one number, if both are. */
+static bool lin_point(struct vstate *st, unsigned r, unsigned q, int64_t *x, int64_t *l)
+{
+	int64_t lo, hi, llo, lhi;
+
+	if (st->reg[r].type == V_UNINIT || st->reg[r].type == V_CONFLICT)
+		return false;
+	reg_bounds(st, r, &lo, &hi);
+	oct_bounds(OCT(st), VAR_LOOP(q), &llo, &lhi);
+	*x = lo;
+	*l = llo;
+	return lo == hi && llo == lhi && lin_fits(lo) && lin_fits(llo);
+}
+
+/*
+ * The facts of r after a join of `in` into `old` (at the head of loop head_q, or -1). Two
+ * points (value, counter) on the two sides make a stride: x = x_a + (x_b - x_a) / (l_b - l_a)
+ * * (counter - l_a), which holds on both. Under widening a base that grew is given up.
+ */
+static bool lin_join(struct vstate *old, struct vstate *in, unsigned r, int head_q, bool widen)
+{
+	struct vlin *a = &old->lin[r], res = { 0 };
+	const struct vlin *b = &in->lin[r];
+	int q = a->loop1 ? a->loop1 - 1 : b->loop1 ? b->loop1 - 1 : head_q;
+	bool changed;
+
+	if (a->div == b->div)
+		res.div = a->div;
+	if (q >= 0 && (!a->loop1 || a->loop1 == q + 1) && (!b->loop1 || b->loop1 == q + 1) &&
+	    old->reg[r].type == in->reg[r].type) {
+		int64_t xa = 0, la = 0, xb = 0, lb = 0, st;
+		bool pa = !a->loop1 && lin_point(old, r, (unsigned)q, &xa, &la);
+		bool pb = !b->loop1 && lin_point(in, r, (unsigned)q, &xb, &lb);
+
+		st = a->loop1 ? a->stride : b->loop1 ? b->stride : 0;
+		if (pa && pb && la != lb && (xb - xa) % (lb - la) == 0)
+			st = (xb - xa) / (lb - la);
+		if (st && (a->loop1 || pa) && (b->loop1 || pb) &&
+		    (!a->loop1 || !b->loop1 || a->stride == b->stride) && lin_fits(st) &&
+		    lin_fits(st * la) && lin_fits(st * lb)) {
+			int64_t alo = a->loop1 ? a->lo : xa - st * la, ahi = a->loop1 ? a->hi : alo;
+			int64_t blo = b->loop1 ? b->lo : xb - st * lb, bhi = b->loop1 ? b->hi : blo;
+
+			res.loop1 = (uint8_t)(q + 1);
+			res.stride = st;
+			res.lo = alo < blo ? alo : blo;
+			res.hi = ahi > bhi ? ahi : bhi;
+			if (widen && a->loop1 && (res.lo != a->lo || res.hi != a->hi))
+				res.loop1 = 0, res.stride = res.lo = res.hi = 0;
+		}
+	}
+	if (!res.loop1)
+		res.stride = res.lo = res.hi = 0;
+	changed = memcmp(a, &res, sizeof(res)) != 0;
+	*a = res;
+	return changed;
+}
+
+/* The counter of loop q went up by one (a retreating edge) or restarted at 0 (entering it). */
+static void lin_counter_moved(struct vstate *st, unsigned q, bool restarted)
+{
+	for (unsigned r = 0; r < EBPF_NREGS; r++) {
+		struct vlin *f = &st->lin[r];
+
+		if (f->loop1 != q + 1)
+			continue;
+		if (restarted || !lin_fits(f->lo - f->stride) || !lin_fits(f->hi - f->stride)) {
+			f->loop1 = 0;
+			f->stride = f->lo = f->hi = 0;
+		} else {
+			f->lo -= f->stride;
+			f->hi -= f->stride;
+		}
+	}
+}
+
+/* What a register's facts become through a 64-bit ALU instruction (before it: pre). */
+struct lin_pre {
+	struct vlin lin[EBPF_NREGS];
+	uint8_t dst_type, src_type;
+	int64_t dlo, dhi, slo, shi;	/* the operands' bounds */
+	bool dst_is_len;
+};
+
+static void lin_before(struct vstate *st, const struct csd_ebpf_insn *insn, struct lin_pre *pre)
+{
+	unsigned op = BPF_OP(insn->code);
+
+	if (BPF_CLASS(insn->code) != BPF_ALU64)
+		return;
+	lin_reduce(st, insn->dst_reg);
+	if (BPF_SRC(insn->code) == BPF_X)
+		lin_reduce(st, insn->src_reg);
+	memcpy(pre->lin, st->lin, sizeof(pre->lin));
+	pre->dst_type = st->reg[insn->dst_reg].type;
+	pre->src_type = st->reg[insn->src_reg].type;
+	reg_bounds(st, insn->dst_reg, &pre->dlo, &pre->dhi);
+	reg_bounds(st, insn->src_reg, &pre->slo, &pre->shi);
+	pre->dst_is_len = (op == BPF_RSH || op == BPF_DIV) &&
+			  oct_diff_max(OCT(st), VAR_REG(insn->dst_reg), VAR_LEN) == 0 &&
+			  oct_diff_max(OCT(st), VAR_LEN, VAR_REG(insn->dst_reg)) == 0;
+}
+
+/* dst := dst + sign * src, on facts: a stride survives adding a bounded value to its base. */
+static struct vlin lin_add(struct vlin a, int64_t alo, int64_t ahi, struct vlin b, int64_t blo,
+			   int64_t bhi, int sign)
+{
+	struct vlin none = { 0 };
+
+	if (sign < 0) {
+		int64_t t = b.lo;
+
+		b.lo = -b.hi, b.hi = -t, b.stride = -b.stride;
+		t = blo, blo = -bhi, bhi = -t;
+	}
+	if (a.loop1 && b.loop1 && a.loop1 == b.loop1) {
+		a.stride += b.stride;
+		a.lo += b.lo;
+		a.hi += b.hi;
+	} else if (a.loop1 && (!b.loop1 || (a.stride < 0 ? -a.stride : a.stride) >=
+					     (b.stride < 0 ? -b.stride : b.stride))) {
+		if (blo == INT64_MIN || bhi == OCT_INF)
+			return none;
+		a.lo += blo;
+		a.hi += bhi;
+	} else if (b.loop1) {
+		if (alo == INT64_MIN || ahi == OCT_INF)
+			return none;
+		b.lo += alo;
+		b.hi += ahi;
+		a = b;
+	} else {
+		return none;
+	}
+	a.div = 0;
+	if (!a.stride || !lin_fits(a.lo) || !lin_fits(a.hi) || !lin_fits(a.stride))
+		return none;
+	return a;
+}
+
+static void lin_after(struct vstate *st, const struct csd_ebpf_insn *insn,
+		      const struct lin_pre *pre, uint32_t written)
+{
+	unsigned op = BPF_OP(insn->code), dst = insn->dst_reg, src = insn->src_reg;
+	bool x = BPF_SRC(insn->code) == BPF_X;
+	struct vlin f = { 0 }, d = pre->lin[dst];
+	int64_t k = insn->imm;
+
+	if (BPF_CLASS(insn->code) == BPF_ALU64 && !insn->off) {
+		bool operands_fit = fits(pre->dlo, pre->dhi) && (!x || fits(pre->slo, pre->shi));
+
+		switch (op) {
+		case BPF_MOV:
+			if (x)
+				f = pre->lin[src];
+			break;
+		case BPF_ADD:
+		case BPF_SUB:
+			/*
+			 * A pointer's offset moves by a scalar (p += n, or n += p, which makes n the
+			 * pointer): integer addition either way. Pointer - pointer and the like not.
+			 */
+			if (!operands_fit)
+				break;
+			if (!(st->reg[dst].type == pre->dst_type &&
+			      (!x || pre->src_type == V_SCALAR)) &&
+			    !(op == BPF_ADD && x && pre->dst_type == V_SCALAR &&
+			      is_pointer(pre->src_type) && st->reg[dst].type == pre->src_type))
+				break;
+			if (x)
+				f = lin_add(d, pre->dlo, pre->dhi, pre->lin[src], pre->slo, pre->shi,
+					    op == BPF_ADD ? 1 : -1);
+			else
+				f = lin_add(d, pre->dlo, pre->dhi, (struct vlin){ 0 }, k, k,
+					    op == BPF_ADD ? 1 : -1);
+			break;
+		case BPF_MUL:
+		case BPF_LSH:
+			if (x || pre->dst_type != V_SCALAR || !d.loop1 || !operands_fit)
+				break;
+			if (op == BPF_LSH && (k < 0 || k > 20))
+				break;
+			if (op == BPF_LSH)
+				k = INT64_C(1) << k;
+			if (k <= 0 || k > (1 << 20) || !lin_fits(pre->dlo * k) ||
+			    !lin_fits(pre->dhi * k))
+				break;
+			f = d;
+			f.div = 0;
+			f.stride *= k, f.lo *= k, f.hi *= k;
+			if (!lin_fits(f.stride) || !lin_fits(f.lo) || !lin_fits(f.hi))
+				f = (struct vlin){ 0 };
+			break;
+		case BPF_RSH:
+		case BPF_DIV:
+			if (x || pre->dst_type != V_SCALAR || (op == BPF_RSH && (k <= 0 || k > 40)) ||
+			    (op == BPF_DIV && k <= 0))
+				break;
+			if (op == BPF_RSH)
+				k = INT64_C(1) << k;
+			if (pre->dst_is_len)
+				f.div = (uint64_t)k;
+			else if (d.div && d.div < (uint64_t)LIN_LIMIT / (uint64_t)k)
+				f.div = d.div * (uint64_t)k;	/* floor(floor(l / a) / b) = floor(l / ab) */
+			break;
+		}
+	}
+	for (unsigned r = 0; r < EBPF_NREGS; r++)
+		if (written >> r & 1)
+			st->lin[r] = (struct vlin){ 0 };
+	if (written >> dst & 1)
+		st->lin[dst] = f;
+}
+
 static int check_ptr_access(struct verifier *v, struct vstate *st, const struct access *a)
 {
 	const struct vreg *p = &st->reg[a->ptr];
@@ -673,6 +976,7 @@ static int check_ptr_access(struct verifier *v, struct vstate *st, const struct 
 
 	if (err)
 		return err;
+	lin_reduce(st, a->ptr);
 	if (!a->by_helper)
 		note_guard(v, a->pc, p);
 	switch (p->type) {
@@ -709,8 +1013,18 @@ static int slot_var(const struct verifier *v, const struct vstate *st, unsigned 
 	return v->slot_var[stack_index(at) / 8];
 }
 
+/* The variable pair of the aligned 4-byte word at `at`, -1: none. */
+static int word_var(const struct verifier *v, const struct vstate *st, unsigned frame, int64_t at)
+{
+	if (frame != st->depth || (at & 3) || at < -CSD_EBPF_STACK_SIZE || at >= 0)
+		return -1;
+	return v->word_var[stack_index(at) / 4];
+}
+
 #define VAR_SVAL(v, k)	(1u + 2 * EBPF_NREGS + (v)->nloops + 2 * (unsigned)(k))
 #define VAR_SREST(v, k)	(VAR_SVAL(v, k) + 1)
+/* A function's arguments as they were at its entry (r1-r5, k = 1..5), when it has callers. */
+#define VAR_ARG(v, k)	(VAR_SVAL(v, (v)->nslot_vars) + (unsigned)(k) - 1u)
 
 static void slot_forget(const struct verifier *v, struct vstate *st, int k)
 {
@@ -733,6 +1047,7 @@ static void stack_clobber(const struct verifier *v, struct vstate *st, unsigned 
 	for (int64_t b = lo; b < end; b++) {
 		st->frame[frame].slot[stack_index(b) / 8].spilled = false;
 		slot_forget(v, st, slot_var(v, st, frame, b & ~INT64_C(7)));
+		slot_forget(v, st, word_var(v, st, frame, b & ~INT64_C(3)));
 	}
 }
 
@@ -745,6 +1060,7 @@ static void stack_store(const struct verifier *v, struct vstate *st, unsigned fr
 	stack_clobber(v, st, frame, at, at + size);
 	for (unsigned i = 0; i < size; i++) {
 		mark_init(f, stack_index(at + i));
+		mark_maybe(f, stack_index(at + i));
 		mark_ptr(f, stack_index(at + i), src >= 0 && is_pointer(st->reg[src].type));
 	}
 	if (size == 8 && (at & 7) == 0) {
@@ -770,6 +1086,21 @@ static void stack_store(const struct verifier *v, struct vstate *st, unsigned fr
 			oct_set_diff(o, VAR_SREST(v, k), VAR_LEN, -imm);
 			oct_set_diff(o, VAR_LEN, VAR_SREST(v, k), imm);
 		}
+	}
+	if (size == 4 && (at & 3) == 0) {
+		/* a 32-bit counter kept in memory (its address taken): its value, if it fits */
+		int k = word_var(v, st, frame, at);
+		int64_t lo, hi;
+
+		if (k < 0)
+			return;
+		if (src < 0) {
+			oct_assign_interval(OCT(st), VAR_SVAL(v, k), (uint32_t)imm, (uint32_t)imm);
+			return;
+		}
+		reg_bounds(st, (unsigned)src, &lo, &hi);
+		if (st->reg[src].type == V_SCALAR && lo >= 0 && hi <= UINT32_MAX)
+			oct_assign_var(OCT(st), VAR_SVAL(v, k), VAR_REG(src), 0);
 	}
 }
 
@@ -805,10 +1136,14 @@ static int do_store(struct verifier *v, struct vstate *st, const struct access *
 			return refuse(v, a->pc, "saves r%u, %s, at a stack offset that is not a "
 				      "fixed multiple of 8", (unsigned)src,
 				      vtype_names[st->reg[src].type]);
-		if (lo == hi)
+		if (lo == hi) {
 			stack_store(v, st, p->frame, lo, a->size, src, imm);
-		else	/* a store somewhere in [lo, hi]: nothing new is known to be written */
+		} else {
+			/* a store somewhere in [lo, hi]: no byte is known written, each may be */
 			stack_clobber(v, st, p->frame, lo, hi + a->size);
+			for (int64_t b = lo; b < hi + (int64_t)a->size; b++)
+				mark_maybe(&st->frame[p->frame], stack_index(b));
+		}
 	}
 	return 0;
 }
@@ -857,6 +1192,20 @@ static int do_load(struct verifier *v, struct vstate *st, const struct access *a
 				oct_set_diff(o, VAR_REST(dst), VAR_SREST(v, k), 0);
 			}
 			return 0;
+		}
+	}
+	if (lo == hi && a->size == 4 && !(lo & 3) && !sx) {
+		int k = word_var(v, st, p.frame, lo);
+		int64_t wlo, whi;
+
+		if (k >= 0) {
+			oct_bounds(OCT(st), VAR_SVAL(v, k), &wlo, &whi);
+			if (wlo >= 0 && whi <= UINT32_MAX) {
+				set_unknown_width(st, dst, 4, false);
+				oct_assign_var(OCT(st), VAR_REG(dst), VAR_SVAL(v, k), 0);
+				rv_rest_from_bounds(st, dst);
+				return 0;
+			}
 		}
 	}
 	set_unknown_width(st, dst, a->size, sx);
@@ -1715,6 +2064,12 @@ static int local_call(struct verifier *v, struct vstate *st, unsigned pc, unsign
 			goto out;
 		}
 	state_copy(v, callee, st);
+	/* the arguments kept aside: what the callee returns may be related to them */
+	for (unsigned k = 1; k <= 5; k++)
+		if (st->reg[k].type == V_UNINIT || st->reg[k].type == V_CONFLICT)
+			oct_forget(OCT(callee), VAR_ARG(v, k));
+		else
+			oct_assign_var(OCT(callee), VAR_ARG(v, k), VAR_REG(k), 0);
 	callee->depth = d;
 	memset(&callee->frame[d], 0, sizeof(callee->frame[d]));
 	slots_forget_all(v, callee);	/* they describe the callee's frame now */
@@ -1753,11 +2108,29 @@ static int local_call(struct verifier *v, struct vstate *st, unsigned pc, unsign
 		if (memcmp(&st->frame[d - 1], &ret->frame[d - 1], sizeof(st->frame[0])))
 			slots_forget_all(v, st);	/* the callee wrote into this frame */
 		memcpy(st->frame, ret->frame, sizeof(st->frame[0]) * d);
-		for (unsigned r = 1; r <= 5; r++)
-			set_uninit(st, r);
+		oct_close(OCT(ret));
 		oct_bounds(OCT(ret), VAR_REG(0), &lo, &hi);
 		st->reg[0] = ret->reg[0];
 		rv_interval(st, 0, lo, hi);
+		/*
+		 * r0 against the arguments (a parser returns its cursor, moved on): those facts
+		 * carry over to the caller's copies of the arguments before r1-r5 are cleared,
+		 * so that `pos = parse(.., pos)` keeps `pos` growing for the caller's loop.
+		 */
+		for (unsigned k = 1; k <= 5 && !OCT(st)->empty; k++) {
+			int64_t up, down;
+
+			if (st->reg[k].type == V_UNINIT || st->reg[k].type == V_CONFLICT)
+				continue;
+			up = oct_diff_max(OCT(ret), VAR_REG(0), VAR_ARG(v, k));
+			down = oct_diff_max(OCT(ret), VAR_ARG(v, k), VAR_REG(0));
+			if (up != OCT_INF)
+				oct_add_diff(OCT(st), VAR_REG(0), VAR_REG(k), up);
+			if (down != OCT_INF)
+				oct_add_diff(OCT(st), VAR_REG(k), VAR_REG(0), down);
+		}
+		for (unsigned r = 1; r <= 5; r++)
+			set_uninit(st, r);
 	}
 out:
 	free(callee);
@@ -1918,11 +2291,34 @@ static int transfer_insn(struct verifier *v, struct vstate *st, unsigned pc, str
 	return branch(v, st, pc, insn, taken);
 }
 
+/*
+ * `x <<= k; x >>= k` (or s>>=) is how compilers zero- (sign-) extend the low 64 - k bits of x:
+ * 32-bit counters and lengths, signed chars. When x already lies in that range the pair
+ * changes nothing, and taking it whole as nothing keeps x's relations (i < len), which the
+ * two shifts one by one would lose. Only when no jump lands between the two.
+ */
+static bool is_identity_extension(const struct verifier *v, struct vstate *st, unsigned pc)
+{
+	const struct csd_ebpf_insn *a = &v->insns[pc], *b = a + 1;
+	int64_t lo, hi, k = a->imm;
+
+	if (pc + 1 >= v->cnt || v->leader[pc + 1] || a->code != (BPF_ALU64 | BPF_LSH | BPF_K) ||
+	    (b->code != (BPF_ALU64 | BPF_RSH | BPF_K) && b->code != (BPF_ALU64 | BPF_ARSH | BPF_K)) ||
+	    b->dst_reg != a->dst_reg || b->imm != a->imm || a->off || b->off || k < 8 || k > 56 ||
+	    st->reg[a->dst_reg].type != V_SCALAR)
+		return false;
+	reg_bounds(st, a->dst_reg, &lo, &hi);
+	if (BPF_OP(b->code) == BPF_RSH)
+		return lo >= 0 && hi != OCT_INF && hi < (INT64_C(1) << (64 - k));
+	return lo >= -(INT64_C(1) << (63 - k)) && hi != OCT_INF && hi < (INT64_C(1) << (63 - k));
+}
+
 static int transfer(struct verifier *v, struct vstate *st, unsigned pc, struct vstate *taken,
 		    long *next, long *jump)
 {
 	const struct csd_ebpf_insn *insn = &v->insns[pc];
 	uint32_t written = insn_writes(insn);
+	struct lin_pre pre;
 	int err;
 
 	if (v->trace) {
@@ -1945,9 +2341,17 @@ static int transfer(struct verifier *v, struct vstate *st, unsigned pc, struct v
 		}
 		fprintf(stderr, "\n");
 	}
+	if (is_identity_extension(v, st, pc)) {
+		*next = pc + 2;
+		*jump = -1;
+		return 0;
+	}
 	if (written & (1u << insn->dst_reg) && BPF_CLASS(insn->code) != BPF_JMP)
 		st->reg[insn->dst_reg].sum_y1 = st->reg[insn->dst_reg].sum_z1 = 0;
+	lin_before(st, insn, &pre);
 	err = transfer_insn(v, st, pc, taken, next, jump);
+	if (!err)
+		lin_after(st, insn, &pre, written);
 	/* a fact made by this very instruction (add x, z) stays */
 	sums_invalidate(st, written, BPF_CLASS(insn->code) == BPF_ALU64, insn->dst_reg);
 	return err;
@@ -1955,7 +2359,7 @@ static int transfer(struct verifier *v, struct vstate *st, unsigned pc, struct v
 
 /* Join (or widen) `in` into the state kept at pc; true when that state changed. */
 static bool merge(struct verifier *v, struct vstate **at, unsigned *updates, unsigned pc,
-		  struct vstate *in, bool widen)
+		  struct vstate *in, int head_q, bool widen)
 {
 	struct vstate *old = at[pc];
 	struct octagon *oo, *io = OCT(in);
@@ -1972,6 +2376,10 @@ static bool merge(struct verifier *v, struct vstate **at, unsigned *updates, uns
 		return true;
 	}
 	oo = OCT(old);
+	/* before the registers' kinds are joined: a fact needs the same kind on both sides */
+	for (unsigned r = 0; r < EBPF_NREGS; r++)
+		if (lin_join(old, in, r, head_q, widen))
+			changed = true;
 	for (unsigned r = 0; r < EBPF_NREGS; r++) {
 		struct vreg *a = &old->reg[r];
 		const struct vreg *b = &in->reg[r];
@@ -2006,6 +2414,8 @@ static bool merge(struct verifier *v, struct vstate **at, unsigned *updates, uns
 				fa->init[w] &= fb->init[w], changed = true;
 			if ((fa->ptr[w] | fb->ptr[w]) != fa->ptr[w])
 				fa->ptr[w] |= fb->ptr[w], changed = true;
+			if ((fa->maybe[w] | fb->maybe[w]) != fa->maybe[w])
+				fa->maybe[w] |= fb->maybe[w], changed = true;
 		}
 		for (unsigned s = 0; s < SLOTS; s++) {
 			struct vslot *sa = &fa->slot[s];
@@ -2085,10 +2495,13 @@ static void edge(struct verifier *v, struct vstate *st, unsigned from, unsigned 
 
 	if (q < 0)
 		return;
-	if (v->retreat[from] & (is_jump ? 2 : 1))
+	if (v->retreat[from] & (is_jump ? 2 : 1)) {
 		oct_assign_var(OCT(st), VAR_LOOP(q), VAR_LOOP(q), 1);
-	else
+		lin_counter_moved(st, (unsigned)q, false);
+	} else {
 		oct_assign_interval(OCT(st), VAR_LOOP(q), 0, 0);
+		lin_counter_moved(st, (unsigned)q, true);
+	}
 }
 
 /* Control goes from `from` to `to` with state st: merge it there, queue `to` if it changed. */
@@ -2105,7 +2518,7 @@ static int propagate(struct verifier *v, struct vstate **at, unsigned *updates,
 		oct_bounds(OCT(st), VAR_LOOP(q), &lo, &hi);
 		v->edge_hi[2 * from + is_jump] = hi;
 	}
-	if (merge(v, at, updates, to, st, q >= 0 && updates[to] >= WIDEN_AFTER))
+	if (merge(v, at, updates, to, st, q, q >= 0 && updates[to] >= WIDEN_AFTER))
 		push(w, to);
 	if (q >= 0 && updates[to] > MAX_HEAD_UPDATES + v->nthresholds[q]) {
 		v->block = to;
@@ -2138,7 +2551,8 @@ static int analyse_function(struct verifier *v, unsigned entry, struct vstate *i
 	in->pred = UINT32_MAX;
 	for (unsigned q = 0; q < v->nloops; q++)
 		oct_assign_interval(OCT(in), VAR_LOOP(q), 0, 0);
-	merge(v, at, updates, entry, in, false);
+	memset(in->lin, 0, sizeof(in->lin));	/* they counted the caller's loops */
+	merge(v, at, updates, entry, in, -1, false);
 	push(&w, entry);
 	while (!err && (pc = pop(&w, v->cnt)) >= 0) {
 		unsigned block = (unsigned)pc;
@@ -2178,7 +2592,7 @@ static int analyse_function(struct verifier *v, unsigned entry, struct vstate *i
 				if (*returns) {
 					unsigned dummy = 0;
 
-					merge(v, &out, &dummy, 0, st, false);
+					merge(v, &out, &dummy, 0, st, -1, false);
 				} else {
 					state_copy(v, out, st);
 					*returns = true;
@@ -2347,7 +2761,7 @@ out:
  * is, never whether what it proves holds: a widened bound is still above both sides.
  */
 #define MAX_THRESHOLD_CONSTS	6
-#define THRESHOLD_LOOKBACK	8	/* instructions before a head where its constants are set */
+#define THRESHOLD_LOOKBACK	8	/* instructions before a way in where its constants are set */
 
 static int cmp_i64(const void *a, const void *b)
 {
@@ -2382,6 +2796,33 @@ static bool is_mov_k(const struct csd_ebpf_insn *insn)
 
 	return (cls == BPF_ALU64 || cls == BPF_ALU) && BPF_OP(insn->code) == BPF_MOV &&
 	       BPF_SRC(insn->code) == BPF_K;
+}
+
+/*
+ * Does the jump at pc test a value just read from memory (c == 'A', c - '0' > 9)? Such a value
+ * is bounded by its width whatever the loop does: its constants would only be more rounds.
+ */
+static bool tests_loaded_byte(const struct verifier *v, unsigned pc)
+{
+	unsigned r = v->insns[pc].dst_reg;
+
+	for (unsigned back = 1; back <= 6 && back <= pc && !v->leader[pc - back + 1]; back++) {
+		const struct csd_ebpf_insn *d = &v->insns[pc - back];
+		unsigned cls = BPF_CLASS(d->code);
+
+		if (cls == BPF_LDX && d->dst_reg == r)
+			return true;
+		if ((cls == BPF_ALU || cls == BPF_ALU64) && d->dst_reg == r) {
+			if (BPF_SRC(d->code) == BPF_K && BPF_OP(d->code) != BPF_MOV)
+				continue;	/* r += k, r &= k: still the loaded value, reshaped */
+			if (BPF_OP(d->code) == BPF_MOV && BPF_SRC(d->code) == BPF_X) {
+				r = d->src_reg;
+				continue;
+			}
+			return false;
+		}
+	}
+	return false;
 }
 
 /* The natural loop of `head`: what reaches one of its retreating edges without passing it. */
@@ -2461,12 +2902,24 @@ static int widen_thresholds(struct verifier *v)
 			if (!body[fall] || !body[jump])
 				add_constant(consts, &nc, v->insns[pc].imm);
 		}
-		for (unsigned pc = head > THRESHOLD_LOOKBACK ? head - THRESHOLD_LOOKBACK : 0;
-		     pc < head; pc++)
-			if (!body[pc] && is_mov_k(&v->insns[pc]))
-				add_constant(consts, &nc, v->insns[pc].imm);
+		/* constants moved just before the ways in (a bound kept in a register) */
+		for (unsigned i = pred_at[head]; i < pred_at[head + 1]; i++) {
+			unsigned in = preds[i];
+
+			if (body[in])
+				continue;
+			for (unsigned pc = in > THRESHOLD_LOOKBACK ? in - THRESHOLD_LOOKBACK : 0;
+			     pc <= in; pc++)
+				if (!body[pc] && is_mov_k(&v->insns[pc]))
+					add_constant(consts, &nc, v->insns[pc].imm);
+		}
+		if (head > 0 && !body[head - 1])	/* entered by falling through */
+			for (unsigned pc = head > THRESHOLD_LOOKBACK ? head - THRESHOLD_LOOKBACK : 0;
+			     pc < head; pc++)
+				if (!body[pc] && is_mov_k(&v->insns[pc]))
+					add_constant(consts, &nc, v->insns[pc].imm);
 		for (unsigned pc = 0; pc < v->cnt; pc++)
-			if (body[pc] && is_cond_jump_k(&v->insns[pc]))
+			if (body[pc] && is_cond_jump_k(&v->insns[pc]) && !tests_loaded_byte(v, pc))
 				add_constant(consts, &nc, v->insns[pc].imm);
 		t = v->thresholds[q] = malloc((nc * 6 + 1) * sizeof(*t));
 		if (!t) {
@@ -2533,6 +2986,8 @@ int ebpf_verify(struct csd_ebpf_prog *prog, char *log, size_t log_size, uint32_t
 	/* stack slots saved to with stxdw [r10-off], up to MAX_SLOT_VARS of them */
 	for (unsigned i = 0; i < SLOTS; i++)
 		v.slot_var[i] = -1;
+	for (unsigned i = 0; i < 2 * SLOTS; i++)
+		v.word_var[i] = -1;
 	for (size_t pc = 0; pc < v.cnt; pc++) {
 		const struct csd_ebpf_insn *insn = &v.insns[pc];
 		int64_t at = insn->off;
@@ -2541,8 +2996,15 @@ int ebpf_verify(struct csd_ebpf_prog *prog, char *log, size_t log_size, uint32_t
 		    !(at & 7) && at >= -CSD_EBPF_STACK_SIZE && at < 0 &&
 		    v.slot_var[stack_index(at) / 8] < 0 && v.nslot_vars < MAX_SLOT_VARS)
 			v.slot_var[stack_index(at) / 8] = (int)v.nslot_vars++;
+		if (insn->code == (BPF_STX | BPF_MEM | BPF_W) && insn->dst_reg == EBPF_REG_FP &&
+		    !(at & 3) && at >= -CSD_EBPF_STACK_SIZE && at < 0 &&
+		    v.word_var[stack_index(at) / 4] < 0 && v.nslot_vars < MAX_SLOT_VARS)
+			v.word_var[stack_index(at) / 4] = (int)v.nslot_vars++;
 	}
-	v.nvars = 1 + 2 * EBPF_NREGS + v.nloops + 2 * v.nslot_vars;
+	for (size_t pc = 0; pc < v.cnt; pc++)
+		if (v.insns[pc].code == (BPF_JMP | BPF_CALL) && v.insns[pc].src_reg == BPF_PSEUDO_CALL)
+			v.has_calls = true;
+	v.nvars = 1 + 2 * EBPF_NREGS + v.nloops + 2 * v.nslot_vars + (v.has_calls ? 5 : 0);
 	v.state_size = sizeof(struct vstate) + oct_size(v.nvars);
 	st = calloc(1, v.state_size);
 	out = calloc(1, v.state_size);

@@ -83,6 +83,22 @@ check "csd run --verify: the JIT runs the proven program unchecked" bash -c \
 	"'$csd' run -V -e jit --gen 1M '$prog' | grep -qF 'engine: JIT, verified (sandboxed: no checks)'"
 check "csd run --verify: a refusal names pc and reason" exit_code 1 "refused: pc 2 (ldxb %r0, [%r1+0])" "$csd" run -V "$tmp/fault.s"
 
+# parameters and repeated runs: r3 = p1 (a CSV column), r4 = p2
+run_params() {
+	printf '1,10,100\n2,20,200\n3,30,300\n' >"$tmp/p.csv"
+	printf 'mov %%r0, %%r3\nadd %%r0, %%r4\nexit\n' >"$tmp/p.s"
+	[ "$("$csd" run -q --p1 1 "$CSD_BUILD_ROOT/programs/corpus/csv_column_sum.bpf.o" \
+		-i "$tmp/p.csv")" = 60 ] &&
+	[ "$("$csd" run -q --p1 2 "$CSD_BUILD_ROOT/programs/corpus/csv_column_sum.bpf.o" \
+		-i "$tmp/p.csv")" = 600 ] &&
+	[ "$("$csd" run -q --p1 0x10 --p2 5 "$tmp/p.s")" = 21 ]
+}
+check "csd run --p1/--p2: the program's r3 and r4" run_params
+check "csd run --repeat: the first run and the warm runs' rate" bash -c \
+	"'$csd' run -V --repeat 4 --gen 1M '$prog' | grep -qE '^warm: 3 more runs, median [0-9.]+ s \\([0-9.]+ MB/s\\), best'"
+check "csd run: --repeat 0 refused" exit_code 2 "--repeat '0': 1 to 1000 expected" "$csd" run --repeat 0 "$prog"
+check "csd run: --p1 not a number" exit_code 2 "--p1 'x' is not a number" "$csd" run --p1 x "$prog"
+
 # every command's --help answers before it would connect to a drive (none runs here), and
 # --version
 help_offline() {

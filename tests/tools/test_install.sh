@@ -24,7 +24,7 @@ lib=$(dirname "$(find "$root" -name libcsd.so.0 | head -1)")
 files() {
 	local missing=0
 	for f in bin/csd bin/csd-target bin/csd-alpha include/csd/csd.h include/csd/nvme_cs.h \
-		 include/csd/link.h share/csdlab/programs/count_alpha.bpf.o \
+		 include/csd/link.h include/csd/program.h share/csdlab/programs/count_alpha.bpf.o \
 		 share/csdlab/programs/grep_alpha.bpf.o share/man/man1/csd.1 share/man/man8/csd-target.8 \
 		 share/bash-completion/completions/csd etc/csd/csd-target.conf \
 		 lib/systemd/system/csd-target.service; do
@@ -72,6 +72,44 @@ build_hello() {
 		$(PKG_CONFIG_SYSROOT_DIR="$root" PKG_CONFIG_LIBDIR="$lib/pkgconfig" pkg-config --cflags --libs libcsd)
 }
 check "a program built with pkg-config --cflags --libs libcsd" build_hello
+# a drive program with a map, built against the installed <csd/program.h> alone
+cat >"$tmp/bytes.bpf.c" <<'C'
+#include <csd/program.h>
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 256);
+	__type(key, __u32);
+	__type(value, __u64);
+} seen SEC(".maps");
+
+SEC("csd")
+__u64 distinct_bytes(const __u8 *data, __u64 len, __u64 p1)
+{
+	__u64 n = 0;
+
+	for (__u64 i = 0; i < len; i++) {
+		__u32 key = data[i];
+		__u64 *v = bpf_map_lookup_elem(&seen, &key);
+
+		if (v && !*v) {
+			*v = 1;
+			n++;
+		}
+	}
+	return n + p1;
+}
+
+char LICENSE[] SEC("license") = "Dual MIT/GPL";
+C
+drive_program() {
+	printf 'abcabcxyz' >"$tmp/in"
+	clang -O2 -g -target bpf -Wall -Werror -I"$root$prefix/include" \
+		-I/usr/include/"$(gcc -dumpmachine)" -c "$tmp/bytes.bpf.c" -o "$tmp/bytes.bpf.o" &&
+	[ "$("$root$prefix/bin/csd" run -q -V --p1 100 -i "$tmp/in" "$tmp/bytes.bpf.o")" = 106 ]
+}
+check "a drive program with a map, built with the installed <csd/program.h>, runs verified" \
+	drive_program
 # the unit's configuration, with the state directory and the port of this test
 sed -e "s|/var/lib/csdlab|$tmp|" -e "s|^port .*|port 0|" "$root$prefix/etc/csd/csd-target.conf" >"$tmp/conf"
 "$CSD_BUILD_ROOT/tools/csd-target" --config "$tmp/conf" >"$tmp/target.out" 2>&1 &

@@ -73,7 +73,7 @@ __u64 key_uninit(const __u8 *data, __u64 len)
 	__u32 key;
 	__u64 *v;
 
-	if (len > 5)	/* set on one path only */
+	if (len > 5)	/* set on one path only: the other reads the zeroed frame (accepted) */
 		key = 1;
 	v = bpf_map_lookup_elem(&counts, &key);
 	return v ? *v : 0;

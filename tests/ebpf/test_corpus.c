@@ -1,0 +1,121 @@
+// SPDX-License-Identifier: MIT
+/*
+ * The corpus of realistic drive programs (programs/corpus/): each one, as written, must be
+ * proven by the verifier, and must compute in every engine (the interpreter with checks, JIT
+ * code with checks, verified JIT code sandboxed) exactly what the same C file computes built
+ * by gcc for the host, over its kind of input at lengths around its edges.
+ *
+ * argv[1]: the directory with NAME.bpf.o and NAME.gcc.so (build/programs/corpus).
+ */
+#include <dlfcn.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "corpus.h"
+#include "csd/ebpf.h"
+#include "util.h"
+
+typedef uint64_t (*native_fn)(const uint8_t *data, uint64_t len, uint64_t p1, uint64_t p2);
+
+static const char *dir;
+
+/* lengths around the programs' own constants (5, 16, 32, 64, 512) and some larger */
+static const size_t lengths[] = { 0, 1, 4, 5, 15, 16, 17, 63, 64, 65, 511, 512, 513, 1000,
+				  4099, 70001 };
+
+static void test_program(void **state)
+{
+	const struct corpus_prog *c = *state;
+	char path[512], log[1024] = "";
+	CSD_EBPF_OPTS(csd_ebpf_load_opts, lopts, .log_buf = log, .log_size = sizeof(log));
+	CSD_EBPF_OPTS(csd_ebpf_verify_opts, vopts, .log_buf = log, .log_size = sizeof(log));
+	struct csd_ebpf_prog *prog = NULL;
+	uint8_t *obj, *input, *box;
+	size_t obj_len;
+	void *lib;
+	native_fn native;
+
+	snprintf(path, sizeof(path), "%s/%s.bpf.o", dir, c->name);
+	assert_int_equal(csd_read_file(path, &obj, &obj_len), 0);
+	if (csd_ebpf_prog__load_elf(obj, obj_len, c->name, &lopts, &prog))
+		fail_msg("%s: not loaded: %s", c->name, log);
+	free(obj);
+	if (csd_ebpf_prog__verify(prog, &vopts))
+		fail_msg("%s: refused by the verifier: %s", c->name, log);
+	print_message("# %s: verified in %llu steps, %.1f ms\n", c->name,
+		      (unsigned long long)vopts.insns_analysed, (double)vopts.ns / 1e6);
+
+	snprintf(path, sizeof(path), "%s/%s.gcc.so", dir, c->name);
+	lib = dlopen(path, RTLD_NOW | RTLD_LOCAL);
+	if (!lib)
+		fail_msg("%s", dlerror());
+	native = (native_fn)(uintptr_t)dlsym(lib, c->name);
+	assert_non_null(native);
+
+	input = malloc(lengths[sizeof(lengths) / sizeof(lengths[0]) - 1]);
+	assert_non_null(input);
+	for (size_t k = 0; k < sizeof(lengths) / sizeof(lengths[0]); k++) {
+		size_t len = lengths[k];
+
+		corpus_gen(c->input, 1 + k, input, len);
+		box = csd_ebpf_sandbox_alloc(len ? len : 1);
+		assert_non_null(box);
+		for (int e = 0; e < 3; e++) {
+			CSD_EBPF_OPTS(csd_ebpf_run_opts, ropts,
+				      .engine = e == 0 ? CSD_EBPF_ENGINE_INTERP : CSD_EBPF_ENGINE_JIT,
+				      .force_checks = e == 1, .budget = UINT64_C(1) << 40,
+				      .args = { c->p1, c->p2 });
+			uint64_t want, got = 0;
+			int err;
+
+			if (e && !csd_ebpf_jit_available())
+				continue;
+			/* native first: a program that keeps state in a map sees the same history */
+			want = native(input, len, c->p1, c->p2);
+			memcpy(box, input, len);
+			err = csd_ebpf_prog__run(prog, box, len, &ropts, &got);
+			if (err)
+				fail_msg("%s, %zu bytes, %s: run stopped: %s", c->name, len,
+					 e == 0 ? "interpreter" : e == 1 ? "JIT, checked" :
+					 "JIT, verified", ropts.fault.msg);
+			if (got != want)
+				fail_msg("%s, %zu bytes, %s: r0 = %#llx, the C build says %#llx",
+					 c->name, len, e == 0 ? "interpreter" : e == 1 ?
+					 "JIT, checked" : "JIT, verified", (unsigned long long)got,
+					 (unsigned long long)want);
+			assert_memory_equal(box, input, len);	/* none writes its input */
+		}
+		csd_ebpf_sandbox_free(box);
+	}
+	free(input);
+	dlclose(lib);
+	csd_ebpf_prog__free(prog);
+}
+
+int main(int argc, char **argv)
+{
+	struct CMUnitTest *tests;
+	int rc;
+
+	if (argc != 2) {
+		fprintf(stderr, "usage: test_corpus DIR\n");
+		return 2;
+	}
+	dir = argv[1];
+	tests = calloc(corpus_prog_cnt, sizeof(*tests));
+	if (!tests)
+		return 1;
+	for (size_t i = 0; i < corpus_prog_cnt; i++)
+		tests[i] = (struct CMUnitTest){ .name = corpus_progs[i].name,
+						.test_func = test_program,
+						.initial_state = (void *)&corpus_progs[i] };
+	rc = _cmocka_run_group_tests("ebpf-corpus", tests, corpus_prog_cnt, NULL, NULL);
+	free(tests);
+	return rc;
+}
