@@ -58,6 +58,8 @@ struct jit {
 	bool checked;
 	bool sandboxed;		/* verified, input in a sandbox: r9 holds its base (sandbox.c) */
 	bool via_r11;		/* the access being compiled goes through [r11 + r11_off] */
+	bool via_sib;		/* ... through [r9 + r11] (sandboxed: r11 the offset) */
+	bool sib_rex;		/* the next REX prefix is that access's: it needs REX.X */
 	int16_t r11_off;
 	const struct csd_ebpf_prog *prog;
 	size_t *pc_off;
@@ -121,7 +123,8 @@ static void patch4(struct jit *j, size_t at, uint32_t v)
 /* REX with W, R (reg field), B (rm field); `force` for the byte registers sil/dil/bpl/spl. */
 static void rex(struct jit *j, bool w, unsigned reg, unsigned rm, bool force)
 {
-	uint8_t r = (uint8_t)(0x40 | (w << 3) | ((reg >> 3) << 2) | (rm >> 3));
+	uint8_t r = (uint8_t)(0x40 | (w << 3) | ((reg >> 3) << 2) | (rm >> 3) |
+			      (j->sib_rex ? 2 : 0));	/* r11 as the index */
 
 	if (r != 0x40 || force)
 		emit1(j, r);
@@ -492,17 +495,19 @@ static void address(struct jit *j, unsigned base, int16_t off, unsigned size, bo
 	uint8_t guard = j->prog->guard ? j->prog->guard[pc] : EBPF_GUARD_ANY;
 
 	j->r11_off = 0;
+	j->via_sib = false;
 	if (j->sandboxed && guard == EBPF_GUARD_INPUT && !atomic) {
 		/*
-		 * r11 := sandbox + ((base + off) mod 2^32): inside the sandbox or its guard,
-		 * whatever base holds. The offset is added before the cut: a pointer may lie
-		 * before its input and an offset bring it back in (base - 5, off 110).
+		 * The access goes to [r9 + r11], r11 := (base + off) mod 2^32: inside the sandbox
+		 * or its guard, whatever base holds. The offset is added before the cut: a
+		 * pointer may lie before its input and an offset bring it back in (base - 5,
+		 * off 110).
 		 */
 		rex(j, false, R11, base, false);
 		emit1(j, 0x8d);				/* lea r11d, [base + off] */
 		modrm_mem(j, R11, base, off);
-		alu_rr(j, true, 0x01, BUDGET, R11);	/* add r11, r9 */
 		j->via_r11 = true;
+		j->via_sib = true;
 		return;
 	}
 	if (!j->checked && guard != EBPF_GUARD_ANY) {
@@ -539,17 +544,27 @@ static void address(struct jit *j, unsigned base, int16_t off, unsigned size, bo
 	}
 }
 
-/* The memory operand of an access: [r11] after a check, [base + off] otherwise. */
+/* The memory operand of an access: [r9 + r11] sandboxed, [r11] after a check, [base + off]. */
 static void mem_operand(struct jit *j, unsigned reg, unsigned base, int16_t off)
 {
-	if (j->via_r11)
+	if (j->via_sib) {
+		emit1(j, (uint8_t)(0x04 | ((reg & 7) << 3)));		/* mod 00, rm: SIB */
+		emit1(j, (uint8_t)(((R11 & 7) << 3) | (BUDGET & 7)));	/* [r9 + r11 * 1] */
+		j->sib_rex = j->via_sib = false;
+	} else if (j->via_r11) {
 		modrm_mem(j, reg, R11, j->r11_off);
-	else
+	} else {
 		modrm_mem(j, reg, base, off);
+	}
 }
 
-static unsigned mem_base(const struct jit *j, unsigned base)
+/* The register for the access's REX.B; a sandboxed access's REX.X follows from sib_rex. */
+static unsigned mem_base(struct jit *j, unsigned base)
 {
+	if (j->via_sib) {
+		j->sib_rex = true;
+		return BUDGET;
+	}
 	return j->via_r11 ? R11 : base;
 }
 
@@ -671,11 +686,48 @@ static void emit_atomic(struct jit *j, const struct csd_ebpf_insn *insn, uint32_
 
 /* ---- ALU -------------------------------------------------------------------------------- */
 
+/*
+ * Unsigned division or modulo by a constant other than 0 (adler32's % 65521): x86's div in
+ * line, rax and rdx (eBPF r0 and r3) kept around it. The rest, signed or by a register that
+ * may be 0 (eBPF's answers for those), go to C.
+ */
+static bool emit_divmod_const(struct jit *j, const struct csd_ebpf_insn *insn)
+{
+	bool is64 = BPF_CLASS(insn->code) == BPF_ALU64, mod = BPF_OP(insn->code) == BPF_MOD;
+	unsigned dst = reg_map[insn->dst_reg];
+	uint64_t k = is64 ? (uint64_t)(int64_t)insn->imm : (uint32_t)insn->imm;
+
+	if (BPF_SRC(insn->code) != BPF_K || insn->off || !k)
+		return false;
+	mov_ri64(j, R11, k);
+	if (dst != RDX)
+		push(j, RDX);
+	if (dst != RAX) {
+		push(j, RAX);
+		mov_rr(j, is64, dst, RAX);
+	} else if (!is64) {
+		mov_rr(j, false, RAX, RAX);		/* the low half: mov eax, eax */
+	}
+	alu_rr(j, false, 0x31, RDX, RDX);		/* xor edx, edx */
+	rex(j, is64, 0, R11, false);
+	emit1(j, 0xf7);					/* div r11 */
+	modrm_rr(j, 6, R11);
+	mov_rr(j, is64, mod ? RDX : RAX, dst);		/* 32-bit: zero-extends */
+	if (dst != RAX)
+		pop(j, RAX);
+	if (dst != RDX)
+		pop(j, RDX);
+	return true;
+}
+
 static void emit_divmod(struct jit *j, const struct csd_ebpf_insn *insn)
 {
 	bool is64 = BPF_CLASS(insn->code) == BPF_ALU64, x = BPF_SRC(insn->code) == BPF_X;
 	unsigned dst = reg_map[insn->dst_reg];
 	unsigned kind = (BPF_OP(insn->code) == BPF_MOD) | (insn->off ? 2 : 0) | (is64 ? 4 : 0);
+
+	if (emit_divmod_const(j, insn))
+		return;
 
 	save_all(j);
 	load_saved(j, RDI, dst);
@@ -830,7 +882,8 @@ static uint8_t jcc_of(unsigned op)
 	}
 }
 
-static void emit_cond_jump(struct jit *j, const struct csd_ebpf_insn *insn, size_t pc)
+/* The flags a conditional jump tests: cmp, test, or none when an ALU result's are there. */
+static void emit_compare(struct jit *j, const struct csd_ebpf_insn *insn)
 {
 	bool w = BPF_CLASS(insn->code) == BPF_JMP, x = BPF_SRC(insn->code) == BPF_X;
 	unsigned op = BPF_OP(insn->code), dst = reg_map[insn->dst_reg];
@@ -853,6 +906,13 @@ static void emit_cond_jump(struct jit *j, const struct csd_ebpf_insn *insn, size
 	} else {
 		alu_ri(j, w, 7, dst, insn->imm);
 	}
+}
+
+static void emit_cond_jump(struct jit *j, const struct csd_ebpf_insn *insn, size_t pc)
+{
+	unsigned op = BPF_OP(insn->code);
+
+	emit_compare(j, insn);
 	/*
 	 * `if (cond) goto +1; exit (or ja)`, as compilers close a loop: jump on the opposite
 	 * condition straight to the exit (or the ja's target), so the loop's path falls through.
@@ -916,6 +976,56 @@ static void emit_helper_call(struct jit *j, const void *fn, uint32_t pc)
 	alu_rr(j, false, 0x31, RDX, RDX);
 	alu_rr(j, false, 0x31, RCX, RCX);
 	alu_rr(j, false, 0x31, R8, R8);
+}
+
+/*
+ * bpf_map_lookup_elem() on an array map, in verified code where every path here looks up the
+ * same array with its key in the stack (prog->guard of the call): the key read with the
+ * stack's check, then values + key * value_size or NULL, as ebpf_map_lookup() computes it,
+ * without the call. r1-r5 are cleared as after any helper.
+ */
+static bool emit_inline_array_lookup(struct jit *j, uint32_t pc)
+{
+	uint8_t g = j->prog->guard ? j->prog->guard[pc] : EBPF_GUARD_ANY;
+	const struct ebpf_map *m;
+	size_t null_at, done_at;
+
+	if (j->checked || g < EBPF_GUARD_MAP || g == 0xff ||
+	    (size_t)(g - EBPF_GUARD_MAP) >= j->prog->map_cnt)
+		return false;
+	m = &j->prog->maps[g - EBPF_GUARD_MAP];
+	if (m->kind != EBPF_MAP_KIND_ARRAY || m->key_size != 4 || m->value_size > INT32_MAX ||
+	    m->max_entries > INT32_MAX)
+		return false;
+	j->via_r11 = verified_guard(j, RSI, 0, 4, false, pc, EBPF_GUARD_STACK);
+	rex(j, false, RAX, mem_base(j, RSI), false);
+	emit1(j, 0x8b);					/* mov eax, dword [key] */
+	mem_operand(j, RAX, RSI, 0);
+	emit1(j, 0x3d);					/* cmp eax, max_entries */
+	emit4(j, m->max_entries);
+	emit1(j, 0x73);					/* jae null */
+	emit1(j, 0);
+	null_at = j->len;
+	rex(j, true, RAX, RAX, false);
+	emit1(j, 0x69);					/* imul rax, rax, value_size */
+	modrm_rr(j, RAX, RAX);
+	emit4(j, m->value_size);
+	mov_ri64(j, R10, (uint64_t)(uintptr_t)m->values);
+	alu_rr(j, true, 0x01, R10, RAX);		/* add rax, r10 */
+	emit1(j, 0xeb);					/* jmp done */
+	emit1(j, 0);
+	done_at = j->len;
+	alu_rr(j, false, 0x31, RAX, RAX);		/* null: xor eax, eax */
+	if (!j->oom) {
+		j->buf[null_at - 1] = (uint8_t)(done_at - null_at);
+		j->buf[done_at - 1] = (uint8_t)(j->len - done_at);
+	}
+	alu_rr(j, false, 0x31, RDI, RDI);
+	alu_rr(j, false, 0x31, RSI, RSI);
+	alu_rr(j, false, 0x31, RDX, RDX);
+	alu_rr(j, false, 0x31, RCX, RCX);
+	alu_rr(j, false, 0x31, R8, R8);
+	return true;
 }
 
 static void emit_local_call(struct jit *j, size_t target, uint32_t pc)
@@ -1158,6 +1268,56 @@ static bool fuse_load_compare(struct jit *j, size_t pc)
 	return true;
 }
 
+static bool is_mov_imm(const struct csd_ebpf_insn *insn)
+{
+	return insn->code == (BPF_ALU64 | BPF_MOV | BPF_K) || insn->code == (BPF_ALU | BPF_MOV | BPF_K);
+}
+
+/* What mov K leaves in the register: imm sign-extended (64-bit) or zero-extended (32-bit). */
+static uint64_t mov_imm_value(const struct csd_ebpf_insn *insn)
+{
+	return BPF_CLASS(insn->code) == BPF_ALU64 ? (uint64_t)(int64_t)insn->imm : (uint32_t)insn->imm;
+}
+
+/*
+ * `a = K1; if (cond) goto T; a = K2; goto T`: how clang writes `n += (c == x)` for eBPF, which
+ * has no setcc. A data-dependent branch there mispredicts as often as the data changes (a byte
+ * that is 10% of the text): compiled as mov a, K2; mov r11, K1; cmp; cmovcc a, r11.
+ * Returns true when pc..pc+3 were compiled so.
+ */
+static bool fuse_select(struct jit *j, size_t pc)
+{
+	const struct csd_ebpf_insn *i = &j->prog->insns[pc];
+	unsigned op, a;
+	size_t t;
+
+	if (pc + 3 >= j->prog->insn_cnt || !is_mov_imm(&i[0]) || !is_mov_imm(&i[2]) ||
+	    i[2].dst_reg != i[0].dst_reg || i[0].off || i[2].off ||
+	    i[3].code != (BPF_JMP | BPF_JA) ||
+	    (BPF_CLASS(i[1].code) != BPF_JMP && BPF_CLASS(i[1].code) != BPF_JMP32))
+		return false;
+	op = BPF_OP(i[1].code);
+	if (op == BPF_JA || op == BPF_CALL || op == BPF_EXIT)
+		return false;
+	a = i[0].dst_reg;
+	t = pc + 2 + (size_t)(ptrdiff_t)i[1].off;
+	if (t != pc + 4 + (size_t)(ptrdiff_t)i[3].off || (t > pc && t <= pc + 3) ||
+	    j->target[pc + 1] || j->target[pc + 2] || j->target[pc + 3] || i[1].dst_reg == a ||
+	    (BPF_SRC(i[1].code) == BPF_X && i[1].src_reg == a))
+		return false;
+	mov_ri64(j, reg_map[a], mov_imm_value(&i[2]));	/* mov leaves the flags */
+	mov_ri64(j, R11, mov_imm_value(&i[0]));
+	j->flags_from = false;
+	emit_compare(j, &i[1]);
+	rex(j, true, reg_map[a], R11, false);
+	emit1(j, 0x0f);
+	emit1(j, (uint8_t)(0x40 | jcc_of(op)));		/* cmovcc a, r11 */
+	modrm_rr(j, reg_map[a], R11);
+	if (t != pc + 4)
+		jmp_pc(j, t);
+	return true;
+}
+
 static int compile(struct jit *j)
 {
 	const struct csd_ebpf_insn *insns = j->prog->insns;
@@ -1210,6 +1370,12 @@ static int compile(struct jit *j)
 		switch (cls) {
 		case BPF_ALU:
 		case BPF_ALU64:
+			if (fuse_select(j, pc)) {
+				for (size_t k = 1; k <= 3; k++)
+					j->pc_off[pc + k] = j->len;
+				pc += 3;
+				break;
+			}
 			emit_alu(j, insn);
 			/* add, sub, and, or, xor leave ZF for a following test of dst against 0 */
 			flags = (op == BPF_ADD || op == BPF_SUB || op == BPF_AND || op == BPF_OR ||
@@ -1265,8 +1431,11 @@ static int compile(struct jit *j)
 			} else if (op == BPF_CALL && insn->src_reg == BPF_PSEUDO_CALL) {
 				emit_local_call(j, pc + 1 + (size_t)(ptrdiff_t)insn->imm, (uint32_t)pc);
 			} else if (op == BPF_CALL) {
-				emit_helper_call(j, (const void *)ebpf_helper_lookup(insn->imm),
-						 (uint32_t)pc);
+				if (insn->imm != CSD_EBPF_HELPER_MAP_LOOKUP_ELEM ||
+				    !emit_inline_array_lookup(j, (uint32_t)pc))
+					emit_helper_call(j,
+						(const void *)ebpf_helper_lookup(insn->imm),
+						(uint32_t)pc);
 			} else {
 				emit_cond_jump(j, insn, pc);
 			}

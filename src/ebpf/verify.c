@@ -1985,6 +1985,21 @@ static int helper_call(struct verifier *v, struct vstate *st, unsigned pc, int32
 			err = use_reg(v, st, pc, 2);
 		if (!err)
 			err = check_helper_mem(v, st, pc, 2, m->key_size, false);
+		if (!err && id == CSD_EBPF_HELPER_MAP_LOOKUP_ELEM) {
+			/*
+			 * The map every path here looks up, when it is an array with a key in the
+			 * stack: the JIT then indexes the array inline (prog->guard of a call).
+			 */
+			size_t idx = (size_t)(m - v->maps);
+			uint8_t g = m->kind == EBPF_MAP_KIND_ARRAY && m->key_size == 4 &&
+				    st->reg[2].type == V_PTR_STACK && idx < EBPF_GUARD_MAX_MAPS ?
+				    (uint8_t)(EBPF_GUARD_MAP + idx) : EBPF_GUARD_ANY;
+
+			if (v->guard[pc] == 0xff)
+				v->guard[pc] = g;
+			else if (v->guard[pc] != g)
+				v->guard[pc] = EBPF_GUARD_ANY;
+		}
 		if (!err && id == CSD_EBPF_HELPER_MAP_UPDATE_ELEM) {
 			err = use_reg(v, st, pc, 3);
 			if (!err)

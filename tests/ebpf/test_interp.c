@@ -6,6 +6,7 @@
  * their pointers; and an interrupt stops the JIT's unchecked code for a verified program.
  */
 #include <pthread.h>
+#include <string.h>
 #include <unistd.h>
 
 #include "test_helpers.h"
@@ -277,6 +278,97 @@ static int use_jit(void **state)
 }
 
 /* each test once per engine, named after both */
+/*
+ * Shapes the JIT compiles specially, against what C computes: `a = K1; if (cond) goto T;
+ * a = K2; goto T` (a cmov), and division and modulo by constants (x86 div in line, r0 and r3
+ * being rax and rdx), over values around the signed and unsigned edges.
+ */
+static uint64_t expect_select(const char *op, bool w32, uint64_t x, uint64_t y)
+{
+	uint64_t ux = w32 ? (uint32_t)x : x, uy = w32 ? (uint32_t)y : y;
+	int64_t sx = w32 ? (int32_t)x : (int64_t)x, sy = w32 ? (int32_t)y : (int64_t)y;
+
+	return !strcmp(op, "jeq") ? ux == uy : !strcmp(op, "jne") ? ux != uy :
+	       !strcmp(op, "jgt") ? ux > uy : !strcmp(op, "jge") ? ux >= uy :
+	       !strcmp(op, "jlt") ? ux < uy : !strcmp(op, "jle") ? ux <= uy :
+	       !strcmp(op, "jsgt") ? sx > sy : !strcmp(op, "jsge") ? sx >= sy :
+	       !strcmp(op, "jslt") ? sx < sy : !strcmp(op, "jsle") ? sx <= sy :
+	       (ux & uy) != 0;	/* jset */
+}
+
+static void test_jit_shapes(void **state)
+{
+	static const char *const ops[] = { "jeq", "jne", "jgt", "jge", "jlt", "jle", "jsgt",
+					   "jsge", "jslt", "jsle", "jset" };
+	static const uint64_t vals[] = { 0, 1, 2, 7, 0x7fffffff, 0x80000000, 0xffffffff,
+					 0x100000000, UINT64_MAX, (uint64_t)INT64_MIN };
+	static const int32_t divisors[] = { 1, 3, 10, 65521, 0x7fffffff, -1, -7 };
+	static const char *const dsts[] = { "r0", "r3", "r4", "r6" };
+	char text[512];
+	(void)state;
+
+	for (size_t o = 0; o < sizeof(ops) / sizeof(ops[0]); o++)
+		for (int w32 = 0; w32 < 2; w32++)
+			for (int imm = 0; imm < 2; imm++) {
+				struct csd_ebpf_prog *prog;
+
+				snprintf(text, sizeof(text),
+					 "mov%s %%r5, -3\n%s%s %%r3, %s, t\nmov%s %%r5, 9\nja t\n"
+					 "t:\nmov %%r0, %%r5\nexit\n", w32 ? "32" : "", ops[o],
+					 w32 ? "32" : "", imm ? "7" : "%r4", w32 ? "32" : "");
+				prog = load_ok(text);
+				for (size_t a = 0; a < sizeof(vals) / sizeof(vals[0]); a++)
+					for (size_t b = 0; b < sizeof(vals) / sizeof(vals[0]); b++) {
+						RUN_OPTS(opts, .args = { vals[a], vals[b] });
+						uint64_t r0, y = imm ? 7 : vals[b];
+						uint64_t want = expect_select(ops[o], w32, vals[a], y) ?
+								(w32 ? 0xfffffffdu : (uint64_t)-3) : 9;
+
+						assert_int_equal(csd_ebpf_prog__run(prog, NULL, 0, &opts, &r0), 0);
+						if (r0 != want)
+							fail_msg("%s: r3 = %#llx, r4 = %#llx: r0 = %#llx, "
+								 "expected %#llx", text,
+								 (unsigned long long)vals[a],
+								 (unsigned long long)vals[b],
+								 (unsigned long long)r0,
+								 (unsigned long long)want);
+					}
+				csd_ebpf_prog__free(prog);
+			}
+	for (size_t d = 0; d < sizeof(divisors) / sizeof(divisors[0]); d++)
+		for (size_t r = 0; r < sizeof(dsts) / sizeof(dsts[0]); r++)
+			for (int kind = 0; kind < 4; kind++) {	/* div, mod; 64, 32 bits */
+				bool mod = kind & 1, w32 = kind & 2;
+				struct csd_ebpf_prog *prog;
+
+				snprintf(text, sizeof(text),
+					 "mov %%r0, 11\nmov %%r4, 22\nmov %%r6, %%r3\nmov %%r%c, %%r3\n"
+					 "%s%s %%%s, %d\nadd %%r0, %%r4\nadd %%r0, %%r6\nadd %%r0, %%r3\n"
+					 "exit\n", dsts[r][1], mod ? "mod" : "div", w32 ? "32" : "",
+					 dsts[r], divisors[d]);
+				prog = load_ok(text);
+				for (size_t a = 0; a < sizeof(vals) / sizeof(vals[0]); a++) {
+					RUN_OPTS(opts, .args = { vals[a] });
+					uint64_t x = vals[a], k = w32 ? (uint32_t)divisors[d] :
+						     (uint64_t)(int64_t)divisors[d], q, r0;
+					uint64_t regs[4] = { 11, x, 22, x };	/* r0 r3 r4 r6 */
+
+					q = w32 ? (uint32_t)(mod ? (uint32_t)x % (uint32_t)k :
+							     (uint32_t)x / (uint32_t)k) :
+						  (mod ? x % k : x / k);
+					regs[r] = q;
+					assert_int_equal(csd_ebpf_prog__run(prog, NULL, 0, &opts, &r0), 0);
+					if (r0 != regs[0] + regs[2] + regs[3] + regs[1])
+						fail_msg("%s with r3 = %#llx: r0 = %#llx, expected %#llx",
+							 text, (unsigned long long)x,
+							 (unsigned long long)r0,
+							 (unsigned long long)(regs[0] + regs[1] + regs[2] +
+									      regs[3]));
+				}
+				csd_ebpf_prog__free(prog);
+			}
+}
+
 #define BOTH(t) { "interpreter: " #t, t, use_interp, NULL, NULL }, { "jit: " #t, t, use_jit, NULL, NULL }
 
 int main(void)
@@ -289,6 +381,7 @@ int main(void)
 		BOTH(test_abort_from_another_thread),
 		BOTH(test_call_frames),
 		BOTH(test_helpers),
+		BOTH(test_jit_shapes),
 		{ "jit: test_interrupt_verified_jit_code", test_interrupt_verified_jit_code, use_jit,
 		  NULL, NULL },
 	};
