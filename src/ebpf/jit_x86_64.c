@@ -1280,6 +1280,42 @@ static uint64_t mov_imm_value(const struct csd_ebpf_insn *insn)
 }
 
 /*
+ * `x <<= k; x >>= k` (s>>=), compilers' zero- and sign-extension of the low 32, 16 or 8 bits,
+ * as one movzx / movsx (mov r32, r32 for the 32-bit zero-extension). Shifts leave flags that
+ * no test here reads (flags_from tracks add, sub, and, or, xor only).
+ */
+static bool fuse_extension(struct jit *j, size_t pc)
+{
+	const struct csd_ebpf_insn *i = &j->prog->insns[pc];
+	unsigned r, k;
+	bool sx;
+
+	if (pc + 1 >= j->prog->insn_cnt || i[0].code != (BPF_ALU64 | BPF_LSH | BPF_K) ||
+	    (i[1].code != (BPF_ALU64 | BPF_RSH | BPF_K) &&
+	     i[1].code != (BPF_ALU64 | BPF_ARSH | BPF_K)) || i[1].dst_reg != i[0].dst_reg ||
+	    i[1].imm != i[0].imm || j->target[pc + 1] ||
+	    (i[0].imm != 32 && i[0].imm != 48 && i[0].imm != 56))
+		return false;
+	r = reg_map[i[0].dst_reg];
+	k = (unsigned)i[0].imm;
+	sx = BPF_OP(i[1].code) == BPF_ARSH;
+	if (k == 32 && !sx) {
+		mov_rr(j, false, r, r);			/* mov r32, r32 */
+	} else if (k == 32) {
+		rex(j, true, r, r, false);
+		emit1(j, 0x63);				/* movsxd r64, r32 */
+		modrm_rr(j, r, r);
+	} else {
+		/* movzx r32, r8/r16 or movsx r64, r8/r16 (sil, dil need a REX prefix) */
+		rex(j, sx, r, r, k == 56 && byte_reg_needs_rex(r));
+		emit1(j, 0x0f);
+		emit1(j, (uint8_t)((sx ? 0xbe : 0xb6) + (k == 48)));
+		modrm_rr(j, r, r);
+	}
+	return true;
+}
+
+/*
  * `a = K1; if (cond) goto T; a = K2; goto T`: how clang writes `n += (c == x)` for eBPF, which
  * has no setcc. A data-dependent branch there mispredicts as often as the data changes (a byte
  * that is 10% of the text): compiled as mov a, K2; mov r11, K1; cmp; cmovcc a, r11.
@@ -1374,6 +1410,10 @@ static int compile(struct jit *j)
 				for (size_t k = 1; k <= 3; k++)
 					j->pc_off[pc + k] = j->len;
 				pc += 3;
+				break;
+			}
+			if (fuse_extension(j, pc)) {
+				j->pc_off[++pc] = j->len;
 				break;
 			}
 			emit_alu(j, insn);

@@ -280,8 +280,9 @@ static int use_jit(void **state)
 /* each test once per engine, named after both */
 /*
  * Shapes the JIT compiles specially, against what C computes: `a = K1; if (cond) goto T;
- * a = K2; goto T` (a cmov), and division and modulo by constants (x86 div in line, r0 and r3
- * being rax and rdx), over values around the signed and unsigned edges.
+ * a = K2; goto T` (a cmov), `x <<= k; x >>= k` (movzx, movsx), and division and modulo by
+ * constants (x86 div in line, r0 and r3 being rax and rdx), over values around the signed and
+ * unsigned edges.
  */
 static uint64_t expect_select(const char *op, bool w32, uint64_t x, uint64_t y)
 {
@@ -335,6 +336,30 @@ static void test_jit_shapes(void **state)
 					}
 				csd_ebpf_prog__free(prog);
 			}
+	for (size_t e = 0; e < 24; e++) {	/* x <<= k; x >>= k (s>>=) for k = 32, 48, 56 */
+		static const int ks[] = { 32, 48, 56, 40 };	/* 40: not a width, two shifts */
+		static const int regs[] = { 3, 6, 1 };		/* rdx, rbx, rdi (dil needs REX) */
+		int k = ks[e % 4], x_reg = regs[e / 8];
+		bool sx = e / 4 % 2;
+		struct csd_ebpf_prog *prog;
+
+		snprintf(text, sizeof(text), "mov %%r%d, %%r3\nlsh %%r%d, %d\n%s %%r%d, %d\n"
+			 "mov %%r0, %%r%d\nexit\n", x_reg, x_reg, k, sx ? "arsh" : "rsh", x_reg, k,
+			 x_reg);
+		prog = load_ok(text);
+		for (size_t a = 0; a < sizeof(vals) / sizeof(vals[0]); a++) {
+			RUN_OPTS(opts, .args = { vals[a] * 0x0101010101010101u });
+			uint64_t x = vals[a] * 0x0101010101010101u, r0;
+			uint64_t want = sx ? (uint64_t)((int64_t)(x << k) >> k) : (x << k) >> k;
+
+			assert_int_equal(csd_ebpf_prog__run(prog, NULL, 0, &opts, &r0), 0);
+			if (r0 != want)
+				fail_msg("%s with r3 = %#llx: r0 = %#llx, expected %#llx", text,
+					 (unsigned long long)x, (unsigned long long)r0,
+					 (unsigned long long)want);
+		}
+		csd_ebpf_prog__free(prog);
+	}
 	for (size_t d = 0; d < sizeof(divisors) / sizeof(divisors[0]); d++)
 		for (size_t r = 0; r < sizeof(dsts) / sizeof(dsts[0]); r++)
 			for (int kind = 0; kind < 4; kind++) {	/* div, mod; 64, 32 bits */
