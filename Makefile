@@ -37,6 +37,7 @@ check-sanitize: deps
 
 bench: build
 	$(BUILD)/bench/vm
+	$(BUILD)/bench/corpus
 
 lab: build
 	@bash lab/run-lab.sh $(BUILD)
