@@ -60,6 +60,7 @@ struct jit {
 	bool via_r11;		/* the access being compiled goes through [r11 + r11_off] */
 	bool via_sib;		/* ... through [r9 + r11] (sandboxed: r11 the offset) */
 	bool sib_rex;		/* the next REX prefix is that access's: it needs REX.X */
+	bool address_ready;	/* fuse_address_access() computed r11: address() keeps it */
 	int16_t r11_off;
 	const struct csd_ebpf_prog *prog;
 	size_t *pc_off;
@@ -494,6 +495,10 @@ static void address(struct jit *j, unsigned base, int16_t off, unsigned size, bo
 {
 	uint8_t guard = j->prog->guard ? j->prog->guard[pc] : EBPF_GUARD_ANY;
 
+	if (j->address_ready) {
+		j->address_ready = false;
+		return;
+	}
 	j->r11_off = 0;
 	j->via_sib = false;
 	if (j->sandboxed && guard == EBPF_GUARD_INPUT && !atomic) {
@@ -1316,6 +1321,63 @@ static bool fuse_extension(struct jit *j, size_t pc)
 }
 
 /*
+ * `p = b; p += i; load or store at [p + off]` with p dead afterwards, as clang indexes an
+ * array (data[i]), in sandboxed code for an access the verifier proved to be in the input:
+ * one `lea r11d, [b + i + off]` and the access at [r9 + r11], where there were a mov, an add
+ * and a lea (x86's base + index addressing). Returns true when pc..pc+1 were compiled so and
+ * pc + 2 (the access) is to be compiled with that address.
+ */
+static bool fuse_address_access(struct jit *j, size_t pc)
+{
+	const struct csd_ebpf_insn *i = &j->prog->insns[pc];
+	unsigned p, b, x, cls;
+	int16_t off;
+
+	if (!j->sandboxed || pc + 3 >= j->prog->insn_cnt ||
+	    i[0].code != (BPF_ALU64 | BPF_MOV | BPF_X) || i[0].off ||
+	    i[1].code != (BPF_ALU64 | BPF_ADD | BPF_X) || i[1].dst_reg != i[0].dst_reg ||
+	    j->target[pc + 1] || j->target[pc + 2] || !j->prog->guard ||
+	    j->prog->guard[pc + 2] != EBPF_GUARD_INPUT)
+		return false;
+	cls = BPF_CLASS(i[2].code);
+	p = i[0].dst_reg;
+	b = i[0].src_reg;
+	x = i[1].src_reg;
+	if (b == p || x == p)
+		return false;
+	if (cls == BPF_LDX && BPF_MODE(i[2].code) == BPF_MEM && i[2].src_reg == p) {
+		/* p dead after the load, or the load's own destination */
+		if (i[2].dst_reg != p && (j->live[pc + 3] >> p & 1))
+			return false;
+	} else if ((cls == BPF_STX || cls == BPF_ST) && BPF_MODE(i[2].code) == BPF_MEM &&
+		   i[2].dst_reg == p && !(cls == BPF_STX && i[2].src_reg == p)) {
+		if (j->live[pc + 3] >> p & 1)
+			return false;
+	} else {
+		return false;
+	}
+	off = i[2].off;
+	/*
+	 * lea r11d, [b + x + disp]: REX.R for r11, X and B for the index and the base; always
+	 * a displacement (8 or 32 bits), since rbp and r13 as a base have no form without one
+	 */
+	emit1(j, (uint8_t)(0x40 | ((R11 >> 3) << 2) | ((reg_map[x] >> 3) << 1) |
+			   (reg_map[b] >> 3)));
+	emit1(j, 0x8d);
+	emit1(j, (uint8_t)((off >= -128 && off <= 127 ? 0x40 : 0x80) | ((R11 & 7) << 3) | 0x04));
+	emit1(j, (uint8_t)(((reg_map[x] & 7) << 3) | (reg_map[b] & 7)));	/* SIB */
+	if (off >= -128 && off <= 127)
+		emit1(j, (uint8_t)off);
+	else
+		emit4(j, (uint32_t)(int32_t)off);
+	j->via_r11 = true;
+	j->via_sib = true;
+	j->r11_off = 0;
+	j->address_ready = true;
+	return true;
+}
+
+/*
  * `a = K1; if (cond) goto T; a = K2; goto T`: how clang writes `n += (c == x)` for eBPF, which
  * has no setcc. A data-dependent branch there mispredicts as often as the data changes (a byte
  * that is 10% of the text): compiled as mov a, K2; mov r11, K1; cmp; cmovcc a, r11.
@@ -1406,6 +1468,17 @@ static int compile(struct jit *j)
 		switch (cls) {
 		case BPF_ALU:
 		case BPF_ALU64:
+			if (fuse_address_access(j, pc)) {
+				j->pc_off[++pc] = j->len;	/* the add: compiled above */
+				j->pc_off[++pc] = j->len;	/* the access, with that address */
+				insn = &insns[pc];
+				if (BPF_CLASS(insn->code) == BPF_LDX)
+					emit_load(j, insn, (uint32_t)pc);
+				else
+					emit_store(j, insn, (uint32_t)pc,
+						   BPF_CLASS(insn->code) == BPF_ST);
+				break;
+			}
 			if (fuse_select(j, pc)) {
 				for (size_t k = 1; k <= 3; k++)
 					j->pc_off[pc + k] = j->len;
