@@ -54,6 +54,16 @@
 #define __always_inline inline __attribute__((always_inline))
 #endif
 
+/* the arrays, freed when the program is unloaded (dlclose) */
+static void *csd_native_arrays[64];
+static unsigned csd_native_narrays;
+
+__attribute__((destructor, used)) static void csd_native_free_arrays(void)
+{
+	while (csd_native_narrays)
+		free(csd_native_arrays[--csd_native_narrays]);
+}
+
 static inline void *csd_native_array_lookup(void **values, size_t value_size, uint32_t entries,
 					    int type, const void *key)
 {
@@ -63,8 +73,13 @@ static inline void *csd_native_array_lookup(void **values, size_t value_size, ui
 		abort();	/* the host build has array maps only */
 	if (k >= entries)
 		return NULL;
-	if (__builtin_expect(!*values, 0))
+	if (__builtin_expect(!*values, 0)) {
+		if (csd_native_narrays == sizeof(csd_native_arrays) / sizeof(csd_native_arrays[0]))
+			abort();
 		*values = calloc(entries, value_size);
+		if (*values)
+			csd_native_arrays[csd_native_narrays++] = *values;
+	}
 	return *values ? (char *)*values + (size_t)k * value_size : NULL;
 }
 

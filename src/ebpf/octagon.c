@@ -94,7 +94,15 @@ static void set_bound(struct octagon *o, unsigned i, unsigned j, int64_t c)
 	unsigned n = N(o), ti = j ^ 1, tj = i ^ 1;
 	int64_t *to_i, *to_ti, *from_j, *from_tj, j_ti, tj_i;
 
-	if (o->empty || c > OCT_LIMIT * 2 || c >= M(o, i, j))
+	if (o->empty || c > OCT_LIMIT * 2)
+		return;
+	/*
+	 * Every finite bound stays within ±2 OCT_LIMIT (bound_add relies on it): a bound below
+	 * that (x >= 2^62 read from known bits) is kept as the weaker -2 OCT_LIMIT, still true.
+	 */
+	if (c < -OCT_LIMIT * 2)
+		c = -OCT_LIMIT * 2;
+	if (c >= M(o, i, j))
 		return;
 	to_i = malloc(4 * n * sizeof(*to_i));
 	if (!to_i) {

@@ -706,6 +706,12 @@ static void note_guard(struct verifier *v, unsigned pc, const struct vreg *p)
 
 static bool lin_fits(int64_t x) { return x > -LIN_LIMIT && x < LIN_LIMIT; }
 
+/* *out = a * b, when that is below LIN_LIMIT (and so did not wrap) */
+static bool lin_mul(int64_t a, int64_t b, int64_t *out)
+{
+	return !__builtin_mul_overflow(a, b, out) && lin_fits(*out);
+}
+
 /*
  * Narrow len by the division facts of all registers, and register r's value (a pointer's
  * offset) by its own: base + stride * counter for
@@ -748,9 +754,9 @@ static void lin_reduce(struct vstate *st, unsigned r)
 		if (st->reg[n].type != V_SCALAR || !st->lin[n].div || st->lin[n].div < (uint64_t)s)
 			continue;
 		d = oct_diff_max(o, VAR_LOOP(q), VAR_REG(n));
-		if (d != OCT_INF && lin_fits(d) && lin_fits(s * d)) {
-			oct_add_diff(o, VAR_REG(r), VAR_LEN, f->hi + s * d);
-			oct_add_lower(o, VAR_REST(r), -(f->hi + s * d));
+		if (d != OCT_INF && lin_mul(s, d, &d)) {
+			oct_add_diff(o, VAR_REG(r), VAR_LEN, f->hi + d);
+			oct_add_lower(o, VAR_REST(r), -(f->hi + d));
 		}
 	}
 }
@@ -785,7 +791,7 @@ static bool lin_join(struct vstate *old, struct vstate *in, unsigned r, int head
 		res.div = a->div;
 	if (q >= 0 && (!a->loop1 || a->loop1 == q + 1) && (!b->loop1 || b->loop1 == q + 1) &&
 	    old->reg[r].type == in->reg[r].type) {
-		int64_t xa = 0, la = 0, xb = 0, lb = 0, st;
+		int64_t xa = 0, la = 0, xb = 0, lb = 0, st, sa = 0, sb = 0;
 		bool pa = !a->loop1 && lin_point(old, r, (unsigned)q, &xa, &la);
 		bool pb = !b->loop1 && lin_point(in, r, (unsigned)q, &xb, &lb);
 
@@ -794,9 +800,9 @@ static bool lin_join(struct vstate *old, struct vstate *in, unsigned r, int head
 			st = (xb - xa) / (lb - la);
 		if (st && (a->loop1 || pa) && (b->loop1 || pb) &&
 		    (!a->loop1 || !b->loop1 || a->stride == b->stride) && lin_fits(st) &&
-		    lin_fits(st * la) && lin_fits(st * lb)) {
-			int64_t alo = a->loop1 ? a->lo : xa - st * la, ahi = a->loop1 ? a->hi : alo;
-			int64_t blo = b->loop1 ? b->lo : xb - st * lb, bhi = b->loop1 ? b->hi : blo;
+		    lin_mul(st, la, &sa) && lin_mul(st, lb, &sb)) {
+			int64_t alo = a->loop1 ? a->lo : xa - sa, ahi = a->loop1 ? a->hi : alo;
+			int64_t blo = b->loop1 ? b->lo : xb - sb, bhi = b->loop1 ? b->hi : blo;
 
 			res.loop1 = (uint8_t)(q + 1);
 			res.stride = st;
@@ -939,8 +945,9 @@ static void lin_after(struct vstate *st, const struct csd_ebpf_insn *insn,
 				break;
 			if (op == BPF_LSH)
 				k = INT64_C(1) << k;
-			if (k <= 0 || k > (1 << 20) || !lin_fits(pre->dlo * k) ||
-			    !lin_fits(pre->dhi * k))
+			/* the value and the fact's numbers times k stay below LIN_LIMIT: no wrap */
+			if (k <= 0 || k > (1 << 20) || !lin_fits(pre->dlo) || !lin_fits(pre->dhi) ||
+			    !lin_fits(pre->dlo * k) || !lin_fits(pre->dhi * k))
 				break;
 			f = d;
 			f.div = 0;
