@@ -611,9 +611,12 @@ static int check_range(struct verifier *v, struct vstate *st, const struct acces
 		hi += a->off;
 	if (lo == INT64_MIN || lo < min || hi == OCT_INF || hi + (int64_t)a->size > max_end)
 		return refuse(v, a->pc, "%u-byte %s at r%u%+d: r%u%+d is %s+[%s, %s], the %s is "
-			      "[%lld, %lld)", a->size, a->verb, a->ptr, a->off, a->ptr, a->off,
-			      region, fmt_bound(b1, sizeof(b1), lo), fmt_bound(b2, sizeof(b2), hi),
-			      region, (long long)min, (long long)max_end);
+			      "[%lld, %lld): bounding the index so that r%u%+d stays in [%lld, %lld] "
+			      "(a compare with a constant, or a mask) makes it provable", a->size,
+			      a->verb, a->ptr, a->off, a->ptr, a->off, region,
+			      fmt_bound(b1, sizeof(b1), lo), fmt_bound(b2, sizeof(b2), hi), region,
+			      (long long)min, (long long)max_end, a->ptr, a->off, (long long)min,
+			      (long long)(max_end - (int64_t)a->size));
 	return 0;
 }
 
@@ -636,18 +639,32 @@ static int check_input_access(struct verifier *v, struct vstate *st, const struc
 	}
 	if (lo == INT64_MIN || lo + a->off < 0 || above == OCT_INF ||
 	    above + a->off + (int64_t)a->size > 0) {
+		long long reach = (long long)a->off + a->size;	/* bytes from the index on */
+		char hint[160];
+
 		if (lo != INT64_MIN)
 			lo += a->off;
 		if (hi != OCT_INF)
 			hi += a->off;
 		if (above != OCT_INF)
 			above += a->off;
+		/* what would make it provable */
+		if (lo == INT64_MIN || lo < 0)
+			snprintf(hint, sizeof(hint), "it may lie before the input: an unsigned "
+				 "compare (i < len) or a check that the index is not negative");
+		else if (lo == hi)
+			snprintf(hint, sizeof(hint), "a check `if (len < %lld) return` before it",
+				 (long long)(lo + (int64_t)a->size));
+		else
+			snprintf(hint, sizeof(hint), "a check that keeps r%u + %lld <= len before it "
+				 "(`i + %lld <= len`, or `len - i >= %lld`)", a->ptr, reach, reach,
+				 reach);
 		return refuse(v, a->pc, "%u-byte %s at r%u%+d: r%u%+d is input+[%s, %s] (at most "
-			      "len%s%s), but the input is [0, len): not proven inside it",
-			      a->size, a->verb, a->ptr, a->off, a->ptr, a->off,
+			      "len%s%s), but the input is [0, len): not proven inside it; %s would "
+			      "make it provable", a->size, a->verb, a->ptr, a->off, a->ptr, a->off,
 			      fmt_bound(b1, sizeof(b1), lo), fmt_bound(b2, sizeof(b2), hi),
 			      above != OCT_INF && above >= 0 ? "+" : "",
-			      above == OCT_INF ? "+inf" : fmt_bound(b3, sizeof(b3), above));
+			      above == OCT_INF ? "+inf" : fmt_bound(b3, sizeof(b3), above), hint);
 	}
 	if (a->write)
 		v->writes_input = true;
