@@ -611,9 +611,8 @@ static int check_range(struct verifier *v, struct vstate *st, const struct acces
 		hi += a->off;
 	if (lo == INT64_MIN || lo < min || hi == OCT_INF || hi + (int64_t)a->size > max_end)
 		return refuse(v, a->pc, "%u-byte %s at r%u%+d: r%u%+d is %s+[%s, %s], the %s is "
-			      "[%lld, %lld): bounding the index so that r%u%+d stays in [%lld, %lld] "
-			      "(a compare with a constant, or a mask) makes it provable", a->size,
-			      a->verb, a->ptr, a->off, a->ptr, a->off, region,
+			      "[%lld, %lld): a compare or mask keeping r%u%+d in [%lld, %lld] would prove it",
+			      a->size, a->verb, a->ptr, a->off, a->ptr, a->off, region,
 			      fmt_bound(b1, sizeof(b1), lo), fmt_bound(b2, sizeof(b2), hi), region,
 			      (long long)min, (long long)max_end, a->ptr, a->off, (long long)min,
 			      (long long)(max_end - (int64_t)a->size));
@@ -648,20 +647,18 @@ static int check_input_access(struct verifier *v, struct vstate *st, const struc
 			hi += a->off;
 		if (above != OCT_INF)
 			above += a->off;
-		/* what would make it provable */
+		/* what would make it provable, short: the drive's reason log keeps 255 bytes */
 		if (lo == INT64_MIN || lo < 0)
-			snprintf(hint, sizeof(hint), "it may lie before the input: an unsigned "
-				 "compare (i < len) or a check that the index is not negative");
+			snprintf(hint, sizeof(hint), "an unsigned compare with len (i < len)");
 		else if (lo == hi)
-			snprintf(hint, sizeof(hint), "a check `if (len < %lld) return` before it",
+			snprintf(hint, sizeof(hint), "`if (len < %lld) return`",
 				 (long long)(lo + (int64_t)a->size));
 		else
-			snprintf(hint, sizeof(hint), "a check that keeps r%u + %lld <= len before it "
-				 "(`i + %lld <= len`, or `len - i >= %lld`)", a->ptr, reach, reach,
-				 reach);
+			snprintf(hint, sizeof(hint), "`if (len - i < %lld) return` (i: r%u's index)",
+				 reach, a->ptr);
 		return refuse(v, a->pc, "%u-byte %s at r%u%+d: r%u%+d is input+[%s, %s] (at most "
-			      "len%s%s), but the input is [0, len): not proven inside it; %s would "
-			      "make it provable", a->size, a->verb, a->ptr, a->off, a->ptr, a->off,
+			      "len%s%s), but the input is [0, len): not proven inside it; %s before "
+			      "it would prove it", a->size, a->verb, a->ptr, a->off, a->ptr, a->off,
 			      fmt_bound(b1, sizeof(b1), lo), fmt_bound(b2, sizeof(b2), hi),
 			      above != OCT_INF && above >= 0 ? "+" : "",
 			      above == OCT_INF ? "+inf" : fmt_bound(b3, sizeof(b3), above), hint);
