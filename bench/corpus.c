@@ -218,8 +218,8 @@ static void write_json(const char *path, const struct row *rows, size_t n, size_
 		const struct row *r = &rows[i];
 
 		fprintf(f, "    {\"name\": \"%s\", \"input\": \"%s\", \"verify_ms\": %.2f, "
-			"\"verify_v3_ms\": %.2f, \"jit_s\": %.6f, \"jit_v3_s\": %.6f, "
-			"\"gcc_s\": %.6f, \"clang_s\": %.6f, \"jit_vs_native\": %.3f, "
+			"\"verify_v3_ms\": %.2f, \"jit_s\": %.9f, \"jit_v3_s\": %.9f, "
+			"\"gcc_s\": %.9f, \"clang_s\": %.9f, \"jit_vs_native\": %.3f, "
 			"\"jit_v3_vs_native\": %.3f, \"result\": %" PRIu64 "}%s\n",
 			r->c->name, corpus_input_name(r->c->input), r->verify_ms[0],
 			r->verify_ms[1], r->secs[V_JIT], r->secs[V_JIT_V3], r->secs[V_GCC],
