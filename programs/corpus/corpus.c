@@ -18,7 +18,7 @@ const struct corpus_prog corpus_progs[] = {
 	{ "header_sum", CORPUS_TEXT, 0, 0, "byte sum of a 64-byte header", false },
 	{ "header_copy", CORPUS_TEXT, 0, 0, "64-byte header copied to the stack", false },
 	{ "count_u32", CORPUS_TEXT, 'e', 0, "a byte's count with 32-bit counters", false },
-	{ "csv_column_sum", CORPUS_CSV, 2, 0, "sum of a CSV column", false },
+	{ "csv_column_sum", CORPUS_CSV, 2, 0, "a CSV column's sum in cents, header skipped", false },
 	{ "csv_filter", CORPUS_CSV, 1, 500, "CSV lines whose column exceeds a value", false },
 	{ "json_field_sum", CORPUS_JSON, 0, 0, "sum of a JSON field", false },
 	{ "number_sum", CORPUS_CSV, 0, 0, "every number, by a parser helper", false },

@@ -85,7 +85,7 @@ check "csd run --verify: a refusal names pc and reason" exit_code 1 "refused: pc
 
 # parameters and repeated runs: r3 = p1 (a CSV column), r4 = p2
 run_params() {
-	printf '1,10,100\n2,20,200\n3,30,300\n' >"$tmp/p.csv"
+	printf 'id,qty,price\n1,10,1.00\n2,20,2.00\n3,30,3.00\n' >"$tmp/p.csv"
 	printf 'mov %%r0, %%r3\nadd %%r0, %%r4\nexit\n' >"$tmp/p.s"
 	[ "$("$csd" run -q --p1 1 "$CSD_BUILD_ROOT/programs/corpus/csv_column_sum.bpf.o" \
 		-i "$tmp/p.csv")" = 60 ] &&
