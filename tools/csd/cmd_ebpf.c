@@ -469,10 +469,9 @@ int cmd_run(int argc, char **argv)
 			       (double)len / 1e6 / (med > 0 ? med : 1e-9), best,
 			       (double)len / 1e6 / (best > 0 ? best : 1e-9));
 		}
-		if (generated)
+		if (generated)	/* a check for count_alpha and its like, a fact for the others */
 			printf("generator's count of \"Alpha\": %" PRIu64 " -> %s\n", expected,
-			       expected == r0 ? "match" :
-			       "r0 differs (exit status 3; expected unless the program counts Alpha)");
+			       expected == r0 ? "match" : "not r0");
 	}
 out:
 	free(secs);
@@ -481,7 +480,7 @@ out:
 	else
 		free(mem);
 	csd_ebpf_prog__free(prog);
-	return err ? 1 : (generated && expected != r0) ? 3 : 0;
+	return err ? 1 : 0;
 }
 
 int cmd_gen(int argc, char **argv)
