@@ -726,21 +726,11 @@ static bool lin_mul(int64_t a, int64_t b, int64_t *out)
 	return !__builtin_mul_overflow(a, b, out) && lin_fits(*out);
 }
 
-/*
- * Narrow len by the division facts of all registers, and register r's value (a pointer's
- * offset) by its own: base + stride * counter for
- * the counter's bounds, and for a pointer into the input walking by `stride` beside a count
- * n = len / div (div >= stride) with counter - n <= d: offset - len <= hi + stride * d, as
- * stride * counter - len <= stride * counter - div * n <= stride * (counter - n).
- */
-static void lin_reduce(struct vstate *st, unsigned r)
+/* n = len / div, for each register n with such a fact: div * n <= len <= div * n + div - 1. */
+static void lin_len_from_divs(struct vstate *st)
 {
-	const struct vlin *f = &st->lin[r];
 	struct octagon *o = OCT(st);
-	int64_t s = f->stride, llo, lhi;
-	unsigned q;
 
-	/* n = len / div: div * n <= len <= div * n + div - 1, for n's bounds */
 	for (unsigned n = 0; n < EBPF_NREGS && !o->empty; n++) {
 		int64_t d = (int64_t)st->lin[n].div, nlo, nhi;
 
@@ -752,6 +742,21 @@ static void lin_reduce(struct vstate *st, unsigned r)
 		if (nhi >= 0 && nhi < LIN_LIMIT / d)
 			oct_add_upper(o, VAR_LEN, d * nhi + d - 1);
 	}
+}
+
+/*
+ * Narrow register r's value (a pointer's offset) by its stride fact: base + stride * counter
+ * for the counter's bounds; and for a pointer into the input walking by `stride` beside a
+ * count n = len / div (div >= stride) with counter - n <= d: offset - len <= hi + stride * d,
+ * as stride * counter - len <= stride * counter - div * n <= stride * (counter - n).
+ */
+static void lin_reduce(struct vstate *st, unsigned r)
+{
+	const struct vlin *f = &st->lin[r];
+	struct octagon *o = OCT(st);
+	int64_t s = f->stride, llo, lhi;
+	unsigned q;
+
 	if (!f->loop1 || o->empty)
 		return;
 	q = f->loop1 - 1u;
@@ -853,7 +858,7 @@ static void lin_counter_moved(struct vstate *st, unsigned q, bool restarted)
 
 /* What a register's facts become through a 64-bit ALU instruction (before it: pre). */
 struct lin_pre {
-	struct vlin lin[EBPF_NREGS];
+	struct vlin dst, src;		/* the operands' facts */
 	uint8_t dst_type, src_type;
 	int64_t dlo, dhi, slo, shi;	/* the operands' bounds */
 	bool dst_is_len;
@@ -865,10 +870,14 @@ static void lin_before(struct vstate *st, const struct csd_ebpf_insn *insn, stru
 
 	if (BPF_CLASS(insn->code) != BPF_ALU64)
 		return;
-	lin_reduce(st, insn->dst_reg);
-	if (BPF_SRC(insn->code) == BPF_X)
-		lin_reduce(st, insn->src_reg);
-	memcpy(pre->lin, st->lin, sizeof(pre->lin));
+	/* the operations whose facts need the operands' bounds (lin_after: no wrap) */
+	if (op == BPF_ADD || op == BPF_SUB || op == BPF_MUL || op == BPF_LSH) {
+		lin_reduce(st, insn->dst_reg);
+		if (BPF_SRC(insn->code) == BPF_X)
+			lin_reduce(st, insn->src_reg);
+	}
+	pre->dst = st->lin[insn->dst_reg];
+	pre->src = st->lin[insn->src_reg];
 	pre->dst_type = st->reg[insn->dst_reg].type;
 	pre->src_type = st->reg[insn->src_reg].type;
 	reg_bounds(st, insn->dst_reg, &pre->dlo, &pre->dhi);
@@ -918,18 +927,19 @@ static struct vlin lin_add(struct vlin a, int64_t alo, int64_t ahi, struct vlin 
 static void lin_after(struct vstate *st, const struct csd_ebpf_insn *insn,
 		      const struct lin_pre *pre, uint32_t written)
 {
-	unsigned op = BPF_OP(insn->code), dst = insn->dst_reg, src = insn->src_reg;
+	unsigned op = BPF_OP(insn->code), dst = insn->dst_reg;
 	bool x = BPF_SRC(insn->code) == BPF_X;
-	struct vlin f = { 0 }, d = pre->lin[dst];
+	struct vlin f = { 0 }, d;
 	int64_t k = insn->imm;
 
 	if (BPF_CLASS(insn->code) == BPF_ALU64 && !insn->off) {
+		d = pre->dst;
 		bool operands_fit = fits(pre->dlo, pre->dhi) && (!x || fits(pre->slo, pre->shi));
 
 		switch (op) {
 		case BPF_MOV:
 			if (x)
-				f = pre->lin[src];
+				f = pre->src;
 			break;
 		case BPF_ADD:
 		case BPF_SUB:
@@ -945,7 +955,7 @@ static void lin_after(struct vstate *st, const struct csd_ebpf_insn *insn,
 			      is_pointer(pre->src_type) && st->reg[dst].type == pre->src_type))
 				break;
 			if (x)
-				f = lin_add(d, pre->dlo, pre->dhi, pre->lin[src], pre->slo, pre->shi,
+				f = lin_add(d, pre->dlo, pre->dhi, pre->src, pre->slo, pre->shi,
 					    op == BPF_ADD ? 1 : -1);
 			else
 				f = lin_add(d, pre->dlo, pre->dhi, (struct vlin){ 0 }, k, k,
@@ -997,6 +1007,7 @@ static int check_ptr_access(struct verifier *v, struct vstate *st, const struct 
 
 	if (err)
 		return err;
+	lin_len_from_divs(st);
 	lin_reduce(st, a->ptr);
 	if (!a->by_helper)
 		note_guard(v, a->pc, p);
@@ -2938,7 +2949,8 @@ static int widen_thresholds(struct verifier *v)
 			if (!body[fall] || !body[jump])
 				add_constant(consts, &nc, v->insns[pc].imm);
 		}
-		/* constants moved just before the ways in (a bound kept in a register) */
+		/* constants moved just before the ways in, a fall-through's too (a bound kept in a
+		 * register) */
 		for (unsigned i = pred_at[head]; i < pred_at[head + 1]; i++) {
 			unsigned in = preds[i];
 
@@ -2949,11 +2961,6 @@ static int widen_thresholds(struct verifier *v)
 				if (!body[pc] && is_mov_k(&v->insns[pc]))
 					add_constant(consts, &nc, v->insns[pc].imm);
 		}
-		if (head > 0 && !body[head - 1])	/* entered by falling through */
-			for (unsigned pc = head > THRESHOLD_LOOKBACK ? head - THRESHOLD_LOOKBACK : 0;
-			     pc < head; pc++)
-				if (!body[pc] && is_mov_k(&v->insns[pc]))
-					add_constant(consts, &nc, v->insns[pc].imm);
 		for (unsigned pc = 0; pc < v->cnt; pc++)
 			if (body[pc] && is_cond_jump_k(&v->insns[pc]) && !tests_loaded_byte(v, pc))
 				add_constant(consts, &nc, v->insns[pc].imm);
