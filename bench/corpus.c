@@ -34,8 +34,6 @@
 enum variant { V_JIT, V_JIT_V3, V_GCC, V_CLANG, NVARIANTS };
 static const char *const variant_names[] = { "JIT", "JIT (v3)", "gcc -O2", "clang -O2" };
 
-typedef uint64_t (*native_fn)(const uint8_t *data, uint64_t len, uint64_t p1, uint64_t p2);
-
 struct row {
 	const struct corpus_prog *c;
 	double verify_ms[2];		/* v1/v2 object, v3 object */
@@ -58,56 +56,12 @@ static int cmp_double(const void *a, const void *b)
 	return (x > y) - (x < y);
 }
 
-static struct csd_ebpf_prog *load_verified(const char *path, const char *name, double *ms)
-{
-	char log[1024];
-	CSD_EBPF_OPTS(csd_ebpf_load_opts, lopts, .log_buf = log, .log_size = sizeof(log));
-	CSD_EBPF_OPTS(csd_ebpf_verify_opts, vopts, .log_buf = log, .log_size = sizeof(log));
-	struct csd_ebpf_prog *prog = NULL;
-	uint8_t *obj;
-	size_t len;
-	int err = csd_read_file(path, &obj, &len);
-
-	if (err) {
-		fprintf(stderr, "corpus: %s: %s\n", path, strerror(-err));
-		return NULL;
-	}
-	err = csd_ebpf_prog__load_elf(obj, len, name, &lopts, &prog);
-	free(obj);
-	if (err) {
-		fprintf(stderr, "corpus: %s: %s\n", path, log);
-		return NULL;
-	}
-	if (csd_ebpf_prog__verify(prog, &vopts)) {
-		fprintf(stderr, "corpus: %s: refused: %s\n", path, log);
-		csd_ebpf_prog__free(prog);
-		return NULL;
-	}
-	*ms = (double)vopts.ns / 1e6;
-	return prog;
-}
-
-static native_fn load_native(const char *path, const char *name, void **lib)
-{
-	native_fn fn;
-
-	*lib = dlopen(path, RTLD_NOW | RTLD_LOCAL);
-	if (!*lib) {
-		fprintf(stderr, "corpus: %s\n", dlerror());
-		return NULL;
-	}
-	fn = (native_fn)(uintptr_t)dlsym(*lib, name);
-	if (!fn)
-		fprintf(stderr, "corpus: %s: no %s\n", path, name);
-	return fn;
-}
-
 /*
  * `calls` runs of variant v, timed together (*secs: per run); false (with a message) on a
  * fault. A program that reads only a header takes nanoseconds: it is called many times.
  */
 static bool run_once(struct row *r, enum variant v, struct csd_ebpf_prog *const *progs,
-		     native_fn const *natives, uint8_t *box, size_t len, unsigned calls,
+		     corpus_native_fn const *natives, uint8_t *box, size_t len, unsigned calls,
 		     double *secs, uint64_t *res)
 {
 	double t0 = now();
@@ -133,26 +87,34 @@ static bool run_once(struct row *r, enum variant v, struct csd_ebpf_prog *const 
 
 static int bench_one(struct row *r, size_t size, int repeat)
 {
-	char path[1024];
+	static const char *const suffixes[2] = { ".bpf.o", ".v3.bpf.o" };
+	static const char *const compilers[2] = { "gcc", "clang" };
+	char log[1024];
+	uint64_t steps;
 	struct csd_ebpf_prog *progs[2] = { NULL, NULL };
-	native_fn natives[2] = { NULL, NULL };
+	corpus_native_fn natives[2] = { NULL, NULL };
 	void *libs[2] = { NULL, NULL };
 	double t[NVARIANTS][MAX_REPEAT];
 	unsigned calls[NVARIANTS] = { 1, 1, 1, 1 };
 	uint8_t *box = NULL;
 	int rc = 1;
 
-	snprintf(path, sizeof(path), "%s/%s.bpf.o", CORPUS_DIR, r->c->name);
-	progs[0] = load_verified(path, r->c->name, &r->verify_ms[0]);
-	snprintf(path, sizeof(path), "%s/%s.v3.bpf.o", CORPUS_DIR, r->c->name);
-	progs[1] = load_verified(path, r->c->name, &r->verify_ms[1]);
-	snprintf(path, sizeof(path), "%s/%s.gcc.so", CORPUS_DIR, r->c->name);
-	natives[0] = load_native(path, r->c->name, &libs[0]);
-	snprintf(path, sizeof(path), "%s/%s.clang.so", CORPUS_DIR, r->c->name);
-	natives[1] = load_native(path, r->c->name, &libs[1]);
+	for (int i = 0; i < 2; i++) {
+		progs[i] = corpus_load(CORPUS_DIR, r->c->name, suffixes[i], &steps,
+				       &r->verify_ms[i], log, sizeof(log));
+		if (progs[i])
+			natives[i] = corpus_native(CORPUS_DIR, r->c->name, compilers[i], &libs[i],
+						   log, sizeof(log));
+		if (!progs[i] || !natives[i]) {
+			fprintf(stderr, "corpus: %s\n", log);
+			goto out;
+		}
+	}
 	box = csd_ebpf_sandbox_alloc(size);
-	if (!progs[0] || !progs[1] || !natives[0] || !natives[1] || !box)
+	if (!box) {
+		fprintf(stderr, "corpus: no sandbox of %zu bytes\n", size);
 		goto out;
+	}
 	corpus_gen(r->c->input, 1, box, size);
 	/* a warm-up round (JIT compilation, page faults, caches), then the rounds in turns */
 	for (int round = -1; round < repeat; round++)

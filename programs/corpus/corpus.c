@@ -1,9 +1,13 @@
 // SPDX-License-Identifier: MIT
+#include <dlfcn.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "corpus.h"
+#include "csd/ebpf.h"
 #include "csd/textgen.h"
+#include "util.h"
 
 const struct corpus_prog corpus_progs[] = {
 	{ "line_count", CORPUS_TEXT, 0, 0, "lines, as wc -l", false },
@@ -38,6 +42,56 @@ const struct corpus_prog corpus_progs[] = {
 	{ "byte_runs", CORPUS_RUNS, 0, 0, "runs of equal bytes, the longest", false },
 };
 const size_t corpus_prog_cnt = sizeof(corpus_progs) / sizeof(corpus_progs[0]);
+
+struct csd_ebpf_prog *corpus_load(const char *dir, const char *name, const char *suffix,
+				  uint64_t *steps, double *ms, char *log, size_t log_size)
+{
+	char path[1024], why[1024] = "";
+	CSD_EBPF_OPTS(csd_ebpf_load_opts, lopts, .log_buf = why, .log_size = sizeof(why));
+	CSD_EBPF_OPTS(csd_ebpf_verify_opts, vopts, .log_buf = why, .log_size = sizeof(why));
+	struct csd_ebpf_prog *prog = NULL;
+	uint8_t *obj;
+	size_t len;
+	int err;
+
+	snprintf(path, sizeof(path), "%s/%s%s", dir, name, suffix);
+	if ((err = csd_read_file(path, &obj, &len))) {
+		snprintf(log, log_size, "%s: %s", path, strerror(-err));
+		return NULL;
+	}
+	err = csd_ebpf_prog__load_elf(obj, len, name, &lopts, &prog);
+	free(obj);
+	if (err) {
+		snprintf(log, log_size, "%s: not loaded: %s", path, why);
+		return NULL;
+	}
+	if (csd_ebpf_prog__verify(prog, &vopts)) {
+		snprintf(log, log_size, "%s: refused by the verifier: %s", path, why);
+		csd_ebpf_prog__free(prog);
+		return NULL;
+	}
+	*steps = vopts.insns_analysed;
+	*ms = (double)vopts.ns / 1e6;
+	return prog;
+}
+
+corpus_native_fn corpus_native(const char *dir, const char *name, const char *compiler,
+			       void **lib, char *log, size_t log_size)
+{
+	char path[1024];
+	corpus_native_fn fn;
+
+	snprintf(path, sizeof(path), "%s/%s.%s.so", dir, name, compiler);
+	*lib = dlopen(path, RTLD_NOW | RTLD_LOCAL);
+	if (!*lib) {
+		snprintf(log, log_size, "%s", dlerror());
+		return NULL;
+	}
+	fn = (corpus_native_fn)(uintptr_t)dlsym(*lib, name);
+	if (!fn)
+		snprintf(log, log_size, "%s: no %s", path, name);
+	return fn;
+}
 
 const char *corpus_input_name(enum corpus_input input)
 {

@@ -34,6 +34,21 @@ struct corpus_prog {
 extern const struct corpus_prog corpus_progs[];
 extern const size_t corpus_prog_cnt;
 
+/* A corpus program's entry point as the host build exports it. */
+typedef uint64_t (*corpus_native_fn)(const uint8_t *data, uint64_t len, uint64_t p1, uint64_t p2);
+
+struct csd_ebpf_prog;
+
+/*
+ * dir/NAME<suffix> (".bpf.o", ".v3.bpf.o") loaded and verified; *steps and *ms: the
+ * verifier's. NULL with the reason in log (not found, not loaded, refused).
+ */
+struct csd_ebpf_prog *corpus_load(const char *dir, const char *name, const char *suffix,
+				  uint64_t *steps, double *ms, char *log, size_t log_size);
+/* dir/NAME.<compiler>.so ("gcc", "clang") opened, its entry point; NULL with the reason. */
+corpus_native_fn corpus_native(const char *dir, const char *name, const char *compiler,
+			       void **lib, char *log, size_t log_size);
+
 const char *corpus_input_name(enum corpus_input input);
 /* len bytes of the kind of input, the same for the same seed. */
 void corpus_gen(enum corpus_input input, uint64_t seed, uint8_t *buf, size_t len);

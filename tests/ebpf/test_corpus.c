@@ -19,9 +19,6 @@
 
 #include "corpus.h"
 #include "csd/ebpf.h"
-#include "util.h"
-
-typedef uint64_t (*native_fn)(const uint8_t *data, uint64_t len, uint64_t p1, uint64_t p2);
 
 static const char *dir;
 
@@ -32,31 +29,22 @@ static const size_t lengths[] = { 0, 1, 4, 5, 15, 16, 17, 63, 64, 65, 511, 512, 
 static void test_program(void **state)
 {
 	const struct corpus_prog *c = *state;
-	char path[512], log[1024] = "";
-	CSD_EBPF_OPTS(csd_ebpf_load_opts, lopts, .log_buf = log, .log_size = sizeof(log));
-	CSD_EBPF_OPTS(csd_ebpf_verify_opts, vopts, .log_buf = log, .log_size = sizeof(log));
-	struct csd_ebpf_prog *prog = NULL;
-	uint8_t *obj, *input, *box;
-	size_t obj_len;
+	char log[1024] = "";
+	struct csd_ebpf_prog *prog;
+	uint8_t *input, *box;
+	uint64_t steps;
+	double ms;
 	void *lib;
-	native_fn native;
+	corpus_native_fn native;
 
-	snprintf(path, sizeof(path), "%s/%s.bpf.o", dir, c->name);
-	assert_int_equal(csd_read_file(path, &obj, &obj_len), 0);
-	if (csd_ebpf_prog__load_elf(obj, obj_len, c->name, &lopts, &prog))
-		fail_msg("%s: not loaded: %s", c->name, log);
-	free(obj);
-	if (csd_ebpf_prog__verify(prog, &vopts))
-		fail_msg("%s: refused by the verifier: %s", c->name, log);
+	prog = corpus_load(dir, c->name, ".bpf.o", &steps, &ms, log, sizeof(log));
+	if (!prog)
+		fail_msg("%s", log);
 	print_message("# %s: verified in %llu steps, %.1f ms\n", c->name,
-		      (unsigned long long)vopts.insns_analysed, (double)vopts.ns / 1e6);
-
-	snprintf(path, sizeof(path), "%s/%s.gcc.so", dir, c->name);
-	lib = dlopen(path, RTLD_NOW | RTLD_LOCAL);
-	if (!lib)
-		fail_msg("%s", dlerror());
-	native = (native_fn)(uintptr_t)dlsym(lib, c->name);
-	assert_non_null(native);
+		      (unsigned long long)steps, ms);
+	native = corpus_native(dir, c->name, "gcc", &lib, log, sizeof(log));
+	if (!native)
+		fail_msg("%s", log);
 
 	input = malloc(lengths[sizeof(lengths) / sizeof(lengths[0]) - 1]);
 	assert_non_null(input);
