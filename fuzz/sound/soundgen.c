@@ -691,7 +691,7 @@ static void s_strided_walk(struct gen *g)
 		if (by_shift)
 			k = __builtin_ctz((unsigned)stride);
 		if (chance(g, 12))
-			k = by_shift ? k - 1 + (int32_t)below(g, 3) : k - 1 + (int32_t)below(g, 3) * 1;
+			k += (int32_t)below(g, 3) - 1;	/* one off, now and then */
 		if (k <= 0 && !by_shift)
 			k = 1;
 		emit(g, BPF_ALU64 | BPF_MOV | BPF_X, n, (unsigned)len, 0, 0);

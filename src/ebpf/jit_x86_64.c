@@ -995,8 +995,7 @@ static bool emit_inline_array_lookup(struct jit *j, uint32_t pc)
 	const struct ebpf_map *m;
 	size_t null_at, done_at;
 
-	if (j->checked || g < EBPF_GUARD_MAP || g == 0xff ||
-	    (size_t)(g - EBPF_GUARD_MAP) >= j->prog->map_cnt)
+	if (j->checked || g < EBPF_GUARD_MAP || (size_t)(g - EBPF_GUARD_MAP) >= j->prog->map_cnt)
 		return false;
 	m = &j->prog->maps[g - EBPF_GUARD_MAP];
 	if (m->kind != EBPF_MAP_KIND_ARRAY || m->key_size != 4 || m->value_size > INT32_MAX ||

@@ -288,14 +288,13 @@ int cmd_run(int argc, char **argv)
 	CSD_EBPF_OPTS(csd_ebpf_run_opts, ropts);
 	const char *name = NULL, *input = NULL;
 	uint64_t gen = 0, seed = 1, rate = 5, budget = 0, expected = 0, r0, repeat = 1, p[2] = { 0 };
-	uint64_t first_r0 = 0;
+	uint64_t later_r0;	/* the answers of runs after the first */
 	double *secs = NULL;
 	bool quiet = false, generated = false, verify = false;
 	struct csd_ebpf_prog *prog;
 	uint8_t *mem = NULL;
 	bool boxed = false;
 	size_t len = 0;
-	double t0, t1;
 	char log[4096];
 	int c, err;
 
@@ -427,20 +426,13 @@ int cmd_run(int argc, char **argv)
 	 * A program that keeps state in a map may answer differently each time: the first
 	 * answer is the one reported.
 	 */
-	t0 = t1 = 0;
 	err = 0;
 	for (uint64_t k = 0; k < repeat && !err; k++) {
-		double a = now_seconds();
+		double t0 = now_seconds();
 
-		err = csd_ebpf_prog__run(prog, mem, len, &ropts, &r0);
-		secs[k] = now_seconds() - a;
-		if (!k) {
-			first_r0 = r0;
-			t0 = a;
-			t1 = a + secs[0];
-		}
+		err = csd_ebpf_prog__run(prog, mem, len, &ropts, k ? &later_r0 : &r0);
+		secs[k] = now_seconds() - t0;
 	}
-	r0 = first_r0;
 	if (csd_ebpf_prog__log_read(prog, log, sizeof(log)))
 		fprintf(stderr, "%s", log);
 	if (err) {
@@ -455,8 +447,8 @@ int cmd_run(int argc, char **argv)
 			printf("engine: JIT%s\n", !csd_ebpf_prog__verified(prog) ? ", with checks" :
 			       boxed ? ", verified (sandboxed: no checks)" :
 			       ", verified (guarded: one check per access)");
-		printf("input: %zu bytes in %.3f s (%.1f MB/s)%s\n", len, t1 - t0,
-		       (double)len / 1e6 / (t1 - t0 > 0 ? t1 - t0 : 1e-9),
+		printf("input: %zu bytes in %.3f s (%.1f MB/s)%s\n", len, secs[0],
+		       (double)len / 1e6 / (secs[0] > 0 ? secs[0] : 1e-9),
 		       repeat > 1 ? ", the first run" : "");
 		if (repeat > 1) {
 			double med, best;
