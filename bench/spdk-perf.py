@@ -37,7 +37,7 @@ WORKLOADS = {  # name: (io size, pattern, queue depth); writes first: reads then
     "4k-randread-qd32": (4096, "randread", 32),
     "128k-seqread-qd16": (131072, "read", 16),
 }
-TARGETS = ["csd-target", "csd-spdk-tgt", "nvmf_tgt-malloc", "nvmf_tgt-aio"]
+TARGETS = ["csd-target-memory", "csd-target", "csd-spdk-tgt", "nvmf_tgt-malloc", "nvmf_tgt-aio"]
 BASELINE = "nvmf_tgt-malloc"
 
 
@@ -104,10 +104,12 @@ class Target:
     def __init__(self, kind, args, work):
         self.kind, self.port = kind, free_port()
         self.log = open(f"{work}/{kind}.log", "w")
-        if kind == "csd-target":
-            # one core, as the SPDK targets get; its engine and I/O threads share it
+        if kind.startswith("csd-target"):
+            # one core, as the SPDK targets get; its engine and I/O threads share it; in memory
+            # as the Malloc bdev, or on a file through the page cache as the AIO bdev
+            data = ["--memory"] if kind == "csd-target-memory" else ["--file", f"{work}/nvm.img"]
             cmd = ["taskset", "-c", "0", args.build + "/tools/csd-target", "-p", str(self.port),
-                   "--file", f"{work}/nvm.img", "--size", str(SIZE)]
+                   "--size", str(SIZE)] + data
         else:
             exe = (args.build + "/spdk/csd-spdk-tgt" if kind == "csd-spdk-tgt"
                    else args.spdk + "/build/bin/nvmf_tgt")

@@ -2,13 +2,13 @@
 /*
  * csd-target: the csdlab drive served over NVMe/TCP.
  *
- *   csd-target [--addr 127.0.0.1] [--port 4420] [--nqn NQN] [--file PATH] [--size 1G]
+ *   csd-target [--addr 127.0.0.1] [--port 4420] [--nqn NQN] [--file PATH | --memory] [--size 1G]
  *              [--lba-size 512] [--slm-size 64M] [--threads 2] [--allow-host NQN]...
  *              [--advertise ADDR] [--budget N] [--time-limit-ms N] [--config FILE] [-v]
  *              [--dhchap-keys FILE] [--dhchap-hash H] [--dhchap-dhgroup G] ...
  *
  * Without --file the NVM data lives in a new temporary directory (named on start, removed on a
- * clean stop); give --file for data that outlives the daemon. SIGINT and
+ * clean stop); give --file for data that outlives the daemon, --memory for none on disk. SIGINT and
  * SIGTERM stop it cleanly: connections close, data is flushed to the file, and the traffic
  * and program counters are printed.
  */
@@ -72,6 +72,8 @@ static void usage(FILE *f)
 		"  -n, --nqn NQN           subsystem NQN (default nqn.2026-01.io.csdlab:drive0)\n"
 		"  -f, --file PATH         NVM backing file (default: in a new temporary directory\n"
 		"                          in $TMPDIR or /tmp, removed on exit)\n"
+		"      --memory            NVM data in memory, as SPDK's Malloc bdev: nothing\n"
+		"                          written outlives csd-target (not with --file)\n"
 		"  -s, --size SIZE         NVM namespace size (default: an existing file's size, 1G\n"
 		"                          for a new one; a file is grown to SIZE, never shortened)\n"
 		"  -l, --lba-size N        512 or 4096 (default 512)\n"
@@ -131,6 +133,7 @@ static const struct option longopts[] = {
 	{ "port", required_argument, NULL, 'p' },
 	{ "nqn", required_argument, NULL, 'n' },
 	{ "file", required_argument, NULL, 'f' },
+	{ "memory", no_argument, NULL, 'r' },
 	{ "size", required_argument, NULL, 's' },
 	{ "lba-size", required_argument, NULL, 'l' },
 	{ "slm-size", required_argument, NULL, 'm' },
@@ -290,6 +293,7 @@ static int apply(struct options *o, int opt, const char *arg, const char *name)
 	case 'a': o->tcp.addr = arg; return 0;
 	case 'n': o->dev.subnqn = arg; return 0;
 	case 'f': o->dev.backing_path = arg; return 0;
+	case 'r': o->dev.nvm_in_memory = true; return 0;
 	case 'A': o->tcp.advertise_addr = arg; return 0;
 	case 'v': o->tcp.verbose = true; return 0;
 	case 'U': o->dev.allow_unverified = true; return 0;
@@ -489,7 +493,12 @@ int main(int argc, char **argv)
 		sigaddset(&hup, SIGHUP);
 		pthread_sigmask(SIG_BLOCK, &hup, NULL);
 	}
-	if (!o.dev.backing_path) {
+	if (o.dev.nvm_in_memory && o.dev.backing_path) {
+		fprintf(stderr, "csd-target: --memory and --file: the NVM data is in one or the "
+			"other\n");
+		return 2;
+	}
+	if (!o.dev.backing_path && !o.dev.nvm_in_memory) {
 		const char *tmp = getenv("TMPDIR");
 
 		snprintf(o.tmpdir, sizeof(o.tmpdir), "%s/csd-target-XXXXXX", tmp && *tmp ? tmp : "/tmp");
@@ -504,7 +513,8 @@ int main(int argc, char **argv)
 	{
 		struct stat st;
 
-		if (o.dev.nvm_bytes && !stat(o.dev.backing_path, &st) && st.st_size &&
+		if (o.dev.backing_path && o.dev.nvm_bytes && !stat(o.dev.backing_path, &st) &&
+		    st.st_size &&
 		    (uint64_t)st.st_size < o.dev.nvm_bytes)
 			fprintf(stderr, "csd-target: growing %s from %llu to %llu bytes\n",
 				o.dev.backing_path, (unsigned long long)st.st_size,
@@ -532,7 +542,7 @@ int main(int argc, char **argv)
 	signal(SIGPIPE, SIG_IGN);
 	printf("csd-target: %s on %s:%u, NVM data in %s\n", csd_subsys_nqn(subsys),
 	       o.tcp.addr ? o.tcp.addr : "127.0.0.1", csd_tcp_target_port(the_target),
-	       o.dev.backing_path);
+	       o.dev.nvm_in_memory ? "memory (lost when csd-target stops)" : o.dev.backing_path);
 	fflush(stdout);
 	if (o.keys_path && pthread_create(&reloader, NULL, reload_keys_main, (void *)o.keys_path)) {
 		fprintf(stderr, "csd-target: cannot start the SIGHUP thread\n");

@@ -72,6 +72,13 @@ struct csd_dev_config {
 	 */
 	uint32_t host_max_program_bytes;
 	uint32_t download_idle_ms;
+	/*
+	 * NVM data in memory instead of a file, as SPDK's Malloc bdev (backing_path NULL): for
+	 * measuring the transport and the engines without a file system under them. Nothing
+	 * written outlives the subsystem; a write is durable once in memory, so Flush and FUA
+	 * have nothing to wait for. All of it is taken at creation, as the Malloc bdev's.
+	 */
+	bool nvm_in_memory;
 };
 
 /* Defaults: 1 GiB NVM of 512-byte blocks, 64 MiB SLM, 2 engine threads. */

@@ -40,8 +40,9 @@ int csd_subsys_create(const struct csd_dev_config *cfg, struct csd_subsys **out,
 	struct csd_subsys *s;
 	int ret;
 
-	if (!cfg || cfg->sz < sizeof(*cfg) || !cfg->backing_path) {
-		snprintf(err, err_size, "a configuration with a backing file is needed");
+	if (!cfg || cfg->sz < sizeof(*cfg) || !cfg->backing_path == !cfg->nvm_in_memory) {
+		snprintf(err, err_size, "a configuration with either a backing file or NVM in "
+			 "memory is needed");
 		return -EINVAL;
 	}
 	if (cfg->lba_size != 512 && cfg->lba_size != 4096) {
@@ -488,7 +489,7 @@ uint16_t csd_ctrl_prop_set(struct csd_ctrl *c, uint32_t offset, bool size8, uint
 	if (shn && !((old >> NVME_CC_SHN_SHIFT) & NVME_CC_SHN_MASK)) {
 		pthread_mutex_unlock(&c->lock);
 		/* a normal or abrupt shutdown: what was written reaches the backing file */
-		fdatasync(c->subsys->nvm.fd);
+		csd_nvm_sync(c->subsys);
 		pthread_mutex_lock(&c->lock);
 		c->csts = (c->csts & ~(NVME_CSTS_SHST_MASK << NVME_CSTS_SHST_SHIFT)) |
 			  (NVME_CSTS_SHST_CMPLT << NVME_CSTS_SHST_SHIFT);

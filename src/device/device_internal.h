@@ -58,8 +58,9 @@ struct csd_ns_nvm {
 	uint64_t nlb;		/* number of logical blocks */
 	uint32_t lba_size;
 	uint8_t lba_shift;
-	const uint8_t *map;	/* the file mapped for reads (nvm_map.c); NULL: pread() */
+	uint8_t *map;		/* the file mapped for reads (nvm_map.c); NULL: pread() */
 	uint64_t map_bytes;
+	bool in_memory;		/* no file (fd -1): the data is the mapping, read and written */
 };
 
 /* nvm_map.c */
@@ -67,6 +68,9 @@ void csd_nvm_map(struct csd_ns_nvm *n, uint64_t bytes);
 void csd_nvm_unmap(struct csd_ns_nvm *n);
 /* Copy from the mapping; false when there is none or a page could not be read (SIGBUS). */
 bool csd_nvm_map_copy(const struct csd_ns_nvm *n, void *dst, size_t len, uint64_t off);
+/* A namespace in memory: its mapping (-errno), and zeroes in it that give back what they can. */
+int csd_nvm_memory_create(struct csd_ns_nvm *n, uint64_t bytes);
+void csd_nvm_memory_zero(struct csd_ns_nvm *n, uint64_t off, uint64_t len);
 
 /*
  * Subsystem Local Memory: each host sees its own (a private memory namespace of the same size,
@@ -312,6 +316,8 @@ uint16_t csd_parse_compute_admin(struct csd_req *req);
 
 /* NVM namespace I/O inside the drive (used by Memory Copy and streaming). */
 uint16_t csd_nvm_read_internal(struct csd_req *req, uint64_t slba, uint64_t nlb, void *buf);
+/* fdatasync of the backing file (0 or an errno); 0 at once for a namespace in memory */
+int csd_nvm_sync(struct csd_subsys *s);
 int csd_nvm_open(struct csd_subsys *s, char *err, size_t err_size);
 void csd_nvm_close(struct csd_subsys *s);
 

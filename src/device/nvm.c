@@ -3,7 +3,8 @@
  * The NVM namespace (CSI 0) on a sparse backing file: Read, Write (FUA), Flush, Write Zeroes,
  * Dataset Management (deallocate punches holes, which read back as zeroes) and Copy. What a
  * write acknowledges is in the page cache; Flush or FUA puts it on the file (fdatasync), and
- * a shutdown flushes too.
+ * a shutdown flushes too. Or, as SPDK's Malloc bdev, in memory (a memfd, so the same calls
+ * serve it): lost when the drive stops.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -17,66 +18,111 @@
 
 #define NVM_FUA		(1u << 30)	/* CDW12 */
 
-/* FUA, or the host turned the volatile write cache off: the write is on the file when done */
+/*
+ * FUA, or the host turned the volatile write cache off: the write is on the file when done.
+ * A namespace in memory has no medium behind it: a write there is as durable as it gets.
+ */
 static bool write_through(const struct csd_req *req)
 {
-	return (req->cmd.cdw12 & NVM_FUA) || req->ctrl->write_cache_off;
+	return ((req->cmd.cdw12 & NVM_FUA) || req->ctrl->write_cache_off) &&
+	       !req->ctrl->subsys->nvm.in_memory;
 }
 #define COPY_CHUNK	(1u << 20)
 
-int csd_nvm_open(struct csd_subsys *s, char *err, size_t err_size)
+/* Size checks common to a file and memory: bytes is the namespace's size, have a file's */
+static int check_size(const struct csd_subsys *s, const char *name, uint64_t bytes, uint64_t have,
+		      char *err, size_t err_size)
 {
-	struct csd_ns_nvm *n = &s->nvm;
-	const char *path = s->cfg.backing_path;
-	uint64_t bytes = s->cfg.nvm_bytes;
-	struct stat st;
-
-	n->fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
-	if (n->fd < 0 || fstat(n->fd, &st)) {
-		snprintf(err, err_size, "%s: %s", path, strerror(errno));
-		if (n->fd >= 0)
-			close(n->fd);
-		n->fd = -1;
-		return -errno;
-	}
-	if (!bytes)
-		bytes = st.st_size ? (uint64_t)st.st_size : CSD_NVM_DEFAULT_BYTES;
-	if (bytes < (uint64_t)st.st_size) {
+	if (bytes < have) {
 		/* the data past the new end would be gone */
 		snprintf(err, err_size, "%s is %llu bytes, more than the namespace size %llu: an "
 			 "existing backing file is never shortened (leave the size out to use the "
-			 "file's)", path, (unsigned long long)st.st_size, (unsigned long long)bytes);
-		close(n->fd);
-		n->fd = -1;
+			 "file's)", name, (unsigned long long)have, (unsigned long long)bytes);
 		return -EINVAL;
 	}
 	if (bytes < s->cfg.lba_size || bytes % s->cfg.lba_size) {
 		snprintf(err, err_size, "%s: namespace size %llu is not a positive multiple of the "
-			 "LBA size %u", path, (unsigned long long)bytes, s->cfg.lba_size);
-		close(n->fd);
-		n->fd = -1;
+			 "LBA size %u", name, (unsigned long long)bytes, s->cfg.lba_size);
 		return -EINVAL;
 	}
-	/* sparse: only what is written takes space */
-	if ((uint64_t)st.st_size != bytes && ftruncate(n->fd, (off_t)bytes)) {
-		snprintf(err, err_size, "%s: cannot size to %llu bytes: %s", path,
-			 (unsigned long long)bytes, strerror(errno));
-		close(n->fd);
-		n->fd = -1;
-		return -errno;
+	return 0;
+}
+
+static int open_file(struct csd_subsys *s, uint64_t *bytes, char *err, size_t err_size)
+{
+	struct csd_ns_nvm *n = &s->nvm;
+	const char *path = s->cfg.backing_path;
+	struct stat st;
+	int ret;
+
+	n->fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+	if (n->fd < 0 || fstat(n->fd, &st)) {
+		ret = -errno;
+		snprintf(err, err_size, "%s: %s", path, strerror(errno));
+		goto fail;
 	}
+	if (!*bytes)
+		*bytes = st.st_size ? (uint64_t)st.st_size : CSD_NVM_DEFAULT_BYTES;
+	if ((ret = check_size(s, path, *bytes, (uint64_t)st.st_size, err, err_size)))
+		goto fail;
+	/* sparse: only what is written takes space */
+	if ((uint64_t)st.st_size != *bytes && ftruncate(n->fd, (off_t)*bytes)) {
+		ret = -errno;
+		snprintf(err, err_size, "%s: cannot size to %llu bytes: %s", path,
+			 (unsigned long long)*bytes, strerror(errno));
+		goto fail;
+	}
+	csd_nvm_map(n, *bytes);
+	return 0;
+fail:
+	if (n->fd >= 0)
+		close(n->fd);
+	n->fd = -1;
+	return ret;
+}
+
+static int open_memory(struct csd_subsys *s, uint64_t *bytes, char *err, size_t err_size)
+{
+	const char *name = "NVM in memory";
+	int ret;
+
+	if (!*bytes)
+		*bytes = CSD_NVM_DEFAULT_BYTES;
+	if ((ret = check_size(s, name, *bytes, 0, err, err_size)))
+		return ret;
+	s->nvm.in_memory = true;
+	if ((ret = csd_nvm_memory_create(&s->nvm, *bytes)))
+		snprintf(err, err_size, "%s: cannot map %llu bytes: %s", name,
+			 (unsigned long long)*bytes, strerror(-ret));
+	return ret;
+}
+
+int csd_nvm_open(struct csd_subsys *s, char *err, size_t err_size)
+{
+	struct csd_ns_nvm *n = &s->nvm;
+	uint64_t bytes = s->cfg.nvm_bytes;
+	int ret = s->cfg.nvm_in_memory ? open_memory(s, &bytes, err, err_size)
+				       : open_file(s, &bytes, err, err_size);
+
+	if (ret)
+		return ret;
 	n->lba_size = s->cfg.lba_size;
 	n->lba_shift = (uint8_t)__builtin_ctz(n->lba_size);
 	n->nlb = bytes >> n->lba_shift;
-	csd_nvm_map(n, bytes);
 	return 0;
+}
+
+/* Flush: what the page cache holds, onto the file; nothing to do in memory */
+int csd_nvm_sync(struct csd_subsys *s)
+{
+	return s->nvm.in_memory || !fdatasync(s->nvm.fd) ? 0 : errno;
 }
 
 void csd_nvm_close(struct csd_subsys *s)
 {
 	csd_nvm_unmap(&s->nvm);
 	if (s->nvm.fd >= 0) {
-		fdatasync(s->nvm.fd);
+		csd_nvm_sync(s);
 		close(s->nvm.fd);
 		s->nvm.fd = -1;
 	}
@@ -119,11 +165,15 @@ static int pread_full(int fd, void *buf, size_t len, off_t off)
  * rate; 4 KiB random reads at QD32 at 1.1-1.4 times it, at QD1 at about 0.93 (the first read
  * of each page in a process faults; docs/results.md).
  */
-#define NVM_MAP_MAX_READ	(16u << 10)
+#define NVM_MAP_MAX_COPY	(16u << 10)
 
 static int nvm_read(const struct csd_subsys *s, void *buf, size_t len, off_t off)
 {
-	if (len <= NVM_MAP_MAX_READ && csd_nvm_map_copy(&s->nvm, buf, len, (uint64_t)off))
+	if (s->nvm.in_memory) {
+		memcpy(buf, s->nvm.map + off, len);
+		return 0;
+	}
+	if (len <= NVM_MAP_MAX_COPY && csd_nvm_map_copy(&s->nvm, buf, len, (uint64_t)off))
 		return 0;
 	return pread_full(s->nvm.fd, buf, len, off);
 }
@@ -140,6 +190,15 @@ static int pwrite_full(int fd, const void *buf, size_t len, off_t off)
 		done += (size_t)n;
 	}
 	return 0;
+}
+
+static int nvm_write(struct csd_subsys *s, const void *buf, size_t len, off_t off)
+{
+	if (s->nvm.in_memory) {
+		memcpy(s->nvm.map + off, buf, len);
+		return 0;
+	}
+	return pwrite_full(s->nvm.fd, buf, len, off);
 }
 
 uint16_t csd_nvm_read_internal(struct csd_req *req, uint64_t slba, uint64_t nlb, void *buf)
@@ -192,9 +251,9 @@ static void execute_rw(struct csd_req *req)
 		csd_req_complete(req, err ? SC_GENERIC(NVME_SC_INTERNAL) : SC_OK);
 		return;
 	}
-	err = pwrite_full(s->nvm.fd, req->data, len, off);
-	if (!err && write_through(req) && fdatasync(s->nvm.fd))
-		err = errno;
+	err = nvm_write(s, req->data, len, off);
+	if (!err && write_through(req))
+		err = csd_nvm_sync(s);
 	if (!err) {
 		REQ_STAT(req, nvm_write_cmds, 1);
 		REQ_STAT(req, nvm_bytes_written, len);
@@ -204,7 +263,7 @@ static void execute_rw(struct csd_req *req)
 
 static void execute_flush(struct csd_req *req)
 {
-	int err = fdatasync(req->ctrl->subsys->nvm.fd) ? errno : 0;
+	int err = csd_nvm_sync(req->ctrl->subsys);
 
 	csd_req_complete(req, err ? io_status(err) : SC_OK);
 }
@@ -214,6 +273,10 @@ static int zero_range(struct csd_subsys *s, uint64_t slba, uint64_t nlb)
 {
 	off_t off = (off_t)(slba << s->nvm.lba_shift), len = (off_t)(nlb << s->nvm.lba_shift);
 
+	if (s->nvm.in_memory) {
+		csd_nvm_memory_zero(&s->nvm, (uint64_t)off, (uint64_t)len);
+		return 0;
+	}
 	if (fallocate(s->nvm.fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, off, len) == 0)
 		return 0;
 	/* a file system without holes: write zeroes */
@@ -240,8 +303,8 @@ static void execute_write_zeroes(struct csd_req *req)
 	uint64_t nlb = (req->cmd.cdw12 & 0xffff) + 1;
 	int err = zero_range(s, slba, nlb);
 
-	if (!err && write_through(req) && fdatasync(s->nvm.fd))
-		err = errno;
+	if (!err && write_through(req))
+		err = csd_nvm_sync(s);
 	csd_req_complete(req, err ? io_status(err) : SC_OK);
 }
 
@@ -294,7 +357,7 @@ static void execute_copy(struct csd_req *req)
 			int err = nvm_read(s, buf, n, src);
 
 			if (!err)
-				err = pwrite_full(s->nvm.fd, buf, n, (off_t)(dlba << s->nvm.lba_shift));
+				err = nvm_write(s, buf, n, (off_t)(dlba << s->nvm.lba_shift));
 			if (err)
 				status = io_status(err);
 			src += (off_t)n;
@@ -304,8 +367,8 @@ static void execute_copy(struct csd_req *req)
 		}
 	}
 	free(buf);
-	if (!status && write_through(req) && fdatasync(s->nvm.fd))
-		status = io_status(errno);
+	if (!status && write_through(req) && (status = csd_nvm_sync(s)))
+		status = io_status(status);
 	csd_req_complete(req, status);
 }
 

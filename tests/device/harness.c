@@ -126,7 +126,7 @@ static void start(struct drive *d)
 {
 	char err[256];
 
-	d->cfg.backing_path = d->path;
+	d->cfg.backing_path = d->cfg.nvm_in_memory ? NULL : d->path;
 	if (csd_subsys_create(&d->cfg, &d->subsys, err, sizeof(err)) ||
 	    csd_ctrl_create(d->subsys, "nqn.2014-08.org.nvmexpress:uuid:test", &d->ctrl)) {
 		fprintf(stderr, "cannot create the drive: %s\n", err);
@@ -154,6 +154,19 @@ void drive_open(struct drive *d, uint64_t nvm_bytes, uint32_t lba_size)
 	start(d);
 }
 
+void drive_open_memory(struct drive *d, uint64_t nvm_bytes, uint32_t lba_size)
+{
+	memset(d, 0, sizeof(*d));
+	csd_dev_config_defaults(&d->cfg);
+	if (nvm_bytes)
+		d->cfg.nvm_bytes = nvm_bytes;
+	if (lba_size)
+		d->cfg.lba_size = lba_size;
+	d->cfg.slm_bytes = 16u << 20;
+	d->cfg.nvm_in_memory = true;
+	start(d);
+}
+
 void drive_restart(struct drive *d)
 {
 	csd_ctrl_destroy(d->ctrl);
@@ -165,7 +178,7 @@ void drive_close(struct drive *d, bool remove_file)
 {
 	csd_ctrl_destroy(d->ctrl);
 	csd_subsys_destroy(d->subsys);
-	if (remove_file)
+	if (remove_file && !d->cfg.nvm_in_memory)
 		unlink(d->path);
 }
 

@@ -26,6 +26,8 @@ struct result {
 
 /* A new drive (nvm_bytes, lba_size; 0s take defaults), enabled with all command sets. */
 void drive_open(struct drive *d, uint64_t nvm_bytes, uint32_t lba_size);
+/* The same with the NVM namespace in memory (a restart empties it). */
+void drive_open_memory(struct drive *d, uint64_t nvm_bytes, uint32_t lba_size);
 /* Reopen on the same file (a restart); keeps the path. */
 void drive_restart(struct drive *d);
 void drive_close(struct drive *d, bool remove_file);

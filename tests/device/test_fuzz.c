@@ -106,7 +106,7 @@ static uint32_t plausible_len(const struct csd_nvme_sqe *c, uint16_t qid)
 	}
 }
 
-static void test_random_commands(void **state)
+static void random_commands(bool in_memory)
 {
 	static const uint8_t opcodes[] = {
 		/* admin */ 0x02, 0x06, 0x08, 0x09, 0x0a, 0x18, 0x7f, 0x85, 0x88, 0x89, 0x11,
@@ -116,8 +116,10 @@ static void test_random_commands(void **state)
 	unsigned long ok = 0, changes = 0, by_status[8] = { 0 };
 	struct drive d;
 
-	(void)state;
-	drive_open(&d, NVM_BYTES, BLOCK);
+	if (in_memory)
+		drive_open_memory(&d, NVM_BYTES, BLOCK);
+	else
+		drive_open(&d, NVM_BYTES, BLOCK);
 	d.cfg.exec_budget = 100000;
 	drive_restart(&d);
 	for (uint32_t i = 0; i < NVM_BYTES; i++)
@@ -176,10 +178,25 @@ static void test_random_commands(void **state)
 	free(back);
 }
 
+static void test_random_commands(void **state)
+{
+	(void)state;
+	random_commands(false);
+}
+
+/* the same commands (the generator starts again) on a namespace in memory */
+static void test_random_commands_in_memory(void **state)
+{
+	(void)state;
+	rng = 0x9e3779b97f4a7c15ull;
+	random_commands(true);
+}
+
 int main(int argc, char **argv)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_random_commands),
+		cmocka_unit_test(test_random_commands_in_memory),
 	};
 
 	if (argc > 1)

@@ -2,8 +2,10 @@
 /*
  * The NVM and memory namespaces: data written and flushed survives a restart, reads through
  * the mapping (and past a file shortened behind the drive's back), Write Zeroes and
- * deallocation read back as zeroes, Copy moves data inside the drive, Memory Read/Write/Copy.
+ * deallocation read back as zeroes, Copy moves data inside the drive, Memory Read/Write/Copy;
+ * the NVM namespace in memory instead of a file.
  */
+#include <errno.h>
 #include <nvme/types.h>
 #include <stdarg.h>
 #include <setjmp.h>
@@ -100,7 +102,7 @@ static void test_reads_through_the_mapping(void **state)
 	drive_close(&d, true);
 }
 
-static void test_zeroes_dsm_copy(void **state)
+static void zeroes_dsm_copy(bool in_memory)
 {
 	uint8_t out[8 * 512], in[8 * 512], zero[8 * 512] = { 0 };
 	struct nvme_dsm_range dsm = { .slba = 2, .nlb = 2 };
@@ -108,8 +110,10 @@ static void test_zeroes_dsm_copy(void **state)
 	struct csd_nvme_sqe c;
 	struct drive d;
 
-	(void)state;
-	drive_open(&d, 1u << 20, 512);
+	if (in_memory)
+		drive_open_memory(&d, 1u << 20, 512);
+	else
+		drive_open(&d, 1u << 20, 512);
 	fill(out, sizeof(out), 3);
 	assert_int_equal(nvm_write(&d, 0, 8, out, false).status, 0);
 	/* write zeroes over blocks 4-5 */
@@ -147,6 +151,96 @@ static void test_zeroes_dsm_copy(void **state)
 	drive_close(&d, true);
 }
 
+static void test_zeroes_dsm_copy(void **state)
+{
+	(void)state;
+	zeroes_dsm_copy(false);
+}
+
+static void test_zeroes_dsm_copy_in_memory(void **state)
+{
+	(void)state;
+	zeroes_dsm_copy(true);
+}
+
+/*
+ * The NVM namespace in memory (csd-target --memory): what a file-backed one does, small and
+ * large transfers, zeroes over part pages and whole ones (given back), FUA and Flush with
+ * nothing to wait for, empty again after a restart; a configuration names one place for it.
+ */
+static void test_nvm_in_memory(void **state)
+{
+	static uint8_t out[32 * 4096], in[32 * 4096];
+	struct csd_nvme_sqe flush = { .opcode = nvme_cmd_flush, .nsid = CSD_NSID_NVM };
+	struct nvme_dsm_range dsm = { .slba = 3, .nlb = 18 };	/* bytes 1536-10751 */
+	struct csd_nvme_sqe c = { .opcode = nvme_cmd_dsm, .nsid = 1, .cdw11 = 1 << 2 };
+	struct csd_dev_config cfg;
+	struct csd_subsys *s;
+	struct drive d;
+	char err[256];
+
+	(void)state;
+	drive_open_memory(&d, 64u << 20, 4096);
+	memset(in, 0xee, 4096);
+	assert_int_equal(nvm_read(&d, 500, 1, in).status, 0);	/* never written: zeroes */
+	for (size_t i = 0; i < 4096; i++)
+		assert_int_equal(in[i], 0);
+	fill(out, sizeof(out), 1);
+	assert_int_equal(nvm_write(&d, 100, 32, out, false).status, 0);	/* 128 KiB */
+	assert_int_equal(nvm_read(&d, 100, 32, in).status, 0);
+	assert_memory_equal(in, out, sizeof(out));
+	assert_int_equal(nvm_read(&d, 104, 1, in).status, 0);
+	assert_memory_equal(in, out + 4 * 4096, 4096);
+	fill(out, 4096, 9);
+	assert_int_equal(nvm_write(&d, 16383, 1, out, true).status, 0);	/* the last block, FUA */
+	assert_int_equal(drive_cmd(&d, 1, &flush, NULL, 0).status, 0);
+	assert_int_equal(nvm_read(&d, 16383, 1, in).status, 0);
+	assert_memory_equal(in, out, 4096);
+	assert_int_equal(nvm_read(&d, 16383, 2, in).status, STATUS(0, 0x80) | DNR);
+	assert_int_equal(nvm_write(&d, 16384, 1, in, false).status, STATUS(0, 0x80) | DNR);
+	drive_restart(&d);
+	assert_int_equal(nvm_read(&d, 16383, 1, in).status, 0);
+	for (size_t i = 0; i < 4096; i++)
+		assert_int_equal(in[i], 0);
+	drive_close(&d, true);
+
+	/* deallocated from inside one 4 KiB page to inside the third: only those bytes zero */
+	drive_open_memory(&d, 1u << 20, 512);
+	fill(out, 32 * 512, 4);
+	assert_int_equal(nvm_write(&d, 0, 32, out, false).status, 0);
+	assert_int_equal(drive_cmd(&d, 1, &c, &dsm, sizeof(dsm)).status, 0);
+	assert_int_equal(nvm_read(&d, 0, 32, in).status, 0);
+	assert_memory_equal(in, out, 3 * 512);
+	for (size_t i = 3 * 512; i < 21 * 512; i++)
+		assert_int_equal(in[i], 0);
+	assert_memory_equal(in + 21 * 512, out + 21 * 512, 11 * 512);
+	/* within one page */
+	dsm = (struct nvme_dsm_range){ .slba = 25, .nlb = 2 };
+	assert_int_equal(drive_cmd(&d, 1, &c, &dsm, sizeof(dsm)).status, 0);
+	assert_int_equal(nvm_read(&d, 24, 4, in).status, 0);
+	assert_memory_equal(in, out + 24 * 512, 512);
+	for (size_t i = 512; i < 3 * 512; i++)
+		assert_int_equal(in[i], 0);
+	assert_memory_equal(in + 3 * 512, out + 27 * 512, 512);
+	drive_close(&d, true);
+
+	/* a file or memory, not both, not neither; a size in whole blocks */
+	csd_dev_config_defaults(&cfg);
+	cfg.nvm_in_memory = true;
+	cfg.backing_path = "/tmp/never-created";
+	assert_int_equal(csd_subsys_create(&cfg, &s, err, sizeof(err)), -EINVAL);
+	assert_non_null(strstr(err, "either a backing file or NVM in memory"));
+	cfg.nvm_in_memory = false;
+	cfg.backing_path = NULL;
+	assert_int_equal(csd_subsys_create(&cfg, &s, err, sizeof(err)), -EINVAL);
+	cfg.nvm_in_memory = true;
+	cfg.nvm_bytes = 1000;
+	assert_int_equal(csd_subsys_create(&cfg, &s, err, sizeof(err)), -EINVAL);
+	assert_string_equal(err, "NVM in memory: namespace size 1000 is not a positive multiple "
+			    "of the LBA size 512");
+	assert_int_equal(access("/tmp/never-created", F_OK), -1);
+}
+
 static void test_memory_namespace(void **state)
 {
 	uint8_t out[4096], in[4096];
@@ -182,6 +276,8 @@ int main(void)
 		cmocka_unit_test(test_write_read_restart),
 		cmocka_unit_test(test_reads_through_the_mapping),
 		cmocka_unit_test(test_zeroes_dsm_copy),
+		cmocka_unit_test(test_zeroes_dsm_copy_in_memory),
+		cmocka_unit_test(test_nvm_in_memory),
 		cmocka_unit_test(test_memory_namespace),
 	};
 

@@ -164,6 +164,20 @@ check "SIGTERM: a clean stop with the traffic printed" bash -c \
 	"[ $status = 0 ] && grep -q 'csd-target: link:' '$tmp/target.2.err' &&
 	 grep -q 'csd-target: stopped' '$tmp/target.2.err'"
 
+# the NVM namespace in memory (--memory), as SPDK's Malloc bdev: the same session, nothing kept
+start_target --memory --size 16M --allow-unverified
+P="-p $port"
+check "--memory: says where the data is; write, flush, read back; the offload's counts" bash -c \
+	"grep -q 'NVM data in memory (lost when csd-target stops)' '$tmp/target.out' &&
+	 $(declare -f roundtrip offload); csd='$csd' tmp='$tmp' P='$P' prog='$prog' want='$want';
+	 roundtrip && offload"
+kill -TERM $pid; wait $pid; pid=
+start_target --memory --size 16M
+P="-p $port"
+check "--memory: a new csd-target starts empty (the first 2 MiB read back as zeroes)" bash -c \
+	"'$csd' read $P --slba 0 --blocks 4096 -O '$tmp/empty' && cmp '$tmp/empty' <(head -c 2097152 /dev/zero)"
+kill -TERM $pid; wait $pid; pid=
+
 # bad values of csd-target's options: refused at start, naming the option and the value
 bad_flag() {	# bad_flag "what the message says" ARGS...
 	local says=$1
@@ -182,7 +196,8 @@ for args in "--engine lisp|--engine 'lisp'" "--host-max-programs many|--host-max
 	    "--dhchap-keys $tmp/keys.group|host nqn.h1: DH group 'ffdhe1000'" \
 	    "--dhchap-keys $tmp/keys.bad|host nqn.h1: DHHC-1 secret: 12 base64 characters" \
 	    "--port 70000|--port '70000'" "--lba-size 1000|--lba-size '1000'" \
-	    "--busy-poll-us soon|--busy-poll-us 'soon'"; do
+	    "--busy-poll-us soon|--busy-poll-us 'soon'" \
+	    "--memory --file $tmp/x.img|--memory and --file: the NVM data is in one or the other"; do
 	check "csd-target ${args%%|*}: refused, the message names it" bad_flag "${args#*|}" ${args%%|*}
 done
 
