@@ -106,6 +106,15 @@ struct csd_req {
 	 * whose command id it reused): the transport releases it and sends nothing.
 	 */
 	bool no_response;
+	/*
+	 * A transport that can send a read's data from anywhere sets may_reference; the device
+	 * may then set c2h_ref to the data instead of copying it into data (an NVM read of a
+	 * namespace in memory: a pointer into it, valid while the subsystem lives). Its bytes
+	 * change with writes that run before they are sent, as a read racing those writes may
+	 * see: the command completes only after its data has left.
+	 */
+	bool may_reference;
+	const void *c2h_ref;
 
 	/* private to the device */
 	struct csd_ctrl *ctrl;

@@ -17,6 +17,7 @@
 #include "tcp_harness.h"
 
 struct server srv;
+bool server_nvm_in_memory;
 
 static void *serve(void *arg)
 {
@@ -33,11 +34,15 @@ void server_start_with(const struct csd_tcp_target_config *config)
 
 	tc.port = 0;
 	memset(&srv, 0, sizeof(srv));
-	snprintf(srv.path, sizeof(srv.path), "/tmp/csd-tcp-test-XXXXXX");
-	fd = mkstemp(srv.path);
-	close(fd);
 	csd_dev_config_defaults(&cfg);
-	cfg.backing_path = srv.path;
+	if (server_nvm_in_memory) {
+		cfg.nvm_in_memory = true;
+	} else {
+		snprintf(srv.path, sizeof(srv.path), "/tmp/csd-tcp-test-XXXXXX");
+		fd = mkstemp(srv.path);
+		close(fd);
+		cfg.backing_path = srv.path;
+	}
 	cfg.nvm_bytes = 64u << 20;
 	cfg.slm_bytes = 16u << 20;
 	if (csd_subsys_create(&cfg, &srv.subsys, err, sizeof(err)) ||
@@ -55,7 +60,8 @@ void server_stop(void)
 	pthread_join(srv.thread, NULL);
 	csd_tcp_target_destroy(srv.target);
 	csd_subsys_destroy(srv.subsys);
-	unlink(srv.path);
+	if (srv.path[0])
+		unlink(srv.path);
 }
 
 int raw_connect(void)

@@ -23,6 +23,8 @@ struct server {
 };
 
 extern struct server srv;
+/* The next server's NVM namespace is in memory (read data sent from it, tx.c), not a file. */
+extern bool server_nvm_in_memory;
 
 /* A 64 MiB drive on a free port with this transport configuration (its port is ignored). */
 void server_start_with(const struct csd_tcp_target_config *tc);

@@ -132,6 +132,23 @@ static void test_io_with_digests(void **state)
 	identify_and_io(true);
 }
 
+/*
+ * A namespace in memory: reads are sent from it (1 MiB as eight C2HData PDUs pointing into
+ * it), or copied when the host asked for data digests (computed when queued).
+ */
+static void test_io_in_memory(void **state)
+{
+	(void)state;
+	server_stop();
+	server_nvm_in_memory = true;
+	server_start(0);
+	identify_and_io(false);
+	identify_and_io(true);
+	server_stop();
+	server_nvm_in_memory = false;
+	server_start(0);
+}
+
 static void test_queue_depth(void **state)
 {
 	struct tcp_host *h = host(false, 1);
@@ -809,6 +826,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_io),
 		cmocka_unit_test(test_io_with_digests),
+		cmocka_unit_test(test_io_in_memory),
 		cmocka_unit_test(test_queue_depth),
 		cmocka_unit_test(test_offload_over_the_link),
 		cmocka_unit_test(test_discovery),

@@ -157,6 +157,7 @@ void tcp_cmd_respond(struct tcp_cmd *c)
 	 */
 	bool success_in_data = q->sqflow_disabled && !(c->req.rsp.status >> 1) &&
 			       !c->req.rsp.dw0 && !c->req.rsp.dw1;
+	const uint8_t *data = c->req.c2h_ref ? c->req.c2h_ref : c->buf;
 
 	if (c2h && c->req.c2h_len && !(c->req.rsp.status >> 1)) {
 		for (uint32_t off = 0; off < c->req.c2h_len; off += TCP_C2H_CHUNK) {
@@ -168,7 +169,7 @@ void tcp_cmd_respond(struct tcp_cmd *c)
 				d.hdr.flags = TCP_F_DATA_LAST |
 					      (success_in_data ? TCP_F_DATA_SUCCESS : 0);
 			/* the last data PDU releases the command once it is sent */
-			tcp_queue_send_ref(q, TCP_PDU_C2H_DATA, &d, sizeof(d), c->buf + off, n,
+			tcp_queue_send_ref(q, TCP_PDU_C2H_DATA, &d, sizeof(d), data + off, n,
 					   off + n == c->req.c2h_len ? c : NULL);
 		}
 		c->sending = true;
@@ -246,6 +247,11 @@ static void dispatch(struct tcp_queue *q, struct tcp_cmd *c)
 	c->req.data = c->len ? c->buf : NULL;
 	c->req.data_len = c->len;
 	c->req.done = cmd_done;
+	/*
+	 * Read data is sent from wherever it is (tx.c), unless it has a digest: that is computed
+	 * when queued, and data a racing write changes before it is sent would fail it.
+	 */
+	c->req.may_reference = !q->ddgst;
 	if (fabrics && fctype == nvme_fabrics_type_connect) {
 		tcp_handle_connect(q, c);
 		return;
