@@ -1,15 +1,18 @@
 #!/usr/bin/env python3
-"""SPDK's spdk_nvme_perf against csd-target, csd-spdk-tgt and stock nvmf_tgt (Malloc and AIO
-bdevs), one target at a time, in one run: IOPS, bandwidth, mean latency and the target's CPU
-time per workload, with each target's ratio to stock nvmf_tgt on a Malloc bdev. Writes JSON
-and a chart (gnuplot) under --out. Needs make spdk. Run on purpose, not by make check:
+"""SPDK's spdk_nvme_perf against csd-target (NVM in memory and on a file), csd-spdk-tgt and
+stock nvmf_tgt (Malloc and AIO bdevs), one target at a time, in one run: IOPS, bandwidth, mean
+latency and the target's CPU time per workload, with each target's ratio to stock nvmf_tgt on
+a Malloc bdev. Writes JSON and a chart (gnuplot) under --out. Needs make spdk. Run on purpose,
+not by make check:
 
     bench/spdk-perf.py [--time 5] [--repeat 3] [--queues 1] [--targets ...] [--workloads ...]
 
 Each target gets core 0 and spdk_nvme_perf core 1 (SPDK targets poll their core, as SPDK
-users run them); the median of --repeat runs is reported, with the spread. Hugepages are used
-when 1 GiB of them is free (--hugepages N reserves N 2 MiB pages first, as root), else every
-SPDK program runs with --no-huge.
+users run them). Like against like: csd-target-memory (--memory) against the Malloc bdev,
+csd-target on a file through the page cache against the AIO bdev on one. The median of
+--repeat runs is reported, with the spread. Hugepages are used when 1 GiB of them is free
+(--hugepages N reserves N 2 MiB pages first, as root), else every SPDK program runs with
+--no-huge.
 """
 import argparse
 import datetime
