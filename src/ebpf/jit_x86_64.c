@@ -51,6 +51,14 @@ struct fixup {
 	size_t label;
 };
 
+struct checked_address {
+	bool valid;
+	bool write;
+	uint8_t base, guard;
+	int16_t off;
+	unsigned size;
+};
+
 struct jit {
 	uint8_t *buf;
 	size_t len, cap;
@@ -62,6 +70,12 @@ struct jit {
 	bool sib_rex;		/* the next REX prefix is that access's: it needs REX.X */
 	bool address_ready;	/* fuse_address_access() computed r11: address() keeps it */
 	int16_t r11_off;
+	/*
+	 * base + off was checked for an access of `size` bytes to `guard`'s region, and nothing
+	 * since has written base (reuse_checked_address()): a load-modify-store (`counts[b]++`)
+	 * checks its address once.
+	 */
+	struct checked_address last_check;
 	const struct csd_ebpf_prog *prog;
 	size_t *pc_off;
 	bool *loop_head;
@@ -474,6 +488,7 @@ static bool verified_guard(struct jit *j, unsigned base, int16_t off, unsigned s
 
 		if (bytes < size || bytes - size + 1 > INT32_MAX || (write && m->readonly)) {
 			to_stub(j, JMP, STUB_MEM, pc, size | (unsigned)write << 8);
+			j->last_check.valid = false;
 			return true;
 		}
 		/* r10 := r11 - values; cmp r10, bytes - size + 1 */
@@ -482,7 +497,118 @@ static bool verified_guard(struct jit *j, unsigned base, int16_t off, unsigned s
 		alu_ri(j, true, 7, R10, (int32_t)(bytes - size + 1));
 	}
 	to_stub(j, CC_AE, STUB_MEM, pc, size | (unsigned)write << 8);
+	j->last_check = (struct checked_address){ .valid = true, .write = write,
+		.base = (uint8_t)base, .guard = guard, .off = off, .size = size };
 	return true;
+}
+
+/*
+ * Whether register base (that of the last checked address) stays as it was through insn:
+ * loads and stores (address() keeps or replaces the check; a load into that register drops
+ * it, emit_load), and ALU operations that use no scratch register and write another one. Not
+ * across anything that may jump in: the caller drops it at every jump target.
+ */
+static bool keeps_register(const struct csd_ebpf_insn *insn, unsigned base)
+{
+	unsigned cls = BPF_CLASS(insn->code), op = BPF_OP(insn->code);
+
+	if (cls == BPF_LDX || cls == BPF_ST)
+		return true;
+	if (cls == BPF_STX)
+		return BPF_MODE(insn->code) != BPF_ATOMIC;
+	if (cls != BPF_ALU && cls != BPF_ALU64)
+		return false;
+	return (op == BPF_ADD || op == BPF_SUB || op == BPF_AND || op == BPF_OR ||
+		op == BPF_XOR || op == BPF_MOV) && reg_map[insn->dst_reg] != base;
+}
+
+/*
+ * `p = &map_value; p += i; *(p + off)`, as a global array or a map value indexed: the three
+ * instructions together, nothing jumping in between, say p - values = i, so the check is
+ * i + off against the map's size (lea, cmp) instead of p + off - values (a 64-bit constant,
+ * add, cmp). r11 gets p + off all the same: the access uses it, and the memory stub reads
+ * the address there.
+ */
+static bool map_index_check(struct jit *j, unsigned base, int16_t off, unsigned size, bool write,
+			    uint32_t pc, uint8_t guard)
+{
+	const struct csd_ebpf_insn *insns = j->prog->insns;
+	const struct csd_ebpf_insn *add = &insns[pc - 1], *ld = &insns[pc - 3];
+	const struct ebpf_map *m;
+	uint64_t bytes;
+	unsigned index;
+
+	if (guard < EBPF_GUARD_MAP || pc < 3 || j->target[pc] || j->target[pc - 1] ||
+	    add->code != (BPF_ALU64 | BPF_ADD | BPF_X) || reg_map[add->dst_reg] != base ||
+	    add->src_reg == add->dst_reg || ld->code != BPF_OP_LDDW ||
+	    ld->src_reg != BPF_PSEUDO_MAP_VALUE || ld->dst_reg != add->dst_reg ||
+	    insns[pc - 2].imm != 0 || (unsigned)ld->imm != (unsigned)(guard - EBPF_GUARD_MAP))
+		return false;
+	m = &j->prog->maps[guard - EBPF_GUARD_MAP];
+	bytes = (uint64_t)m->max_entries * m->value_size;
+	if (bytes < size || bytes - size + 1 > INT32_MAX || (write && m->readonly))
+		return false;	/* verified_guard() compiles it as the fault it is */
+	index = reg_map[add->src_reg];
+	/* lea r11, [base + off]: the memory stub reads the address there */
+	rex(j, true, R11, base, false);
+	emit1(j, 0x8d);
+	modrm_mem(j, R11, base, off);
+	/* lea r10, [index + off]; cmp r10, bytes - size + 1; jae fault */
+	rex(j, true, R10, index, false);
+	emit1(j, 0x8d);
+	modrm_mem(j, R10, index, off);
+	alu_ri(j, true, 7, R10, (int32_t)(bytes - size + 1));
+	to_stub(j, CC_AE, STUB_MEM, pc, size | (unsigned)write << 8);
+	j->last_check = (struct checked_address){ .valid = true, .write = write,
+		.base = (uint8_t)base, .guard = guard, .off = off, .size = size };
+	return true;
+}
+
+/*
+ * The last check covers this access too: same register and offset (so the same address:
+ * nothing wrote the register since, see keeps_checked_address()), the same region, no more
+ * bytes, and a limit at least as strict (a write to the input has its own; a read-only map
+ * never takes a write, which verified_guard() compiles as a fault).
+ */
+static bool reuse_checked_address(const struct jit *j, unsigned base, int16_t off,
+				  unsigned size, bool write, uint8_t guard)
+{
+	return j->last_check.valid && j->last_check.base == base && j->last_check.off == off &&
+	       j->last_check.guard == guard && size <= j->last_check.size &&
+	       (!write || j->last_check.write);
+}
+
+/*
+ * A load from the stack or a writable map whose address a store reuses (`counts[b]++`): its
+ * check is made as the store's. The limit is the same; what differs is the memory stub's, when
+ * a wrong proof sends the load there: it lets the access go on only inside memory the run may
+ * write, since the store after it is not checked again.
+ */
+static bool store_follows(const struct jit *j, uint32_t pc, unsigned base, int16_t off,
+			  unsigned size, uint8_t guard)
+{
+	const struct csd_ebpf_insn *insns = j->prog->insns;
+	const struct csd_ebpf_insn *load = &insns[pc];
+
+	if (BPF_CLASS(load->code) != BPF_LDX || reg_map[load->dst_reg] == base ||
+	    (guard != EBPF_GUARD_STACK && (guard < EBPF_GUARD_MAP ||
+					   j->prog->maps[guard - EBPF_GUARD_MAP].readonly)))
+		return false;
+	for (size_t k = pc + 1; k < j->prog->insn_cnt && k <= pc + 8; k++) {
+		const struct csd_ebpf_insn *i = &insns[k];
+		unsigned cls = BPF_CLASS(i->code);
+
+		if (j->target[k] || j->loop_head[k])
+			return false;
+		if ((cls == BPF_ST || (cls == BPF_STX && BPF_MODE(i->code) != BPF_ATOMIC)) &&
+		    reg_map[i->dst_reg] == base && i->off == off &&
+		    size_of[BPF_SIZE(i->code) >> 3] <= size)
+			return true;
+		if (!keeps_register(i, base) ||
+		    (cls == BPF_LDX && reg_map[i->dst_reg] == base))
+			return false;
+	}
+	return false;
 }
 
 /*
@@ -497,11 +623,15 @@ static void address(struct jit *j, unsigned base, int16_t off, unsigned size, bo
 
 	if (j->address_ready) {
 		j->address_ready = false;
+		j->last_check.valid = false;
 		return;
 	}
 	j->r11_off = 0;
 	j->via_sib = false;
+	if (atomic)
+		j->last_check.valid = false;
 	if (j->sandboxed && guard == EBPF_GUARD_INPUT && !atomic) {
+		j->last_check.valid = false;
 		/*
 		 * The access goes to [r9 + r11], r11 := (base + off) mod 2^32: inside the sandbox
 		 * or its guard, whatever base holds. The offset is added before the cut: a
@@ -516,9 +646,19 @@ static void address(struct jit *j, unsigned base, int16_t off, unsigned size, bo
 		return;
 	}
 	if (!j->checked && guard != EBPF_GUARD_ANY) {
+		if (reuse_checked_address(j, base, off, size, write, guard)) {
+			j->via_r11 = false;	/* [base + off], as checked */
+			return;
+		}
+		write = write || store_follows(j, pc, base, off, size, guard);
+		if (!atomic && map_index_check(j, base, off, size, write, pc, guard)) {
+			j->via_r11 = true;
+			return;
+		}
 		j->via_r11 = verified_guard(j, base, off, size, write, pc, guard);
 		return;
 	}
+	j->last_check.valid = false;
 	j->via_r11 = true;
 	if (!j->checked && base == RBP && off >= -CSD_EBPF_STACK_SIZE && off + (int)size <= 0) {
 		j->via_r11 = false;
@@ -597,6 +737,8 @@ static void emit_load(struct jit *j, const struct csd_ebpf_insn *insn, uint32_t 
 		emit1(j, 0x8b);
 	}
 	mem_operand(j, dst, reg_map[insn->src_reg], insn->off);
+	if (dst == j->last_check.base)
+		j->last_check.valid = false;
 }
 
 static void emit_store(struct jit *j, const struct csd_ebpf_insn *insn, uint32_t pc, bool imm)
@@ -1239,6 +1381,7 @@ static void liveness(struct jit *j)
 	}
 }
 
+
 /*
  * `ldxb rX, [m]; jne rX, imm, T` with rX dead at T: compare memory directly (cmp byte [m], imm)
  * and, on the way on, give rX the value it must have had (imm): one instruction where two were.
@@ -1464,6 +1607,8 @@ static int compile(struct jit *j)
 			budget_tick(j, (uint32_t)pc);
 		/* flags from the previous instruction count only if nothing else jumps in here */
 		j->flags_from = j->flags_from && !j->target[pc] && !j->loop_head[pc];
+		if (j->target[pc] || j->loop_head[pc] || !keeps_register(insn, j->last_check.base))
+			j->last_check.valid = false;
 		switch (cls) {
 		case BPF_ALU:
 		case BPF_ALU64:
@@ -1478,13 +1623,15 @@ static int compile(struct jit *j)
 						   BPF_CLASS(insn->code) == BPF_ST);
 				break;
 			}
-			if (fuse_select(j, pc)) {
+			if (fuse_select(j, pc)) {	/* r11 holds a constant there */
+				j->last_check.valid = false;
 				for (size_t k = 1; k <= 3; k++)
 					j->pc_off[pc + k] = j->len;
 				pc += 3;
 				break;
 			}
 			if (fuse_extension(j, pc)) {
+				j->last_check.valid = false;
 				j->pc_off[++pc] = j->len;
 				break;
 			}
@@ -1498,6 +1645,7 @@ static int compile(struct jit *j)
 			break;
 		case BPF_LDX:
 			if (fuse_load_compare(j, pc)) {
+				j->last_check.valid = false;	/* its register may be the base */
 				pc++;
 				j->pc_off[pc] = j->len;
 				break;

@@ -8,6 +8,7 @@
  * argv[1]: the directory with NAME.bpf.o and NAME.gcc.so (build/programs/corpus).
  */
 #include <dlfcn.h>
+#include <errno.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -19,6 +20,7 @@
 
 #include "corpus.h"
 #include "csd/ebpf.h"
+#include "../../src/ebpf/ebpf_internal.h"
 
 static const char *dir;
 
@@ -86,6 +88,54 @@ static void test_program(void **state)
 	csd_ebpf_prog__free(prog);
 }
 
+/*
+ * Defence in depth over a global array: histogram_global as verified, then its index made
+ * wrong behind the verifier's back (`b << 3` turned into `b << 24`, 16 MiB past the 2 KiB
+ * table for a byte of 1). Its JIT code checks `hist + (b << k)` as the index against the
+ * table's size (the map-index form) and the increment's store reuses the load's check: the
+ * run must end in a memory fault at the load, nothing written, in both kinds of verified code.
+ */
+static void test_wrong_proof_of_a_global_index(void **state)
+{
+	char log[1024] = "";
+	uint64_t steps;
+	double ms;
+	struct csd_ebpf_prog *prog = corpus_load(dir, "histogram_global", ".bpf.o", &steps, &ms,
+						 log, sizeof(log));
+	uint8_t *box = csd_ebpf_sandbox_alloc(64), plain[64];
+	size_t shift_pc = 0;
+
+	(void)state;
+	if (!csd_ebpf_jit_available())
+		skip();
+	if (!prog)
+		fail_msg("histogram_global: %s", log);
+	assert_non_null(box);
+	while (shift_pc < prog->insn_cnt && !(prog->insns[shift_pc].code == (BPF_ALU64 | BPF_LSH |
+						BPF_K) && prog->insns[shift_pc].imm == 3))
+		shift_pc++;
+	assert_true(shift_pc < 8);	/* the first loop's `b << 3` */
+	prog->insns[shift_pc].imm = 24;
+	for (int sandboxed = 0; sandboxed < 2; sandboxed++) {
+		uint8_t *mem = sandboxed ? box : plain;
+		CSD_EBPF_OPTS(csd_ebpf_run_opts, opts, .engine = CSD_EBPF_ENGINE_JIT);
+		uint64_t r0 = 7;
+		const uint64_t *hist = (const uint64_t *)(const void *)prog->maps[0].values;
+
+		memset(mem, 1, 64);
+		assert_int_equal(csd_ebpf_prog__run(prog, mem, 64, &opts, &r0), -EFAULT);
+		assert_int_equal(opts.fault.kind, CSD_EBPF_FAULT_MEMORY);
+		assert_int_equal(opts.fault.pc, shift_pc + 4);	/* the load: lddw, add, load */
+		assert_int_equal(r0, 0);
+		for (int b = 0; b < 256; b++)
+			assert_int_equal(hist[b], 0);
+		for (int i = 0; i < 64; i++)
+			assert_int_equal(mem[i], 1);
+	}
+	csd_ebpf_sandbox_free(box);
+	csd_ebpf_prog__free(prog);
+}
+
 int main(int argc, char **argv)
 {
 	struct CMUnitTest *tests;
@@ -96,14 +146,16 @@ int main(int argc, char **argv)
 		return 2;
 	}
 	dir = argv[1];
-	tests = calloc(corpus_prog_cnt, sizeof(*tests));
+	tests = calloc(corpus_prog_cnt + 1, sizeof(*tests));
 	if (!tests)
 		return 1;
 	for (size_t i = 0; i < corpus_prog_cnt; i++)
 		tests[i] = (struct CMUnitTest){ .name = corpus_progs[i].name,
 						.test_func = test_program,
 						.initial_state = (void *)&corpus_progs[i] };
-	rc = _cmocka_run_group_tests("ebpf-corpus", tests, corpus_prog_cnt, NULL, NULL);
+	tests[corpus_prog_cnt] = (struct CMUnitTest){ .name = "wrong_proof_of_a_global_index",
+						      .test_func = test_wrong_proof_of_a_global_index };
+	rc = _cmocka_run_group_tests("ebpf-corpus", tests, corpus_prog_cnt + 1, NULL, NULL);
 	free(tests);
 	return rc;
 }

@@ -394,6 +394,71 @@ static void test_jit_shapes(void **state)
 			}
 }
 
+/*
+ * Verified JIT code checks the address of a load-modify-store once (`x[i] += v`): the store
+ * reuses the load's check while the base register and r11 stay as they were, never after the
+ * base changed (add, mov) or across a check with a weaker limit (an input read, then a write).
+ * Over the input (checked, and masked in a sandbox) and the stack, against C.
+ */
+static void test_checked_address_reused(void **state)
+{
+	struct csd_ebpf_prog *prog = load_ok(
+		"mov %r0, 0\n"
+		"jlt %r2, 16, out\n"
+		"mov %r6, %r1\n"
+		"ldxdw %r3, [%r6]\n"
+		"add %r3, 1\n"
+		"stxdw [%r6], %r3\n"		/* a write after a read's check: checked again */
+		"ldxdw %r3, [%r6]\n"
+		"add %r3, 2\n"
+		"stxdw [%r6], %r3\n"
+		"add %r6, 8\n"			/* the base moved: checked again */
+		"ldxw %r4, [%r6]\n"
+		"xor %r4, 5\n"
+		"stxw [%r6], %r4\n"
+		"mov %r7, %r10\n"
+		"add %r7, -16\n"
+		"stxdw [%r7], %r3\n"
+		"ldxdw %r5, [%r7]\n"
+		"add %r5, %r4\n"
+		"stxdw [%r7], %r5\n"
+		"mov %r7, %r10\n"		/* another address in the same register */
+		"add %r7, -8\n"
+		"stxdw [%r7], %r4\n"
+		"ldxdw %r0, [%r10-16]\n"
+		"ldxdw %r1, [%r10-8]\n"
+		"mul %r1, 1000\n"
+		"add %r0, %r1\n"
+		"out:\n"
+		"exit\n");
+	uint8_t *boxed = csd_ebpf_sandbox_alloc(16);
+	uint8_t plain[16];
+
+	(void)state;
+	assert_non_null(boxed);
+	assert_int_equal(csd_ebpf_prog__verify(prog, NULL), 0);
+	for (int in_sandbox = 0; in_sandbox < 2; in_sandbox++) {
+		uint8_t *mem = in_sandbox ? boxed : plain;
+		uint64_t x = 0x1122334455667788u, r0, want;
+		uint32_t y = 0x0badf00d;
+		RUN_OPTS(opts);
+
+		memcpy(mem, &x, 8);
+		memcpy(mem + 8, &y, 4);
+		memset(mem + 12, 0xee, 4);
+		assert_int_equal(csd_ebpf_prog__run(prog, mem, 16, &opts, &r0), 0);
+		want = (x + 3 + (y ^ 5)) + (uint64_t)(y ^ 5) * 1000;
+		assert_int_equal(r0, want);
+		memcpy(&x, mem, 8);
+		memcpy(&y, mem + 8, 4);
+		assert_int_equal(x, 0x1122334455667788u + 3);
+		assert_int_equal(y, 0x0badf00d ^ 5);
+		assert_int_equal(mem[12], 0xee);
+	}
+	csd_ebpf_sandbox_free(boxed);
+	csd_ebpf_prog__free(prog);
+}
+
 #define BOTH(t) { "interpreter: " #t, t, use_interp, NULL, NULL }, { "jit: " #t, t, use_jit, NULL, NULL }
 
 int main(void)
@@ -407,6 +472,7 @@ int main(void)
 		BOTH(test_call_frames),
 		BOTH(test_helpers),
 		BOTH(test_jit_shapes),
+		BOTH(test_checked_address_reused),
 		{ "jit: test_interrupt_verified_jit_code", test_interrupt_verified_jit_code, use_jit,
 		  NULL, NULL },
 	};

@@ -85,6 +85,34 @@ static void test_guarded_code_faults_cleanly(void **state)
 	run_escapes(false);
 }
 
+/*
+ * A load-modify-store whose check is made once (jit_x86_64.c, store_follows): a wrong proof
+ * says "the stack" of an access that goes to a read-only input. The check fails, and the
+ * memory stub, which lets an access go on in other memory of the run, must judge it as the
+ * store it is: a fault, the input as it was (and not a read let through, then a store that
+ * nothing checks again).
+ */
+static void test_reused_check_judged_as_a_store(void **state)
+{
+	struct csd_ebpf_prog *prog = wrongly_verified(
+		"ldxb %r3, [%r1+2]\nadd %r3, 1\nstxb [%r1+2], %r3\nmov %r0, 0\nexit\n");
+	CSD_EBPF_OPTS(csd_ebpf_run_opts, opts, .engine = CSD_EBPF_ENGINE_JIT, .mem_readonly = true);
+	uint8_t mem[16];
+	uint64_t r0 = 7;
+
+	(void)state;
+	if (!csd_ebpf_jit_available())
+		skip();
+	memset(prog->guard, EBPF_GUARD_STACK, prog->insn_cnt);
+	prog->writes_input = false;
+	memset(mem, 0x5a, sizeof(mem));
+	assert_int_equal(csd_ebpf_prog__run(prog, mem, sizeof(mem), &opts, &r0), -EFAULT);
+	assert_int_equal(opts.fault.kind, CSD_EBPF_FAULT_MEMORY);
+	for (size_t i = 0; i < sizeof(mem); i++)
+		assert_int_equal(mem[i], 0x5a);
+	csd_ebpf_prog__free(prog);
+}
+
 /* A real verified program over a sandbox and over plain memory: the same answers. */
 static void test_sandboxed_and_guarded_agree(void **state)
 {
@@ -123,6 +151,7 @@ int main(void)
 		cmocka_unit_test(test_sandboxed_code_faults_cleanly),
 		cmocka_unit_test(test_guarded_code_faults_cleanly),
 		cmocka_unit_test(test_sandboxed_and_guarded_agree),
+		cmocka_unit_test(test_reused_check_judged_as_a_store),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
