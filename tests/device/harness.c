@@ -135,10 +135,9 @@ static void start(struct drive *d)
 	enable(d);
 }
 
-void drive_open(struct drive *d, uint64_t nvm_bytes, uint32_t lba_size)
+/* A drive's configuration for the tests: a small SLM; the NVM in a new file or in memory */
+static void drive_config(struct drive *d, uint64_t nvm_bytes, uint32_t lba_size, bool in_memory)
 {
-	int fd;
-
 	memset(d, 0, sizeof(*d));
 	csd_dev_config_defaults(&d->cfg);
 	if (nvm_bytes)
@@ -146,6 +145,14 @@ void drive_open(struct drive *d, uint64_t nvm_bytes, uint32_t lba_size)
 	if (lba_size)
 		d->cfg.lba_size = lba_size;
 	d->cfg.slm_bytes = 16u << 20;
+	d->cfg.nvm_in_memory = in_memory;
+}
+
+void drive_open(struct drive *d, uint64_t nvm_bytes, uint32_t lba_size)
+{
+	int fd;
+
+	drive_config(d, nvm_bytes, lba_size, false);
 	snprintf(d->path, sizeof(d->path), "/tmp/csd-test-XXXXXX");
 	fd = mkstemp(d->path);
 	if (fd < 0)
@@ -156,14 +163,7 @@ void drive_open(struct drive *d, uint64_t nvm_bytes, uint32_t lba_size)
 
 void drive_open_memory(struct drive *d, uint64_t nvm_bytes, uint32_t lba_size)
 {
-	memset(d, 0, sizeof(*d));
-	csd_dev_config_defaults(&d->cfg);
-	if (nvm_bytes)
-		d->cfg.nvm_bytes = nvm_bytes;
-	if (lba_size)
-		d->cfg.lba_size = lba_size;
-	d->cfg.slm_bytes = 16u << 20;
-	d->cfg.nvm_in_memory = true;
+	drive_config(d, nvm_bytes, lba_size, true);
 	start(d);
 }
 
