@@ -523,48 +523,6 @@ static bool keeps_register(const struct csd_ebpf_insn *insn, unsigned base)
 }
 
 /*
- * `p = &map_value; p += i; *(p + off)`, as a global array or a map value indexed: the three
- * instructions together, nothing jumping in between, say p - values = i, so the check is
- * i + off against the map's size (lea, cmp) instead of p + off - values (a 64-bit constant,
- * add, cmp). r11 gets p + off all the same: the access uses it, and the memory stub reads
- * the address there.
- */
-static bool map_index_check(struct jit *j, unsigned base, int16_t off, unsigned size, bool write,
-			    uint32_t pc, uint8_t guard)
-{
-	const struct csd_ebpf_insn *insns = j->prog->insns;
-	const struct csd_ebpf_insn *add = &insns[pc - 1], *ld = &insns[pc - 3];
-	const struct ebpf_map *m;
-	uint64_t bytes;
-	unsigned index;
-
-	if (guard < EBPF_GUARD_MAP || pc < 3 || j->target[pc] || j->target[pc - 1] ||
-	    add->code != (BPF_ALU64 | BPF_ADD | BPF_X) || reg_map[add->dst_reg] != base ||
-	    add->src_reg == add->dst_reg || ld->code != BPF_OP_LDDW ||
-	    ld->src_reg != BPF_PSEUDO_MAP_VALUE || ld->dst_reg != add->dst_reg ||
-	    insns[pc - 2].imm != 0 || (unsigned)ld->imm != (unsigned)(guard - EBPF_GUARD_MAP))
-		return false;
-	m = &j->prog->maps[guard - EBPF_GUARD_MAP];
-	bytes = (uint64_t)m->max_entries * m->value_size;
-	if (bytes < size || bytes - size + 1 > INT32_MAX || (write && m->readonly))
-		return false;	/* verified_guard() compiles it as the fault it is */
-	index = reg_map[add->src_reg];
-	/* lea r11, [base + off]: the memory stub reads the address there */
-	rex(j, true, R11, base, false);
-	emit1(j, 0x8d);
-	modrm_mem(j, R11, base, off);
-	/* lea r10, [index + off]; cmp r10, bytes - size + 1; jae fault */
-	rex(j, true, R10, index, false);
-	emit1(j, 0x8d);
-	modrm_mem(j, R10, index, off);
-	alu_ri(j, true, 7, R10, (int32_t)(bytes - size + 1));
-	to_stub(j, CC_AE, STUB_MEM, pc, size | (unsigned)write << 8);
-	j->last_check = (struct checked_address){ .valid = true, .write = write,
-		.base = (uint8_t)base, .guard = guard, .off = off, .size = size };
-	return true;
-}
-
-/*
  * The last check covers this access too: same register and offset (so the same address:
  * nothing wrote the register since, see keeps_checked_address()), the same region, no more
  * bytes, and a limit at least as strict (a write to the input has its own; a read-only map
@@ -651,10 +609,6 @@ static void address(struct jit *j, unsigned base, int16_t off, unsigned size, bo
 			return;
 		}
 		write = write || store_follows(j, pc, base, off, size, guard);
-		if (!atomic && map_index_check(j, base, off, size, write, pc, guard)) {
-			j->via_r11 = true;
-			return;
-		}
 		j->via_r11 = verified_guard(j, base, off, size, write, pc, guard);
 		return;
 	}

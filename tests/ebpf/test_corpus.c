@@ -91,9 +91,9 @@ static void test_program(void **state)
 /*
  * Defence in depth over a global array: histogram_global as verified, then its index made
  * wrong behind the verifier's back (`b << 3` turned into `b << 24`, 16 MiB past the 2 KiB
- * table for a byte of 1). Its JIT code checks `hist + (b << k)` as the index against the
- * table's size (the map-index form) and the increment's store reuses the load's check: the
- * run must end in a memory fault at the load, nothing written, in both kinds of verified code.
+ * table for a byte of 1). Its JIT code checks the load of `hist[b]` against the table, and
+ * the increment's store reuses that check: the run must end in a memory fault at the load,
+ * nothing written, in both kinds of verified code.
  */
 static void test_wrong_proof_of_a_global_index(void **state)
 {
