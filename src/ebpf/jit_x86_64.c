@@ -524,7 +524,7 @@ static bool keeps_register(const struct csd_ebpf_insn *insn, unsigned base)
 
 /*
  * The last check covers this access too: same register and offset (so the same address:
- * nothing wrote the register since, see keeps_checked_address()), the same region, no more
+ * nothing wrote the register since, see keeps_register()), the same region, no more
  * bytes, and a limit at least as strict (a write to the input has its own; a read-only map
  * never takes a write, which verified_guard() compiles as a fault).
  */
@@ -1335,7 +1335,6 @@ static void liveness(struct jit *j)
 	}
 }
 
-
 /*
  * `ldxb rX, [m]; jne rX, imm, T` with rX dead at T: compare memory directly (cmp byte [m], imm)
  * and, on the way on, give rX the value it must have had (imm): one instruction where two were.
@@ -1577,7 +1576,7 @@ static int compile(struct jit *j)
 						   BPF_CLASS(insn->code) == BPF_ST);
 				break;
 			}
-			if (fuse_select(j, pc)) {	/* r11 holds a constant there */
+			if (fuse_select(j, pc)) {	/* a jump inside */
 				j->last_check.valid = false;
 				for (size_t k = 1; k <= 3; k++)
 					j->pc_off[pc + k] = j->len;
