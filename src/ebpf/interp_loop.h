@@ -7,8 +7,7 @@ static int INTERP_FN(struct csd_ebpf_prog *prog, void *mem, size_t len,
 		     struct csd_ebpf_run_opts *opts, uint64_t *ret)
 {
 	CSD_EBPF_OPTS(csd_ebpf_run_opts, default_opts);
-	/* page-aligned in both engines: a program that computes with r10 sees the same low bits */
-	uint8_t stack[CSD_EBPF_MAX_FRAMES * CSD_EBPF_STACK_SIZE] __attribute__((aligned(4096)));
+	uint8_t stack[CSD_EBPF_MAX_FRAMES * CSD_EBPF_STACK_SIZE] __attribute__((aligned(16)));
 	struct frame frames[CSD_EBPF_MAX_FRAMES];
 	const struct csd_ebpf_insn *const insns = prog->insns;
 	const struct csd_ebpf_insn *ip = insns;

@@ -254,8 +254,7 @@ uint64_t jit_atomic_fetch(uint64_t addr, uint64_t val, uint64_t op_size)
 int ebpf_jit_run(struct csd_ebpf_prog *prog, const struct ebpf_jit_code *code, void *mem,
 		 size_t len, uint64_t sandbox_base, struct csd_ebpf_run_opts *opts, uint64_t *ret)
 {
-	/* page-aligned, as the interpreter's: r10's low bits the same in both engines */
-	uint8_t stack[JIT_STACK_BYTES] __attribute__((aligned(4096)));
+	uint8_t stack[JIT_STACK_BYTES] __attribute__((aligned(16)));
 	static const unsigned sizes[4] = { 1, 2, 4, 8 };
 	struct jit_ctx ctx;
 	uint64_t r0;
