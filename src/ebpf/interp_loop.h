@@ -7,6 +7,10 @@ static int INTERP_FN(struct csd_ebpf_prog *prog, void *mem, size_t len,
 		     struct csd_ebpf_run_opts *opts, uint64_t *ret)
 {
 	CSD_EBPF_OPTS(csd_ebpf_run_opts, default_opts);
+	/*
+	 * 16 bytes, no more: the soundness oracle and the fuzzers tell an address-dependent
+	 * program by running it with the stack deeper, which a coarser alignment rounds away
+	 */
 	uint8_t stack[CSD_EBPF_MAX_FRAMES * CSD_EBPF_STACK_SIZE] __attribute__((aligned(16)));
 	struct frame frames[CSD_EBPF_MAX_FRAMES];
 	const struct csd_ebpf_insn *const insns = prog->insns;

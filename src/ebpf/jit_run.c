@@ -254,6 +254,10 @@ uint64_t jit_atomic_fetch(uint64_t addr, uint64_t val, uint64_t op_size)
 int ebpf_jit_run(struct csd_ebpf_prog *prog, const struct ebpf_jit_code *code, void *mem,
 		 size_t len, uint64_t sandbox_base, struct csd_ebpf_run_opts *opts, uint64_t *ret)
 {
+	/*
+	 * 16 bytes, no more: the soundness oracle and the fuzzers tell an address-dependent
+	 * program by running it with the stack deeper, which a coarser alignment rounds away
+	 */
 	uint8_t stack[JIT_STACK_BYTES] __attribute__((aligned(16)));
 	static const unsigned sizes[4] = { 1, 2, 4, 8 };
 	struct jit_ctx ctx;
