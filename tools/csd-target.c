@@ -2,15 +2,15 @@
 /*
  * csd-target: the csdlab drive served over NVMe/TCP.
  *
- *   csd-target [--addr 127.0.0.1] [--port 4420] [--nqn NQN] [--file PATH | --memory] [--size 1G]
- *              [--lba-size 512] [--slm-size 64M] [--threads 2] [--allow-host NQN]...
- *              [--advertise ADDR] [--budget N] [--time-limit-ms N] [--config FILE] [-v]
+ *   csd-target [--addr 127.0.0.1] [--port 4420] [--nqn NQN] [--file PATH | --memory]
+ *              [--size 1G] [--lba-size 512] [--slm-size 64M] [--threads 2]
+ *              [--allow-host NQN]... [--advertise ADDR] [--budget N] [--time-limit-ms N] [--config FILE] [-v]
  *              [--dhchap-keys FILE] [--dhchap-hash H] [--dhchap-dhgroup G] ...
  *
  * Without --file the NVM data lives in a new temporary directory (named on start, removed on a
- * clean stop); give --file for data that outlives the daemon, --memory for none on disk. SIGINT and
- * SIGTERM stop it cleanly: connections close, data is flushed to the file, and the traffic
- * and program counters are printed.
+ * clean stop); give --file for data that outlives the daemon, --memory for none on disk.
+ * SIGINT and SIGTERM stop it cleanly: connections close, data is flushed to the file, and the
+ * traffic and program counters are printed.
  */
 #include <errno.h>
 #include <getopt.h>

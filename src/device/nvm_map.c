@@ -133,26 +133,20 @@ void csd_nvm_unmap(struct csd_ns_nvm *n)
 	n->map = NULL;
 }
 
-/* memcpy that returns false instead of dying when a page of the mapping cannot be had */
-static bool guarded_copy(void *dst, const void *src, size_t len)
+bool csd_nvm_map_copy(const struct csd_ns_nvm *n, void *dst, size_t len, uint64_t off)
 {
 	sigjmp_buf env;
 
+	if (!n->map || off > n->map_bytes || len > n->map_bytes - off)
+		return false;
 	if (sigsetjmp(env, 0)) {
 		guard = NULL;
 		return false;
 	}
 	guard = &env;
-	atomic_signal_fence(memory_order_seq_cst);	/* armed before the first byte moves */
-	memcpy(dst, src, len);
+	atomic_signal_fence(memory_order_seq_cst);	/* armed before the first byte is read */
+	memcpy(dst, n->map + off, len);
 	atomic_signal_fence(memory_order_seq_cst);
 	guard = NULL;
 	return true;
-}
-
-bool csd_nvm_map_copy(const struct csd_ns_nvm *n, void *dst, size_t len, uint64_t off)
-{
-	if (!n->map || off > n->map_bytes || len > n->map_bytes - off)
-		return false;
-	return guarded_copy(dst, n->map + off, len);
 }
