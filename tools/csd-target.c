@@ -4,7 +4,8 @@
  *
  *   csd-target [--addr 127.0.0.1] [--port 4420] [--nqn NQN] [--file PATH | --memory]
  *              [--size 1G] [--lba-size 512] [--slm-size 64M] [--threads 2]
- *              [--allow-host NQN]... [--advertise ADDR] [--budget N] [--time-limit-ms N] [--config FILE] [-v]
+ *              [--allow-host NQN]... [--advertise ADDR] [--budget N] [--time-limit-ms N]
+ *              [--config FILE] [-v]
  *              [--dhchap-keys FILE] [--dhchap-hash H] [--dhchap-dhgroup G] ...
  *
  * Without --file the NVM data lives in a new temporary directory (named on start, removed on a
