@@ -594,20 +594,56 @@ struct transfer {
 	uint64_t bytes;
 	double read_s, loopback_s;	/* medians; loopback_s 0: not measured (shaped link) */
 	double ratio, ratio_min, ratio_max;	/* loopback time / NVMe/TCP time, per pair */
+	double host_cpu_s, target_cpu_s;	/* CPU time of one NVMe/TCP pass, medians */
 };
 
-static void transfer_check(struct csd_dev *dev, const struct opts *o, struct transfer *t)
+/* CPU time (user and system) of a process so far, from /proc; 0 if it cannot be read. */
+static double process_cpu_seconds(pid_t pid)
+{
+	char path[64], buf[1024], *p;
+	unsigned long long utime, stime;
+	FILE *f;
+	size_t n;
+
+	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+	if (!(f = fopen(path, "r")))
+		return 0;
+	n = fread(buf, 1, sizeof(buf) - 1, f);
+	fclose(f);
+	buf[n] = 0;
+	/* the fields after the command's name, which may hold spaces: state is field 3 */
+	if (!(p = strrchr(buf, ')')) ||
+	    sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu", &utime,
+		   &stime) != 2)
+		return 0;
+	return (double)(utime + stime) / (double)sysconf(_SC_CLK_TCK);
+}
+
+static double thread_cpu_seconds(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static void transfer_check(struct csd_dev *dev, const struct opts *o, pid_t target,
+			   struct transfer *t)
 {
 	struct opts part = *o;
 	double reads[TRANSFER_PAIRS], loops[TRANSFER_PAIRS], ratios[TRANSFER_PAIRS];
+	double host_cpu[TRANSFER_PAIRS], target_cpu[TRANSFER_PAIRS];
 
 	part.size = o->size < (1ull << 30) ? o->size : 1ull << 30;
 	t->bytes = part.size;
 	for (int i = 0; i < TRANSFER_PAIRS; i++) {
 		struct query q = { 0 };
+		double h0 = thread_cpu_seconds(), t0 = process_cpu_seconds(target);
 
 		baseline(dev, &part, &q, NULL);
 		reads[i] = q.seconds;
+		host_cpu[i] = thread_cpu_seconds() - h0;
+		target_cpu[i] = process_cpu_seconds(target) - t0;
 		loops[i] = o->link ? 0 : loopback_seconds(part.size,
 							  (size_t)(o->queues * o->depth) * CHUNK);
 		ratios[i] = loops[i] / reads[i];
@@ -615,6 +651,10 @@ static void transfer_check(struct csd_dev *dev, const struct opts *o, struct tra
 	qsort(reads, TRANSFER_PAIRS, sizeof(double), cmp_double);
 	qsort(loops, TRANSFER_PAIRS, sizeof(double), cmp_double);
 	qsort(ratios, TRANSFER_PAIRS, sizeof(double), cmp_double);
+	qsort(host_cpu, TRANSFER_PAIRS, sizeof(double), cmp_double);
+	qsort(target_cpu, TRANSFER_PAIRS, sizeof(double), cmp_double);
+	t->host_cpu_s = host_cpu[TRANSFER_PAIRS / 2];
+	t->target_cpu_s = target_cpu[TRANSFER_PAIRS / 2];
 	t->read_s = reads[TRANSFER_PAIRS / 2];
 	t->loopback_s = loops[TRANSFER_PAIRS / 2];
 	t->ratio = ratios[TRANSFER_PAIRS / 2];
@@ -811,8 +851,9 @@ static void write_json(FILE *f, const struct opts *o, const struct query *qs, in
 	fprintf(f, "  \"setup\": {\"host_to_drive\": %" PRIu64 ", \"drive_to_host\": %" PRIu64
 		", \"commands\": %" PRIu64 "},\n", setup->host_out, setup->host_in, setup->commands);
 	fprintf(f, "  \"transfer\": {\"bytes\": %" PRIu64 ", \"pairs\": %d, "
-		"\"read_only_seconds\": %.3f, \"read_only_mb_s\": %.1f", t->bytes, TRANSFER_PAIRS,
-		t->read_s, (double)t->bytes / 1e6 / t->read_s);
+		"\"read_only_seconds\": %.3f, \"read_only_mb_s\": %.1f, \"host_cpu_seconds\": %.3f, "
+		"\"target_cpu_seconds\": %.3f", t->bytes, TRANSFER_PAIRS, t->read_s,
+		(double)t->bytes / 1e6 / t->read_s, t->host_cpu_s, t->target_cpu_s);
 	if (t->loopback_s > 0)	/* not measured on a shaped link */
 		fprintf(f, ", \"loopback_tcp_seconds\": %.3f, \"loopback_tcp_mb_s\": %.1f, "
 			"\"ratio\": %.3f, \"ratio_min\": %.3f, \"ratio_max\": %.3f", t->loopback_s,
@@ -1141,7 +1182,7 @@ int main(int argc, char **argv)
 	 * three times each: the medians (one pass takes half a second, which this shared
 	 * machine's noise moves by a third).
 	 */
-	transfer_check(dev, &o, &xfer);
+	transfer_check(dev, &o, pid, &xfer);
 	csd_dev__disconnect(dev);
 	kill(pid, SIGTERM);
 	waitpid(pid, &status, 0);
@@ -1167,6 +1208,9 @@ int main(int argc, char **argv)
 		       (double)xfer.bytes / 1e6 / xfer.read_s, 100.0 * xfer.ratio,
 		       (double)xfer.bytes / 1e6 / xfer.loopback_s, TRANSFER_PAIRS,
 		       100.0 * xfer.ratio_min, 100.0 * xfer.ratio_max);
+	if (!o.quiet)
+		printf("transfer: CPU time of one NVMe/TCP pass (medians): the host's reading thread "
+		       "%.2f s, the target %.2f s\n", xfer.host_cpu_s, xfer.target_cpu_s);
 	if (o.transfer_only)
 		return 0;
 	if (!o.quiet)

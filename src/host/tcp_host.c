@@ -154,6 +154,8 @@ static int send_pdu(struct tcp_host *h, struct host_queue *q, void *hdrp, size_t
 	return 0;
 }
 
+#define TCP_HOST_MIN_HLEN	24	/* CapsuleResp, C2HData, R2T, C2HTermReq; ICResp 128 */
+
 /* Receive one PDU header (and its digest) into buf; returns its plen or -errno. */
 static int recv_header(struct tcp_host *h, struct host_queue *q, uint8_t *buf, bool icresp)
 {
@@ -161,14 +163,19 @@ static int recv_header(struct tcp_host *h, struct host_queue *q, uint8_t *buf, b
 	size_t hd = h->opts.hdgst && !icresp ? TCP_DIGEST_LEN : 0;
 	int err;
 
-	if ((err = recv_all(q, buf, sizeof(*hdr))))
+	/*
+	 * Every PDU a controller sends has a header of at least 24 bytes: those are read in one
+	 * call, the rest (and the digest) in another if there is more.
+	 */
+	if ((err = recv_all(q, buf, TCP_HOST_MIN_HLEN)))
 		return err;
 	if (hdr->type == TCP_PDU_C2H_TERM)
 		return -ECONNRESET;
-	if (hdr->hlen != tcp_pdu_hlen(hdr->type) || hdr->hlen < sizeof(*hdr) ||
+	if (hdr->hlen != tcp_pdu_hlen(hdr->type) || hdr->hlen < TCP_HOST_MIN_HLEN ||
 	    hdr->plen < hdr->hlen + hd)
 		return -EPROTO;
-	if ((err = recv_all(q, buf + sizeof(*hdr), hdr->hlen - sizeof(*hdr) + hd)))
+	if (hdr->hlen + hd > TCP_HOST_MIN_HLEN &&
+	    (err = recv_all(q, buf + TCP_HOST_MIN_HLEN, hdr->hlen - TCP_HOST_MIN_HLEN + hd)))
 		return err;
 	if (hd) {
 		uint32_t crc = csd_crc32c(0, buf, hdr->hlen), got;

@@ -30,6 +30,14 @@ static void on_done(struct csd_req *req)
 struct result drive_cmd(struct drive *d, uint16_t qid, struct csd_nvme_sqe *cmd, void *data,
 			uint32_t len)
 {
+	return drive_cmd_in_parts(d, qid, cmd, data, len, NULL, false);
+}
+
+struct result drive_cmd_in_parts(struct drive *d, uint16_t qid, struct csd_nvme_sqe *cmd,
+				 void *data, uint32_t len,
+				 void (*c2h_ready)(struct csd_req *req, uint32_t bytes),
+				 bool may_reference)
+{
 	struct waiter w = { 0 };
 	struct result r = { 0 };
 
@@ -41,6 +49,8 @@ struct result drive_cmd(struct drive *d, uint16_t qid, struct csd_nvme_sqe *cmd,
 	w.req.data = data;
 	w.req.data_len = len;
 	w.req.done = on_done;
+	w.req.c2h_ready = c2h_ready;
+	w.req.may_reference = may_reference;
 	csd_ctrl_submit(d->ctrl, &w.req);
 	pthread_mutex_lock(&w.lock);
 	while (!w.done)
@@ -60,6 +70,7 @@ struct result drive_cmd(struct drive *d, uint16_t qid, struct csd_nvme_sqe *cmd,
 	r.dw1 = w.req.rsp.dw1;
 	r.value = r.dw0 | ((uint64_t)r.dw1 << 32);
 	r.c2h_len = w.req.c2h_len;
+	r.c2h_ref = w.req.c2h_ref;
 	pthread_mutex_destroy(&w.lock);
 	pthread_cond_destroy(&w.cond);
 	return r;

@@ -22,6 +22,7 @@ struct result {
 	uint32_t dw0, dw1;
 	uint64_t value;		/* dw1:dw0 */
 	uint32_t c2h_len;
+	const void *c2h_ref;	/* where the data is, when the drive said (may_reference) */
 };
 
 /* A new drive (nvm_bytes, lba_size; 0s take defaults), enabled with all command sets. */
@@ -38,6 +39,14 @@ void drive_close_host(struct drive *other);
 /* Submit and wait for the completion. data is in or out by the opcode's direction. */
 struct result drive_cmd(struct drive *d, uint16_t qid, struct csd_nvme_sqe *cmd, void *data,
 			uint32_t len);
+/*
+ * drive_cmd for a transport that takes a read's data in parts (csd_req.c2h_ready, if not
+ * NULL) and can send it from where it is (may_reference).
+ */
+struct result drive_cmd_in_parts(struct drive *d, uint16_t qid, struct csd_nvme_sqe *cmd,
+				 void *data, uint32_t len,
+				 void (*c2h_ready)(struct csd_req *req, uint32_t bytes),
+				 bool may_reference);
 
 /* A command left running: submit it, go on, look at `done` (e.g. an Execute that spins). */
 struct async {

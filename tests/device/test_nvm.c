@@ -241,6 +241,76 @@ static void test_nvm_in_memory(void **state)
 	assert_int_equal(access("/tmp/never-created", F_OK), -1);
 }
 
+/* What a transport taking reads in parts saw: each call's length, its data as it was then. */
+static struct {
+	uint32_t bytes[16];
+	unsigned calls;
+	bool data_in_place;
+	const uint8_t *expect;
+} parts;
+
+static void part_ready(struct csd_req *req, uint32_t bytes)
+{
+	if (parts.calls < 16)
+		parts.bytes[parts.calls] = bytes;
+	parts.calls++;
+	if (memcmp(req->data, parts.expect, bytes))
+		parts.data_in_place = false;
+}
+
+/*
+ * A 1 MiB read for a transport that sends as it goes: seven parts of 128 KiB announced, each
+ * in place when announced (the eighth comes with the completion), from a file or memory;
+ * 128 KiB in one; a namespace in memory is not read at all when the transport can send from
+ * it (may_reference: the completion points into the namespace).
+ */
+static void test_read_in_parts(void **state)
+{
+	static uint8_t out[1u << 20], in[1u << 20];
+	struct csd_nvme_sqe rd = { .opcode = nvme_cmd_read, .nsid = CSD_NSID_NVM, .cdw10 = 256,
+				   .cdw12 = 255 };
+	struct result r;
+	struct drive d;
+
+	(void)state;
+	for (int memory = 0; memory < 2; memory++) {
+		if (memory)
+			drive_open_memory(&d, 64u << 20, 4096);
+		else
+			drive_open(&d, 64u << 20, 4096);
+		fill(out, sizeof(out), 3);
+		assert_int_equal(nvm_write(&d, 256, 256, out, false).status, 0);
+		for (int refer = 0; refer < 2; refer++) {
+			memset(in, 0, sizeof(in));
+			parts = (typeof(parts)){ .data_in_place = true, .expect = out };
+			r = drive_cmd_in_parts(&d, 1, &rd, in, sizeof(in), part_ready, refer);
+			assert_int_equal(r.status, 0);
+			assert_int_equal(r.c2h_len, sizeof(in));
+			if (memory && refer) {
+				assert_int_equal(parts.calls, 0);
+				assert_non_null(r.c2h_ref);
+				assert_memory_equal(r.c2h_ref, out, sizeof(out));
+				continue;
+			}
+			assert_null(r.c2h_ref);
+			assert_int_equal(parts.calls, 7);
+			for (unsigned i = 0; i < 7; i++)
+				assert_int_equal(parts.bytes[i], (i + 1) * (128u << 10));
+			assert_true(parts.data_in_place);
+			assert_memory_equal(in, out, sizeof(in));
+		}
+		/* 128 KiB: one part, nothing announced */
+		rd.cdw12 = 31;
+		parts.calls = 0;
+		r = drive_cmd_in_parts(&d, 1, &rd, in, 128u << 10, part_ready, false);
+		assert_int_equal(r.status, 0);
+		assert_int_equal(parts.calls, 0);
+		assert_memory_equal(in, out, 128u << 10);
+		rd.cdw12 = 255;
+		drive_close(&d, true);
+	}
+}
+
 static void test_memory_namespace(void **state)
 {
 	uint8_t out[4096], in[4096];
@@ -278,6 +348,7 @@ int main(void)
 		cmocka_unit_test(test_zeroes_dsm_copy),
 		cmocka_unit_test(test_zeroes_dsm_copy_in_memory),
 		cmocka_unit_test(test_nvm_in_memory),
+		cmocka_unit_test(test_read_in_parts),
 		cmocka_unit_test(test_memory_namespace),
 	};
 

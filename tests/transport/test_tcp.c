@@ -28,6 +28,7 @@
 #include "csd/device.h"
 #include "csd/ebpf.h"
 #include "csd/tcp.h"
+#include "failing_pread.h"
 #include "tcp_harness.h"
 #include "tcp_host.h"
 
@@ -579,6 +580,95 @@ static void test_many_connections(void **state)
 	assert_int_equal(csd_tcp_target_connections(srv.target), 0);
 }
 
+/* A read command PDU for len bytes at slba, as the raw tests send it. */
+static struct tcp_cmd_pdu read_capsule(uint16_t cid, uint64_t slba, uint32_t len)
+{
+	struct tcp_cmd_pdu p = { .hdr = { .type = TCP_PDU_CMD, .hlen = 72, .plen = 72 } };
+	struct tcp_sgl sgl = { .length = len, .type = SGL_TRANSPORT_DATA };
+
+	p.cmd = (struct csd_nvme_sqe){ .opcode = nvme_cmd_read, .nsid = 1, .cid = cid,
+				       .cdw10 = (uint32_t)slba, .cdw11 = (uint32_t)(slba >> 32),
+				       .cdw12 = len / 512 - 1 };
+	memcpy(p.cmd.dptr, &sgl, sizeof(sgl));
+	return p;
+}
+
+/*
+ * A large read leaves in parts as the drive reads them. One whose disk fails after four of
+ * its eight 128 KiB parts (pread failing from there on) has sent those four, none flagged
+ * LAST, then its failure; its buffer stays its own until they have left: the read after it,
+ * which would take the same buffer if it were free, changes none of their bytes. Four reads
+ * go first so that A's parts wait in the target (the host reads nothing until all have run).
+ */
+static void test_read_failing_after_parts_left(void **state)
+{
+	enum { A = 0, B = 1, READS = 6 };
+	const uint32_t part = 128u << 10, big = 1u << 20;
+	struct tcp_host *h = host(false, 1);
+	struct tcp_cmd_pdu caps[READS];
+	uint8_t *a = malloc(big), *b = malloc(big), *in = calloc(READS, big);
+	int fd = tcp_host_queue_fd(h, 1), a_parts = 0, done = 0;
+	uint16_t status[READS];
+
+	(void)state;
+	fill(a, big, 5);
+	fill(b, big, 6);
+	rw(h, 1, nvme_cmd_write, 2048, a, big / 512);	/* A: bytes 1 MiB - 2 MiB */
+	rw(h, 1, nvme_cmd_write, 0, b, big / 512);	/* B and the four before: 0 - 1 MiB */
+	for (uint16_t i = 0; i < READS - 2; i++)
+		caps[i] = read_capsule(i + 2, 0, big);
+	caps[READS - 2] = read_capsule(A, 2048, big);
+	caps[READS - 1] = read_capsule(B, 0, big);
+	memset(status, 0xff, sizeof(status));
+	failing_pread_from = big + 4 * part;
+	assert_int_equal(send(fd, caps, sizeof(caps), 0), (ssize_t)sizeof(caps));
+	usleep(200000);		/* all run; their data waits in the target */
+	while (done < READS) {
+		uint8_t hdr[24];
+		const struct tcp_data_pdu *d = (const void *)hdr;
+		const struct tcp_rsp_pdu *r = (const void *)hdr;
+
+		assert_int_equal(recv(fd, hdr, sizeof(hdr), MSG_WAITALL), 24);
+		if (hdr[0] == TCP_PDU_RSP) {
+			assert_true(r->cqe.cid < READS && status[r->cqe.cid] == 0xffff);
+			status[r->cqe.cid] = r->cqe.status >> 1;
+			done++;
+			continue;
+		}
+		assert_int_equal(hdr[0], TCP_PDU_C2H_DATA);
+		assert_true(d->cccid < READS);
+		assert_int_equal(d->datal, part);
+		assert_true(d->datao + d->datal <= big);
+		assert_int_equal(recv(fd, in + d->cccid * big + d->datao, d->datal, MSG_WAITALL),
+				 (ssize_t)d->datal);
+		if (d->cccid == A) {
+			assert_int_equal(status[A], 0xffff);	/* its data before its failure */
+			assert_int_equal(d->datao, a_parts * part);
+			assert_false(d->hdr.flags & TCP_F_DATA_LAST);
+			a_parts++;
+		} else if (d->hdr.flags & TCP_F_DATA_SUCCESS) {
+			status[d->cccid] = 0;
+			done++;
+		}
+	}
+	failing_pread_from = UINT64_MAX;
+	assert_int_equal(a_parts, 4);
+	assert_int_equal(status[A] & 0xff, NVME_SC_INTERNAL);
+	assert_memory_equal(in + A * big, a, 4 * part);
+	for (int i = B; i < READS; i++) {
+		assert_int_equal(status[i], 0);
+		assert_memory_equal(in + i * big, b, big);
+	}
+	/* the connection goes on: A reads back whole */
+	memset(in, 0, big);
+	rw(h, 1, nvme_cmd_read, 2048, in, big / 512);
+	assert_memory_equal(in, a, big);
+	tcp_host_disconnect(h);
+	free(a);
+	free(b);
+	free(in);
+}
+
 /* A host that sends reads and never reads the answers does not stall another host. */
 static void test_peer_that_stops_reading(void **state)
 {
@@ -839,6 +929,7 @@ int main(void)
 		cmocka_unit_test(test_idle_without_keep_alive),
 		cmocka_unit_test(test_connection_cap),
 		cmocka_unit_test(test_many_connections),
+		cmocka_unit_test(test_read_failing_after_parts_left),
 		cmocka_unit_test(test_peer_that_stops_reading),
 		cmocka_unit_test(test_byte_counts_match_tcp_info),
 		cmocka_unit_test(test_link_log_page),

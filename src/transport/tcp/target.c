@@ -160,7 +160,7 @@ void tcp_cmd_respond(struct tcp_cmd *c)
 	const uint8_t *data = c->req.c2h_ref ? c->req.c2h_ref : c->buf;
 
 	if (c2h && c->req.c2h_len && !(c->req.rsp.status >> 1)) {
-		for (uint32_t off = 0; off < c->req.c2h_len; off += TCP_C2H_CHUNK) {
+		for (uint32_t off = c->c2h_sent; off < c->req.c2h_len; off += TCP_C2H_CHUNK) {
 			uint32_t n = c->req.c2h_len - off < TCP_C2H_CHUNK ? c->req.c2h_len - off
 									   : TCP_C2H_CHUNK;
 			struct tcp_data_pdu d = { .cccid = c->req.cmd.cid, .datao = off, .datal = n };
@@ -176,10 +176,38 @@ void tcp_cmd_respond(struct tcp_cmd *c)
 	} else {
 		success_in_data = false;
 	}
-	if (!success_in_data)
+	if (!success_in_data && c->c2h_sent && !c->sending) {
+		/* a read that failed after part of it left: buf is free once those parts are */
+		tcp_queue_send_ref(q, TCP_PDU_RSP, &rsp, sizeof(rsp), NULL, 0, c);
+		c->sending = true;
+	} else if (!success_in_data) {
 		tcp_queue_send(q, TCP_PDU_RSP, &rsp, sizeof(rsp), NULL, 0);
+	}
 	if (!c->sending)
 		tcp_cmd_release(c);
+}
+
+/*
+ * The first `bytes` of a read's data are in buf while the drive reads the rest: the whole
+ * C2HData PDUs they make go now, so that the socket copies them while they are in the CPU's
+ * cache. The last PDU waits for the completion (it carries LAST, and SUCCESS when the
+ * response rides on it).
+ */
+static void cmd_c2h_ready(struct csd_req *req, uint32_t bytes)
+{
+	struct tcp_cmd *c = (struct tcp_cmd *)req;
+
+	if (bytes > req->data_len)
+		return;
+	while (bytes - c->c2h_sent >= TCP_C2H_CHUNK) {
+		struct tcp_data_pdu d = { .cccid = c->req.cmd.cid, .datao = c->c2h_sent,
+					  .datal = TCP_C2H_CHUNK };
+
+		tcp_queue_send_ref(c->q, TCP_PDU_C2H_DATA, &d, sizeof(d), c->buf + c->c2h_sent,
+				   TCP_C2H_CHUNK, NULL);
+		c->c2h_sent += TCP_C2H_CHUNK;
+	}
+	tcp_queue_flush(c->q);
 }
 
 static void cmd_done(struct csd_req *req)
@@ -252,6 +280,7 @@ static void dispatch(struct tcp_queue *q, struct tcp_cmd *c)
 	 * when queued, and data a racing write changes before it is sent would fail it.
 	 */
 	c->req.may_reference = !q->ddgst;
+	c->req.c2h_ready = cmd_c2h_ready;
 	if (fabrics && fctype == nvme_fabrics_type_connect) {
 		tcp_handle_connect(q, c);
 		return;

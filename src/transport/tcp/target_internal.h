@@ -46,6 +46,7 @@ struct tcp_cmd {
 	bool in_use;
 	bool submitted;		/* owned by the drive (or the auth worker) until done() */
 	bool sending;		/* its data is queued to be sent from buf */
+	uint32_t c2h_sent;	/* read data queued before the completion (cmd_c2h_ready) */
 	void (*finish)(struct tcp_cmd *c);	/* on the loop after done(), before the response */
 	struct tcp_cmd *next_done;
 };
