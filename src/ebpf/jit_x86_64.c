@@ -872,6 +872,26 @@ static void emit_shift(struct jit *j, bool w, unsigned ext, const struct csd_ebp
 	}
 }
 
+/* dst := the low `bits` (16, 32, 64) of dst with their bytes reversed, zero-extended. */
+static void emit_bswap(struct jit *j, unsigned dst, unsigned bits)
+{
+	if (bits == 16) {		/* ror r16, 8; movzx r32, r16 */
+		emit1(j, 0x66);
+		rex(j, false, 0, dst, false);
+		emit1(j, 0xc1);
+		modrm_rr(j, 1, dst);
+		emit1(j, 8);
+		rex(j, false, dst, dst, false);
+		emit1(j, 0x0f);
+		emit1(j, 0xb7);
+		modrm_rr(j, dst, dst);
+	} else {
+		rex(j, bits == 64, 0, dst, false);
+		emit1(j, 0x0f);
+		emit1(j, (uint8_t)(0xc8 + (dst & 7)));
+	}
+}
+
 static void emit_alu(struct jit *j, const struct csd_ebpf_insn *insn)
 {
 	bool w = BPF_CLASS(insn->code) == BPF_ALU64, x = BPF_SRC(insn->code) == BPF_X;
@@ -945,21 +965,7 @@ static void emit_alu(struct jit *j, const struct csd_ebpf_insn *insn)
 			}
 			return;
 		}
-		if (insn->imm == 16) {		/* ror r16, 8; movzx r32, r16 */
-			emit1(j, 0x66);
-			rex(j, false, 0, dst, false);
-			emit1(j, 0xc1);
-			modrm_rr(j, 1, dst);
-			emit1(j, 8);
-			rex(j, false, dst, dst, false);
-			emit1(j, 0x0f);
-			emit1(j, 0xb7);
-			modrm_rr(j, dst, dst);
-		} else {
-			rex(j, insn->imm == 64, 0, dst, false);
-			emit1(j, 0x0f);
-			emit1(j, (uint8_t)(0xc8 + (dst & 7)));
-		}
+		emit_bswap(j, dst, (unsigned)insn->imm);
 		return;
 	}
 }
@@ -1511,6 +1517,140 @@ static bool fuse_select(struct jit *j, size_t pc)
 	return true;
 }
 
+/*
+ * A field put together from bytes loaded one by one, as clang writes a big-endian one
+ * (`p[0] << 24 | p[1] << 16 | p[2] << 8 | p[3]`) or a little-endian one byte by byte: one load
+ * of 2, 4 or 8 bytes, and a bswap for big-endian, where there were a load, a shift and an or
+ * per byte. What each register holds through the sequence is followed as bytes of
+ * [base + off] at bit positions; the sequence ends where a register holds whole such a field.
+ * Only in verified code (each byte's load was proven, all to the same region, and the bytes
+ * are contiguous, so one access of them all is as well), without jump targets inside, and
+ * only when every other register the sequence wrote is dead after it (the fused code does
+ * not write them). Returns how many instructions were compiled so (0: none).
+ */
+#define ASSEMBLY_WINDOW	24
+
+struct assembled_bytes {
+	bool known;
+	uint8_t n;
+	int16_t off[8];		/* byte k is [base + off[k]] ... */
+	uint8_t shift[8];	/* ... at bits shift[k] .. shift[k] + 7 */
+};
+
+/* The lowest offset if the bytes make one field (2, 4, 8 of them, either order). */
+static bool assembled_field(const struct assembled_bytes *a, int16_t *low, bool *big_endian)
+{
+	int16_t lo = INT16_MAX;
+	bool le = true, be = true;
+
+	if (!a->known || (a->n != 2 && a->n != 4 && a->n != 8))
+		return false;
+	for (unsigned k = 0; k < a->n; k++)
+		lo = a->off[k] < lo ? a->off[k] : lo;
+	for (unsigned k = 0; k < a->n; k++) {
+		int i = a->off[k] - lo;
+
+		le = le && a->shift[k] == 8 * i;
+		be = be && a->shift[k] == 8 * (a->n - 1 - i);
+	}
+	/* offsets repeated or missing would fail both: shifts are distinct (or_bytes) */
+	*low = lo;
+	*big_endian = be;
+	return le || be;
+}
+
+/* a |= b: bytes at distinct bit positions only, all below `bits` */
+static bool or_bytes(struct assembled_bytes *a, const struct assembled_bytes *b, unsigned bits)
+{
+	if (!a->known || !b->known || a->n + b->n > 8)
+		return false;
+	for (unsigned m = 0; m < a->n; m++)
+		if (a->shift[m] + 8u > bits)	/* a 32-bit or cuts what lies above */
+			return false;
+	for (unsigned k = 0; k < b->n; k++) {
+		for (unsigned m = 0; m < a->n; m++)
+			if (a->shift[m] == b->shift[k] || a->off[m] == b->off[k])
+				return false;
+		if (b->shift[k] + 8u > bits)
+			return false;
+		a->off[a->n] = b->off[k];
+		a->shift[a->n++] = b->shift[k];
+	}
+	return true;
+}
+
+static size_t fuse_byte_assembly(struct jit *j, size_t pc)
+{
+	const struct csd_ebpf_insn *insns = j->prog->insns;
+	struct assembled_bytes reg[EBPF_NREGS] = { 0 };
+	unsigned base = insns[pc].src_reg, written = 0;
+	uint8_t guard = j->prog->guard ? j->prog->guard[pc] : EBPF_GUARD_ANY;
+	bool base_written = false;
+
+	if (j->checked || insns[pc].code != (BPF_LDX | BPF_MEM | BPF_B))
+		return 0;
+	for (size_t k = pc; k < j->prog->insn_cnt && k < pc + ASSEMBLY_WINDOW; k++) {
+		const struct csd_ebpf_insn *i = &insns[k];
+		unsigned d = i->dst_reg, s = i->src_reg, bits = BPF_CLASS(i->code) == BPF_ALU ? 32 : 64;
+		struct assembled_bytes *r = &reg[d];
+		int16_t low;
+		bool be;
+
+		if ((k > pc && j->target[k]) || d >= EBPF_NREGS - 1)
+			return 0;
+		if (i->code == (BPF_LDX | BPF_MEM | BPF_B)) {
+			if (s != base || base_written ||
+			    (j->prog->guard ? j->prog->guard[k] : EBPF_GUARD_ANY) != guard)
+				return 0;
+			*r = (struct assembled_bytes){ .known = true, .n = 1, .off = { i->off } };
+		} else if ((i->code == (BPF_ALU64 | BPF_LSH | BPF_K) ||
+			    i->code == (BPF_ALU | BPF_LSH | BPF_K)) && r->known) {
+			for (unsigned m = 0; m < r->n; m++) {
+				if (i->imm < 0 || r->shift[m] + (unsigned)i->imm + 8 > bits)
+					return 0;
+				r->shift[m] = (uint8_t)(r->shift[m] + i->imm);
+			}
+		} else if (i->code == (BPF_ALU64 | BPF_OR | BPF_X) ||
+			   i->code == (BPF_ALU | BPF_OR | BPF_X)) {
+			if (s == d || !or_bytes(r, &reg[s], bits))
+				return 0;
+		} else if ((i->code == (BPF_ALU64 | BPF_MOV | BPF_X) ||
+			    i->code == (BPF_ALU | BPF_MOV | BPF_X)) && !i->off && reg[s].known) {
+			*r = reg[s];
+			for (unsigned m = 0; m < r->n; m++)
+				if (r->shift[m] + 8u > bits)
+					return 0;
+		} else {
+			return 0;
+		}
+		written |= 1u << d;
+		base_written = base_written || d == base;
+		if (k == pc || !assembled_field(r, &low, &be) ||
+		    (k + 1 < j->prog->insn_cnt && (j->live[k + 1] & written & ~(1u << d))))
+			continue;
+		/* the field's bytes in one load into d, as the first byte's load was checked */
+		{
+			unsigned dst = reg_map[d], b = reg_map[base], n = r->n, mb;
+
+			address(j, b, low, n, false, false, (uint32_t)pc);
+			mb = mem_base(j, b);
+			if (n == 2) {			/* movzx r32, word */
+				rex(j, false, dst, mb, false);
+				emit1(j, 0x0f);
+				emit1(j, 0xb7);
+			} else {			/* mov r32 / r64 */
+				rex(j, n == 8, dst, mb, false);
+				emit1(j, 0x8b);
+			}
+			mem_operand(j, dst, b, low);
+			if (be)
+				emit_bswap(j, dst, 8 * n);
+		}
+		return k - pc + 1;
+	}
+	return 0;
+}
+
 static int compile(struct jit *j)
 {
 	const struct csd_ebpf_insn *insns = j->prog->insns;
@@ -1596,7 +1736,15 @@ static int compile(struct jit *j)
 				insns[pc + 1].dst_reg == insn->dst_reg &&
 				(cls == BPF_ALU64 || BPF_CLASS(insns[pc + 1].code) == BPF_JMP);
 			break;
-		case BPF_LDX:
+		case BPF_LDX: {
+			size_t fused = fuse_byte_assembly(j, pc);
+
+			if (fused) {
+				j->last_check.valid = false;
+				while (--fused)
+					j->pc_off[++pc] = j->len;
+				break;
+			}
 			if (fuse_load_compare(j, pc)) {
 				j->last_check.valid = false;	/* its register may be the base */
 				pc++;
@@ -1605,6 +1753,7 @@ static int compile(struct jit *j)
 			}
 			emit_load(j, insn, (uint32_t)pc);
 			break;
+		}
 		case BPF_ST:
 			emit_store(j, insn, (uint32_t)pc, true);
 			break;

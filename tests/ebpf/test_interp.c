@@ -459,6 +459,174 @@ static void test_checked_address_reused(void **state)
 	csd_ebpf_prog__free(prog);
 }
 
+static uint64_t be_bytes(const uint8_t *p, unsigned n)
+{
+	uint64_t v = 0;
+
+	for (unsigned i = 0; i < n; i++)
+		v = v << 8 | p[i];
+	return v;
+}
+
+static uint64_t le_bytes(const uint8_t *p, unsigned n)
+{
+	uint64_t v = 0;
+
+	for (unsigned i = n; i-- > 0;)
+		v = v << 8 | p[i];
+	return v;
+}
+
+/*
+ * Fields put together from bytes loaded one by one (the JIT loads such a field at once in
+ * verified code, fuse_byte_assembly): big-endian 32 bits as clang writes it, its base register
+ * overwritten by the last byte's load; little-endian 32 bits in 32-bit operations in any
+ * order; big-endian 16 and 64 bits; the same as the first with a shifted byte still used
+ * after it (not fused: that register would be stale); eight bytes whose last or is 32-bit
+ * (it cuts the upper four: not fused as 64 bits). Every byte of the input differs and the
+ * fields start at odd offsets; in a sandbox and in plain memory.
+ */
+static void test_bytes_put_together(void **state)
+{
+	static const char *const text[] = {
+		"mov %r0, 0\n"
+		"jlt %r2, 24, out\n"
+		"mov %r5, %r1\n"
+		"add %r5, 8\n"
+		"ldxb %r6, [%r5-3]\n"
+		"lsh %r6, 24\n"
+		"ldxb %r0, [%r5-2]\n"
+		"lsh %r0, 16\n"
+		"or %r0, %r6\n"
+		"ldxb %r6, [%r5-1]\n"
+		"lsh %r6, 8\n"
+		"or %r0, %r6\n"
+		"ldxb %r5, [%r5+0]\n"
+		"or %r0, %r5\n"
+		"out:\n"
+		"exit\n",
+
+		"mov %r0, 0\n"
+		"jlt %r2, 24, out\n"
+		"ldxb %r3, [%r1+3]\n"
+		"lsh32 %r3, 16\n"
+		"ldxb %r4, [%r1+1]\n"
+		"or32 %r3, %r4\n"
+		"ldxb %r4, [%r1+4]\n"
+		"lsh32 %r4, 24\n"
+		"or32 %r3, %r4\n"
+		"ldxb %r4, [%r1+2]\n"
+		"lsh32 %r4, 8\n"
+		"or32 %r3, %r4\n"		/* r3: little-endian bytes 1-4 */
+		"ldxb %r4, [%r1+9]\n"
+		"lsh %r4, 8\n"
+		"ldxb %r5, [%r1+10]\n"
+		"or %r4, %r5\n"		/* r4: big-endian bytes 9-10 */
+		"mov %r5, 0\n"
+		"ldxb %r6, [%r1+11]\n"
+		"lsh %r6, 56\n"
+		"ldxb %r7, [%r1+12]\n"
+		"lsh %r7, 48\n"
+		"or %r6, %r7\n"
+		"ldxb %r7, [%r1+13]\n"
+		"lsh %r7, 40\n"
+		"or %r6, %r7\n"
+		"ldxb %r7, [%r1+14]\n"
+		"lsh %r7, 32\n"
+		"or %r6, %r7\n"
+		"ldxb %r7, [%r1+15]\n"
+		"lsh %r7, 24\n"
+		"or %r6, %r7\n"
+		"ldxb %r7, [%r1+16]\n"
+		"lsh %r7, 16\n"
+		"or %r6, %r7\n"
+		"ldxb %r7, [%r1+17]\n"
+		"lsh %r7, 8\n"
+		"or %r6, %r7\n"
+		"ldxb %r7, [%r1+18]\n"
+		"or %r6, %r7\n"		/* r6: big-endian bytes 11-18 */
+		"mov %r0, %r4\n"
+		"lsh %r0, 40\n"
+		"xor %r0, %r3\n"
+		"xor %r0, %r6\n"
+		"add %r0, %r5\n"
+		"out:\n"
+		"exit\n",
+
+		"mov %r0, 0\n"
+		"jlt %r2, 24, out\n"
+		"mov %r5, %r1\n"
+		"add %r5, 8\n"
+		"ldxb %r6, [%r5-3]\n"
+		"lsh %r6, 24\n"
+		"ldxb %r0, [%r5-2]\n"
+		"lsh %r0, 16\n"
+		"or %r0, %r6\n"
+		"ldxb %r6, [%r5-1]\n"
+		"lsh %r6, 8\n"
+		"or %r0, %r6\n"
+		"ldxb %r5, [%r5+0]\n"
+		"or %r0, %r5\n"
+		"add %r0, %r6\n"		/* r6 still used: byte 7 << 8 */
+		"out:\n"
+		"exit\n",
+
+		"mov %r0, 0\n"
+		"jlt %r2, 24, out\n"
+		"ldxb %r3, [%r1+5]\n"
+		"lsh %r3, 56\n"
+		"ldxb %r4, [%r1+6]\n"
+		"lsh %r4, 48\n"
+		"or %r3, %r4\n"
+		"ldxb %r4, [%r1+7]\n"
+		"lsh %r4, 40\n"
+		"or %r3, %r4\n"
+		"ldxb %r4, [%r1+8]\n"
+		"lsh %r4, 32\n"
+		"or %r3, %r4\n"
+		"ldxb %r4, [%r1+9]\n"
+		"lsh %r4, 24\n"
+		"or %r3, %r4\n"
+		"ldxb %r4, [%r1+10]\n"
+		"lsh %r4, 16\n"
+		"ldxb %r5, [%r1+11]\n"
+		"lsh %r5, 8\n"
+		"or %r4, %r5\n"
+		"ldxb %r5, [%r1+12]\n"
+		"or %r4, %r5\n"
+		"or32 %r3, %r4\n"		/* cuts bytes 5-8: big-endian 9-12 is left */
+		"mov %r0, %r3\n"
+		"out:\n"
+		"exit\n",
+	};
+	uint8_t *boxed = csd_ebpf_sandbox_alloc(24);
+	uint8_t plain[24];
+
+	(void)state;
+	assert_non_null(boxed);
+	for (size_t t = 0; t < sizeof(text) / sizeof(text[0]); t++) {
+		struct csd_ebpf_prog *prog = load_ok(text[t]);
+
+		assert_int_equal(csd_ebpf_prog__verify(prog, NULL), 0);
+		for (int in_sandbox = 0; in_sandbox < 2; in_sandbox++) {
+			uint8_t *in = in_sandbox ? boxed : plain;
+			uint64_t r0, want;
+			RUN_OPTS(opts);
+
+			for (int i = 0; i < 24; i++)
+				in[i] = (uint8_t)(0x91 + 37 * i);
+			want = t == 1 ? (be_bytes(in + 9, 2) << 40 ^ le_bytes(in + 1, 4) ^
+					 be_bytes(in + 11, 8))
+			       : t == 3 ? be_bytes(in + 9, 4)
+				      : be_bytes(in + 5, 4) + (t == 2 ? (uint64_t)in[7] << 8 : 0);
+			assert_int_equal(csd_ebpf_prog__run(prog, in, 24, &opts, &r0), 0);
+			assert_int_equal(r0, want);
+		}
+		csd_ebpf_prog__free(prog);
+	}
+	csd_ebpf_sandbox_free(boxed);
+}
+
 #define BOTH(t) { "interpreter: " #t, t, use_interp, NULL, NULL }, { "jit: " #t, t, use_jit, NULL, NULL }
 
 int main(void)
@@ -473,6 +641,7 @@ int main(void)
 		BOTH(test_helpers),
 		BOTH(test_jit_shapes),
 		BOTH(test_checked_address_reused),
+		BOTH(test_bytes_put_together),
 		{ "jit: test_interrupt_verified_jit_code", test_interrupt_verified_jit_code, use_jit,
 		  NULL, NULL },
 	};
