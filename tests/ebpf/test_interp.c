@@ -477,6 +477,23 @@ static uint64_t le_bytes(const uint8_t *p, unsigned n)
 	return v;
 }
 
+/* record_max's field as clang builds it: big-endian bytes 5-8, the base overwritten last */
+#define BIG_ENDIAN_AS_CLANG_WRITES_IT \
+	"mov %r0, 0\n" \
+	"jlt %r2, 24, out\n" \
+	"mov %r5, %r1\n" \
+	"add %r5, 8\n" \
+	"ldxb %r6, [%r5-3]\n" \
+	"lsh %r6, 24\n" \
+	"ldxb %r0, [%r5-2]\n" \
+	"lsh %r0, 16\n" \
+	"or %r0, %r6\n" \
+	"ldxb %r6, [%r5-1]\n" \
+	"lsh %r6, 8\n" \
+	"or %r0, %r6\n" \
+	"ldxb %r5, [%r5+0]\n" \
+	"or %r0, %r5\n"
+
 /*
  * Fields put together from bytes loaded one by one (the JIT loads such a field at once in
  * verified code, fuse_byte_assembly): big-endian 32 bits as clang writes it, its base register
@@ -489,20 +506,7 @@ static uint64_t le_bytes(const uint8_t *p, unsigned n)
 static void test_bytes_put_together(void **state)
 {
 	static const char *const text[] = {
-		"mov %r0, 0\n"
-		"jlt %r2, 24, out\n"
-		"mov %r5, %r1\n"
-		"add %r5, 8\n"
-		"ldxb %r6, [%r5-3]\n"
-		"lsh %r6, 24\n"
-		"ldxb %r0, [%r5-2]\n"
-		"lsh %r0, 16\n"
-		"or %r0, %r6\n"
-		"ldxb %r6, [%r5-1]\n"
-		"lsh %r6, 8\n"
-		"or %r0, %r6\n"
-		"ldxb %r5, [%r5+0]\n"
-		"or %r0, %r5\n"
+		BIG_ENDIAN_AS_CLANG_WRITES_IT
 		"out:\n"
 		"exit\n",
 
@@ -553,20 +557,7 @@ static void test_bytes_put_together(void **state)
 		"out:\n"
 		"exit\n",
 
-		"mov %r0, 0\n"
-		"jlt %r2, 24, out\n"
-		"mov %r5, %r1\n"
-		"add %r5, 8\n"
-		"ldxb %r6, [%r5-3]\n"
-		"lsh %r6, 24\n"
-		"ldxb %r0, [%r5-2]\n"
-		"lsh %r0, 16\n"
-		"or %r0, %r6\n"
-		"ldxb %r6, [%r5-1]\n"
-		"lsh %r6, 8\n"
-		"or %r0, %r6\n"
-		"ldxb %r5, [%r5+0]\n"
-		"or %r0, %r5\n"
+		BIG_ENDIAN_AS_CLANG_WRITES_IT
 		"add %r0, %r6\n"		/* r6 still used: byte 7 << 8 */
 		"out:\n"
 		"exit\n",
