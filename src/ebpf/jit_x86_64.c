@@ -1481,7 +1481,8 @@ static bool fuse_address_access(struct jit *j, size_t pc)
 /*
  * `a = K1; if (cond) goto T; a = K2; goto T`: how clang writes `n += (c == x)` for eBPF, which
  * has no setcc. A data-dependent branch there mispredicts as often as the data changes (a byte
- * that is 10% of the text): compiled as mov a, K2; mov r11, K1; cmp; cmovcc a, r11.
+ * that is 10% of the text): compiled as mov a, K2; mov r11, K1; cmp; cmovcc a, r11, or, for
+ * 1 and 0, xor a, a; cmp; setcc.
  * Returns true when pc..pc+3 were compiled so.
  */
 static bool fuse_select(struct jit *j, size_t pc)
@@ -1504,14 +1505,25 @@ static bool fuse_select(struct jit *j, size_t pc)
 	    j->target[pc + 1] || j->target[pc + 2] || j->target[pc + 3] || i[1].dst_reg == a ||
 	    (BPF_SRC(i[1].code) == BPF_X && i[1].src_reg == a))
 		return false;
-	mov_ri64(j, reg_map[a], mov_imm_value(&i[2]));	/* mov leaves the flags */
-	mov_ri64(j, R11, mov_imm_value(&i[0]));
 	j->flags_from = false;
-	emit_compare(j, &i[1]);
-	rex(j, true, reg_map[a], R11, false);
-	emit1(j, 0x0f);
-	emit1(j, (uint8_t)(0x40 | jcc_of(op)));		/* cmovcc a, r11 */
-	modrm_rr(j, reg_map[a], R11);
+	if (mov_imm_value(&i[0]) + mov_imm_value(&i[2]) == 1 &&
+	    mov_imm_value(&i[0]) * mov_imm_value(&i[2]) == 0) {
+		/* 1 or 0 as the condition says: xor a, a; cmp; setcc a8 (the inverse for 0 or 1) */
+		alu_rr(j, false, 0x31, reg_map[a], reg_map[a]);
+		emit_compare(j, &i[1]);
+		rex(j, false, 0, reg_map[a], byte_reg_needs_rex(reg_map[a]));
+		emit1(j, 0x0f);
+		emit1(j, (uint8_t)(0x90 | (jcc_of(op) ^ (mov_imm_value(&i[0]) == 0))));
+		modrm_rr(j, 0, reg_map[a]);
+	} else {
+		mov_ri64(j, reg_map[a], mov_imm_value(&i[2]));	/* mov leaves the flags */
+		mov_ri64(j, R11, mov_imm_value(&i[0]));
+		emit_compare(j, &i[1]);
+		rex(j, true, reg_map[a], R11, false);
+		emit1(j, 0x0f);
+		emit1(j, (uint8_t)(0x40 | jcc_of(op)));		/* cmovcc a, r11 */
+		modrm_rr(j, reg_map[a], R11);
+	}
 	if (t != pc + 4)
 		jmp_pc(j, t);
 	return true;

@@ -308,22 +308,32 @@ static void test_jit_shapes(void **state)
 	char text[512];
 	(void)state;
 
+	/*
+	 * `a = K1; if (cond) goto t; a = K2; t:` (cmov, or setcc for 1 and 0), into r5 (r8), r1
+	 * (rdi: its low byte needs a REX prefix) and r6 (rbx)
+	 */
+	static const int32_t taken[] = { -3, 1, 0 }, not_taken[] = { 9, 0, 1 };
+	static const char *const selected[] = { "r5", "r1", "r6" };
+
 	for (size_t o = 0; o < sizeof(ops) / sizeof(ops[0]); o++)
 		for (int w32 = 0; w32 < 2; w32++)
-			for (int imm = 0; imm < 2; imm++) {
+			for (int imm = 0; imm < 2; imm++)
+			for (int k = 0; k < 3; k++) {
 				struct csd_ebpf_prog *prog;
+				const char *r = selected[(o + (size_t)k) % 3], *w = w32 ? "32" : "";
 
 				snprintf(text, sizeof(text),
-					 "mov%s %%r5, -3\n%s%s %%r3, %s, t\nmov%s %%r5, 9\nja t\n"
-					 "t:\nmov %%r0, %%r5\nexit\n", w32 ? "32" : "", ops[o],
-					 w32 ? "32" : "", imm ? "7" : "%r4", w32 ? "32" : "");
+					 "mov%s %%%s, %d\n%s%s %%r3, %s, t\nmov%s %%%s, %d\nja t\n"
+					 "t:\nmov %%r0, %%%s\nexit\n", w, r, taken[k], ops[o], w,
+					 imm ? "7" : "%r4", w, r, not_taken[k], r);
 				prog = load_ok(text);
 				for (size_t a = 0; a < sizeof(vals) / sizeof(vals[0]); a++)
 					for (size_t b = 0; b < sizeof(vals) / sizeof(vals[0]); b++) {
 						RUN_OPTS(opts, .args = { vals[a], vals[b] });
 						uint64_t r0, y = imm ? 7 : vals[b];
 						uint64_t want = expect_select(ops[o], w32, vals[a], y) ?
-								(w32 ? 0xfffffffdu : (uint64_t)-3) : 9;
+							(w32 ? (uint32_t)taken[k] : (uint64_t)(int64_t)taken[k]) :
+							(uint64_t)not_taken[k];
 
 						assert_int_equal(csd_ebpf_prog__run(prog, NULL, 0, &opts, &r0), 0);
 						if (r0 != want)
