@@ -119,7 +119,7 @@ struct csd_req {
 	 * A transport may set c2h_ready: a long NVM read then comes in parts, and the device
 	 * calls it, on the thread executing the command, each time another part is in data
 	 * (bytes: how much of it from the start; never all of it, the last part comes with the
-	 * completion). The transport can send each part while it is still in the CPU's cache.
+	 * completion). The transport can send each part as soon as it is there.
 	 */
 	void (*c2h_ready)(struct csd_req *req, uint32_t bytes);
 

@@ -189,9 +189,9 @@ void tcp_cmd_respond(struct tcp_cmd *c)
 
 /*
  * The first `bytes` of a read's data are in buf while the drive reads the rest: the whole
- * C2HData PDUs they make go now, so that the socket copies them while they are in the CPU's
- * cache. The last PDU waits for the completion (it carries LAST, and SUCCESS when the
- * response rides on it).
+ * C2HData PDUs they make are queued and flushed now, so that the host has them sooner. The
+ * last PDU waits for the completion (it carries LAST, and SUCCESS when the response rides on
+ * it); a failure after some have left is answered by tcp_cmd_respond().
  */
 static void cmd_c2h_ready(struct csd_req *req, uint32_t bytes)
 {
