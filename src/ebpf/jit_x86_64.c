@@ -1479,6 +1479,63 @@ static bool fuse_address_access(struct jit *j, size_t pc)
 }
 
 /*
+ * `goto L` back to a loop's latch, as clang lays out loops for eBPF (the latch first, its
+ * conditional jump over the exit to the body after it, each path of the body ending in a
+ * goto back to the latch): a copy of the latch, at most LATCH_MAX plain ALU instructions and
+ * its conditional jump, now back to the body, in place of the goto, so that a trip takes
+ * one jump where it took two. A copy of
+ * straight-line code computes the same; only in verified code, whose loops the verifier
+ * bounded: checked code counts its budget at loop heads, and a path through the copy may
+ * close a cycle without one. Returns true if it emitted one (then nothing else is needed).
+ */
+#define LATCH_MAX	4
+
+static bool plain_alu(const struct csd_ebpf_insn *insn)
+{
+	unsigned cls = BPF_CLASS(insn->code), op = BPF_OP(insn->code);
+
+	return (cls == BPF_ALU || cls == BPF_ALU64) && !insn->off &&
+	       (op == BPF_ADD || op == BPF_SUB || op == BPF_AND || op == BPF_OR || op == BPF_XOR ||
+		op == BPF_MOV || op == BPF_LSH || op == BPF_RSH || op == BPF_ARSH);
+}
+
+static bool emit_latch_copy(struct jit *j, size_t latch)
+{
+	const struct csd_ebpf_insn *insns = j->prog->insns, *cond, *next;
+	size_t cnt = j->prog->insn_cnt, c = latch, head;
+	unsigned op;
+
+	if (j->checked || latch > j->cur_pc)
+		return false;
+	while (c < cnt && c - latch <= LATCH_MAX && plain_alu(&insns[c]))
+		c++;
+	if (c + 1 >= cnt || c - latch > LATCH_MAX)
+		return false;
+	cond = &insns[c];
+	next = &insns[c + 1];
+	op = BPF_OP(cond->code);
+	if ((BPF_CLASS(cond->code) != BPF_JMP && BPF_CLASS(cond->code) != BPF_JMP32) ||
+	    op == BPF_JA || op == BPF_CALL || op == BPF_EXIT)
+		return false;
+	head = c + 1 + (size_t)(ptrdiff_t)cond->off;
+	if (head > j->cur_pc)
+		return false;	/* the copy's jump would not close a loop */
+	for (size_t k = latch; k < c; k++)
+		emit_alu(j, &insns[k]);
+	j->flags_from = false;
+	emit_compare(j, cond);
+	jcc_pc(j, jcc_of(op), head);
+	if (next->code == (BPF_JMP | BPF_EXIT))
+		emit_exit(j);
+	else if (next->code == (BPF_JMP | BPF_JA))
+		jmp_pc(j, c + 2 + (size_t)(ptrdiff_t)next->off);
+	else
+		jmp_pc(j, c + 1);
+	j->last_check.valid = false;
+	return true;
+}
+
+/*
  * `a = K1; if (cond) goto T; a = K2; goto T`: how clang writes `n += (c == x)` for eBPF, which
  * has no setcc. A data-dependent branch there mispredicts as often as the data changes (a byte
  * that is 10% of the text): compiled as mov a, K2; mov r11, K1; cmp; cmovcc a, r11, or, for
@@ -1524,7 +1581,7 @@ static bool fuse_select(struct jit *j, size_t pc)
 		emit1(j, (uint8_t)(0x40 | jcc_of(op)));		/* cmovcc a, r11 */
 		modrm_rr(j, reg_map[a], R11);
 	}
-	if (t != pc + 4)
+	if (t != pc + 4 && !emit_latch_copy(j, t))
 		jmp_pc(j, t);
 	return true;
 }
@@ -1793,8 +1850,11 @@ static int compile(struct jit *j)
 		}
 		default:	/* jumps */
 			if (op == BPF_JA) {
-				jmp_pc(j, pc + 1 + (size_t)(ptrdiff_t)(cls == BPF_JMP32 ? insn->imm :
-									 insn->off));
+				size_t to = pc + 1 + (size_t)(ptrdiff_t)(cls == BPF_JMP32 ? insn->imm :
+										 insn->off);
+
+				if (!emit_latch_copy(j, to))
+					jmp_pc(j, to);
 			} else if (op == BPF_EXIT) {
 				emit_exit(j);
 			} else if (op == BPF_CALL && BPF_SRC(insn->code) == BPF_X) {

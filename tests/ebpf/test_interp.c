@@ -628,6 +628,97 @@ static void test_bytes_put_together(void **state)
 	csd_ebpf_sandbox_free(boxed);
 }
 
+/*
+ * Loops laid out as clang lays them out for eBPF: the latch first, its conditional jump over
+ * what follows it to the body, the body ending in a goto back to the latch (which verified JIT
+ * code replaces by a copy of the latch, emit_latch_copy): with an exit, a ja, and other code
+ * after the latch, and 32-bit operations in one. A byte sum (times 3 after the loop in the last
+ * two) over 0, 1, 7 and 100 bytes, in a sandbox and in plain memory.
+ */
+static void test_loop_latch_first(void **state)
+{
+	static const char *const text[] = {
+		"mov %r0, 0\n"
+		"mov %r3, 0\n"
+		"jeq %r2, 0, out\n"
+		"ja body\n"
+		"latch:\n"
+		"add %r0, %r4\n"
+		"add %r3, 1\n"
+		"jgt %r2, %r3, body\n"
+		"out:\n"
+		"exit\n"
+		"body:\n"
+		"mov %r4, %r1\n"
+		"add %r4, %r3\n"
+		"ldxb %r4, [%r4]\n"
+		"ja latch\n",
+
+		"mov %r0, 0\n"
+		"mov %r3, 0\n"
+		"jeq %r2, 0, fin\n"
+		"ja body\n"
+		"latch:\n"
+		"add %r0, %r4\n"
+		"add %r3, 1\n"
+		"jgt %r2, %r3, body\n"
+		"ja fin\n"
+		"body:\n"
+		"mov %r4, %r1\n"
+		"add %r4, %r3\n"
+		"ldxb %r4, [%r4]\n"
+		"ja latch\n"
+		"fin:\n"
+		"mul %r0, 3\n"
+		"exit\n",
+
+		"mov %r0, 0\n"
+		"mov %r3, 0\n"
+		"jeq %r2, 0, fin\n"
+		"jgt %r2, 1000, fin\n"
+		"ja body\n"
+		"latch:\n"
+		"add32 %r0, %r4\n"
+		"add32 %r3, 1\n"
+		"jgt32 %r2, %r3, body\n"
+		"fin:\n"
+		"mul %r0, 3\n"
+		"exit\n"
+		"body:\n"
+		"mov %r4, %r1\n"
+		"add %r4, %r3\n"
+		"ldxb %r4, [%r4]\n"
+		"ja latch\n",
+	};
+	static const uint32_t lens[] = { 0, 1, 7, 100 };
+	uint8_t *boxed = csd_ebpf_sandbox_alloc(100);
+	uint8_t plain[100];
+
+	(void)state;
+	assert_non_null(boxed);
+	for (size_t t = 0; t < sizeof(text) / sizeof(text[0]); t++) {
+		struct csd_ebpf_prog *prog = load_ok(text[t]);
+		char log[512];
+
+		if (csd_ebpf_prog__verify(prog, &(struct csd_ebpf_verify_opts){
+			.sz = sizeof(struct csd_ebpf_verify_opts), .log_buf = log, .log_size = sizeof(log) }))
+			fail_msg("program %zu refused: %s", t, log);
+		for (size_t l = 0; l < sizeof(lens) / sizeof(lens[0]); l++)
+			for (int in_sandbox = 0; in_sandbox < 2; in_sandbox++) {
+				uint8_t *in = in_sandbox ? boxed : plain;
+				uint64_t r0, want = 0;
+				RUN_OPTS(opts);
+
+				for (uint32_t i = 0; i < lens[l]; i++)
+					want += in[i] = (uint8_t)(0x35 + 91 * i);
+				assert_int_equal(csd_ebpf_prog__run(prog, in, lens[l], &opts, &r0), 0);
+				assert_int_equal(r0, t ? 3 * want : want);
+			}
+		csd_ebpf_prog__free(prog);
+	}
+	csd_ebpf_sandbox_free(boxed);
+}
+
 #define BOTH(t) { "interpreter: " #t, t, use_interp, NULL, NULL }, { "jit: " #t, t, use_jit, NULL, NULL }
 
 int main(void)
@@ -643,6 +734,7 @@ int main(void)
 		BOTH(test_jit_shapes),
 		BOTH(test_checked_address_reused),
 		BOTH(test_bytes_put_together),
+		BOTH(test_loop_latch_first),
 		{ "jit: test_interrupt_verified_jit_code", test_interrupt_verified_jit_code, use_jit,
 		  NULL, NULL },
 	};
