@@ -583,6 +583,13 @@ static int cmp_double(const void *a, const void *b)
 	return x < y ? -1 : x > y;
 }
 
+/* The median of n values, which are left sorted (v[0] the least, v[n - 1] the greatest). */
+static double median(double *v, unsigned n)
+{
+	qsort(v, n, sizeof(double), cmp_double);
+	return v[n / 2];
+}
+
 /*
  * The transfer alone against loopback TCP, in pairs run back to back: this shared machine's
  * speed drifts by a third between seconds, so each pair's ratio is taken and the median of
@@ -648,16 +655,11 @@ static void transfer_check(struct csd_dev *dev, const struct opts *o, pid_t targ
 							  (size_t)(o->queues * o->depth) * CHUNK);
 		ratios[i] = loops[i] / reads[i];
 	}
-	qsort(reads, TRANSFER_PAIRS, sizeof(double), cmp_double);
-	qsort(loops, TRANSFER_PAIRS, sizeof(double), cmp_double);
-	qsort(ratios, TRANSFER_PAIRS, sizeof(double), cmp_double);
-	qsort(host_cpu, TRANSFER_PAIRS, sizeof(double), cmp_double);
-	qsort(target_cpu, TRANSFER_PAIRS, sizeof(double), cmp_double);
-	t->host_cpu_s = host_cpu[TRANSFER_PAIRS / 2];
-	t->target_cpu_s = target_cpu[TRANSFER_PAIRS / 2];
-	t->read_s = reads[TRANSFER_PAIRS / 2];
-	t->loopback_s = loops[TRANSFER_PAIRS / 2];
-	t->ratio = ratios[TRANSFER_PAIRS / 2];
+	t->host_cpu_s = median(host_cpu, TRANSFER_PAIRS);
+	t->target_cpu_s = median(target_cpu, TRANSFER_PAIRS);
+	t->read_s = median(reads, TRANSFER_PAIRS);
+	t->loopback_s = median(loops, TRANSFER_PAIRS);
+	t->ratio = median(ratios, TRANSFER_PAIRS);
 	t->ratio_min = ratios[0];
 	t->ratio_max = ratios[TRANSFER_PAIRS - 1];
 }
@@ -953,8 +955,7 @@ static void load_programs(struct csd_dev *dev, const struct opts *o, struct quer
 /* The median of n times as the query's, with the fastest and slowest beside it. */
 static void spread(struct query *q, double *t, unsigned n)
 {
-	qsort(t, n, sizeof(double), cmp_double);
-	q->seconds = t[n / 2];
+	q->seconds = median(t, n);
 	q->seconds_min = t[0];
 	q->seconds_max = t[n - 1];
 	q->runs = n;
