@@ -84,6 +84,12 @@ struct csd_ebpf_prog {
 	size_t map_cnt;
 	bool verified;		/* csd_ebpf_prog__verify() proved it safe */
 	/*
+	 * The stack a run gets: one frame, unless bpf-to-bpf calls can move r10 down to the
+	 * others. Every engine checks against it and clears it before a run (so a run cannot
+	 * see what ran before it); a header-sized program pays for clearing more.
+	 */
+	size_t stack_bytes;
+	/*
 	 * Per instruction, the memory a load, store or atomic there reaches by the proof
 	 * (enum ebpf_guard): the JIT keeps one cheap check of that region in verified code, so
 	 * that a wrong proof ends in a fault, not in a read or write of other memory.

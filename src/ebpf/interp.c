@@ -200,12 +200,14 @@ static const struct ebpf_jit_code *jit_code(struct csd_ebpf_prog *prog, enum jit
 int csd_ebpf_prog__run(struct csd_ebpf_prog *prog, void *mem, size_t len,
 		       struct csd_ebpf_run_opts *opts, uint64_t *ret)
 {
-	CSD_EBPF_OPTS(csd_ebpf_run_opts, default_opts);
+	struct csd_ebpf_run_opts default_opts;	/* set only when used: it is 300 bytes */
 	enum csd_ebpf_engine engine;
 	bool verified;
 
-	if (!opts)
+	if (!opts) {
+		default_opts = (struct csd_ebpf_run_opts){ .sz = sizeof(default_opts) };
 		opts = &default_opts;
+	}
 	engine = opts->engine;
 	/*
 	 * The proof holds for inputs up to EBPF_VERIFY_MAX_INPUT bytes, and assumed the input

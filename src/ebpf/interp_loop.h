@@ -17,7 +17,7 @@ static int INTERP_FN(struct csd_ebpf_prog *prog, void *mem, size_t len,
 	const struct csd_ebpf_insn *ip = insns;
 	struct ebpf_run run = { .prog = prog };
 	uint64_t reg[EBPF_NREGS] = { 0 };
-	uint64_t budget, left, mem_start, stack_start, addr;
+	uint64_t budget, left, mem_start, stack_start, stack_size, addr;
 	uint32_t chunk;
 	unsigned depth = 0;
 	ebpf_helper_fn helper;
@@ -30,10 +30,12 @@ static int INTERP_FN(struct csd_ebpf_prog *prog, void *mem, size_t len,
 	if (!mem)
 		len = 0;
 
-	memset(stack, 0, sizeof(stack));
-	ebpf_run_set_regions(&run, mem, len, stack, sizeof(stack));
+	/* the stack it may use (prog->stack_bytes) at the top, where r10 starts */
+	stack_size = prog->stack_bytes;
+	stack_start = (uint64_t)(uintptr_t)stack + sizeof(stack) - stack_size;
+	memset((void *)(uintptr_t)stack_start, 0, stack_size);
+	ebpf_run_set_regions(&run, mem, len, (void *)(uintptr_t)stack_start, stack_size);
 	mem_start = (uint64_t)(uintptr_t)mem;
-	stack_start = (uint64_t)(uintptr_t)stack;
 
 	budget = opts->budget ? opts->budget : CSD_EBPF_DEFAULT_BUDGET;
 	chunk = budget < BUDGET_CHUNK ? (uint32_t)budget : BUDGET_CHUNK;
@@ -58,8 +60,8 @@ static int INTERP_FN(struct csd_ebpf_prog *prog, void *mem, size_t len,
 		addr = (BASE) + ip->off;					\
 		if (!(addr - mem_start < len && (sz) <= len - (addr - mem_start) &&	\
 		      (!(write) || !opts->mem_readonly)) &&			\
-		    !(addr - stack_start < sizeof(stack) &&			\
-		      (sz) <= sizeof(stack) - (addr - stack_start)) &&		\
+		    !(addr - stack_start < stack_size &&			\
+		      (sz) <= stack_size - (addr - stack_start)) &&		\
 		    !ebpf_region_check(&run, addr, (sz), (write)))		\
 			goto mem_fault;						\
 	} while (0)

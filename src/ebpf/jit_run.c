@@ -10,6 +10,7 @@
 #endif
 #include <errno.h>
 #include <signal.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <string.h>
 #include <ucontext.h>
@@ -263,22 +264,36 @@ int ebpf_jit_run(struct csd_ebpf_prog *prog, const struct ebpf_jit_code *code, v
 	struct jit_ctx ctx;
 	uint64_t r0;
 
-	memset(&ctx, 0, sizeof(ctx));
-	memset(stack, 0, sizeof(stack));
+	/*
+	 * A header-sized program runs in a few nanoseconds, so what the run clears counts: the
+	 * context past its region table (filled up to nregions below), the stack the code can
+	 * reach (prog->stack_bytes: earlier data of this thread must not be readable, even by a
+	 * wrong proof) and the fault's fields, not its message buffer.
+	 */
+	memset(&ctx.r1, 0, sizeof(ctx) - offsetof(struct jit_ctx, r1));
+	ctx.run.nregions = 0;
+	ctx.run.pc = 0;
+	ctx.run.faulted = false;
+	memset(stack + sizeof(stack) - prog->stack_bytes, 0, prog->stack_bytes);
 	if (!mem)
 		len = 0;
 	ctx.run.prog = prog;
 	ctx.run.opts = opts;
 	opts->insns_executed = 0;
-	memset(&opts->fault, 0, sizeof(opts->fault));
-	ebpf_run_set_regions(&ctx.run, mem, len, stack, sizeof(stack));
+	opts->fault.kind = CSD_EBPF_FAULT_NONE;
+	opts->fault.pc = 0;
+	opts->fault.addr = 0;
+	opts->fault.size = 0;
+	opts->fault.msg[0] = '\0';
+	ctx.stack_top = (uint64_t)(uintptr_t)stack + sizeof(stack);
+	ctx.stack_start = ctx.stack_top - prog->stack_bytes;
+	ebpf_run_set_regions(&ctx.run, mem, len, (void *)(uintptr_t)ctx.stack_start,
+			     prog->stack_bytes);
 	ctx.mem_start = (uint64_t)(uintptr_t)mem;
 	for (int i = 0; i < 4; i++) {
 		ctx.in_lim[i] = len >= sizes[i] ? len - sizes[i] + 1 : 0;
 		ctx.in_wlim[i] = opts->mem_readonly ? 0 : ctx.in_lim[i];
 	}
-	ctx.stack_start = (uint64_t)(uintptr_t)stack;
-	ctx.stack_top = ctx.stack_start + sizeof(stack);
 	ctx.r1 = ctx.mem_start;
 	ctx.r2 = len;
 	ctx.r3 = opts->args[0];

@@ -459,7 +459,7 @@ static void check_input(struct jit *j, unsigned size, bool write)
 static void check_stack(struct jit *j, unsigned size)
 {
 	rel_to_ctx(j, CTX_OFF(stack_start));
-	alu_ri(j, true, 7, R10, (int32_t)(JIT_STACK_BYTES - size + 1));
+	alu_ri(j, true, 7, R10, (int32_t)(j->prog->stack_bytes - size + 1));
 }
 
 /*
@@ -842,6 +842,12 @@ static void emit_divmod(struct jit *j, const struct csd_ebpf_insn *insn)
 	restore_all(j);
 }
 
+/* CSD_JIT_NO_BMI2 set: the code for CPUs without it, so that a test runs that code anywhere */
+static bool has_bmi2(void)
+{
+	return __builtin_cpu_supports("bmi2") && !getenv("CSD_JIT_NO_BMI2");
+}
+
 static void emit_shift(struct jit *j, bool w, unsigned ext, const struct csd_ebpf_insn *insn)
 {
 	unsigned dst = reg_map[insn->dst_reg];
@@ -851,6 +857,22 @@ static void emit_shift(struct jit *j, bool w, unsigned ext, const struct csd_ebp
 		emit1(j, 0xc1);
 		modrm_rr(j, ext, dst);
 		emit1(j, (uint8_t)(insn->imm & (w ? 63 : 31)));
+		return;
+	}
+	if (has_bmi2()) {
+		/*
+		 * shlx, shrx, sarx dst, dst, src: the count in any register, so no moves through
+		 * rcx (eBPF r4); VEX.LZ.0F38 F7 /r with the count in vvvv, W for 64 bits; the
+		 * count masked to 5 or 6 bits, as with cl
+		 */
+		unsigned src = reg_map[insn->src_reg];
+		uint8_t pp = ext == 4 ? 1 : ext == 5 ? 3 : 2;	/* 66 shl, F2 shr, F3 sar */
+
+		emit1(j, 0xc4);
+		emit1(j, (uint8_t)((dst >> 3 ? 0 : 0x80) | 0x40 | (dst >> 3 ? 0 : 0x20) | 0x02));
+		emit1(j, (uint8_t)((w ? 0x80 : 0) | ((~src & 15) << 3) | pp));
+		emit1(j, 0xf7);
+		modrm_rr(j, dst, dst);
 		return;
 	}
 	/* the count must be in cl, and rcx is eBPF r4 */
@@ -892,6 +914,69 @@ static void emit_bswap(struct jit *j, unsigned dst, unsigned bits)
 	}
 }
 
+/* lea dst, [base + index << scale + disp8] (no RSP as the index: eBPF registers never are) */
+static void lea_sib(struct jit *j, bool w, unsigned dst, unsigned base, unsigned index,
+		    unsigned scale, int8_t disp)
+{
+	/* rbp and r13 as a base have no form without a displacement */
+	bool with_disp = disp || (base & 7) == RBP;
+
+	emit1(j, (uint8_t)(0x40 | (w ? 8 : 0) | ((dst >> 3) << 2) | ((index >> 3) << 1) |
+			   (base >> 3)));
+	emit1(j, 0x8d);
+	emit1(j, (uint8_t)((with_disp ? 0x40 : 0) | ((dst & 7) << 3) | 0x04));
+	emit1(j, (uint8_t)((scale << 6) | ((index & 7) << 3) | (base & 7)));
+	if (with_disp)
+		emit1(j, (uint8_t)disp);
+}
+
+static void shl_ri(struct jit *j, bool w, unsigned dst, unsigned count)
+{
+	rex(j, w, 0, dst, false);
+	emit1(j, 0xc1);
+	modrm_rr(j, 4, dst);
+	emit1(j, (uint8_t)count);
+}
+
+/*
+ * dst *= imm for the constants parsers and hashes multiply by, as compilers write them:
+ * imul takes 3 cycles where lea and shl take 1, and a `value = value * 10 + digit` or
+ * `h = h * 33 + c` loop waits for each. Positive imm only (a shift and lea give the low 32 or
+ * 64 bits of the product, which is all eBPF keeps); false (nothing emitted) for the others.
+ */
+static bool emit_mul_by_constant(struct jit *j, bool w, unsigned dst, int32_t imm)
+{
+	static const uint8_t lea_scale[10] = { [3] = 1, [5] = 2, [9] = 3 };
+	uint32_t m = (uint32_t)imm;
+	unsigned k = 0;
+
+	if (imm <= 1)
+		return false;
+	while (!(m & 1)) {
+		m >>= 1;
+		k++;
+	}
+	if (m == 1) {				/* 2^k */
+		shl_ri(j, w, dst, k);
+		return true;
+	}
+	if (m < 10 && lea_scale[m]) {		/* 3, 5 or 9 times 2^k */
+		lea_sib(j, w, dst, dst, dst, lea_scale[m], 0);
+		if (k)
+			shl_ri(j, w, dst, k);
+		return true;
+	}
+	if (k == 0 && ((m - 1) & (m - 2)) == 0) {	/* 2^n + 1: dst + (dst << n) */
+		unsigned n = (unsigned)__builtin_ctz(m - 1);
+
+		mov_rr(j, w, dst, R10);
+		shl_ri(j, w, R10, n);
+		alu_rr(j, w, 0x01, R10, dst);
+		return true;
+	}
+	return false;
+}
+
 static void emit_alu(struct jit *j, const struct csd_ebpf_insn *insn)
 {
 	bool w = BPF_CLASS(insn->code) == BPF_ALU64, x = BPF_SRC(insn->code) == BPF_X;
@@ -915,7 +1000,7 @@ static void emit_alu(struct jit *j, const struct csd_ebpf_insn *insn)
 			emit1(j, 0x0f);
 			emit1(j, 0xaf);
 			modrm_rr(j, dst, src);
-		} else {
+		} else if (!emit_mul_by_constant(j, w, dst, insn->imm)) {
 			rex(j, w, dst, dst, false);
 			emit1(j, 0x69);
 			modrm_rr(j, dst, dst);

@@ -492,6 +492,10 @@ int ebpf_prog_create(const struct csd_ebpf_insn *insns, size_t cnt, struct ebpf_
 	}
 	memcpy(prog->insns, insns, cnt * sizeof(*insns));
 	prog->insn_cnt = cnt;
+	prog->stack_bytes = CSD_EBPF_STACK_SIZE;
+	for (size_t pc = 0; pc < cnt; pc++)
+		if (insns[pc].code == (BPF_JMP | BPF_CALL) && insns[pc].src_reg == BPF_PSEUDO_CALL)
+			prog->stack_bytes = CSD_EBPF_MAX_FRAMES * CSD_EBPF_STACK_SIZE;
 	prog->maps = maps;
 	prog->map_cnt = map_cnt;
 	pthread_mutex_init(&prog->log_lock, NULL);

@@ -88,6 +88,48 @@ static void test_memory_faults(void **state)
 	}
 }
 
+/*
+ * A run's stack is one frame unless the program makes bpf-to-bpf calls (then every frame):
+ * below it an access faults, and each run starts on a cleared stack whatever the run before
+ * it left there (the same thread, another program: another host's data).
+ */
+static void test_stack_extent_and_clearing(void **state)
+{
+	/* r1 = r10 - off: the access is checked against the stack, not taken as a frame slot */
+	static const char fill[] = "mov %%r1, %%r10\nadd %%r1, -%d\nmov %%r2, -1\n"
+				   "stxdw [%%r1+0], %%r2\nldxdw %%r0, [%%r1+0]\n%s";
+	static const char calls[] = "mov %r6, %r0\ncall local f\nmov %r0, %r6\nexit\n"
+				    "f:\nmov %r0, 0\nexit\n";
+	char text[256];
+	(void)state;
+
+	for (int with_calls = 0; with_calls < 2; with_calls++)
+		for (int off = 8; off <= 4096; off += off < 512 ? 504 : 3584) {
+			bool inside = off <= (with_calls ? 4096 : 512);
+			struct csd_ebpf_prog *prog, *reader;
+			RUN_OPTS(opts);
+			uint64_t r0 = 99;
+
+			snprintf(text, sizeof(text), fill, off, with_calls ? calls : "exit\n");
+			prog = load_ok(text);
+			assert_int_equal(csd_ebpf_prog__run(prog, NULL, 0, &opts, &r0),
+					 inside ? 0 : -EFAULT);
+			assert_true(r0 == (inside ? UINT64_MAX : 0));
+			if (!inside)
+				assert_non_null(strstr(opts.fault.msg, "8-byte write at"));
+			/* the next run, the same slot, read before any write: zero */
+			snprintf(text, sizeof(text), "mov %%r1, %%r10\nadd %%r1, -%d\n"
+				 "ldxdw %%r0, [%%r1+0]\n%s", off, with_calls ? calls : "exit\n");
+			reader = load_ok(text);
+			if (inside) {
+				assert_int_equal(csd_ebpf_prog__run(reader, NULL, 0, &opts, &r0), 0);
+				assert_true(r0 == 0);
+			}
+			csd_ebpf_prog__free(prog);
+			csd_ebpf_prog__free(reader);
+		}
+}
+
 static void test_budget_is_exact(void **state)
 {
 	/* 1 + 3 per iteration: r0 counts to 100 */
@@ -382,6 +424,67 @@ static void test_jit_shapes(void **state)
 		}
 		csd_ebpf_prog__free(prog);
 	}
+	/*
+	 * shifts by a register (shlx/shrx/sarx where the CPU has BMI2, else through cl, which
+	 * is eBPF r4): the count and the value in r4 (rcx), in registers that need REX (r7: r13)
+	 * and in the same register; counts past the width are masked, as the interpreter does
+	 */
+	static const char *const shifts[] = { "lsh", "rsh", "arsh" };
+	static const char *const shift_regs[][2] = { { "r3", "r4" }, { "r4", "r3" },
+						     { "r7", "r1" }, { "r6", "r7" }, { "r0", "r0" } };
+	static const uint64_t counts[] = { 0, 1, 7, 31, 32, 33, 63, 64, 100 };
+
+	for (size_t o = 0; o < 3; o++)
+		for (size_t r = 0; r < sizeof(shift_regs) / sizeof(shift_regs[0]); r++)
+			for (int w32 = 0; w32 < 2; w32++) {
+				const char *d = shift_regs[r][0], *c = shift_regs[r][1];
+				struct csd_ebpf_prog *prog;
+
+				snprintf(text, sizeof(text),
+					 "mov %%r0, 11\nmov %%r6, 22\nmov %%r7, 33\nmov %%r1, 44\n"
+					 "mov %%r4, 55\n"
+					 "mov %%%s, %%r3\nmov %%%s, %%r5\n%s%s %%%s, %%%s\n"
+					 "mov %%r2, %%%s\nmov %%%s, 0\n"
+					 "add %%r0, %%r6\nadd %%r0, %%r7\nadd %%r0, %%r1\nadd %%r0, %%r4\n"
+					 "mul %%r2, 3\nadd %%r0, %%r2\nexit\n", d, c, shifts[o],
+					 w32 ? "32" : "", d, c, d, d);
+				prog = load_ok(text);
+				for (size_t a = 0; a < sizeof(vals) / sizeof(vals[0]); a++)
+					for (size_t k = 0; k < sizeof(counts) / sizeof(counts[0]); k++) {
+						RUN_OPTS(opts, .args = { vals[a] * 0x0101010101010101u,
+									 0, counts[k] });
+						uint64_t x = vals[a] * 0x0101010101010101u, n, v, r0;
+						static const char *const others[] = { "r0", "r6", "r7", "r1",
+										       "r4" };
+						static const uint64_t init[] = { 11, 22, 33, 44, 55 };
+						uint64_t sum = 0;
+
+						/* r0 + r6 + r7 + r1 + r4 as the shift left them, d zeroed */
+						for (int z = 0; z < 5; z++)
+							sum += !strcmp(others[z], d) ? 0 :
+							       !strcmp(others[z], c) ? counts[k] : init[z];
+						n = counts[k] & (w32 ? 31 : 63);
+						if (strcmp(c, d) == 0)	/* the count is the value */
+							x = counts[k];
+						if (w32)
+							v = o == 0 ? (uint32_t)((uint32_t)x << n) :
+							    o == 1 ? (uint32_t)x >> n :
+							    (uint32_t)((int32_t)(uint32_t)x >> n);
+						else
+							v = o == 0 ? x << n : o == 1 ? x >> n :
+							    (uint64_t)((int64_t)x >> n);
+						assert_int_equal(csd_ebpf_prog__run(prog, NULL, 0, &opts,
+										    &r0), 0);
+						if (r0 != sum + v * 3)
+							fail_msg("%s with value %#llx, count %llu: "
+								 "r0 = %#llx, expected %#llx", text,
+								 (unsigned long long)x,
+								 (unsigned long long)counts[k],
+								 (unsigned long long)r0,
+								 (unsigned long long)(sum + v * 3));
+					}
+				csd_ebpf_prog__free(prog);
+			}
 	for (size_t d = 0; d < sizeof(divisors) / sizeof(divisors[0]); d++)
 		for (size_t r = 0; r < sizeof(dsts) / sizeof(dsts[0]); r++)
 			for (int kind = 0; kind < 4; kind++) {	/* div, mod; 64, 32 bits */
@@ -411,6 +514,45 @@ static void test_jit_shapes(void **state)
 							 (unsigned long long)r0,
 							 (unsigned long long)(regs[0] + regs[1] + regs[2] +
 									      regs[3]));
+				}
+				csd_ebpf_prog__free(prog);
+			}
+	/*
+	 * multiplications by constants, which the JIT writes as shifts, lea and adds where it
+	 * can (2^k, 3/5/9 * 2^k, 2^n + 1) and as imul otherwise, into registers that are and are
+	 * not lea's special cases as a base (r7: r13), in 64 and 32 bits, the others left alone
+	 */
+	static const int32_t factors[] = { 0, 1, 2, 3, 5, 9, 6, 10, 40, 72, 1 << 30, 17, 33,
+					   65537, (1 << 30) + 1, 7, 11, -1, -3, -10, INT32_MIN };
+	static const char *const products[] = { "r0", "r3", "r7", "r6", "r1" };
+
+	for (size_t f = 0; f < sizeof(factors) / sizeof(factors[0]); f++)
+		for (size_t r = 0; r < sizeof(products) / sizeof(products[0]); r++)
+			for (int w32 = 0; w32 < 2; w32++) {
+				struct csd_ebpf_prog *prog;
+
+				snprintf(text, sizeof(text),
+					 "mov %%r0, 11\nmov %%r6, 22\nmov %%r7, 33\nmov %%r1, 44\n"
+					 "mov %%%s, %%r3\nmul%s %%%s, %d\nmul %%r0, 3\nadd %%r0, %%r6\n"
+					 "mul %%r0, 3\nadd %%r0, %%r7\nmul %%r0, 3\nadd %%r0, %%r1\n"
+					 "mul %%r0, 3\nadd %%r0, %%r3\nexit\n", products[r],
+					 w32 ? "32" : "", products[r], factors[f]);
+				prog = load_ok(text);
+				for (size_t a = 0; a < sizeof(vals) / sizeof(vals[0]); a++) {
+					RUN_OPTS(opts, .args = { vals[a] });
+					uint64_t x = vals[a], p, r0;
+					uint64_t regs[5] = { 11, x, 33, 22, 44 };	/* as products[] */
+
+					p = w32 ? (uint32_t)((uint32_t)x * (uint32_t)factors[f]) :
+						  x * (uint64_t)(int64_t)factors[f];
+					regs[r] = p;
+					if (r != 1)
+						regs[1] = x;
+					assert_int_equal(csd_ebpf_prog__run(prog, NULL, 0, &opts, &r0), 0);
+					if (r0 != (((regs[0] * 3 + regs[3]) * 3 + regs[2]) * 3 + regs[4]) *
+						  3 + regs[1])
+						fail_msg("%s with r3 = %#llx: r0 = %#llx", text,
+							 (unsigned long long)x, (unsigned long long)r0);
 				}
 				csd_ebpf_prog__free(prog);
 			}
@@ -733,6 +875,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		BOTH(test_reads_input_and_stack),
 		BOTH(test_memory_faults),
+		BOTH(test_stack_extent_and_clearing),
 		BOTH(test_budget_is_exact),
 		BOTH(test_long_budget_crosses_chunks),
 		BOTH(test_abort_from_another_thread),
