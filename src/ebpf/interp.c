@@ -188,6 +188,11 @@ static const struct ebpf_jit_code *jit_code(struct csd_ebpf_prog *prog, enum jit
 {
 	struct ebpf_jit_code *code = &prog->jit[mode];
 
+	/* compiled already: no lock (ebpf_jit_compile() publishes the code pointer last) */
+	if (__atomic_load_n(&code->code, __ATOMIC_ACQUIRE)) {
+		*err = 0;
+		return code;
+	}
 	pthread_mutex_lock(&prog->jit_lock);
 	if (!code->code && !prog->jit_err[mode])
 		prog->jit_err[mode] = ebpf_jit_compile(prog, mode, code);

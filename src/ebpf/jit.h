@@ -11,6 +11,7 @@
 #define JIT_STACK_BYTES	(CSD_EBPF_MAX_FRAMES * CSD_EBPF_STACK_SIZE)
 #define JIT_BUDGET_CHUNK	65536u
 
+/* Not cleared as a whole: ebpf_jit_run() sets each field (a new field must be set there). */
 struct jit_ctx {
 	struct ebpf_run run;	/* first: helpers get the context's address as their run */
 	uint64_t r1, r2, r3, r4, r5;	/* at entry */

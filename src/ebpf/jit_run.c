@@ -265,15 +265,21 @@ int ebpf_jit_run(struct csd_ebpf_prog *prog, const struct ebpf_jit_code *code, v
 	uint64_t r0;
 
 	/*
-	 * A header-sized program runs in a few nanoseconds, so what the run clears counts: the
-	 * context past its region table (filled up to nregions below), the stack the code can
-	 * reach (prog->stack_bytes: earlier data of this thread must not be readable, even by a
-	 * wrong proof) and the fault's fields, not its message buffer.
+	 * A header-sized program runs in a few nanoseconds, so what the run clears counts: every
+	 * field of the context is set here one by one (its region table up to nregions), the
+	 * stack the code can reach is cleared (prog->stack_bytes: earlier data of this thread
+	 * must not be readable, even by a wrong proof), and the fault's fields, not its message
+	 * buffer.
 	 */
-	memset(&ctx.r1, 0, sizeof(ctx) - offsetof(struct jit_ctx, r1));
 	ctx.run.nregions = 0;
 	ctx.run.pc = 0;
 	ctx.run.faulted = false;
+	ctx.saved_rsp = 0;
+	ctx.callx_id = 0;
+	ctx.depth = 0;
+	ctx.interrupted_rip = 0;
+	ctx.segv_addr = 0;
+	ctx.segv = false;
 	memset(stack + sizeof(stack) - prog->stack_bytes, 0, prog->stack_bytes);
 	if (!mem)
 		len = 0;

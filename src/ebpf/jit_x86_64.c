@@ -2025,13 +2025,14 @@ int ebpf_jit_compile(const struct csd_ebpf_prog *prog, enum jit_mode mode, struc
 		munmap(code, j.len);
 		goto out;
 	}
-	out->code = code;
 	out->size = j.len;
 	out->abort_entry = j.abort_entry;
 	out->body_start = j.body_start;
 	out->pc_off = j.pc_off;		/* to map an interrupted rip back to a pc */
 	out->npc = prog->insn_cnt;
 	j.pc_off = NULL;
+	/* last, released: a run that sees the code without the lock sees the rest too */
+	__atomic_store_n(&out->code, code, __ATOMIC_RELEASE);
 out:
 	free(j.buf);
 	free(j.pc_off);
