@@ -452,9 +452,15 @@ static void s_map_lookup(struct gen *g)
 			emit(g, BPF_ST | BPF_MEM | BPF_DW, 10, 0, key_off, (int32_t)below(g, 6));
 		g->spilled[(512 + key_off) / 8] = 1;
 	}
-	emit_lddw(g, 1, BPF_PSEUDO_MAP_FD, (int32_t)map, 0);
+	/* the map or the key first: clang writes both, and the JIT folds both into the lookup */
+	bool map_first = chance(g, 50);
+
+	if (map_first)
+		emit_lddw(g, 1, BPF_PSEUDO_MAP_FD, (int32_t)map, 0);
 	emit(g, BPF_ALU64 | BPF_MOV | BPF_X, 2, 10, 0, 0);
 	emit(g, BPF_ALU64 | BPF_ADD | BPF_K, 2, 0, 0, key_off);
+	if (!map_first)
+		emit_lddw(g, 1, BPF_PSEUDO_MAP_FD, (int32_t)map, 0);
 	emit(g, BPF_JMP | BPF_CALL, 0, 0, 0, CSD_EBPF_HELPER_MAP_LOOKUP_ELEM);
 	clobber_args(g);
 	g->kind[0] = K_NULLABLE;

@@ -186,6 +186,26 @@ static void align_code(struct jit *j, size_t to)
 	}
 }
 
+/*
+ * A loop head starts a 32-byte fetch block where nothing runs into its padding; where the
+ * code before falls through into it, the padding runs too, on every pass that comes that
+ * way: at most one NOP there, to a 16-byte boundary.
+ */
+static void align_loop_head(struct jit *j, size_t pc)
+{
+	/* (an lddw's second slot, code 0, counts as falling through, as its lddw does) */
+	const struct csd_ebpf_insn *prev = pc ? &j->prog->insns[pc - 1] : NULL;
+	bool falls_through = prev && !((BPF_CLASS(prev->code) == BPF_JMP ||
+					BPF_CLASS(prev->code) == BPF_JMP32) &&
+				       (BPF_OP(prev->code) == BPF_JA ||
+					BPF_OP(prev->code) == BPF_EXIT));
+
+	if (!falls_through)
+		align_code(j, 32);
+	else if (16 - j->len % 16 <= 9)
+		align_code(j, 16);
+}
+
 static size_t insn_slots(const struct csd_ebpf_insn *insn)
 {
 	return insn->code == BPF_OP_LDDW ? 2 : 1;
@@ -523,17 +543,17 @@ static bool keeps_register(const struct csd_ebpf_insn *insn, unsigned base)
 }
 
 /*
- * The last check covers this access too: same register and offset (so the same address:
- * nothing wrote the register since, see keeps_register()), the same region, no more
- * bytes, and a limit at least as strict (a write to the input has its own; a read-only map
- * never takes a write, which verified_guard() compiles as a fault).
+ * The last check covers this access too: the same register (nothing wrote it since, see
+ * keeps_register()), bytes inside the ones checked, the same region, and a limit at least as
+ * strict (a write to the input has its own; a read-only map never takes a write, which
+ * verified_guard() compiles as a fault).
  */
 static bool reuse_checked_address(const struct jit *j, unsigned base, int16_t off,
 				  unsigned size, bool write, uint8_t guard)
 {
-	return j->last_check.valid && j->last_check.base == base && j->last_check.off == off &&
-	       j->last_check.guard == guard && size <= j->last_check.size &&
-	       (!write || j->last_check.write);
+	return j->last_check.valid && j->last_check.base == base && off >= j->last_check.off &&
+	       off + (int)size <= j->last_check.off + (int)j->last_check.size &&
+	       j->last_check.guard == guard && (!write || j->last_check.write);
 }
 
 /*
@@ -1171,38 +1191,103 @@ static void emit_helper_call(struct jit *j, const void *fn, uint32_t pc)
 }
 
 /*
- * bpf_map_lookup_elem() on an array map, in verified code where every path here looks up the
- * same array with its key in the stack (prog->guard of the call): the key read with the
- * stack's check, then values + key * value_size or NULL, as ebpf_map_lookup() computes it,
- * without the call. r1-r5 are cleared as after any helper.
+ * The array map a bpf_map_lookup_elem() at pc looks up, when the JIT computes the lookup in
+ * line: verified code where every path here looks up the same array (prog->guard of the
+ * call) with a 4-byte key. NULL for the rest, which call the helper.
  */
-static bool emit_inline_array_lookup(struct jit *j, uint32_t pc)
+static const struct ebpf_map *inline_lookup_map(const struct jit *j, size_t pc)
 {
+	const struct csd_ebpf_insn *insn = &j->prog->insns[pc];
 	uint8_t g = j->prog->guard ? j->prog->guard[pc] : EBPF_GUARD_ANY;
 	const struct ebpf_map *m;
-	size_t null_at, done_at;
 
-	if (j->checked || g < EBPF_GUARD_MAP || (size_t)(g - EBPF_GUARD_MAP) >= j->prog->map_cnt)
-		return false;
+	if (j->checked || insn->code != (BPF_JMP | BPF_CALL) || insn->src_reg ||
+	    insn->imm != CSD_EBPF_HELPER_MAP_LOOKUP_ELEM || g < EBPF_GUARD_MAP ||
+	    (size_t)(g - EBPF_GUARD_MAP) >= j->prog->map_cnt)
+		return NULL;
 	m = &j->prog->maps[g - EBPF_GUARD_MAP];
 	if (m->kind != EBPF_MAP_KIND_ARRAY || m->key_size != 4 || m->value_size > INT32_MAX ||
 	    m->max_entries > INT32_MAX)
-		return false;
-	j->via_r11 = verified_guard(j, RSI, 0, 4, false, pc, EBPF_GUARD_STACK);
-	rex(j, false, RAX, mem_base(j, RSI), false);
-	emit1(j, 0x8b);					/* mov eax, dword [key] */
-	mem_operand(j, RAX, RSI, 0);
+		return NULL;
+	return m;
+}
+
+/*
+ * The lookup's arguments as clang sets them up right before the call: `r2 = r10; r2 += off`
+ * (the key in the frame) and `r1 = map` (that map), in either order, with no jump into
+ * them. Returns the pc of the first, or SIZE_MAX when the call's arguments come otherwise;
+ * *key_off: the key's offset from r10.
+ */
+static size_t lookup_setup(const struct jit *j, size_t call, int16_t *key_off)
+{
+	const struct csd_ebpf_insn *i = j->prog->insns;
+	const struct ebpf_map *m = inline_lookup_map(j, call);
+	size_t first = call - 4, key = call - 2, map = call - 4;
+
+	if (!m || call < 4)
+		return SIZE_MAX;
+	if (i[first].code != BPF_OP_LDDW) {	/* the key first */
+		key = first;
+		map = call - 2;
+	}
+	if (i[key].code != (BPF_ALU64 | BPF_MOV | BPF_X) || i[key].dst_reg != 2 ||
+	    i[key].src_reg != 10 || i[key].off ||
+	    i[key + 1].code != (BPF_ALU64 | BPF_ADD | BPF_K) || i[key + 1].dst_reg != 2 ||
+	    i[key + 1].imm < -CSD_EBPF_STACK_SIZE || i[key + 1].imm > -4 ||
+	    i[map].code != BPF_OP_LDDW || i[map].dst_reg != 1 ||
+	    i[map].src_reg != BPF_PSEUDO_MAP_FD || i[map].imm < 0 ||
+	    (size_t)i[map].imm >= j->prog->map_cnt || &j->prog->maps[i[map].imm] != m)
+		return SIZE_MAX;
+	for (size_t k = first + 1; k <= call; k++)
+		if (j->target[k] || j->loop_head[k])
+			return SIZE_MAX;
+	*key_off = (int16_t)i[key + 1].imm;
+	return first;
+}
+
+/*
+ * bpf_map_lookup_elem() on an array map (inline_lookup_map()) without the call: the key read,
+ * then values + key * value_size or NULL, as ebpf_map_lookup() computes it. A key in the
+ * frame at a constant offset (key_off, from lookup_setup(): the setup then emits nothing) is
+ * read there as any frame slot is, unchecked; a key elsewhere with the stack's check. Of
+ * r1-r5, what a later instruction may read is cleared, as after any helper (the rest no
+ * instruction reads before it writes it).
+ */
+static void emit_inline_array_lookup(struct jit *j, uint32_t pc, const struct ebpf_map *m,
+				     bool key_in_frame, int16_t key_off)
+{
+	static const uint8_t scale_of[9] = { [1] = 0, [2] = 1, [4] = 2, [8] = 3 };
+	static const unsigned cleared[] = { RDI, RSI, RDX, RCX, R8 };
+	size_t null_at, done_at;
+
+	if (key_in_frame) {
+		j->via_r11 = false;
+		rex(j, false, RAX, RBP, false);
+		emit1(j, 0x8b);				/* mov eax, dword [rbp + key_off] */
+		modrm_mem(j, RAX, RBP, key_off);
+	} else {
+		j->via_r11 = verified_guard(j, RSI, 0, 4, false, pc, EBPF_GUARD_STACK);
+		rex(j, false, RAX, mem_base(j, RSI), false);
+		emit1(j, 0x8b);				/* mov eax, dword [key] */
+		mem_operand(j, RAX, RSI, 0);
+	}
+	j->via_r11 = false;
+	j->last_check.valid = false;
 	emit1(j, 0x3d);					/* cmp eax, max_entries */
 	emit4(j, m->max_entries);
 	emit1(j, 0x73);					/* jae null */
 	emit1(j, 0);
 	null_at = j->len;
-	rex(j, true, RAX, RAX, false);
-	emit1(j, 0x69);					/* imul rax, rax, value_size */
-	modrm_rr(j, RAX, RAX);
-	emit4(j, m->value_size);
 	mov_ri64(j, R10, (uint64_t)(uintptr_t)m->values);
-	alu_rr(j, true, 0x01, R10, RAX);		/* add rax, r10 */
+	if (m->value_size <= 8 && (m->value_size & (m->value_size - 1)) == 0) {
+		lea_sib(j, true, RAX, R10, RAX, scale_of[m->value_size], 0);
+	} else {
+		rex(j, true, RAX, RAX, false);
+		emit1(j, 0x69);				/* imul rax, rax, value_size */
+		modrm_rr(j, RAX, RAX);
+		emit4(j, m->value_size);
+		alu_rr(j, true, 0x01, R10, RAX);	/* add rax, r10 */
+	}
 	emit1(j, 0xeb);					/* jmp done */
 	emit1(j, 0);
 	done_at = j->len;
@@ -1211,11 +1296,50 @@ static bool emit_inline_array_lookup(struct jit *j, uint32_t pc)
 		j->buf[null_at - 1] = (uint8_t)(done_at - null_at);
 		j->buf[done_at - 1] = (uint8_t)(j->len - done_at);
 	}
-	alu_rr(j, false, 0x31, RDI, RDI);
-	alu_rr(j, false, 0x31, RSI, RSI);
-	alu_rr(j, false, 0x31, RDX, RDX);
-	alu_rr(j, false, 0x31, RCX, RCX);
-	alu_rr(j, false, 0x31, R8, R8);
+	for (unsigned r = 1; r <= 5; r++)
+		if (j->live[pc + 1] >> r & 1)
+			alu_rr(j, false, 0x31, cleared[r - 1], cleared[r - 1]);
+}
+
+/*
+ * `if r0 == 0 goto` right after an inlined lookup (nothing else jumps in): on the way on, r0
+ * is the address of a value, as the JIT computed it, so the value's bytes count as checked
+ * for r0 (until r0 changes or a jump lands): `*slot += 1` then takes no check at all.
+ */
+static void note_lookup_result(struct jit *j, size_t pc)
+{
+	const struct csd_ebpf_insn *insn = &j->prog->insns[pc];
+	const struct ebpf_map *m;
+
+	if (pc == 0 || insn->code != (BPF_JMP | BPF_JEQ | BPF_K) || insn->dst_reg != 0 ||
+	    insn->imm != 0 || j->target[pc] || j->loop_head[pc] ||
+	    !(m = inline_lookup_map(j, pc - 1)) || m->value_size > INT16_MAX)
+		return;
+	j->last_check = (struct checked_address){ .valid = true, .write = !m->readonly,
+		.base = RAX, .guard = (uint8_t)(EBPF_GUARD_MAP + (m - j->prog->maps)), .off = 0,
+		.size = m->value_size };
+}
+
+/*
+ * At pc, the first instruction of an inlined lookup's setup (lookup_setup()): the lookup,
+ * the setup's instructions compiled as nothing. Returns true with *pc at the call.
+ */
+static bool fold_lookup_setup(struct jit *j, size_t *pc)
+{
+	const struct csd_ebpf_insn *i = &j->prog->insns[*pc];
+	int16_t key_off = 0;
+	size_t call = *pc + 4;
+
+	if (j->checked || call >= j->prog->insn_cnt ||
+	    !((i->code == (BPF_ALU64 | BPF_MOV | BPF_X) && i->dst_reg == 2) ||
+	      (i->code == BPF_OP_LDDW && i->dst_reg == 1)) ||
+	    lookup_setup(j, call, &key_off) != *pc)
+		return false;
+	for (size_t k = *pc + 1; k <= call; k++)
+		j->pc_off[k] = j->len;
+	*pc = call;
+	j->cur_pc = call;
+	emit_inline_array_lookup(j, (uint32_t)call, inline_lookup_map(j, call), true, key_off);
 	return true;
 }
 
@@ -1385,7 +1509,9 @@ static void uses(const struct csd_ebpf_insn *insn, unsigned *reads, unsigned *wr
 
 	ebpf_insn_regs(insn, &r, &w);
 	if (insn->code == (BPF_JMP | BPF_CALL) || insn->code == BPF_OP_CALLX) {
-		r |= 0x3eu;	/* r1-r5 */
+		/* a lookup reads its map and key only; the other helpers, r1-r5 */
+		r |= insn->code == (BPF_JMP | BPF_CALL) && !insn->src_reg &&
+		     insn->imm == CSD_EBPF_HELPER_MAP_LOOKUP_ELEM ? 0x06u : 0x3eu;
 		w |= 0x3fu;	/* r0-r5 */
 	}
 	*reads = r;
@@ -1845,7 +1971,7 @@ static int compile(struct jit *j)
 		bool flags = false;
 
 		if (j->loop_head[pc] && !j->moved[pc])
-			align_code(j, 32);
+			align_loop_head(j, pc);
 		j->cur_pc = pc;
 		j->pc_off[pc] = j->len;
 		if (j->moved[pc])
@@ -1856,6 +1982,10 @@ static int compile(struct jit *j)
 		j->flags_from = j->flags_from && !j->target[pc] && !j->loop_head[pc];
 		if (j->target[pc] || j->loop_head[pc] || !keeps_register(insn, j->last_check.base))
 			j->last_check.valid = false;
+		if (fold_lookup_setup(j, &pc)) {
+			j->flags_from = false;
+			continue;
+		}
 		switch (cls) {
 		case BPF_ALU:
 		case BPF_ALU64:
@@ -1950,13 +2080,17 @@ static int compile(struct jit *j)
 			} else if (op == BPF_CALL && insn->src_reg == BPF_PSEUDO_CALL) {
 				emit_local_call(j, pc + 1 + (size_t)(ptrdiff_t)insn->imm, (uint32_t)pc);
 			} else if (op == BPF_CALL) {
-				if (insn->imm != CSD_EBPF_HELPER_MAP_LOOKUP_ELEM ||
-				    !emit_inline_array_lookup(j, (uint32_t)pc))
+				const struct ebpf_map *m = inline_lookup_map(j, pc);
+
+				if (m)
+					emit_inline_array_lookup(j, (uint32_t)pc, m, false, 0);
+				else
 					emit_helper_call(j,
 						(const void *)ebpf_helper_lookup(insn->imm),
 						(uint32_t)pc);
 			} else {
 				emit_cond_jump(j, insn, pc);
+				note_lookup_result(j, pc);
 			}
 		}
 		j->flags_from = flags;

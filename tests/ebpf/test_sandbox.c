@@ -145,6 +145,138 @@ static void test_sandboxed_and_guarded_agree(void **state)
 	free(plain);
 }
 
+/*
+ * A program over one array map (4-byte keys, 16-byte values, 4 entries): `lddw %r1, 0` in
+ * its text is that map. Verified, or marked verified by hand (guard: every access "proven"
+ * to reach the map) when `proof` is false.
+ */
+static struct csd_ebpf_prog *with_array_map(const char *text, bool proof)
+{
+	struct csd_ebpf_insn *insns;
+	struct ebpf_map *map = calloc(1, sizeof(*map));
+	struct csd_ebpf_prog *prog;
+	char log[512];
+	size_t cnt;
+
+	assert_non_null(map);
+	assert_int_equal(csd_ebpf_asm(text, &insns, &cnt, log, sizeof(log)), 0);
+	for (size_t pc = 0; pc < cnt; pc++)
+		if (insns[pc].code == BPF_OP_LDDW && insns[pc].dst_reg == 1) {
+			insns[pc].src_reg = BPF_PSEUDO_MAP_FD;
+			insns[pc].imm = 0;
+		}
+	assert_int_equal(ebpf_map_init(map, "counts", EBPF_MAP_KIND_ARRAY, 4, 16, 4), 0);
+	if (ebpf_prog_create(insns, cnt, map, 1, &(struct csd_ebpf_load_opts){
+		.sz = sizeof(struct csd_ebpf_load_opts), .log_buf = log, .log_size = sizeof(log) },
+		&prog))
+		fail_msg("refused: %s\n%s", log, text);
+	free(insns);
+	if (proof) {
+		if (csd_ebpf_prog__verify(prog, &(struct csd_ebpf_verify_opts){
+			.sz = sizeof(struct csd_ebpf_verify_opts), .log_buf = log,
+			.log_size = sizeof(log) }))
+			fail_msg("refused: %s", log);
+	} else {
+		prog->guard = malloc(prog->insn_cnt);
+		assert_non_null(prog->guard);
+		memset(prog->guard, EBPF_GUARD_MAP, prog->insn_cnt);
+		prog->verified = true;
+	}
+	return prog;
+}
+
+/*
+ * Array lookups the JIT computes in line (jit_x86_64.c, emit_inline_array_lookup): with the
+ * key's setup folded in, in clang's two orders; not folded (a jump lands between, the key
+ * pointer from another register); the value's bytes unchecked after `if r0 == 0`, at several
+ * offsets. The same counts in the interpreter and the JIT, the map the same after.
+ */
+static void test_inline_lookups(void **state)
+{
+	/* r3 (r7): the key; counts[key] += 1 (8 bytes at 0), += key at 8, 4 bytes at 8 again */
+	static const char *const setups[] = {
+		"lddw %r1, 0\nmov %r2, %r10\nadd %r2, -4\n",		/* the map first */
+		"mov %r2, %r10\nadd %r2, -4\nlddw %r1, 0\n",		/* the key first */
+		"mov %r2, %r10\nja l\nl:\nadd %r2, -4\nlddw %r1, 0\n",	/* a jump lands inside */
+		"mov %r6, %r10\nadd %r6, -4\nmov %r2, %r6\nlddw %r1, 0\n",	/* another register */
+	};
+	static const char body[] =
+		"call 1\njeq %r0, 0, miss\nldxdw %r4, [%r0+0]\nadd %r4, 1\nstxdw [%r0+0], %r4\n"
+		"ldxdw %r5, [%r0+8]\nadd %r5, %r7\nstxdw [%r0+8], %r5\nldxw %r6, [%r0+8]\n"
+		"mov %r0, %r4\nlsh %r0, 32\nadd %r0, %r6\nexit\nmiss:\nmov %r0, 99\nexit\n";
+	char text[512];
+
+	(void)state;
+	if (!csd_ebpf_jit_available())
+		skip();
+	for (size_t s = 0; s < sizeof(setups) / sizeof(setups[0]); s++) {
+		struct csd_ebpf_prog *progs[2];
+
+		snprintf(text, sizeof(text), "mov %%r7, %%r3\nstxw [%%r10-4], %%r3\n%s%s", setups[s],
+			 body);
+		for (int e = 0; e < 2; e++)
+			progs[e] = with_array_map(text, true);
+		for (int round = 1; round <= 3; round++)
+			for (uint64_t key = 0; key < 6; key++) {
+				uint64_t r0[2];
+
+				for (int e = 0; e < 2; e++) {
+					CSD_EBPF_OPTS(csd_ebpf_run_opts, opts, .args = { key },
+						      .engine = e ? CSD_EBPF_ENGINE_JIT :
+								    CSD_EBPF_ENGINE_INTERP);
+
+					assert_int_equal(csd_ebpf_prog__run(progs[e], NULL, 0, &opts,
+									    &r0[e]), 0);
+				}
+				if (r0[0] != r0[1] ||
+				    r0[1] != (key < 4 ? (uint64_t)round << 32 | round * key : 99))
+					fail_msg("setup %zu, key %llu, round %d: interpreter %#llx, JIT "
+						 "%#llx", s, (unsigned long long)key, round,
+						 (unsigned long long)r0[0], (unsigned long long)r0[1]);
+			}
+		assert_memory_equal(progs[0]->maps[0].values, progs[1]->maps[0].values, 64);
+		for (int e = 0; e < 2; e++)
+			csd_ebpf_prog__free(progs[e]);
+	}
+}
+
+/*
+ * What the JIT takes as checked after an inlined lookup is the value's 16 bytes, no more, and
+ * only after `if r0 == 0`: a "proven" access outside them is checked, and a wrong proof ends
+ * in a fault.
+ */
+static void test_inline_lookup_value_bounds(void **state)
+{
+	/*
+	 * with the last key, past the map's end; with key 0, before its start; with a key past
+	 * the last, NULL, tested against 5 and not 0 (so nothing is known of it)
+	 */
+	static const struct { int key; const char *access; } cases[] = {
+		{ 3, "ldxdw %r0, [%r0+16]" }, { 3, "ldxw %r0, [%r0+14]" },
+		{ 3, "stdw [%r0+16], 7\nmov %r0, 0" }, { 0, "ldxb %r0, [%r0-1]" },
+		{ 9, "ldxdw %r0, [%r0+0]" } };
+	char text[256];
+
+	(void)state;
+	if (!csd_ebpf_jit_available())
+		skip();
+	for (size_t a = 0; a < sizeof(cases) / sizeof(cases[0]); a++) {
+		struct csd_ebpf_prog *prog;
+		CSD_EBPF_OPTS(csd_ebpf_run_opts, opts, .engine = CSD_EBPF_ENGINE_JIT);
+		uint64_t r0 = 5;
+
+		snprintf(text, sizeof(text), "stw [%%r10-4], %d\nlddw %%r1, 0\nmov %%r2, %%r10\n"
+			 "add %%r2, -4\ncall 1\njeq %%r0, %d, out\n%s\nout:\nexit\n", cases[a].key,
+			 cases[a].key == 9 ? 5 : 0, cases[a].access);
+		prog = with_array_map(text, false);
+		if (csd_ebpf_prog__run(prog, NULL, 0, &opts, &r0) != -EFAULT)
+			fail_msg("%s: no fault", cases[a].access);
+		assert_int_equal(opts.fault.kind, CSD_EBPF_FAULT_MEMORY);
+		assert_non_null(strstr(opts.fault.msg, "outside the program's memory"));
+		csd_ebpf_prog__free(prog);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -152,6 +284,8 @@ int main(void)
 		cmocka_unit_test(test_guarded_code_faults_cleanly),
 		cmocka_unit_test(test_sandboxed_and_guarded_agree),
 		cmocka_unit_test(test_reused_check_judged_as_a_store),
+		cmocka_unit_test(test_inline_lookups),
+		cmocka_unit_test(test_inline_lookup_value_bounds),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
