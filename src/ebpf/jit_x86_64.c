@@ -186,26 +186,6 @@ static void align_code(struct jit *j, size_t to)
 	}
 }
 
-/*
- * A loop head starts a 32-byte fetch block where nothing runs into its padding; where the
- * code before falls through into it, the padding runs too, on every pass that comes that
- * way: at most one NOP there, to a 16-byte boundary.
- */
-static void align_loop_head(struct jit *j, size_t pc)
-{
-	/* (an lddw's second slot, code 0, counts as falling through, as its lddw does) */
-	const struct csd_ebpf_insn *prev = pc ? &j->prog->insns[pc - 1] : NULL;
-	bool falls_through = prev && !((BPF_CLASS(prev->code) == BPF_JMP ||
-					BPF_CLASS(prev->code) == BPF_JMP32) &&
-				       (BPF_OP(prev->code) == BPF_JA ||
-					BPF_OP(prev->code) == BPF_EXIT));
-
-	if (!falls_through)
-		align_code(j, 32);
-	else if (16 - j->len % 16 <= 9)
-		align_code(j, 16);
-}
-
 static size_t insn_slots(const struct csd_ebpf_insn *insn)
 {
 	return insn->code == BPF_OP_LDDW ? 2 : 1;
@@ -1971,7 +1951,7 @@ static int compile(struct jit *j)
 		bool flags = false;
 
 		if (j->loop_head[pc] && !j->moved[pc])
-			align_loop_head(j, pc);
+			align_code(j, 32);
 		j->cur_pc = pc;
 		j->pc_off[pc] = j->len;
 		if (j->moved[pc])
