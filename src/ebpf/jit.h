@@ -25,7 +25,6 @@ struct jit_ctx {
 	uint64_t budget;
 	uint64_t saved_rsp;
 	uint64_t callx_id;
-	uint32_t depth;		/* nested bpf-to-bpf calls */
 	uint64_t interrupted_rip;	/* set by the signal handler */
 	const struct ebpf_jit_code *code;
 	uint64_t sandbox_base;	/* sandboxed code: the input's 4 GiB-aligned sandbox, in r9 */

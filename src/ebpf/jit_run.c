@@ -276,7 +276,6 @@ int ebpf_jit_run(struct csd_ebpf_prog *prog, const struct ebpf_jit_code *code, v
 	ctx.run.faulted = false;
 	ctx.saved_rsp = 0;
 	ctx.callx_id = 0;
-	ctx.depth = 0;
 	ctx.interrupted_rip = 0;
 	ctx.segv_addr = 0;
 	ctx.segv = false;

@@ -1327,16 +1327,18 @@ static void emit_local_call(struct jit *j, size_t target, uint32_t pc)
 {
 	if (j->checked)		/* verified programs have no recursion and bounded loops */
 		budget_tick(j, pc);
-	/* depth + 1 < CSD_EBPF_MAX_FRAMES, or the run stops */
-	rex(j, false, R10, CTX, false);
-	emit1(j, 0x8b);
-	modrm_mem(j, R10, CTX, CTX_OFF(depth));
-	alu_ri(j, false, 0, R10, 1);
-	alu_ri(j, false, 7, R10, CSD_EBPF_MAX_FRAMES);
-	to_stub(j, CC_AE, STUB_DEPTH, pc, 0);
-	rex(j, false, R10, CTX, false);
-	emit1(j, 0x89);
-	modrm_mem(j, R10, CTX, CTX_OFF(depth));
+	/*
+	 * The callee's frame must lie inside the run's stack, or the run stops: its bottom,
+	 * r10 - 2 frames, at or above stack_start. r10 itself is the depth (it moves a frame per
+	 * call and nothing else writes it), so no count in memory waits on the last call's.
+	 */
+	rex(j, true, R10, RBP, false);
+	emit1(j, 0x8d);				/* lea r10, [rbp - 2 frames] */
+	modrm_mem(j, R10, RBP, -2 * CSD_EBPF_STACK_SIZE);
+	rex(j, true, R10, CTX, false);
+	emit1(j, 0x3b);				/* cmp r10, [r12 + stack_start] */
+	modrm_mem(j, R10, CTX, CTX_OFF(stack_start));
+	to_stub(j, CC_B, STUB_DEPTH, pc, 0);
 	push(j, RBX);
 	push(j, R13);
 	push(j, R14);
@@ -1350,20 +1352,14 @@ static void emit_local_call(struct jit *j, size_t target, uint32_t pc)
 	pop(j, R14);
 	pop(j, R13);
 	pop(j, RBX);
-	/* sub dword [r12 + depth], 1 */
-	rex(j, false, 0, CTX, false);
-	emit1(j, 0x81);
-	modrm_mem(j, 5, CTX, CTX_OFF(depth));
-	emit4(j, 1);
 }
 
 static void emit_exit(struct jit *j)
 {
-	/* depth 0: leave the run; deeper: return to the bpf-to-bpf caller */
-	rex(j, false, 0, CTX, false);
-	emit1(j, 0x81);
-	modrm_mem(j, 7, CTX, CTX_OFF(depth));
-	emit4(j, 0);
+	/* the first frame (r10 at the stack's top): leave the run; deeper: return to the caller */
+	rex(j, true, RBP, CTX, false);
+	emit1(j, 0x3b);				/* cmp rbp, [r12 + stack_top] */
+	modrm_mem(j, RBP, CTX, CTX_OFF(stack_top));
 	emit1(j, 0x0f);
 	emit1(j, 0x80 | CC_E);
 	rel_to(j, j->epilogue);

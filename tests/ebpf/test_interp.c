@@ -241,6 +241,26 @@ static void test_call_frames(void **state)
 	assert_int_equal(opts.fault.kind, CSD_EBPF_FAULT_CALL_DEPTH);
 	csd_ebpf_prog__free(prog);
 	csd_ebpf_prog__free(deep);
+
+	/*
+	 * r3 nested calls, each writing the lowest slot of its frame and adding it up on the way
+	 * back: 7 fit (CSD_EBPF_MAX_FRAMES frames in all), the 8th stops the run at the call
+	 */
+	prog = load_ok("mov %r1, %r3\ncall local f\nexit\n"
+		       "f:\nstxdw [%r10-512], %r1\nmov %r0, %r1\njeq %r1, 0, out\nsub %r1, 1\n"
+		       "call local f\nldxdw %r1, [%r10-512]\nadd %r0, %r1\nout:\nexit\n");
+	for (uint64_t n = 0; n <= 8; n++) {
+		RUN_OPTS(nested, .args = { n });
+
+		if (n < CSD_EBPF_MAX_FRAMES - 1) {
+			assert_int_equal(csd_ebpf_prog__run(prog, NULL, 0, &nested, &r0), 0);
+			assert_int_equal(r0, n * (n + 1) / 2);
+		} else {
+			assert_int_equal(csd_ebpf_prog__run(prog, NULL, 0, &nested, &r0), -ELOOP);
+			assert_int_equal(nested.fault.pc, 7);	/* the call that would go deeper */
+		}
+	}
+	csd_ebpf_prog__free(prog);
 }
 
 static void test_helpers(void **state)
