@@ -914,20 +914,22 @@ static void emit_bswap(struct jit *j, unsigned dst, unsigned bits)
 	}
 }
 
-/* lea dst, [base + index << scale + disp8] (no RSP as the index: eBPF registers never are) */
+/* lea dst, [base + index << scale + disp] (no RSP as the index: eBPF registers never are) */
 static void lea_sib(struct jit *j, bool w, unsigned dst, unsigned base, unsigned index,
-		    unsigned scale, int8_t disp)
+		    unsigned scale, int32_t disp)
 {
 	/* rbp and r13 as a base have no form without a displacement */
-	bool with_disp = disp || (base & 7) == RBP;
+	unsigned mod = disp < -128 || disp > 127 ? 0x80 : disp || (base & 7) == RBP ? 0x40 : 0;
 
 	emit1(j, (uint8_t)(0x40 | (w ? 8 : 0) | ((dst >> 3) << 2) | ((index >> 3) << 1) |
 			   (base >> 3)));
 	emit1(j, 0x8d);
-	emit1(j, (uint8_t)((with_disp ? 0x40 : 0) | ((dst & 7) << 3) | 0x04));
+	emit1(j, (uint8_t)(mod | ((dst & 7) << 3) | 0x04));
 	emit1(j, (uint8_t)((scale << 6) | ((index & 7) << 3) | (base & 7)));
-	if (with_disp)
+	if (mod == 0x40)
 		emit1(j, (uint8_t)disp);
+	else if (mod == 0x80)
+		emit4(j, (uint32_t)disp);
 }
 
 static void shl_ri(struct jit *j, bool w, unsigned dst, unsigned count)
@@ -1666,6 +1668,43 @@ static bool fuse_address_access(struct jit *j, size_t pc)
 }
 
 /*
+ * `d *= c; d += s` and maybe `d += k` after it (64 bits), as a number is parsed (`v = v * 10
+ * + c - '0'`) or a hash mixed, for c = 1, 2, 4 or 8 times 1, 3, 5 or 9: `lea d, [d + d * 4]`
+ * and `lea d, [s + d * 2 + k]` for 10. Two instructions that take a cycle each, where the
+ * loop waited on a multiply (3 cycles) and two adds. Returns how many instructions it
+ * compiled (0: none).
+ */
+static size_t fuse_mul_add(struct jit *j, size_t pc)
+{
+	const struct csd_ebpf_insn *i = &j->prog->insns[pc];
+	static const uint8_t lea_scale[10] = { [3] = 1, [5] = 2, [9] = 3 };
+	unsigned d, src, k = 0;
+	uint32_t m;
+	int32_t disp = 0;
+	size_t n = 2;
+
+	if (pc + 1 >= j->prog->insn_cnt || i[0].code != (BPF_ALU64 | BPF_MUL | BPF_K) ||
+	    i[0].imm <= 0 || i[1].code != (BPF_ALU64 | BPF_ADD | BPF_X) || i[1].off ||
+	    i[1].dst_reg != i[0].dst_reg || i[1].src_reg == i[0].dst_reg || j->target[pc + 1])
+		return 0;
+	for (m = (uint32_t)i[0].imm; !(m & 1) && k < 3; m >>= 1)
+		k++;
+	if (m != 1 && (m >= 10 || !lea_scale[m]))
+		return 0;
+	if (pc + 2 < j->prog->insn_cnt && i[2].code == (BPF_ALU64 | BPF_ADD | BPF_K) &&
+	    i[2].dst_reg == i[0].dst_reg && !j->target[pc + 2]) {
+		disp = i[2].imm;
+		n = 3;
+	}
+	d = reg_map[i[0].dst_reg];
+	src = reg_map[i[1].src_reg];
+	if (m != 1)
+		lea_sib(j, true, d, d, d, lea_scale[m], 0);
+	lea_sib(j, true, d, src, d, k, disp);
+	return n;
+}
+
+/*
  * `goto L` back to a loop's latch, as clang lays out loops for eBPF (the latch first, its
  * conditional jump over the exit to the body after it, each path of the body ending in a
  * goto back to the latch): a copy of the latch, at most LATCH_MAX plain ALU instructions and
@@ -1945,6 +1984,7 @@ static int compile(struct jit *j)
 		unsigned cls = BPF_CLASS(insn->code), op = BPF_OP(insn->code);
 
 		bool flags = false;
+		size_t fused;
 
 		if (j->loop_head[pc] && !j->moved[pc])
 			align_code(j, 32);
@@ -1988,6 +2028,12 @@ static int compile(struct jit *j)
 				j->pc_off[++pc] = j->len;
 				break;
 			}
+			if ((fused = fuse_mul_add(j, pc))) {
+				j->last_check.valid = false;
+				while (--fused)
+					j->pc_off[++pc] = j->len;
+				break;
+			}
 			emit_alu(j, insn);
 			/* add, sub, and, or, xor leave ZF for a following test of dst against 0 */
 			flags = (op == BPF_ADD || op == BPF_SUB || op == BPF_AND || op == BPF_OR ||
@@ -1997,8 +2043,7 @@ static int compile(struct jit *j)
 				(cls == BPF_ALU64 || BPF_CLASS(insns[pc + 1].code) == BPF_JMP);
 			break;
 		case BPF_LDX: {
-			size_t fused = fuse_byte_assembly(j, pc);
-
+			fused = fuse_byte_assembly(j, pc);
 			if (fused) {
 				j->last_check.valid = false;
 				while (--fused)

@@ -445,6 +445,42 @@ static void test_jit_shapes(void **state)
 		csd_ebpf_prog__free(prog);
 	}
 	/*
+	 * `d *= c; d += s` and `d += k` after it, as a number is parsed: one or two lea where
+	 * c is 1, 2, 4 or 8 times 1, 3, 5 or 9, the three instructions otherwise; s in r13 (r7:
+	 * no base without a displacement) and as the index, k of 8 and 32 bits and none
+	 */
+	static const int32_t scales[] = { 1, 2, 3, 4, 5, 8, 9, 10, 12, 18, 20, 24, 36, 40, 72, 6,
+					  7, 16 };
+	static const char *const adds[] = { "", "add %r5, -48\n", "add %r5, 1000\n",
+					     "add %r5, -100000\n" };
+	static const int64_t added[] = { 0, -48, 1000, -100000 };
+
+	for (size_t c = 0; c < sizeof(scales) / sizeof(scales[0]); c++)
+		for (size_t k = 0; k < 4; k++)
+			for (int s7 = 0; s7 < 2; s7++) {
+				struct csd_ebpf_prog *prog;
+
+				snprintf(text, sizeof(text),
+					 "mov %%r5, %%r3\nmov %%r7, %%r4\nmul %%r5, %d\n"
+					 "add %%r5, %%r%d\n%smov %%r0, %%r5\nexit\n", scales[c],
+					 s7 ? 7 : 4, adds[k]);
+				prog = load_ok(text);
+				for (size_t a = 0; a < sizeof(vals) / sizeof(vals[0]); a++) {
+					RUN_OPTS(opts, .args = { vals[a], vals[sizeof(vals) /
+								     sizeof(vals[0]) - 1 - a] });
+					uint64_t r0, want = vals[a] * (uint64_t)scales[c] +
+						vals[sizeof(vals) / sizeof(vals[0]) - 1 - a] +
+						(uint64_t)added[k];
+
+					assert_int_equal(csd_ebpf_prog__run(prog, NULL, 0, &opts, &r0), 0);
+					if (r0 != want)
+						fail_msg("%s with r3 = %#llx: r0 = %#llx, expected %#llx",
+							 text, (unsigned long long)vals[a],
+							 (unsigned long long)r0, (unsigned long long)want);
+				}
+				csd_ebpf_prog__free(prog);
+			}
+	/*
 	 * shifts by a register (shlx/shrx/sarx where the CPU has BMI2, else through cl, which
 	 * is eBPF r4): the count and the value in r4 (rcx), in registers that need REX (r7: r13)
 	 * and in the same register; counts past the width are masked, as the interpreter does
