@@ -47,6 +47,7 @@ struct ebpf_map {
 	uint32_t max_entries;
 	bool readonly;		/* .rodata: the program may not write it */
 	uint8_t *values;	/* max_entries * value_size, preallocated (one region for checks) */
+	size_t values_mapped;	/* bytes mapped for values below 2 GiB (0: from calloc) */
 	/* hash maps only: open addressing over max_entries * 2 slots, each an entry index + 1 */
 	uint8_t *keys;		/* max_entries * key_size */
 	uint32_t *slots;

@@ -492,8 +492,14 @@ static bool verified_guard(struct jit *j, unsigned base, int16_t off, unsigned s
 			return true;
 		}
 		/* r10 := r11 - values; cmp r10, bytes - size + 1 */
-		mov_ri64(j, R10, (uint64_t)0 - (uint64_t)(uintptr_t)m->values);
-		alu_rr(j, true, 0x01, R11, R10);	/* add r10, r11 */
+		if ((uintptr_t)m->values + bytes <= INT32_MAX) {	/* below 2 GiB (maps.c) */
+			rex(j, true, R10, R11, false);
+			emit1(j, 0x8d);			/* lea r10, [r11 - values] */
+			modrm_mem(j, R10, R11, -(int32_t)(uintptr_t)m->values);
+		} else {
+			mov_ri64(j, R10, (uint64_t)0 - (uint64_t)(uintptr_t)m->values);
+			alu_rr(j, true, 0x01, R11, R10);	/* add r10, r11 */
+		}
 		alu_ri(j, true, 7, R10, (int32_t)(bytes - size + 1));
 	}
 	to_stub(j, CC_AE, STUB_MEM, pc, size | (unsigned)write << 8);

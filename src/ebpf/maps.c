@@ -13,10 +13,34 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 
 #include "ebpf_internal.h"
 
 #define SLOT_DELETED UINT32_MAX
+
+/*
+ * A map's values, zeroed, below 2 GiB where the system has room (MAP_32BIT): there the JIT
+ * addresses them and checks an access with 32-bit immediates (jit_x86_64.c, map_guard),
+ * where it needs a 10-byte constant and an add otherwise. Elsewhere when there is no room
+ * (or CSD_EBPF_MAPS_ANYWHERE is set: the tests run the JIT's code for that case so).
+ */
+static uint8_t *values_alloc(size_t bytes, size_t *mapped)
+{
+#if defined(__x86_64__) && defined(MAP_32BIT)
+	size_t len = (bytes + 4095) & ~(size_t)4095;
+	void *p = getenv("CSD_EBPF_MAPS_ANYWHERE") ? MAP_FAILED :
+		  mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_32BIT,
+		       -1, 0);
+
+	if (p != MAP_FAILED) {
+		*mapped = len;
+		return p;
+	}
+#endif
+	*mapped = 0;
+	return calloc(1, bytes);
+}
 
 int ebpf_map_init(struct ebpf_map *map, const char *name, enum ebpf_map_kind kind,
 		  uint32_t key_size, uint32_t value_size, uint32_t max_entries)
@@ -33,7 +57,7 @@ int ebpf_map_init(struct ebpf_map *map, const char *name, enum ebpf_map_kind kin
 		return -EINVAL;
 	if (kind == EBPF_MAP_KIND_HASH && (!key_size || key_size > 512))
 		return -EINVAL;
-	map->values = calloc(max_entries, value_size);
+	map->values = values_alloc((size_t)max_entries * value_size, &map->values_mapped);
 	if (!map->values)
 		return -ENOMEM;
 	pthread_mutex_init(&map->lock, NULL);
@@ -58,7 +82,10 @@ int ebpf_map_init(struct ebpf_map *map, const char *name, enum ebpf_map_kind kin
 
 void ebpf_map_destroy(struct ebpf_map *map)
 {
-	free(map->values);
+	if (map->values_mapped)
+		munmap(map->values, map->values_mapped);
+	else
+		free(map->values);
 	free(map->keys);
 	free(map->slots);
 	free(map->free_list);
