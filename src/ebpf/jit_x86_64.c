@@ -1108,6 +1108,8 @@ static void emit_compare(struct jit *j, const struct csd_ebpf_insn *insn)
 	}
 }
 
+static size_t latch_cond(const struct jit *j, size_t latch);
+
 static void emit_cond_jump(struct jit *j, const struct csd_ebpf_insn *insn, size_t pc)
 {
 	unsigned op = BPF_OP(insn->code);
@@ -1120,8 +1122,18 @@ static void emit_cond_jump(struct jit *j, const struct csd_ebpf_insn *insn, size
 	if (insn->off == 1 && !j->loop_head[pc + 1]) {
 		const struct csd_ebpf_insn *next = insn + 1;
 
+		size_t to = pc + 2 + (size_t)(ptrdiff_t)next->off;
+
+		/*
+		 * ... unless the ja goes back to a latch that is copied in its place: a trip then
+		 * takes one jump, the copy's, where it took two
+		 */
+		if (next->code == (BPF_JMP | BPF_JA) && to <= pc && latch_cond(j, to) != SIZE_MAX) {
+			jcc_pc(j, jcc_of(op), pc + 2);
+			return;
+		}
 		if (next->code == (BPF_JMP | BPF_JA)) {
-			jcc_pc(j, jcc_of(op) ^ 1, pc + 2 + (size_t)(ptrdiff_t)next->off);
+			jcc_pc(j, jcc_of(op) ^ 1, to);
 			j->moved[pc + 1] = true;
 			return;
 		}
@@ -1731,32 +1743,43 @@ static bool plain_alu(const struct csd_ebpf_insn *insn)
 		op == BPF_MOV || op == BPF_LSH || op == BPF_RSH || op == BPF_ARSH);
 }
 
-static bool emit_latch_copy(struct jit *j, size_t latch)
+/* The latch's conditional jump when the latch at `latch` can be copied, else SIZE_MAX. */
+static size_t latch_cond(const struct jit *j, size_t latch)
 {
-	const struct csd_ebpf_insn *insns = j->prog->insns, *cond, *next;
-	size_t cnt = j->prog->insn_cnt, c = latch, head;
+	const struct csd_ebpf_insn *insns = j->prog->insns, *cond;
+	size_t cnt = j->prog->insn_cnt, c = latch;
 	unsigned op;
 
 	if (j->checked || latch > j->cur_pc)
-		return false;
+		return SIZE_MAX;
 	while (c < cnt && c - latch <= LATCH_MAX && plain_alu(&insns[c]))
 		c++;
 	if (c + 1 >= cnt || c - latch > LATCH_MAX)
-		return false;
+		return SIZE_MAX;
 	cond = &insns[c];
-	next = &insns[c + 1];
 	op = BPF_OP(cond->code);
 	if ((BPF_CLASS(cond->code) != BPF_JMP && BPF_CLASS(cond->code) != BPF_JMP32) ||
 	    op == BPF_JA || op == BPF_CALL || op == BPF_EXIT)
+		return SIZE_MAX;
+	if (c + 1 + (size_t)(ptrdiff_t)cond->off > j->cur_pc)
+		return SIZE_MAX;	/* the copy's jump would not close a loop */
+	return c;
+}
+
+static bool emit_latch_copy(struct jit *j, size_t latch)
+{
+	const struct csd_ebpf_insn *insns = j->prog->insns, *cond, *next;
+	size_t c = latch_cond(j, latch);
+
+	if (c == SIZE_MAX)
 		return false;
-	head = c + 1 + (size_t)(ptrdiff_t)cond->off;
-	if (head > j->cur_pc)
-		return false;	/* the copy's jump would not close a loop */
+	cond = &insns[c];
+	next = &insns[c + 1];
 	for (size_t k = latch; k < c; k++)
 		emit_alu(j, &insns[k]);
 	j->flags_from = false;
 	emit_compare(j, cond);
-	jcc_pc(j, jcc_of(op), head);
+	jcc_pc(j, jcc_of(BPF_OP(cond->code)), c + 1 + (size_t)(ptrdiff_t)cond->off);
 	if (next->code == (BPF_JMP | BPF_EXIT))
 		emit_exit(j);
 	else if (next->code == (BPF_JMP | BPF_JA))

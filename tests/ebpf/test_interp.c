@@ -898,6 +898,27 @@ static void test_loop_latch_first(void **state)
 		"add %r4, %r3\n"
 		"ldxb %r4, [%r4]\n"
 		"ja latch\n",
+
+		/* `if (c) goto +1; goto latch`: the goto copied, the jump not turned around */
+		"mov %r0, 0\n"
+		"mov %r3, 0\n"
+		"jeq %r2, 0, out\n"
+		"ja body\n"
+		"latch:\n"
+		"add %r0, %r4\n"
+		"add %r3, 1\n"
+		"jgt %r2, %r3, body\n"
+		"out:\n"
+		"exit\n"
+		"body:\n"
+		"mov %r4, %r1\n"
+		"add %r4, %r3\n"
+		"ldxb %r4, [%r4]\n"
+		"jgt %r4, 0x80, big\n"
+		"ja latch\n"
+		"big:\n"
+		"add %r0, 1000\n"
+		"ja latch\n",
 	};
 	static const uint32_t lens[] = { 0, 1, 7, 100 };
 	uint8_t *boxed = csd_ebpf_sandbox_alloc(100);
@@ -914,10 +935,12 @@ static void test_loop_latch_first(void **state)
 				uint64_t r0, want = 0;
 				RUN_OPTS(opts);
 
-				for (uint32_t i = 0; i < lens[l]; i++)
+				for (uint32_t i = 0; i < lens[l]; i++) {
 					want += in[i] = (uint8_t)(0x35 + 91 * i);
+					want += t == 3 && in[i] > 0x80 ? 1000 : 0;
+				}
 				assert_int_equal(csd_ebpf_prog__run(prog, in, lens[l], &opts, &r0), 0);
-				assert_int_equal(r0, t ? 3 * want : want);
+				assert_int_equal(r0, t == 1 || t == 2 ? 3 * want : want);
 			}
 		csd_ebpf_prog__free(prog);
 	}
