@@ -186,6 +186,12 @@ static void align_code(struct jit *j, size_t to)
 	}
 }
 
+/* CSD_JIT_NO_BMI2 set: the code for CPUs without it, so that a test runs that code anywhere */
+static bool has_bmi2(void)
+{
+	return __builtin_cpu_supports("bmi2") && !getenv("CSD_JIT_NO_BMI2");
+}
+
 static size_t insn_slots(const struct csd_ebpf_insn *insn)
 {
 	return insn->code == BPF_OP_LDDW ? 2 : 1;
@@ -794,9 +800,79 @@ static void emit_atomic(struct jit *j, const struct csd_ebpf_insn *insn, uint32_
 /* ---- ALU -------------------------------------------------------------------------------- */
 
 /*
- * Unsigned division or modulo by a constant other than 0 (adler32's % 65521): x86's div in
- * line, rax and rdx (eBPF r0 and r3) kept around it. The rest, signed or by a register that
- * may be 0 (eBPF's answers for those), go to C.
+ * x / k or x % k by a constant k that is not a power of 2, as compilers divide: the high half
+ * of x times a magic number m (2^N * (2^l - k) / k + 1, l = ceil(log2 k)), t, and then
+ * q = (((x - t) >> 1) + t) >> (l - 1), exact for every N-bit x (Granlund and Montgomery, the
+ * "add" variant); x % k as x - q * k. A multiply and four one-cycle steps where div takes tens
+ * of cycles. 64 bits need the 128-bit product: mulx (BMI2; rdx, eBPF r3, kept in r10). false
+ * for k above 2^63 (64 bits) and without BMI2 in 64 bits: div then.
+ */
+static bool emit_divmod_magic(struct jit *j, bool is64, bool mod, unsigned dst, uint64_t k)
+{
+	unsigned l = is64 ? 64 - (unsigned)__builtin_clzll(k - 1) :
+			    32 - (unsigned)__builtin_clz((uint32_t)k - 1);
+	const unsigned q = R10;
+
+	if (is64) {
+		unsigned __int128 m;
+
+		if (l > 63 || !has_bmi2())
+			return false;
+		m = (((unsigned __int128)1 << 64) * ((UINT64_C(1) << l) - k)) / k + 1;
+		mov_rr(j, true, RDX, R10);
+		mov_ri64(j, RDX, (uint64_t)m);
+		/* mulx r11, r11, x: r11 := the high half of rdx * x (x: r10 if it was rdx) */
+		emit1(j, 0xc4);
+		emit1(j, (uint8_t)(0x02 | ((dst == RDX ? R10 : dst) >> 3 ? 0 : 0x20) | 0x40));
+		emit1(j, (uint8_t)(0x80 | ((~R11 & 15) << 3) | 3));
+		emit1(j, 0xf6);
+		modrm_rr(j, R11, dst == RDX ? R10 : dst);
+		mov_rr(j, true, R10, RDX);		/* rdx as it was */
+		mov_rr(j, true, dst, R10);		/* x */
+	} else {
+		uint64_t m = ((UINT64_C(1) << 32) * ((UINT64_C(1) << l) - k)) / k + 1;
+
+		mov_rr(j, false, dst, R10);		/* x, zero-extended */
+		mov_ri64(j, R11, m);
+		rex(j, true, R11, R10, false);
+		emit1(j, 0x0f);				/* imul r11, r10 */
+		emit1(j, 0xaf);
+		modrm_rr(j, R11, R10);
+		rex(j, true, 0, R11, false);
+		emit1(j, 0xc1);				/* shr r11, 32: t */
+		modrm_rr(j, 5, R11);
+		emit1(j, 32);
+	}
+	/* r10: x, r11: t; q := (((x - t) >> 1) + t) >> (l - 1) in r10 */
+	alu_rr(j, is64, 0x29, R11, R10);		/* sub r10, r11 */
+	rex(j, is64, 0, R10, false);
+	emit1(j, 0xd1);					/* shr r10, 1 */
+	modrm_rr(j, 5, R10);
+	alu_rr(j, is64, 0x01, R11, R10);		/* add r10, r11 */
+	if (l > 1) {
+		rex(j, is64, 0, R10, false);
+		emit1(j, 0xc1);				/* shr r10, l - 1 */
+		modrm_rr(j, 5, R10);
+		emit1(j, (uint8_t)(l - 1));
+	}
+	if (!mod) {
+		mov_rr(j, is64, q, dst);		/* 32 bits: zero-extends */
+		return true;
+	}
+	/* x % k = x - q * k (k fits imul's immediate: eBPF's is 32 bits, sign-extended) */
+	rex(j, is64, q, q, false);
+	emit1(j, 0x69);
+	modrm_rr(j, q, q);
+	emit4(j, (uint32_t)k);
+	alu_rr(j, is64, 0x29, q, dst);			/* sub dst, r10 (32 bits: of x's low half) */
+	return true;
+}
+
+/*
+ * Unsigned division or modulo by a constant other than 0 (adler32's % 65521): a shift or a
+ * mask for a power of 2, a multiply by the inverse for most others (emit_divmod_magic()),
+ * else x86's div in line, rax and rdx (eBPF r0 and r3) kept around it. The rest, signed or by
+ * a register that may be 0 (eBPF's answers for those), go to C.
  */
 static bool emit_divmod_const(struct jit *j, const struct csd_ebpf_insn *insn)
 {
@@ -806,6 +882,24 @@ static bool emit_divmod_const(struct jit *j, const struct csd_ebpf_insn *insn)
 
 	if (BPF_SRC(insn->code) != BPF_K || insn->off || !k)
 		return false;
+	if ((k & (k - 1)) == 0) {
+		if (!mod && k > 1) {
+			rex(j, is64, 0, dst, false);
+			emit1(j, 0xc1);			/* shr dst, log2 k */
+			modrm_rr(j, 5, dst);
+			emit1(j, (uint8_t)__builtin_ctzll(k));
+		} else if (!mod) {
+			mov_rr(j, is64, dst, dst);	/* x / 1: 32 bits zero-extend */
+		} else if (k - 1 <= INT32_MAX) {
+			alu_ri(j, is64, 4, dst, (int32_t)(k - 1));	/* and dst, k - 1 */
+		} else {
+			mov_ri64(j, R11, k - 1);
+			alu_rr(j, is64, 0x21, R11, dst);
+		}
+		return true;
+	}
+	if (emit_divmod_magic(j, is64, mod, dst, k))
+		return true;
 	mov_ri64(j, R11, k);
 	if (dst != RDX)
 		push(j, RDX);
@@ -846,12 +940,6 @@ static void emit_divmod(struct jit *j, const struct csd_ebpf_insn *insn)
 	call_abs(j, jit_divmod);
 	set_saved_from_rax(j, dst);
 	restore_all(j);
-}
-
-/* CSD_JIT_NO_BMI2 set: the code for CPUs without it, so that a test runs that code anywhere */
-static bool has_bmi2(void)
-{
-	return __builtin_cpu_supports("bmi2") && !getenv("CSD_JIT_NO_BMI2");
 }
 
 static void emit_shift(struct jit *j, bool w, unsigned ext, const struct csd_ebpf_insn *insn)

@@ -377,8 +377,10 @@ static void test_jit_shapes(void **state)
 					   "jsge", "jslt", "jsle", "jset" };
 	static const uint64_t vals[] = { 0, 1, 2, 7, 0x7fffffff, 0x80000000, 0xffffffff,
 					 0x100000000, UINT64_MAX, (uint64_t)INT64_MIN };
-	static const int32_t divisors[] = { 1, 3, 10, 65521, 0x7fffffff, -1, -7 };
-	static const char *const dsts[] = { "r0", "r3", "r4", "r6" };
+	static const int32_t divisors[] = { 1, 2, 3, 7, 10, 641, 4096, 65521, 12345, 6700417,
+					    1 << 30, (1 << 30) + 1, 1000000007, 0x7fffffff,
+					    INT32_MIN, -1, -7, -65536 };
+	static const char *const dsts[] = { "r0", "r3", "r4", "r6", "r7" };
 	char text[512];
 	(void)state;
 
@@ -541,6 +543,17 @@ static void test_jit_shapes(void **state)
 					}
 				csd_ebpf_prog__free(prog);
 			}
+	/*
+	 * division and modulo by constants: a shift or a mask for powers of 2, a multiply by the
+	 * inverse (mulx for 64 bits, which uses rdx: r3) or div for the others, into r0 (rax), r3
+	 * (rdx), r4, r6 and r7 (r13), the others left alone; the values above and 64 random
+	 */
+	uint64_t xs[sizeof(vals) / sizeof(vals[0]) + 64], seed = 0x9e3779b97f4a7c15u;
+
+	for (size_t a = 0; a < sizeof(xs) / sizeof(xs[0]); a++) {
+		seed ^= seed << 13, seed ^= seed >> 7, seed ^= seed << 17;
+		xs[a] = a < sizeof(vals) / sizeof(vals[0]) ? vals[a] : seed >> (a % 40);
+	}
 	for (size_t d = 0; d < sizeof(divisors) / sizeof(divisors[0]); d++)
 		for (size_t r = 0; r < sizeof(dsts) / sizeof(dsts[0]); r++)
 			for (int kind = 0; kind < 4; kind++) {	/* div, mod; 64, 32 bits */
@@ -548,28 +561,29 @@ static void test_jit_shapes(void **state)
 				struct csd_ebpf_prog *prog;
 
 				snprintf(text, sizeof(text),
-					 "mov %%r0, 11\nmov %%r4, 22\nmov %%r6, %%r3\nmov %%r%c, %%r3\n"
-					 "%s%s %%%s, %d\nadd %%r0, %%r4\nadd %%r0, %%r6\nadd %%r0, %%r3\n"
-					 "exit\n", dsts[r][1], mod ? "mod" : "div", w32 ? "32" : "",
-					 dsts[r], divisors[d]);
+					 "mov %%r0, 11\nmov %%r4, 22\nmov %%r6, %%r3\nmov %%r7, %%r3\n"
+					 "mov %%r%c, %%r3\n%s%s %%%s, %d\nadd %%r0, %%r4\n"
+					 "add %%r0, %%r6\nadd %%r0, %%r3\nadd %%r0, %%r7\nexit\n",
+					 dsts[r][1], mod ? "mod" : "div", w32 ? "32" : "", dsts[r],
+					 divisors[d]);
 				prog = load_ok(text);
-				for (size_t a = 0; a < sizeof(vals) / sizeof(vals[0]); a++) {
-					RUN_OPTS(opts, .args = { vals[a] });
-					uint64_t x = vals[a], k = w32 ? (uint32_t)divisors[d] :
+				for (size_t a = 0; a < sizeof(xs) / sizeof(xs[0]); a++) {
+					RUN_OPTS(opts, .args = { xs[a] });
+					uint64_t x = xs[a], k = w32 ? (uint32_t)divisors[d] :
 						     (uint64_t)(int64_t)divisors[d], q, r0;
-					uint64_t regs[4] = { 11, x, 22, x };	/* r0 r3 r4 r6 */
+					uint64_t regs[5] = { 11, x, 22, x, x };	/* r0 r3 r4 r6 r7 */
 
 					q = w32 ? (uint32_t)(mod ? (uint32_t)x % (uint32_t)k :
 							     (uint32_t)x / (uint32_t)k) :
 						  (mod ? x % k : x / k);
 					regs[r] = q;
 					assert_int_equal(csd_ebpf_prog__run(prog, NULL, 0, &opts, &r0), 0);
-					if (r0 != regs[0] + regs[2] + regs[3] + regs[1])
+					if (r0 != regs[0] + regs[1] + regs[2] + regs[3] + regs[4])
 						fail_msg("%s with r3 = %#llx: r0 = %#llx, expected %#llx",
 							 text, (unsigned long long)x,
 							 (unsigned long long)r0,
 							 (unsigned long long)(regs[0] + regs[1] + regs[2] +
-									      regs[3]));
+									      regs[3] + regs[4]));
 				}
 				csd_ebpf_prog__free(prog);
 			}
