@@ -1774,6 +1774,81 @@ static bool fuse_address_access(struct jit *j, size_t pc)
 }
 
 /*
+ * `p = &global + o; p += i; load or store at [p + off]`, as a table or a global array is
+ * indexed (crc_table[x], hist[b]), in verified code, the values below 2 GiB (maps.c): the
+ * offset in the map, i + o + off, is checked as it is computed, `lea r10, [i + o + off];
+ * cmp r10, limit`, and the access goes to [r10 + values]; p is computed only if it is read
+ * later (a store through it then reuses this check). Where there were a 10-byte constant, an
+ * add and the check's lea, lea and cmp. Returns true when pc..pc+3 (the lddw's two slots, the
+ * add, the access) were compiled.
+ */
+static bool fuse_map_value_access(struct jit *j, size_t pc)
+{
+	const struct csd_ebpf_insn *i = &j->prog->insns[pc], *acc = &i[3];
+	unsigned cls = BPF_CLASS(acc->code), size, p, x;
+	const struct ebpf_map *m;
+	bool store, write;
+	int64_t disp, limit;
+	uint8_t guard;
+
+	if (j->checked || pc + 4 > j->prog->insn_cnt || i->src_reg != BPF_PSEUDO_MAP_VALUE ||
+	    i->imm < 0 || (size_t)i->imm >= j->prog->map_cnt || !j->prog->guard ||
+	    i[2].code != (BPF_ALU64 | BPF_ADD | BPF_X) || i[2].dst_reg != i->dst_reg ||
+	    i[2].src_reg == i->dst_reg || j->target[pc + 2] || j->target[pc + 3] ||
+	    BPF_MODE(acc->code) != BPF_MEM)
+		return false;
+	m = &j->prog->maps[i->imm];
+	guard = (uint8_t)(EBPF_GUARD_MAP + i->imm);
+	p = i->dst_reg;
+	x = i[2].src_reg;
+	store = cls == BPF_ST || cls == BPF_STX;
+	if (j->prog->guard[pc + 3] != guard || (store && m->readonly) ||
+	    (cls == BPF_LDX && acc->src_reg != p) ||
+	    (store && (acc->dst_reg != p || (cls == BPF_STX && acc->src_reg == p))) ||
+	    (!store && cls != BPF_LDX))
+		return false;
+	size = size_of[BPF_SIZE(acc->code) >> 3];
+	disp = (int64_t)(uint32_t)i[1].imm + acc->off;
+	limit = (int64_t)m->max_entries * m->value_size - size + 1;
+	if ((uintptr_t)m->values + (uint64_t)m->max_entries * m->value_size > INT32_MAX ||
+	    limit < 1 || limit > INT32_MAX || disp < INT32_MIN || disp > INT32_MAX)
+		return false;
+	write = store || store_follows(j, (uint32_t)pc + 3, reg_map[p], acc->off, size, guard);
+	/* lea r10, [x + disp]; lea r11, [r10 + values] (the stub's address); cmp r10, limit */
+	rex(j, true, R10, reg_map[x], false);
+	emit1(j, 0x8d);
+	modrm_mem(j, R10, reg_map[x], (int32_t)disp);
+	rex(j, true, R11, R10, false);
+	emit1(j, 0x8d);
+	modrm_mem(j, R11, R10, (int32_t)(uintptr_t)m->values);
+	alu_ri(j, true, 7, R10, (int32_t)limit);
+	to_stub(j, CC_AE, STUB_MEM, (uint32_t)pc + 3, size | (unsigned)write << 8);
+	for (size_t k = pc + 1; k <= pc + 3; k++)
+		j->pc_off[k] = j->len;
+	j->cur_pc = pc + 3;
+	j->via_r11 = true;
+	j->via_sib = false;
+	j->r11_off = 0;
+	j->address_ready = true;
+	if (store)
+		emit_store(j, acc, (uint32_t)pc + 3, cls == BPF_ST);
+	else
+		emit_load(j, acc, (uint32_t)pc + 3);
+	j->via_r11 = false;
+	if (j->live[pc + 4] >> p & 1 && !(cls == BPF_LDX && acc->dst_reg == p)) {
+		rex(j, true, reg_map[p], R11, false);
+		emit1(j, 0x8d);				/* lea p, [r11 - off] */
+		modrm_mem(j, reg_map[p], R11, -acc->off);
+		j->last_check = (struct checked_address){ .valid = true, .write = write,
+			.base = (uint8_t)reg_map[p], .guard = guard, .off = acc->off,
+			.size = size };
+	} else {
+		j->last_check.valid = false;
+	}
+	return true;
+}
+
+/*
  * `d *= c; d += s` and maybe `d += k` after it (64 bits), as a number is parsed (`v = v * 10
  * + c - '0'`) or a hash mixed, for c = 1, 2, 4 or 8 times 1, 3, 5 or 9: `lea d, [d + d * 4]`
  * and `lea d, [s + d * 2 + k]` for 10. Two instructions that take a cycle each, where the
@@ -2188,6 +2263,11 @@ static int compile(struct jit *j)
 		case BPF_LD: {
 			const struct csd_ebpf_insn *next = &insns[pc + 1];
 			uint64_t v;
+
+			if (fuse_map_value_access(j, pc)) {
+				pc += 3;
+				break;
+			}
 
 			if (insn->src_reg == BPF_PSEUDO_MAP_FD)
 				v = EBPF_MAP_TOKEN(insn->imm);

@@ -146,11 +146,11 @@ static void test_sandboxed_and_guarded_agree(void **state)
 }
 
 /*
- * A program over one array map (4-byte keys, 16-byte values, 4 entries): `lddw %r1, 0` in
- * its text is that map. Verified, or marked verified by hand (guard: every access "proven"
- * to reach the map) when `proof` is false.
+ * A program over one map: an array (4-byte keys, 16-byte values, 4 entries), `lddw %r1, 0`
+ * in its text; or global data (64 bytes), `lddw %r4, o` its address + o. Verified, or marked
+ * verified by hand (guard: every access "proven" to reach the map) when `proof` is false.
  */
-static struct csd_ebpf_prog *with_array_map(const char *text, bool proof)
+static struct csd_ebpf_prog *with_map(const char *text, bool global, bool proof)
 {
 	struct csd_ebpf_insn *insns;
 	struct ebpf_map *map = calloc(1, sizeof(*map));
@@ -161,11 +161,15 @@ static struct csd_ebpf_prog *with_array_map(const char *text, bool proof)
 	assert_non_null(map);
 	assert_int_equal(csd_ebpf_asm(text, &insns, &cnt, log, sizeof(log)), 0);
 	for (size_t pc = 0; pc < cnt; pc++)
-		if (insns[pc].code == BPF_OP_LDDW && insns[pc].dst_reg == 1) {
-			insns[pc].src_reg = BPF_PSEUDO_MAP_FD;
+		if (insns[pc].code == BPF_OP_LDDW && insns[pc].dst_reg == (global ? 4 : 1)) {
+			insns[pc + 1].imm = global ? insns[pc].imm : 0;
+			insns[pc].src_reg = global ? BPF_PSEUDO_MAP_VALUE : BPF_PSEUDO_MAP_FD;
 			insns[pc].imm = 0;
 		}
-	assert_int_equal(ebpf_map_init(map, "counts", EBPF_MAP_KIND_ARRAY, 4, 16, 4), 0);
+	assert_int_equal(global ? ebpf_map_init(map, ".data", EBPF_MAP_KIND_DATA, 4, 64, 1) :
+			 ebpf_map_init(map, "counts", EBPF_MAP_KIND_ARRAY, 4, 16, 4), 0);
+	for (unsigned b = 0; global && b < 64; b++)
+		map->values[b] = (uint8_t)(b * 37 + 5);
 	if (ebpf_prog_create(insns, cnt, map, 1, &(struct csd_ebpf_load_opts){
 		.sz = sizeof(struct csd_ebpf_load_opts), .log_buf = log, .log_size = sizeof(log) },
 		&prog))
@@ -215,7 +219,7 @@ static void test_inline_lookups(void **state)
 		snprintf(text, sizeof(text), "mov %%r7, %%r3\nstxw [%%r10-4], %%r3\n%s%s", setups[s],
 			 body);
 		for (int e = 0; e < 2; e++)
-			progs[e] = with_array_map(text, true);
+			progs[e] = with_map(text, false, true);
 		for (int round = 1; round <= 3; round++)
 			for (uint64_t key = 0; key < 6; key++) {
 				uint64_t r0[2];
@@ -268,13 +272,100 @@ static void test_inline_lookup_value_bounds(void **state)
 		snprintf(text, sizeof(text), "stw [%%r10-4], %d\nlddw %%r1, 0\nmov %%r2, %%r10\n"
 			 "add %%r2, -4\ncall 1\njeq %%r0, %d, out\n%s\nout:\nexit\n", cases[a].key,
 			 cases[a].key == 9 ? 5 : 0, cases[a].access);
-		prog = with_array_map(text, false);
+		prog = with_map(text, false, false);
 		if (csd_ebpf_prog__run(prog, NULL, 0, &opts, &r0) != -EFAULT)
 			fail_msg("%s: no fault", cases[a].access);
 		assert_int_equal(opts.fault.kind, CSD_EBPF_FAULT_MEMORY);
 		assert_non_null(strstr(opts.fault.msg, "outside the program's memory"));
 		csd_ebpf_prog__free(prog);
 	}
+}
+
+/*
+ * A global indexed as a table (jit_x86_64.c, fuse_map_value_access): loads, a
+ * load-modify-store through a pointer still used after, a store, at an offset into the
+ * global; the same answers and the same global in both engines, for every index.
+ */
+static void test_global_tables(void **state)
+{
+	static const char *const texts[] = {
+		/* r3 & 63: a byte of the table */
+		"and %r3, 63\nlddw %r4, 0\nadd %r4, %r3\nldxb %r0, [%r4]\nexit\n",
+		/* words at 8 + (r3 & 7) * 4 + 4, the global's address + 8 */
+		"and %r3, 7\nlsh %r3, 2\nlddw %r4, 8\nadd %r4, %r3\nldxw %r0, [%r4+4]\nexit\n",
+		/* counts[r3 & 7] += 3 (8 bytes), then read again through the same pointer */
+		"and %r3, 7\nlsh %r3, 3\nlddw %r4, 0\nadd %r4, %r3\nldxdw %r5, [%r4]\n"
+		"add %r5, 3\nstxdw [%r4], %r5\nldxdw %r0, [%r4]\nexit\n",
+		/* a byte stored at 32 + (r3 & 31) */
+		"and %r3, 31\nlddw %r4, 32\nadd %r4, %r3\nstb [%r4], 0xee\nmov %r0, 1\nexit\n",
+		/* a word at 8 + (r3 & 7) * 4 + 4 incremented, then the one before it read */
+		"and %r3, 7\nlsh %r3, 2\nlddw %r4, 8\nadd %r4, %r3\nldxw %r5, [%r4+4]\n"
+		"add %r5, 1\nstxw [%r4+4], %r5\nldxw %r0, [%r4]\nexit\n",
+	};
+
+	(void)state;
+	if (!csd_ebpf_jit_available())
+		skip();
+	for (size_t t = 0; t < sizeof(texts) / sizeof(texts[0]); t++) {
+		struct csd_ebpf_prog *progs[2] = { with_map(texts[t], true, true),
+						   with_map(texts[t], true, true) };
+
+		for (uint64_t x = 0; x < 80; x++) {
+			uint64_t r0[2];
+
+			for (int e = 0; e < 2; e++) {
+				CSD_EBPF_OPTS(csd_ebpf_run_opts, opts, .args = { x * 0x10001 },
+					      .engine = e ? CSD_EBPF_ENGINE_JIT :
+							    CSD_EBPF_ENGINE_INTERP);
+
+				assert_int_equal(csd_ebpf_prog__run(progs[e], NULL, 0, &opts, &r0[e]),
+						 0);
+			}
+			if (r0[0] != r0[1])
+				fail_msg("%s with r3 = %llu: interpreter %#llx, JIT %#llx", texts[t],
+					 (unsigned long long)x, (unsigned long long)r0[0],
+					 (unsigned long long)r0[1]);
+		}
+		assert_memory_equal(progs[0]->maps[0].values, progs[1]->maps[0].values, 64);
+		for (int e = 0; e < 2; e++)
+			csd_ebpf_prog__free(progs[e]);
+	}
+}
+
+/*
+ * The same table accesses under a wrong proof (no mask on the index): outside the global's 64
+ * bytes, before or after it, a fault, and the global as it was.
+ */
+static void test_global_table_bounds(void **state)
+{
+	static const char *const texts[] = {
+		"lddw %r4, 0\nadd %r4, %r3\nldxb %r0, [%r4]\nexit\n",
+		"lddw %r4, 8\nadd %r4, %r3\nldxw %r0, [%r4+4]\nexit\n",
+		"lddw %r4, 0\nadd %r4, %r3\nldxdw %r5, [%r4]\nadd %r5, 3\nstxdw [%r4], %r5\n"
+		"ldxdw %r0, [%r4]\nexit\n",
+		"lddw %r4, 32\nadd %r4, %r3\nstb [%r4], 0xee\nmov %r0, 1\nexit\n",
+	};
+	/* past the end for each text, and before the start (a "negative" index) */
+	static const uint64_t past[] = { 64, 49, 57, 32 }, before = (uint64_t)-40;
+
+	(void)state;
+	if (!csd_ebpf_jit_available())
+		skip();
+	for (size_t t = 0; t < sizeof(texts) / sizeof(texts[0]); t++)
+		for (int b = 0; b < 2; b++) {
+			struct csd_ebpf_prog *prog = with_map(texts[t], true, false);
+			CSD_EBPF_OPTS(csd_ebpf_run_opts, opts, .engine = CSD_EBPF_ENGINE_JIT,
+				      .args = { b ? before : past[t] });
+			uint8_t global[64];
+			uint64_t r0 = 5;
+
+			memcpy(global, prog->maps[0].values, 64);
+			if (csd_ebpf_prog__run(prog, NULL, 0, &opts, &r0) != -EFAULT)
+				fail_msg("%s with r3 = %#llx: no fault", texts[t],
+					 (unsigned long long)opts.args[0]);
+			assert_memory_equal(global, prog->maps[0].values, 64);
+			csd_ebpf_prog__free(prog);
+		}
 }
 
 int main(void)
@@ -286,6 +377,8 @@ int main(void)
 		cmocka_unit_test(test_reused_check_judged_as_a_store),
 		cmocka_unit_test(test_inline_lookups),
 		cmocka_unit_test(test_inline_lookup_value_bounds),
+		cmocka_unit_test(test_global_tables),
+		cmocka_unit_test(test_global_table_bounds),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
