@@ -35,7 +35,7 @@ static const uint8_t reg_map[EBPF_NREGS] = { RAX, RDI, RSI, RDX, RCX, R8, RBX, R
 #define BUDGET		R9
 #define CTX_OFF(f)	((int32_t)offsetof(struct jit_ctx, f))
 
-enum stub_kind { STUB_MEM, STUB_BUDGET, STUB_DEPTH, STUB_MISALIGNED, STUB_EXIT };
+enum stub_kind { STUB_MEM, STUB_MEM_R10, STUB_BUDGET, STUB_DEPTH, STUB_MISALIGNED, STUB_EXIT };
 
 struct stub {
 	enum stub_kind kind;
@@ -43,6 +43,7 @@ struct stub {
 	size_t site;		/* the rel32 to patch to the stub */
 	size_t resume;		/* where the stub returns to */
 	uint32_t arg;		/* STUB_MEM: size | write << 8 */
+	int32_t disp;		/* STUB_MEM_R10: the address is r10 + disp (made in the stub) */
 };
 
 struct fixup {
@@ -67,6 +68,8 @@ struct jit {
 	bool sandboxed;		/* verified, input in a sandbox: r9 holds its base (sandbox.c) */
 	bool via_r11;		/* the access being compiled goes through [r11 + r11_off] */
 	bool via_sib;		/* ... through [r9 + r11] (sandboxed: r11 the offset) */
+	bool via_r10;		/* ... through [r10 + r10_off] (fuse_map_value_access) */
+	int32_t r10_off;
 	bool sib_rex;		/* the next REX prefix is that access's: it needs REX.X */
 	bool address_ready;	/* fuse_address_access() computed r11: address() keeps it */
 	int16_t r11_off;
@@ -333,7 +336,7 @@ static void jmp_pc(struct jit *j, size_t pc)
 /* A jcc (cc < 16) or jmp (cc == 16) to a stub, returning to where the code goes on. */
 static void to_stub(struct jit *j, int cc, enum stub_kind kind, uint32_t pc, uint32_t arg)
 {
-	struct stub s = { kind, pc, 0, 0, arg };
+	struct stub s = { kind, pc, 0, 0, arg, 0 };
 
 	if (cc < 16) {
 		emit1(j, 0x0f);
@@ -658,7 +661,10 @@ static void address(struct jit *j, unsigned base, int16_t off, unsigned size, bo
 /* The memory operand of an access: [r9 + r11] sandboxed, [r11] after a check, [base + off]. */
 static void mem_operand(struct jit *j, unsigned reg, unsigned base, int16_t off)
 {
-	if (j->via_sib) {
+	if (j->via_r10) {
+		modrm_mem(j, reg, R10, j->r10_off);
+		j->via_r10 = false;
+	} else if (j->via_sib) {
 		emit1(j, (uint8_t)(0x04 | ((reg & 7) << 3)));		/* mod 00, rm: SIB */
 		emit1(j, (uint8_t)(((R11 & 7) << 3) | (BUDGET & 7)));	/* [r9 + r11 * 1] */
 		j->sib_rex = j->via_sib = false;
@@ -672,6 +678,8 @@ static void mem_operand(struct jit *j, unsigned reg, unsigned base, int16_t off)
 /* The register for the access's REX.B; a sandboxed access's REX.X follows from sib_rex. */
 static unsigned mem_base(struct jit *j, unsigned base)
 {
+	if (j->via_r10)
+		return R10;
 	if (j->via_sib) {
 		j->sib_rex = true;
 		return BUDGET;
@@ -1540,6 +1548,11 @@ static void emit_stubs(struct jit *j)
 
 		patch4(j, s->site, (uint32_t)(j->len - (s->site + 4)));
 		switch (s->kind) {
+		case STUB_MEM_R10:
+			rex(j, true, R11, R10, false);
+			emit1(j, 0x8d);			/* lea r11, [r10 + disp] */
+			modrm_mem(j, R11, R10, s->disp);
+			/* fall through */
 		case STUB_MEM:
 			save_all(j);
 			mov_rr(j, true, CTX, RDI);
@@ -1778,8 +1791,8 @@ static bool fuse_address_access(struct jit *j, size_t pc)
  * indexed (crc_table[x], hist[b]), in verified code, the values below 2 GiB (maps.c): the
  * offset in the map, i + o + off, is checked as it is computed, `lea r10, [i + o + off];
  * cmp r10, limit`, and the access goes to [r10 + values]; p is computed only if it is read
- * later (a store through it then reuses this check). Where there were a 10-byte constant, an
- * add and the check's lea, lea and cmp. Returns true when pc..pc+3 (the lddw's two slots, the
+ * later (a store through it then reuses this check). Where there were a constant, an add and
+ * the check's two lea and cmp, one lea and cmp; the address waits on one lea less. Returns true when pc..pc+3 (the lddw's two slots, the
  * add, the access) were compiled.
  */
 static bool fuse_map_value_access(struct jit *j, size_t pc)
@@ -1814,31 +1827,30 @@ static bool fuse_map_value_access(struct jit *j, size_t pc)
 	    limit < 1 || limit > INT32_MAX || disp < INT32_MIN || disp > INT32_MAX)
 		return false;
 	write = store || store_follows(j, (uint32_t)pc + 3, reg_map[p], acc->off, size, guard);
-	/* lea r10, [x + disp]; lea r11, [r10 + values] (the stub's address); cmp r10, limit */
+	/* lea r10, [x + disp]; cmp r10, limit; the stub makes the address in r11 */
 	rex(j, true, R10, reg_map[x], false);
 	emit1(j, 0x8d);
 	modrm_mem(j, R10, reg_map[x], (int32_t)disp);
-	rex(j, true, R11, R10, false);
-	emit1(j, 0x8d);
-	modrm_mem(j, R11, R10, (int32_t)(uintptr_t)m->values);
 	alu_ri(j, true, 7, R10, (int32_t)limit);
-	to_stub(j, CC_AE, STUB_MEM, (uint32_t)pc + 3, size | (unsigned)write << 8);
+	to_stub(j, CC_AE, STUB_MEM_R10, (uint32_t)pc + 3, size | (unsigned)write << 8);
+	if (!j->oom)
+		j->stubs[j->nstubs - 1].disp = (int32_t)(uintptr_t)m->values;
 	for (size_t k = pc + 1; k <= pc + 3; k++)
 		j->pc_off[k] = j->len;
 	j->cur_pc = pc + 3;
-	j->via_r11 = true;
+	j->via_r11 = false;
 	j->via_sib = false;
-	j->r11_off = 0;
+	j->via_r10 = true;
+	j->r10_off = (int32_t)(uintptr_t)m->values;
 	j->address_ready = true;
 	if (store)
 		emit_store(j, acc, (uint32_t)pc + 3, cls == BPF_ST);
 	else
 		emit_load(j, acc, (uint32_t)pc + 3);
-	j->via_r11 = false;
 	if (j->live[pc + 4] >> p & 1 && !(cls == BPF_LDX && acc->dst_reg == p)) {
-		rex(j, true, reg_map[p], R11, false);
-		emit1(j, 0x8d);				/* lea p, [r11 - off] */
-		modrm_mem(j, reg_map[p], R11, -acc->off);
+		rex(j, true, reg_map[p], R10, false);
+		emit1(j, 0x8d);				/* lea p, [r10 + values - off] */
+		modrm_mem(j, reg_map[p], R10, (int32_t)(uintptr_t)m->values - acc->off);
 		j->last_check = (struct checked_address){ .valid = true, .write = write,
 			.base = (uint8_t)reg_map[p], .guard = guard, .off = acc->off,
 			.size = size };
