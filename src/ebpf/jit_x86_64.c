@@ -1687,6 +1687,23 @@ static bool is_mov_imm(const struct csd_ebpf_insn *insn)
 	return insn->code == (BPF_ALU64 | BPF_MOV | BPF_K) || insn->code == (BPF_ALU | BPF_MOV | BPF_K);
 }
 
+/* `a = K` (either width) or `a = b` (64 bits): a value a cmov can take from r11. */
+static bool is_plain_mov(const struct csd_ebpf_insn *insn)
+{
+	return is_mov_imm(insn) || (insn->code == (BPF_ALU64 | BPF_MOV | BPF_X) && !insn->off);
+}
+
+static uint64_t mov_imm_value(const struct csd_ebpf_insn *insn);
+
+/* r11 := what the plain mov `insn` would write (mov keeps the flags) */
+static void mov_value_to_r11(struct jit *j, const struct csd_ebpf_insn *insn)
+{
+	if (is_mov_imm(insn))
+		mov_ri64(j, R11, mov_imm_value(insn));
+	else
+		mov_rr(j, true, reg_map[insn->src_reg], R11);
+}
+
 /* What mov K leaves in the register: imm sign-extended (64-bit) or zero-extended (32-bit). */
 static uint64_t mov_imm_value(const struct csd_ebpf_insn *insn)
 {
@@ -1902,7 +1919,9 @@ static size_t fuse_mul_add(struct jit *j, size_t pc)
  * conditional jump over the exit to the body after it, each path of the body ending in a
  * goto back to the latch): a copy of the latch, at most LATCH_MAX plain ALU instructions and
  * its conditional jump, now back to the body, in place of the goto, so that a trip takes
- * one jump where it took two. A copy of
+ * one jump where it took two. The same where code falls into the latch (part of a body laid
+ * out before it): the latch is aligned as a loop head, and the padding would otherwise run
+ * on every trip that comes that way. A copy of
  * straight-line code computes the same; only in verified code, whose loops the verifier
  * bounded: checked code counts its budget at loop heads, and a path through the copy may
  * close a cycle without one. Returns true if it emitted one (then nothing else is needed).
@@ -1941,6 +1960,24 @@ static size_t latch_cond(const struct jit *j, size_t latch)
 	return c;
 }
 
+/*
+ * Whether the code before pc runs on into it: not after a ja or an exit compiled in place
+ * (a moved one, folded into the jump before it, leaves a path falling through).
+ */
+static bool falls_into(const struct jit *j, size_t pc)
+{
+	const struct csd_ebpf_insn *prev;
+
+	if (pc == 0)
+		return false;
+	if (pc >= 2 && j->prog->insns[pc - 2].code == BPF_OP_LDDW)
+		return true;	/* pc - 1 is an lddw's second slot */
+	prev = &j->prog->insns[pc - 1];
+	return j->moved[pc - 1] ||
+	       !((BPF_CLASS(prev->code) == BPF_JMP || BPF_CLASS(prev->code) == BPF_JMP32) &&
+		 (BPF_OP(prev->code) == BPF_JA || BPF_OP(prev->code) == BPF_EXIT));
+}
+
 static bool emit_latch_copy(struct jit *j, size_t latch)
 {
 	const struct csd_ebpf_insn *insns = j->prog->insns, *cond, *next;
@@ -1968,8 +2005,8 @@ static bool emit_latch_copy(struct jit *j, size_t latch)
 /*
  * `a = K1; if (cond) goto T; a = K2; goto T`: how clang writes `n += (c == x)` for eBPF, which
  * has no setcc. A data-dependent branch there mispredicts as often as the data changes (a byte
- * that is 10% of the text): compiled as mov a, K2; mov r11, K1; cmp; cmovcc a, r11, or, for
- * 1 and 0, xor a, a; cmp; setcc.
+ * that is 10% of the text): compiled as mov r11, K1; mov a, K2; cmp; cmovcc a, r11, or, for
+ * 1 and 0, xor a, a; cmp; setcc. K1 and K2 may be registers too (`max = x > m ? x : m`).
  * Returns true when pc..pc+3 were compiled so.
  */
 static bool fuse_select(struct jit *j, size_t pc)
@@ -1978,7 +2015,7 @@ static bool fuse_select(struct jit *j, size_t pc)
 	unsigned op, a;
 	size_t t;
 
-	if (pc + 3 >= j->prog->insn_cnt || !is_mov_imm(&i[0]) || !is_mov_imm(&i[2]) ||
+	if (pc + 3 >= j->prog->insn_cnt || !is_plain_mov(&i[0]) || !is_plain_mov(&i[2]) ||
 	    i[2].dst_reg != i[0].dst_reg || i[0].off || i[2].off ||
 	    i[3].code != (BPF_JMP | BPF_JA) ||
 	    (BPF_CLASS(i[1].code) != BPF_JMP && BPF_CLASS(i[1].code) != BPF_JMP32))
@@ -1993,7 +2030,8 @@ static bool fuse_select(struct jit *j, size_t pc)
 	    (BPF_SRC(i[1].code) == BPF_X && i[1].src_reg == a))
 		return false;
 	j->flags_from = false;
-	if (mov_imm_value(&i[0]) + mov_imm_value(&i[2]) == 1 &&
+	if (is_mov_imm(&i[0]) && is_mov_imm(&i[2]) &&
+	    mov_imm_value(&i[0]) + mov_imm_value(&i[2]) == 1 &&
 	    mov_imm_value(&i[0]) * mov_imm_value(&i[2]) == 0) {
 		/* 1 or 0 as the condition says: xor a, a; cmp; setcc a8 (the inverse for 0 or 1) */
 		alu_rr(j, false, 0x31, reg_map[a], reg_map[a]);
@@ -2003,8 +2041,11 @@ static bool fuse_select(struct jit *j, size_t pc)
 		emit1(j, (uint8_t)(0x90 | (jcc_of(op) ^ (mov_imm_value(&i[0]) == 0))));
 		modrm_rr(j, 0, reg_map[a]);
 	} else {
-		mov_ri64(j, reg_map[a], mov_imm_value(&i[2]));	/* mov leaves the flags */
-		mov_ri64(j, R11, mov_imm_value(&i[0]));
+		mov_value_to_r11(j, &i[0]);		/* before a changes: a = a is a mov too */
+		if (is_mov_imm(&i[2]))
+			mov_ri64(j, reg_map[a], mov_imm_value(&i[2]));	/* mov leaves the flags */
+		else
+			mov_rr(j, true, reg_map[i[2].src_reg], reg_map[a]);
 		emit_compare(j, &i[1]);
 		rex(j, true, reg_map[a], R11, false);
 		emit1(j, 0x0f);
@@ -2013,6 +2054,33 @@ static bool fuse_select(struct jit *j, size_t pc)
 	}
 	if (t != pc + 4 && !emit_latch_copy(j, t))
 		jmp_pc(j, t);
+	return true;
+}
+
+/*
+ * `if (cond) goto +1; a = b` (or a = K): the move when cond is false, as clang writes
+ * `if (c != prev) run = 1` or a running maximum. Over data that changes at random the branch
+ * mispredicts half the time: compiled as mov r11, b; cmp; cmov(not cond) a, r11. Moves of a
+ * constant or of 64 bits only (is_plain_mov(): a cmov of 32 bits would clear a's upper half
+ * when it does not move). Returns true
+ * when pc..pc+1 were compiled so.
+ */
+static bool fuse_cond_move(struct jit *j, size_t pc)
+{
+	const struct csd_ebpf_insn *i = &j->prog->insns[pc];
+	unsigned op = BPF_OP(i->code), a = i[1].dst_reg;
+
+	if (pc + 1 >= j->prog->insn_cnt || i->off != 1 ||
+	    (BPF_CLASS(i->code) != BPF_JMP && BPF_CLASS(i->code) != BPF_JMP32) ||
+	    op == BPF_JA || op == BPF_CALL || op == BPF_EXIT || !is_plain_mov(&i[1]) ||
+	    j->target[pc + 1])
+		return false;
+	mov_value_to_r11(j, &i[1]);
+	emit_compare(j, i);
+	rex(j, true, reg_map[a], R11, false);
+	emit1(j, 0x0f);
+	emit1(j, (uint8_t)(0x40 | (jcc_of(op) ^ 1)));	/* cmov(not cc) a, r11 */
+	modrm_rr(j, reg_map[a], R11);
 	return true;
 }
 
@@ -2190,8 +2258,12 @@ static int compile(struct jit *j)
 		bool flags = false;
 		size_t fused;
 
-		if (j->loop_head[pc] && !j->moved[pc])
+		if (j->loop_head[pc] && !j->moved[pc]) {
+			j->cur_pc = pc;
+			if (falls_into(j, pc))
+				emit_latch_copy(j, pc);
 			align_code(j, 32);
+		}
 		j->cur_pc = pc;
 		j->pc_off[pc] = j->len;
 		if (j->moved[pc])
@@ -2318,6 +2390,9 @@ static int compile(struct jit *j)
 					emit_helper_call(j,
 						(const void *)ebpf_helper_lookup(insn->imm),
 						(uint32_t)pc);
+			} else if (fuse_cond_move(j, pc)) {
+				j->last_check.valid = false;
+				j->pc_off[++pc] = j->len;
 			} else {
 				emit_cond_jump(j, insn, pc);
 				note_lookup_result(j, pc);

@@ -422,6 +422,56 @@ static void test_jit_shapes(void **state)
 					}
 				csd_ebpf_prog__free(prog);
 			}
+	/*
+	 * `if (cond) goto +1; a = b`: a cmov when the move is 64 bits or of a constant, into r5
+	 * (r8), r1 (rdi) and r6; b a constant, a 64-bit value in r7, r4 (a compare operand), and
+	 * a 32-bit move, which stays a jump; and `a = r7; if (cond) goto t; a = b; goto t`, the
+	 * selects above with registers
+	 */
+	static const char *const moves[] = { "mov %%%s, -3", "mov %%%s, %%r7", "mov %%%s, %%r4",
+					     "mov32 %%%s, %%r7", "mov32 %%%s, 9" };
+
+	for (size_t o = 0; o < sizeof(ops) / sizeof(ops[0]); o++)
+		for (int w32 = 0; w32 < 2; w32++)
+			for (size_t mv = 0; mv < sizeof(moves) / sizeof(moves[0]); mv++)
+			for (int sel = 0; sel < 2; sel++) {
+				struct csd_ebpf_prog *prog;
+				const char *r = selected[(o + mv) % 3], *w = w32 ? "32" : "";
+				char move[32];
+
+				snprintf(move, sizeof(move), moves[mv], r);
+				if (sel)	/* a = r7; if (cond) goto t; a = b; goto t */
+					snprintf(text, sizeof(text),
+						 "lddw %%r7, 0x123456789\nmov %%%s, %%r7\n"
+						 "%s%s %%r3, %%r4, t\n%s\nja t\nt:\nmov %%r0, %%%s\n"
+						 "exit\n", r, ops[o], w, move, r);
+				else		/* a = r3 + 1; if (cond) goto +1; a = b */
+					snprintf(text, sizeof(text),
+						 "lddw %%r7, 0x123456789\nmov %%%s, %%r3\nadd %%%s, 1\n"
+						 "%s%s %%r3, %%r4, t\n%s\nt:\nmov %%r0, %%%s\nexit\n",
+						 r, r, ops[o], w, move, r);
+				prog = load_ok(text);
+				for (size_t a = 0; a < sizeof(vals) / sizeof(vals[0]); a++)
+					for (size_t b = 0; b < sizeof(vals) / sizeof(vals[0]); b++) {
+						RUN_OPTS(opts, .args = { vals[a], vals[b] });
+						uint64_t r0, before = sel ? 0x123456789u : vals[a] + 1;
+						uint64_t moved = mv == 0 ? (uint64_t)-3 :
+								 mv == 1 ? 0x123456789u :
+								 mv == 2 ? vals[b] : mv == 3 ? 0x23456789u : 9;
+						uint64_t want = expect_select(ops[o], w32, vals[a], vals[b]) ?
+								before : moved;
+
+						assert_int_equal(csd_ebpf_prog__run(prog, NULL, 0, &opts, &r0), 0);
+						if (r0 != want)
+							fail_msg("%s: r3 = %#llx, r4 = %#llx: r0 = %#llx, "
+								 "expected %#llx", text,
+								 (unsigned long long)vals[a],
+								 (unsigned long long)vals[b],
+								 (unsigned long long)r0,
+								 (unsigned long long)want);
+					}
+				csd_ebpf_prog__free(prog);
+			}
 	for (size_t e = 0; e < 24; e++) {	/* x <<= k; x >>= k (s>>=) for k = 32, 48, 56 */
 		static const int ks[] = { 32, 48, 56, 40 };	/* 40: not a width, two shifts */
 		static const int regs[] = { 3, 6, 1 };		/* rdx, rbx, rdi (dil needs REX) */
