@@ -1804,15 +1804,72 @@ static bool fuse_address_access(struct jit *j, size_t pc)
 }
 
 /*
+ * `r = [m]; r += v; [m] = r` with r dead after, 4 or 8 bytes, in verified code: a counter
+ * (`hist[b]++`, `*slot += 1`), which compiles to one `add [m], v` (rmw_emit()).
+ */
+static bool rmw_shape(const struct jit *j, size_t pc)
+{
+	const struct csd_ebpf_insn *ld = &j->prog->insns[pc], *add = ld + 1, *st = ld + 2;
+	unsigned size = size_of[BPF_SIZE(ld->code) >> 3], r = ld->dst_reg;
+
+	if (j->checked || pc + 3 > j->prog->insn_cnt || BPF_CLASS(ld->code) != BPF_LDX ||
+	    BPF_MODE(ld->code) != BPF_MEM || (size != 4 && size != 8) || ld->src_reg == r ||
+	    j->target[pc + 1] || j->target[pc + 2] || (j->live[pc + 3] >> r & 1))
+		return false;
+	/* (a 32-bit add of an 8-byte counter would store its upper half cleared) */
+	if (BPF_OP(add->code) != BPF_ADD || !(BPF_CLASS(add->code) == BPF_ALU64 ||
+					      (BPF_CLASS(add->code) == BPF_ALU && size == 4)))
+		return false;
+	return add->dst_reg == r && !add->off &&
+	       !(BPF_SRC(add->code) == BPF_X && add->src_reg == r) &&
+	       st->code == (BPF_STX | BPF_MEM | BPF_SIZE(ld->code)) && st->dst_reg == ld->src_reg &&
+	       st->src_reg == r && st->off == ld->off;
+}
+
+/*
+ * The counter of rmw_shape() at pc as `add [m], v`: the address checked once, for a write, at
+ * the load's pc (where a wrong proof's access outside would fault first); address() may have
+ * been prepared by the caller (fuse_map_value_access()).
+ */
+static void rmw_emit(struct jit *j, size_t pc)
+{
+	const struct csd_ebpf_insn *ld = &j->prog->insns[pc], *add = ld + 1;
+	unsigned size = size_of[BPF_SIZE(ld->code) >> 3], base = reg_map[ld->src_reg];
+	unsigned mb;
+
+	address(j, base, ld->off, size, true, false, (uint32_t)pc);
+	mb = mem_base(j, base);
+	if (BPF_SRC(add->code) == BPF_K) {
+		bool imm8 = add->imm >= -128 && add->imm <= 127;
+
+		rex(j, size == 8, 0, mb, false);
+		emit1(j, imm8 ? 0x83 : 0x81);			/* add [m], imm */
+		mem_operand(j, 0, base, ld->off);
+		if (imm8)
+			emit1(j, (uint8_t)add->imm);
+		else
+			emit4(j, (uint32_t)add->imm);
+	} else {
+		unsigned v = reg_map[add->src_reg];
+
+		rex(j, size == 8, v, mb, false);
+		emit1(j, 0x01);					/* add [m], v */
+		mem_operand(j, v, base, ld->off);
+	}
+}
+
+/*
  * `p = &global + o; p += i; load or store at [p + off]`, as a table or a global array is
  * indexed (crc_table[x], hist[b]), in verified code, the values below 2 GiB (maps.c): the
  * offset in the map, i + o + off, is checked as it is computed, `lea r10, [i + o + off];
  * cmp r10, limit`, and the access goes to [r10 + values]; p is computed only if it is read
- * later (a store through it then reuses this check). Where there were a constant, an add and
- * the check's two lea and cmp, one lea and cmp; the address waits on one lea less. Returns true when pc..pc+3 (the lddw's two slots, the
- * add, the access) were compiled.
+ * later (a store through it then reuses this check), and a counter there is one add to memory
+ * (rmw_shape()). Where there were a constant, an add and the check's two lea and cmp, one lea
+ * and cmp; the address waits on one lea less. Returns how many instructions after pc it
+ * compiled too (the lddw's second slot, the add, the access: 3; and a counter's add and
+ * store: 5), or 0.
  */
-static bool fuse_map_value_access(struct jit *j, size_t pc)
+static size_t fuse_map_value_access(struct jit *j, size_t pc)
 {
 	const struct csd_ebpf_insn *i = &j->prog->insns[pc], *acc = &i[3];
 	unsigned cls = BPF_CLASS(acc->code), size, p, x;
@@ -1826,7 +1883,7 @@ static bool fuse_map_value_access(struct jit *j, size_t pc)
 	    i[2].code != (BPF_ALU64 | BPF_ADD | BPF_X) || i[2].dst_reg != i->dst_reg ||
 	    i[2].src_reg == i->dst_reg || j->target[pc + 2] || j->target[pc + 3] ||
 	    BPF_MODE(acc->code) != BPF_MEM)
-		return false;
+		return 0;
 	m = &j->prog->maps[i->imm];
 	guard = (uint8_t)(EBPF_GUARD_MAP + i->imm);
 	p = i->dst_reg;
@@ -1836,13 +1893,13 @@ static bool fuse_map_value_access(struct jit *j, size_t pc)
 	    (cls == BPF_LDX && acc->src_reg != p) ||
 	    (store && (acc->dst_reg != p || (cls == BPF_STX && acc->src_reg == p))) ||
 	    (!store && cls != BPF_LDX))
-		return false;
+		return 0;
 	size = size_of[BPF_SIZE(acc->code) >> 3];
 	disp = (int64_t)(uint32_t)i[1].imm + acc->off;
 	limit = (int64_t)m->max_entries * m->value_size - size + 1;
 	if ((uintptr_t)m->values + (uint64_t)m->max_entries * m->value_size > INT32_MAX ||
 	    limit < 1 || limit > INT32_MAX || disp < INT32_MIN || disp > INT32_MAX)
-		return false;
+		return 0;
 	write = store || store_follows(j, (uint32_t)pc + 3, reg_map[p], acc->off, size, guard);
 	/* lea r10, [x + disp]; cmp r10, limit; the stub makes the address in r11 */
 	rex(j, true, R10, reg_map[x], false);
@@ -1860,6 +1917,12 @@ static bool fuse_map_value_access(struct jit *j, size_t pc)
 	j->via_r10 = true;
 	j->r10_off = (int32_t)(uintptr_t)m->values;
 	j->address_ready = true;
+	if (!store && rmw_shape(j, pc + 3) && !(j->live[pc + 6] >> p & 1)) {
+		rmw_emit(j, pc + 3);			/* hist[b]++: add [r10 + values], 1 */
+		j->pc_off[pc + 4] = j->pc_off[pc + 5] = j->len;
+		j->last_check.valid = false;
+		return 5;
+	}
 	if (store)
 		emit_store(j, acc, (uint32_t)pc + 3, cls == BPF_ST);
 	else
@@ -1874,7 +1937,7 @@ static bool fuse_map_value_access(struct jit *j, size_t pc)
 	} else {
 		j->last_check.valid = false;
 	}
-	return true;
+	return 3;
 }
 
 /*
@@ -2319,6 +2382,12 @@ static int compile(struct jit *j)
 				(cls == BPF_ALU64 || BPF_CLASS(insns[pc + 1].code) == BPF_JMP);
 			break;
 		case BPF_LDX: {
+			if (rmw_shape(j, pc)) {
+				rmw_emit(j, pc);
+				j->pc_off[pc + 1] = j->pc_off[pc + 2] = j->len;
+				pc += 2;
+				break;
+			}
 			fused = fuse_byte_assembly(j, pc);
 			if (fused) {
 				j->last_check.valid = false;
@@ -2348,8 +2417,8 @@ static int compile(struct jit *j)
 			const struct csd_ebpf_insn *next = &insns[pc + 1];
 			uint64_t v;
 
-			if (fuse_map_value_access(j, pc)) {
-				pc += 3;
+			if ((fused = fuse_map_value_access(j, pc))) {
+				pc += fused;
 				break;
 			}
 

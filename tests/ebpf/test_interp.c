@@ -679,6 +679,71 @@ static void test_jit_shapes(void **state)
 }
 
 /*
+ * Counters, `r = [m]; r += v; [m] = r` with r dead after, as one add to memory in verified JIT
+ * code: 4 and 8 bytes, an immediate of 8 and 32 bits or a register, in the input (sandboxed
+ * and not) and the stack; and shapes that must stay three instructions: r read after, a
+ * 32-bit add to an 8-byte counter. Against C, in both engines.
+ */
+static void test_counters_in_memory(void **state)
+{
+	static const struct { const char *body; int size; int64_t add; bool by_len, wide; } cases[] = {
+		{ "ldxdw %r3, [%r1+8]\nadd %r3, 3\nstxdw [%r1+8], %r3\n", 8, 3, false, true },
+		{ "ldxw %r3, [%r1+8]\nadd32 %r3, 100000\nstxw [%r1+8], %r3\n", 4, 100000, false,
+		  false },
+		{ "ldxw %r3, [%r1+8]\nadd %r3, -1\nstxw [%r1+8], %r3\n", 4, -1, false, false },
+		{ "ldxdw %r3, [%r1+8]\nadd %r3, %r2\nstxdw [%r1+8], %r3\n", 8, 0, true, true },
+		/* r3 read after: stays a load, add and store */
+		{ "ldxdw %r3, [%r1+8]\nadd %r3, 3\nstxdw [%r1+8], %r3\nadd %r0, %r3\n", 8, 3, false,
+		  true },
+		/* a 32-bit add of an 8-byte counter: the upper half cleared */
+		{ "ldxdw %r3, [%r1+8]\nadd32 %r3, 3\nstxdw [%r1+8], %r3\n", 8, 3, false, false },
+	};
+	uint8_t *boxed = csd_ebpf_sandbox_alloc(32);
+	uint8_t plain[32];
+	char text[512];
+
+	(void)state;
+	assert_non_null(boxed);
+	for (size_t c = 0; c < sizeof(cases) / sizeof(cases[0]); c++) {
+		struct csd_ebpf_prog *prog;
+
+		snprintf(text, sizeof(text), "mov %%r0, 0\njlt %%r2, 32, out\n%s"
+			 /* the same on the stack */
+			 "stdw [%%r10-16], -2\nldxdw %%r4, [%%r10-16]\nadd %%r4, 7\n"
+			 "stxdw [%%r10-16], %%r4\nldxdw %%r5, [%%r10-16]\nadd %%r0, %%r5\n"
+			 "out:\nexit\n", cases[c].body);
+		prog = load_verified(text);
+		for (int in_sandbox = 0; in_sandbox < 2; in_sandbox++) {
+			uint8_t *in = in_sandbox ? boxed : plain;
+			uint64_t before = 0x00000001fffffff0u, after, r0, want_r0 = 5;	/* carries */
+			int64_t v = cases[c].by_len ? 32 : cases[c].add;
+			RUN_OPTS(opts);
+
+			memset(in, 0x11, 32);
+			memcpy(in + 8, &before, 8);
+			assert_int_equal(csd_ebpf_prog__run(prog, in, 32, &opts, &r0), 0);
+			memcpy(&after, in + 8, 8);
+			if (cases[c].size == 4)
+				before = (before & 0xffffffff00000000u) |
+					 (uint32_t)((uint32_t)before + (uint32_t)v);
+			else if (cases[c].wide)
+				before += (uint64_t)v;
+			else
+				before = (uint32_t)(before + (uint64_t)v);
+			if (strstr(cases[c].body, "add %r0, %r3"))
+				want_r0 += before;
+			assert_true(after == before);
+			assert_true(r0 == want_r0);
+			for (int i = 0; i < 32; i++)
+				if (i < 8 || i >= 16)
+					assert_int_equal(in[i], 0x11);
+		}
+		csd_ebpf_prog__free(prog);
+	}
+	csd_ebpf_sandbox_free(boxed);
+}
+
+/*
  * Verified JIT code checks the address of a load-modify-store once (`x[i] += v`): the store
  * reuses the load's check while the base register and r11 stay as they were, never after the
  * base changed (add, mov) or across a check with a weaker limit (an input read, then a write).
@@ -1026,6 +1091,7 @@ int main(void)
 		BOTH(test_helpers),
 		BOTH(test_jit_shapes),
 		BOTH(test_checked_address_reused),
+		BOTH(test_counters_in_memory),
 		BOTH(test_bytes_put_together),
 		BOTH(test_loop_latch_first),
 		{ "jit: test_interrupt_verified_jit_code", test_interrupt_verified_jit_code, use_jit,

@@ -30,6 +30,9 @@ static const char *const escapes[] = {
 	"ldxb %r0, [%r1+4096]\nexit\n",					/* just past it */
 	/* an address anywhere: masked into the sandbox, it reads the input's own bytes there */
 	"lddw %r3, 0x7fff00000000\nmov %r1, %r3\nldxw %r0, [%r1+8]\nexit\n",
+	/* a counter 1 MiB on: one add to memory (rmw_shape), checked as a write */
+	"lddw %r3, 0x100000\nadd %r1, %r3\nldxw %r4, [%r1]\nadd %r4, 1\nstxw [%r1], %r4\n"
+	"mov %r0, 0\nexit\n",
 };
 #define WRAPS_INTO_THE_INPUT	4
 
@@ -298,6 +301,11 @@ static void test_global_tables(void **state)
 		"add %r5, 3\nstxdw [%r4], %r5\nldxdw %r0, [%r4]\nexit\n",
 		/* a byte stored at 32 + (r3 & 31) */
 		"and %r3, 31\nlddw %r4, 32\nadd %r4, %r3\nstb [%r4], 0xee\nmov %r0, 1\nexit\n",
+		/* counters: counts[r3 & 7] += r3 (8 bytes), a word at 4 + (r3 & 7) * 8 += 100000 */
+		"and %r3, 7\nlsh %r3, 3\nlddw %r4, 0\nadd %r4, %r3\nldxdw %r5, [%r4]\n"
+		"add %r5, %r3\nstxdw [%r4], %r5\nmov %r0, 1\nexit\n",
+		"and %r3, 7\nlsh %r3, 3\nlddw %r4, 0\nadd %r4, %r3\nldxw %r5, [%r4+4]\n"
+		"add32 %r5, 100000\nstxw [%r4+4], %r5\nmov %r0, 1\nexit\n",
 		/* a word at 8 + (r3 & 7) * 4 + 4 incremented, then the one before it read */
 		"and %r3, 7\nlsh %r3, 2\nlddw %r4, 8\nadd %r4, %r3\nldxw %r5, [%r4+4]\n"
 		"add %r5, 1\nstxw [%r4+4], %r5\nldxw %r0, [%r4]\nexit\n",
