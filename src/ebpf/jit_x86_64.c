@@ -1944,36 +1944,57 @@ static size_t fuse_map_value_access(struct jit *j, size_t pc)
  * `d *= c; d += s` and maybe `d += k` after it (64 bits), as a number is parsed (`v = v * 10
  * + c - '0'`) or a hash mixed, for c = 1, 2, 4 or 8 times 1, 3, 5 or 9: `lea d, [d + d * 4]`
  * and `lea d, [s + d * 2 + k]` for 10. Two instructions that take a cycle each, where the
- * loop waited on a multiply (3 cycles) and two adds. Returns how many instructions it
- * compiled (0: none).
+ * loop waited on a multiply (3 cycles) and two adds. The same for `t *= c; s += t` and
+ * `t = a; t *= c; s += t` with t dead after (it keeps a * 5 there, not a * 10), as clang
+ * also writes it. Returns how many instructions it compiled (0: none).
  */
 static size_t fuse_mul_add(struct jit *j, size_t pc)
 {
-	const struct csd_ebpf_insn *i = &j->prog->insns[pc];
+	const struct csd_ebpf_insn *i = &j->prog->insns[pc], *mul, *add;
 	static const uint8_t lea_scale[10] = { [3] = 1, [5] = 2, [9] = 3 };
-	unsigned d, src, k = 0;
+	unsigned t, from, sum, k = 0;
 	uint32_t m;
 	int32_t disp = 0;
-	size_t n = 2;
+	size_t n;
+	bool copy = pc + 2 < j->prog->insn_cnt && i[0].code == (BPF_ALU64 | BPF_MOV | BPF_X) &&
+		    !i[0].off && i[0].src_reg != i[0].dst_reg && !j->target[pc + 1];
 
-	if (pc + 1 >= j->prog->insn_cnt || i[0].code != (BPF_ALU64 | BPF_MUL | BPF_K) ||
-	    i[0].imm <= 0 || i[1].code != (BPF_ALU64 | BPF_ADD | BPF_X) || i[1].off ||
-	    i[1].dst_reg != i[0].dst_reg || i[1].src_reg == i[0].dst_reg || j->target[pc + 1])
+	mul = &i[copy];
+	add = mul + 1;
+	n = copy + 2;
+	if (pc + n > j->prog->insn_cnt || mul->code != (BPF_ALU64 | BPF_MUL | BPF_K) ||
+	    mul->imm <= 0 || mul->dst_reg != i[0].dst_reg ||
+	    add->code != (BPF_ALU64 | BPF_ADD | BPF_X) || add->off || j->target[pc + n - 1] ||
+	    add->src_reg == add->dst_reg)
 		return 0;
-	for (m = (uint32_t)i[0].imm; !(m & 1) && k < 3; m >>= 1)
+	t = mul->dst_reg;
+	if (add->dst_reg == t) {		/* t *= c; t += s */
+		if (copy)
+			return 0;
+		sum = t;
+	} else if (add->src_reg == t && !(j->live[pc + n] >> t & 1)) {
+		sum = add->dst_reg;		/* [t = a;] t *= c; s += t, t dead after */
+	} else {
+		return 0;
+	}
+	for (m = (uint32_t)mul->imm; !(m & 1) && k < 3; m >>= 1)
 		k++;
 	if (m != 1 && (m >= 10 || !lea_scale[m]))
 		return 0;
-	if (pc + 2 < j->prog->insn_cnt && i[2].code == (BPF_ALU64 | BPF_ADD | BPF_K) &&
-	    i[2].dst_reg == i[0].dst_reg && !j->target[pc + 2]) {
-		disp = i[2].imm;
-		n = 3;
+	if (pc + n < j->prog->insn_cnt && i[n].code == (BPF_ALU64 | BPF_ADD | BPF_K) &&
+	    i[n].dst_reg == sum && !j->target[pc + n]) {
+		disp = i[n].imm;
+		n++;
 	}
-	d = reg_map[i[0].dst_reg];
-	src = reg_map[i[1].src_reg];
-	if (m != 1)
-		lea_sib(j, true, d, d, d, lea_scale[m], 0);
-	lea_sib(j, true, d, src, d, k, disp);
+	from = copy ? i[0].src_reg : t;
+	if (m != 1)	/* t := from * m (t is dead after, or the sum itself) */
+		lea_sib(j, true, reg_map[t], reg_map[from], reg_map[from], lea_scale[m], 0);
+	else if (copy)
+		t = from;
+	if (sum == t)
+		lea_sib(j, true, reg_map[t], reg_map[add->src_reg], reg_map[t], k, disp);
+	else
+		lea_sib(j, true, reg_map[sum], reg_map[sum], reg_map[t], k, disp);
 	return n;
 }
 

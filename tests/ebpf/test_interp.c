@@ -507,15 +507,32 @@ static void test_jit_shapes(void **state)
 					     "add %r5, -100000\n" };
 	static const int64_t added[] = { 0, -48, 1000, -100000 };
 
+	/*
+	 * and `t *= c; s += t`, `t = a; t *= c; s += t` (t dead after: fused), t read after (not):
+	 * forms 1 to 4, the sum in r7 (r13) or r4
+	 */
+	static const char *const forms[] = {
+		"mov %%r5, %%r3\nmov %%r7, %%r4\nmul %%r5, %d\nadd %%r5, %%r%d\n%s"
+		"mov %%r0, %%r5\nexit\n",
+		"mov %%r5, %%r3\nmov %%r7, %%r4\nmul %%r5, %d\nadd %%r%d, %%r5\n%s"
+		"mov %%r0, %%r%d\nexit\n",
+		"mov %%r7, %%r4\nmov %%r6, %%r3\nmov %%r5, %%r6\nmul %%r5, %d\n"
+		"add %%r%d, %%r5\n%smov %%r0, %%r%d\nexit\n",
+		"mov %%r5, %%r3\nmov %%r7, %%r4\nmul %%r5, %d\nadd %%r%d, %%r5\n%s"
+		"mov %%r0, %%r%d\nadd %%r0, %%r5\nexit\n",
+	};
+
 	for (size_t c = 0; c < sizeof(scales) / sizeof(scales[0]); c++)
 		for (size_t k = 0; k < 4; k++)
-			for (int s7 = 0; s7 < 2; s7++) {
+			for (int s7 = 0; s7 < 8; s7++) {
 				struct csd_ebpf_prog *prog;
+				int form = s7 / 2, sum = s7 % 2 ? 7 : 4;
+				char add[32];
 
-				snprintf(text, sizeof(text),
-					 "mov %%r5, %%r3\nmov %%r7, %%r4\nmul %%r5, %d\n"
-					 "add %%r5, %%r%d\n%smov %%r0, %%r5\nexit\n", scales[c],
-					 s7 ? 7 : 4, adds[k]);
+				snprintf(add, sizeof(add), "%s", adds[k]);
+				if (form)	/* the constant goes to the sum */
+					add[6] = (char)('0' + sum);
+				snprintf(text, sizeof(text), forms[form], scales[c], sum, add, sum);
 				prog = load_ok(text);
 				for (size_t a = 0; a < sizeof(vals) / sizeof(vals[0]); a++) {
 					RUN_OPTS(opts, .args = { vals[a], vals[sizeof(vals) /
@@ -523,6 +540,9 @@ static void test_jit_shapes(void **state)
 					uint64_t r0, want = vals[a] * (uint64_t)scales[c] +
 						vals[sizeof(vals) / sizeof(vals[0]) - 1 - a] +
 						(uint64_t)added[k];
+
+					if (form == 3)	/* + t, read after */
+						want += vals[a] * (uint64_t)scales[c];
 
 					assert_int_equal(csd_ebpf_prog__run(prog, NULL, 0, &opts, &r0), 0);
 					if (r0 != want)
