@@ -65,6 +65,7 @@ struct ebpf_jit_code {
 	size_t size;
 	size_t abort_entry;	/* offset an interrupted run resumes at */
 	size_t body_start;	/* from here to the end, r12 holds the run's context */
+	bool gs;		/* sandboxed code addressing the input through GS (jit_run.c) */
 	size_t *pc_off;		/* code offset of each instruction */
 	size_t npc;
 };

@@ -50,6 +50,13 @@ void ebpf_jit_free(struct ebpf_jit_code *code);
 int ebpf_jit_run(struct csd_ebpf_prog *prog, const struct ebpf_jit_code *code, void *mem,
 		 size_t len, uint64_t sandbox_base, struct csd_ebpf_run_opts *opts, uint64_t *ret);
 
+/*
+ * Whether runs may point GS's base at their sandbox (wrgsbase where the CPU and kernel allow
+ * it, else arch_prctl()) and CSD_JIT_NO_GS is not set: then sandboxed code addresses its
+ * input as gs:[offset] with a 32-bit offset, one instruction an access (jit_run.c).
+ */
+bool jit_can_use_gs(void);
+
 /* Called from machine code. */
 int jit_mem_slow(struct jit_ctx *ctx, uint64_t addr, uint64_t size_write, uint64_t pc);
 void jit_refill(struct jit_ctx *ctx, uint64_t pc);

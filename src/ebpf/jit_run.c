@@ -12,7 +12,12 @@
 #include <signal.h>
 #include <stddef.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/auxv.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+#include <asm/prctl.h>
 #include <ucontext.h>
 
 #include "jit.h"
@@ -105,6 +110,48 @@ static void install_handler(void)
 	sa.sa_sigaction = on_sigsegv;
 	sa.sa_flags = SA_SIGINFO | SA_NODEFER;
 	sigaction(SIGSEGV, &sa, &previous_sigsegv);
+}
+
+#ifndef HWCAP2_FSGSBASE
+#define HWCAP2_FSGSBASE	(1 << 1)
+#endif
+
+static bool gs_by_instruction;	/* FSGSBASE: wrgsbase, else the arch_prctl() system call */
+static bool gs_usable;
+static pthread_once_t gs_once = PTHREAD_ONCE_INIT;
+
+static void probe_gs(void)
+{
+	unsigned long v;
+
+	gs_by_instruction = getauxval(AT_HWCAP2) & HWCAP2_FSGSBASE;
+	gs_usable = gs_by_instruction || syscall(SYS_arch_prctl, ARCH_GET_GS, &v) == 0;
+}
+
+bool jit_can_use_gs(void)
+{
+	pthread_once(&gs_once, probe_gs);
+	return gs_usable && !getenv("CSD_JIT_NO_GS");
+}
+
+/*
+ * GS's base on this thread, as this file last set it (0: not yet). Nothing else in csdlab's
+ * processes uses GS (glibc's thread data is FS's), so it stays the last run's sandbox, and a
+ * thread that runs over the same sandbox again (a host's SLM, the benchmarks' input) sets
+ * nothing: without FSGSBASE that is a system call saved per run.
+ */
+static __thread uint64_t gs_base_now;
+
+static int set_gs_base(uint64_t base)
+{
+	if (gs_base_now == base)
+		return 0;
+	if (gs_by_instruction)
+		__asm__ volatile("wrgsbase %0" : : "r"(base) : "memory");
+	else if (syscall(SYS_arch_prctl, ARCH_SET_GS, base))
+		return -errno;
+	gs_base_now = base;
+	return 0;
 }
 
 void csd_ebpf_run_interrupt(pthread_t thread)
@@ -315,6 +362,10 @@ int ebpf_jit_run(struct csd_ebpf_prog *prog, const struct ebpf_jit_code *code, v
 	__atomic_signal_fence(__ATOMIC_SEQ_CST);
 	if (opts->abort && *opts->abort) {	/* an interrupt before this point found no run */
 		ebpf_run_fault(&ctx.run, CSD_EBPF_FAULT_ABORTED, 0, 0, "run aborted");
+		r0 = 0;
+	} else if (code->gs && set_gs_base(sandbox_base)) {
+		ebpf_run_fault(&ctx.run, CSD_EBPF_FAULT_ABORTED, 0, 0,
+			       "could not point GS at the input's sandbox");
 		r0 = 0;
 	} else {
 		r0 = ((jit_entry_fn)code->code)(&ctx);

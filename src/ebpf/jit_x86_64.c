@@ -66,9 +66,12 @@ struct jit {
 	bool oom;
 	bool checked;
 	bool sandboxed;		/* verified, input in a sandbox: r9 holds its base (sandbox.c) */
+	bool gs;		/* ... and GS's base too: accesses are gs:[base32 + off] (jit_uses_gs) */
 	bool via_r11;		/* the access being compiled goes through [r11 + r11_off] */
 	bool via_sib;		/* ... through [r9 + r11] (sandboxed: r11 the offset) */
 	bool via_r10;		/* ... through [r10 + r10_off] (fuse_map_value_access) */
+	bool via_gs;		/* ... through gs:[gs_base + gs_index + off], 32-bit (j->gs) */
+	uint8_t gs_base, gs_index;	/* gs_index NO_INDEX: none */
 	int32_t r10_off;
 	bool sib_rex;		/* the next REX prefix is that access's: it needs REX.X */
 	bool address_ready;	/* fuse_address_access() computed r11: address() keeps it */
@@ -95,6 +98,7 @@ struct jit {
 };
 
 #define LABEL_PENDING	((size_t)-1)
+#define NO_INDEX	0xff
 
 /* ---- bytes ------------------------------------------------------------------------------ */
 
@@ -605,6 +609,16 @@ static void address(struct jit *j, unsigned base, int16_t off, unsigned size, bo
 		j->last_check.valid = false;
 	if (j->sandboxed && guard == EBPF_GUARD_INPUT && !atomic) {
 		j->last_check.valid = false;
+		if (j->gs) {
+			/*
+			 * gs:[base + off] with a 32-bit address: the sum taken mod 2^32, and GS's
+			 * base the sandbox's, the same confinement as the lea below, in the access
+			 */
+			j->via_gs = true;
+			j->gs_base = (uint8_t)base;
+			j->gs_index = NO_INDEX;
+			return;
+		}
 		/*
 		 * The access goes to [r9 + r11], r11 := (base + off) mod 2^32: inside the sandbox
 		 * or its guard, whatever base holds. The offset is added before the cut: a
@@ -661,7 +675,20 @@ static void address(struct jit *j, unsigned base, int16_t off, unsigned size, bo
 /* The memory operand of an access: [r9 + r11] sandboxed, [r11] after a check, [base + off]. */
 static void mem_operand(struct jit *j, unsigned reg, unsigned base, int16_t off)
 {
-	if (j->via_r10) {
+	if (j->via_gs) {
+		j->via_gs = j->sib_rex = false;
+		if (j->gs_index == NO_INDEX) {
+			modrm_mem(j, reg, j->gs_base, off);
+			return;
+		}
+		/* [base + index + off]: SIB, and a displacement always (rbp/r13 as a base need one) */
+		emit1(j, (uint8_t)((off >= -128 && off <= 127 ? 0x40 : 0x80) | ((reg & 7) << 3) | 4));
+		emit1(j, (uint8_t)(((j->gs_index & 7) << 3) | (j->gs_base & 7)));
+		if (off >= -128 && off <= 127)
+			emit1(j, (uint8_t)off);
+		else
+			emit4(j, (uint32_t)(int32_t)off);
+	} else if (j->via_r10) {
 		modrm_mem(j, reg, R10, j->r10_off);
 		j->via_r10 = false;
 	} else if (j->via_sib) {
@@ -675,9 +702,18 @@ static void mem_operand(struct jit *j, unsigned reg, unsigned base, int16_t off)
 	}
 }
 
-/* The register for the access's REX.B; a sandboxed access's REX.X follows from sib_rex. */
+/*
+ * The register for the access's REX.B; a sandboxed access's REX.X follows from sib_rex. An
+ * access through GS gets its prefixes here, before any other (GS, 32-bit address).
+ */
 static unsigned mem_base(struct jit *j, unsigned base)
 {
+	if (j->via_gs) {
+		emit1(j, 0x65);
+		emit1(j, 0x67);
+		j->sib_rex = j->gs_index != NO_INDEX && j->gs_index >= 8;
+		return j->gs_base;
+	}
 	if (j->via_r10)
 		return R10;
 	if (j->via_sib) {
@@ -1783,6 +1819,14 @@ static bool fuse_address_access(struct jit *j, size_t pc)
 		return false;
 	}
 	off = i[2].off;
+	if (j->gs) {		/* the access itself: gs:[b + x + off], 32-bit */
+		j->via_gs = true;
+		j->gs_base = (uint8_t)reg_map[b];
+		j->gs_index = (uint8_t)reg_map[x];
+		j->via_r11 = j->via_sib = false;
+		j->address_ready = true;
+		return true;
+	}
 	/*
 	 * lea r11d, [b + x + disp]: REX.R for r11, X and B for the index and the base; always
 	 * a displacement (8 or 32 bits), since rbp and r13 as a base have no form without one
@@ -2519,7 +2563,7 @@ static int compile(struct jit *j)
 int ebpf_jit_compile(const struct csd_ebpf_prog *prog, enum jit_mode mode, struct ebpf_jit_code *out)
 {
 	struct jit j = { .checked = mode == JIT_CHECKED, .sandboxed = mode == JIT_SANDBOXED,
-			 .prog = prog };
+			 .gs = mode == JIT_SANDBOXED && jit_can_use_gs(), .prog = prog };
 	void *code;
 	int err;
 
@@ -2557,6 +2601,7 @@ int ebpf_jit_compile(const struct csd_ebpf_prog *prog, enum jit_mode mode, struc
 	out->size = j.len;
 	out->abort_entry = j.abort_entry;
 	out->body_start = j.body_start;
+	out->gs = j.gs;
 	out->pc_off = j.pc_off;		/* to map an interrupted rip back to a pc */
 	out->npc = prog->insn_cnt;
 	j.pc_off = NULL;
