@@ -99,6 +99,8 @@ struct jit {
 
 #define LABEL_PENDING	((size_t)-1)
 #define NO_INDEX	0xff
+#define KEY_IN_FRAME	(-1)	/* emit_inline_array_lookup()'s key_reg */
+#define KEY_VIA_R2	(-2)
 
 /* ---- bytes ------------------------------------------------------------------------------ */
 
@@ -1379,21 +1381,32 @@ static size_t lookup_setup(const struct jit *j, size_t call, int16_t *key_off)
 
 /*
  * bpf_map_lookup_elem() on an array map (inline_lookup_map()) without the call: the key read,
- * then values + key * value_size or NULL, as ebpf_map_lookup() computes it. A key in the
- * frame at a constant offset (key_off, from lookup_setup(): the setup then emits nothing) is
- * read there as any frame slot is, unchecked; a key elsewhere with the stack's check. Of
- * r1-r5, what a later instruction may read is cleared, as after any helper (the rest no
- * instruction reads before it writes it).
+ * then values + key * value_size or NULL, as ebpf_map_lookup() computes it, without a branch
+ * (a cmov), or, when `if r0 == 0 goto T` follows with r0 dead at T, with the key's compare
+ * jumping to T itself (then r0 counts as checked on the way on: note_lookup_result()). The
+ * key: key_reg's low half when the instruction before the setup stored it to the slot
+ * (lookup_setup()), else a key in the frame at a constant offset (KEY_IN_FRAME: the setup
+ * then emits nothing) read there as any frame slot is, unchecked, or a key elsewhere
+ * (KEY_VIA_R2) with the stack's check. Of r1-r5, what a later instruction may read is
+ * cleared, as after any helper (the rest no instruction reads before it writes it).
+ * Returns true when it compiled the `if r0 == 0` too.
  */
-static void emit_inline_array_lookup(struct jit *j, uint32_t pc, const struct ebpf_map *m,
-				     bool key_in_frame, int16_t key_off)
+static bool emit_inline_array_lookup(struct jit *j, uint32_t pc, const struct ebpf_map *m,
+				     int key_reg, int16_t key_off)
 {
 	static const uint8_t scale_of[9] = { [1] = 0, [2] = 1, [4] = 2, [8] = 3 };
 	static const unsigned cleared[] = { RDI, RSI, RDX, RCX, R8 };
-	size_t null_at, done_at;
+	const struct csd_ebpf_insn *test = &j->prog->insns[pc + 1];
+	bool pow2 = m->value_size <= 8 && (m->value_size & (m->value_size - 1)) == 0;
+	size_t null_pc = pc + 2 + (size_t)(ptrdiff_t)test->off;
+	/* `if r0 == 0 goto T` next, r0 dead at T: the key's compare jumps there itself */
+	bool to_null = pc + 1 < j->prog->insn_cnt && test->code == (BPF_JMP | BPF_JEQ | BPF_K) &&
+		       test->dst_reg == 0 && !test->imm && !j->target[pc + 1] &&
+		       !(j->live[null_pc] & 1);
 
-	if (key_in_frame) {
-		j->via_r11 = false;
+	if (key_reg >= 0) {				/* mov eax, the key's register */
+		mov_rr(j, false, reg_map[key_reg], RAX);
+	} else if (key_reg == KEY_IN_FRAME) {
 		rex(j, false, RAX, RBP, false);
 		emit1(j, 0x8b);				/* mov eax, dword [rbp + key_off] */
 		modrm_mem(j, RAX, RBP, key_off);
@@ -1405,32 +1418,45 @@ static void emit_inline_array_lookup(struct jit *j, uint32_t pc, const struct eb
 	}
 	j->via_r11 = false;
 	j->last_check.valid = false;
-	emit1(j, 0x3d);					/* cmp eax, max_entries */
-	emit4(j, m->max_entries);
-	emit1(j, 0x73);					/* jae null */
-	emit1(j, 0);
-	null_at = j->len;
-	mov_ri64(j, R10, (uint64_t)(uintptr_t)m->values);
-	if (m->value_size <= 8 && (m->value_size & (m->value_size - 1)) == 0) {
-		lea_sib(j, true, RAX, R10, RAX, scale_of[m->value_size], 0);
-	} else {
+	for (unsigned r = 1; r <= 5; r++)
+		if (j->live[pc + 1] >> r & 1)
+			alu_rr(j, false, 0x31, cleared[r - 1], cleared[r - 1]);
+	if (!pow2) {
+		mov_rr(j, false, RAX, R11);		/* the key, for the compare */
 		rex(j, true, RAX, RAX, false);
 		emit1(j, 0x69);				/* imul rax, rax, value_size */
 		modrm_rr(j, RAX, RAX);
 		emit4(j, m->value_size);
-		alu_rr(j, true, 0x01, R10, RAX);	/* add rax, r10 */
 	}
-	emit1(j, 0xeb);					/* jmp done */
-	emit1(j, 0);
-	done_at = j->len;
-	alu_rr(j, false, 0x31, RAX, RAX);		/* null: xor eax, eax */
-	if (!j->oom) {
-		j->buf[null_at - 1] = (uint8_t)(done_at - null_at);
-		j->buf[done_at - 1] = (uint8_t)(j->len - done_at);
+	emit1(j, pow2 ? 0x3d : 0x41);			/* cmp eax (r11d), max_entries */
+	if (!pow2)
+		emit1(j, 0x81), emit1(j, 0xfb);
+	emit4(j, m->max_entries);
+	if (to_null)
+		jcc_pc(j, CC_AE, null_pc);
+	/* values + key * value_size; movs and lea keep the flags */
+	mov_ri64(j, R10, (uint64_t)(uintptr_t)m->values);
+	if (pow2) {
+		lea_sib(j, true, RAX, R10, RAX, scale_of[m->value_size], 0);
+	} else {
+		rex(j, true, RAX, R10, false);
+		emit1(j, 0x8d);				/* lea rax, [r10 + rax] */
+		emit1(j, 0x04);
+		emit1(j, (uint8_t)(((RAX & 7) << 3) | (R10 & 7)));
 	}
-	for (unsigned r = 1; r <= 5; r++)
-		if (j->live[pc + 1] >> r & 1)
-			alu_rr(j, false, 0x31, cleared[r - 1], cleared[r - 1]);
+	if (!to_null) {
+		mov_ri64(j, R11, 0);
+		rex(j, true, RAX, R11, false);
+		emit1(j, 0x0f);
+		emit1(j, 0x40 | CC_AE);			/* cmovae rax, r11: NULL */
+		modrm_rr(j, RAX, R11);
+		return false;
+	}
+	j->pc_off[pc + 1] = j->len;
+	j->last_check = (struct checked_address){ .valid = true, .write = !m->readonly,
+		.base = RAX, .guard = (uint8_t)(EBPF_GUARD_MAP + (m - j->prog->maps)), .off = 0,
+		.size = m->value_size };
+	return true;
 }
 
 /*
@@ -1460,6 +1486,7 @@ static bool fold_lookup_setup(struct jit *j, size_t *pc)
 {
 	const struct csd_ebpf_insn *i = &j->prog->insns[*pc];
 	int16_t key_off = 0;
+	int key_reg = KEY_IN_FRAME;
 	size_t call = *pc + 4;
 
 	if (j->checked || call >= j->prog->insn_cnt ||
@@ -1469,9 +1496,15 @@ static bool fold_lookup_setup(struct jit *j, size_t *pc)
 		return false;
 	for (size_t k = *pc + 1; k <= call; k++)
 		j->pc_off[k] = j->len;
+	/* the key stored to its slot just before (nothing jumps in between): from its register */
+	if (*pc > 0 && !j->target[*pc] &&
+	    i[-1].code == (BPF_STX | BPF_MEM | BPF_W) && i[-1].dst_reg == 10 && i[-1].off == key_off)
+		key_reg = i[-1].src_reg;
 	*pc = call;
 	j->cur_pc = call;
-	emit_inline_array_lookup(j, (uint32_t)call, inline_lookup_map(j, call), true, key_off);
+	if (emit_inline_array_lookup(j, (uint32_t)call, inline_lookup_map(j, call), key_reg,
+				     key_off))
+		(*pc)++;			/* and its `if r0 == 0` */
 	return true;
 }
 
@@ -2518,9 +2551,10 @@ static int compile(struct jit *j)
 			} else if (op == BPF_CALL) {
 				const struct ebpf_map *m = inline_lookup_map(j, pc);
 
-				if (m)
-					emit_inline_array_lookup(j, (uint32_t)pc, m, false, 0);
-				else
+				if (m) {
+					if (emit_inline_array_lookup(j, (uint32_t)pc, m, KEY_VIA_R2, 0))
+						pc++;	/* and its `if r0 == 0` */
+				} else
 					emit_helper_call(j,
 						(const void *)ebpf_helper_lookup(insn->imm),
 						(uint32_t)pc);

@@ -153,6 +153,8 @@ static void test_sandboxed_and_guarded_agree(void **state)
  * in its text; or global data (64 bytes), `lddw %r4, o` its address + o. Verified, or marked
  * verified by hand (guard: every access "proven" to reach the map) when `proof` is false.
  */
+static uint32_t array_value_size = 16;	/* the array's values: 16 bytes, or 8 */
+
 static struct csd_ebpf_prog *with_map(const char *text, bool global, bool proof)
 {
 	struct csd_ebpf_insn *insns;
@@ -170,7 +172,8 @@ static struct csd_ebpf_prog *with_map(const char *text, bool global, bool proof)
 			insns[pc].imm = 0;
 		}
 	assert_int_equal(global ? ebpf_map_init(map, ".data", EBPF_MAP_KIND_DATA, 4, 64, 1) :
-			 ebpf_map_init(map, "counts", EBPF_MAP_KIND_ARRAY, 4, 16, 4), 0);
+			 ebpf_map_init(map, "counts", EBPF_MAP_KIND_ARRAY, 4, array_value_size, 4),
+			 0);
 	for (unsigned b = 0; global && b < 64; b++)
 		map->values[b] = (uint8_t)(b * 37 + 5);
 	if (ebpf_prog_create(insns, cnt, map, 1, &(struct csd_ebpf_load_opts){
@@ -207,20 +210,36 @@ static void test_inline_lookups(void **state)
 		"mov %r2, %r10\nja l\nl:\nadd %r2, -4\nlddw %r1, 0\n",	/* a jump lands inside */
 		"mov %r6, %r10\nadd %r6, -4\nmov %r2, %r6\nlddw %r1, 0\n",	/* another register */
 	};
-	static const char body[] =
-		"call 1\njeq %r0, 0, miss\nldxdw %r4, [%r0+0]\nadd %r4, 1\nstxdw [%r0+0], %r4\n"
-		"ldxdw %r5, [%r0+8]\nadd %r5, %r7\nstxdw [%r0+8], %r5\nldxw %r6, [%r0+8]\n"
-		"mov %r0, %r4\nlsh %r0, 32\nadd %r0, %r6\nexit\nmiss:\nmov %r0, 99\nexit\n";
-	char text[512];
+	/*
+	 * 16-byte values (the lookup multiplies), r0 dead where `if r0 == 0` goes (the key's
+	 * compare jumps there) and read there (the NULL made by a cmov); 8-byte values (a lea)
+	 */
+	static const struct { const char *text; uint32_t value_size; } bodies[] = {
+		{ "call 1\njeq %r0, 0, miss\nldxdw %r4, [%r0+0]\nadd %r4, 1\nstxdw [%r0+0], %r4\n"
+		  "ldxdw %r5, [%r0+8]\nadd %r5, %r7\nstxdw [%r0+8], %r5\nldxw %r6, [%r0+8]\n"
+		  "mov %r0, %r4\nlsh %r0, 32\nadd %r0, %r6\nexit\nmiss:\nmov %r0, 99\nexit\n", 16 },
+		{ "call 1\njeq %r0, 0, miss\nldxdw %r4, [%r0+0]\nadd %r4, 1\nstxdw [%r0+0], %r4\n"
+		  "ldxdw %r5, [%r0+8]\nadd %r5, %r7\nstxdw [%r0+8], %r5\nldxw %r6, [%r0+8]\n"
+		  "mov %r0, %r4\nlsh %r0, 32\nadd %r0, %r6\nexit\nmiss:\nadd %r0, 99\nexit\n", 16 },
+		{ "call 1\njeq %r0, 0, miss\nldxdw %r4, [%r0+0]\nadd %r4, 1\nstxdw [%r0+0], %r4\n"
+		  "mul %r7, %r4\nmov %r0, %r4\nlsh %r0, 32\nadd %r0, %r7\nexit\n"
+		  "miss:\nadd %r0, 99\nexit\n", 8 },
+		{ "call 1\njeq %r0, 0, miss\nldxdw %r4, [%r0+0]\nadd %r4, 1\nstxdw [%r0+0], %r4\n"
+		  "mul %r7, %r4\nmov %r0, %r4\nlsh %r0, 32\nadd %r0, %r7\nexit\n"
+		  "miss:\nmov %r0, 99\nexit\n", 8 },
+	};
+	char text[1024];
 
 	(void)state;
 	if (!csd_ebpf_jit_available())
 		skip();
-	for (size_t s = 0; s < sizeof(setups) / sizeof(setups[0]); s++) {
+	for (size_t s = 0; s < sizeof(setups) / sizeof(setups[0]) * 4; s++) {
 		struct csd_ebpf_prog *progs[2];
 
-		snprintf(text, sizeof(text), "mov %%r7, %%r3\nstxw [%%r10-4], %%r3\n%s%s", setups[s],
-			 body);
+		array_value_size = bodies[s % 4].value_size;
+		/* the key stored from r7 (r3 holds another number: the store's register counts) */
+		snprintf(text, sizeof(text), "mov %%r7, %%r3\nadd %%r3, 100\nstxw [%%r10-4], %%r7\n"
+			 "%s%s", setups[s / 4], bodies[s % 4].text);
 		for (int e = 0; e < 2; e++)
 			progs[e] = with_map(text, false, true);
 		for (int round = 1; round <= 3; round++)
@@ -241,10 +260,12 @@ static void test_inline_lookups(void **state)
 						 "%#llx", s, (unsigned long long)key, round,
 						 (unsigned long long)r0[0], (unsigned long long)r0[1]);
 			}
-		assert_memory_equal(progs[0]->maps[0].values, progs[1]->maps[0].values, 64);
+		assert_memory_equal(progs[0]->maps[0].values, progs[1]->maps[0].values,
+				    4 * array_value_size);
 		for (int e = 0; e < 2; e++)
 			csd_ebpf_prog__free(progs[e]);
 	}
+	array_value_size = 16;
 }
 
 /*
