@@ -1242,7 +1242,7 @@ static void emit_compare(struct jit *j, const struct csd_ebpf_insn *insn)
 	}
 }
 
-static size_t latch_cond(const struct jit *j, size_t latch);
+static size_t latch_cond(const struct jit *j, size_t latch, bool any_head);
 
 static void emit_cond_jump(struct jit *j, const struct csd_ebpf_insn *insn, size_t pc)
 {
@@ -1262,7 +1262,7 @@ static void emit_cond_jump(struct jit *j, const struct csd_ebpf_insn *insn, size
 		 * ... unless the ja goes back to a latch that is copied in its place: a trip then
 		 * takes one jump, the copy's, where it took two
 		 */
-		if (next->code == (BPF_JMP | BPF_JA) && to <= pc && latch_cond(j, to) != SIZE_MAX) {
+		if (next->code == (BPF_JMP | BPF_JA) && to <= pc && latch_cond(j, to, false) != SIZE_MAX) {
 			jcc_pc(j, jcc_of(op), pc + 2);
 			return;
 		}
@@ -2098,8 +2098,12 @@ static bool plain_alu(const struct csd_ebpf_insn *insn)
 		op == BPF_MOV || op == BPF_LSH || op == BPF_RSH || op == BPF_ARSH);
 }
 
-/* The latch's conditional jump when the latch at `latch` can be copied, else SIZE_MAX. */
-static size_t latch_cond(const struct jit *j, size_t latch)
+/*
+ * The latch's conditional jump when the latch at `latch` can be copied, else SIZE_MAX: for a
+ * jump back to the latch only when the copy's own jump closes the loop (its head at or before
+ * here), for code falling into it (any_head) wherever the head is.
+ */
+static size_t latch_cond(const struct jit *j, size_t latch, bool any_head)
 {
 	const struct csd_ebpf_insn *insns = j->prog->insns, *cond;
 	size_t cnt = j->prog->insn_cnt, c = latch;
@@ -2116,7 +2120,7 @@ static size_t latch_cond(const struct jit *j, size_t latch)
 	if ((BPF_CLASS(cond->code) != BPF_JMP && BPF_CLASS(cond->code) != BPF_JMP32) ||
 	    op == BPF_JA || op == BPF_CALL || op == BPF_EXIT)
 		return SIZE_MAX;
-	if (c + 1 + (size_t)(ptrdiff_t)cond->off > j->cur_pc)
+	if (!any_head && c + 1 + (size_t)(ptrdiff_t)cond->off > j->cur_pc)
 		return SIZE_MAX;	/* the copy's jump would not close a loop */
 	return c;
 }
@@ -2139,10 +2143,10 @@ static bool falls_into(const struct jit *j, size_t pc)
 		 (BPF_OP(prev->code) == BPF_JA || BPF_OP(prev->code) == BPF_EXIT));
 }
 
-static bool emit_latch_copy(struct jit *j, size_t latch)
+static bool emit_latch_copy(struct jit *j, size_t latch, bool any_head)
 {
 	const struct csd_ebpf_insn *insns = j->prog->insns, *cond, *next;
-	size_t c = latch_cond(j, latch);
+	size_t c = latch_cond(j, latch, any_head);
 
 	if (c == SIZE_MAX)
 		return false;
@@ -2213,7 +2217,7 @@ static bool fuse_select(struct jit *j, size_t pc)
 		emit1(j, (uint8_t)(0x40 | jcc_of(op)));		/* cmovcc a, r11 */
 		modrm_rr(j, reg_map[a], R11);
 	}
-	if (t != pc + 4 && !emit_latch_copy(j, t))
+	if (t != pc + 4 && !emit_latch_copy(j, t, false))
 		jmp_pc(j, t);
 	return true;
 }
@@ -2422,7 +2426,7 @@ static int compile(struct jit *j)
 		if (j->loop_head[pc] && !j->moved[pc]) {
 			j->cur_pc = pc;
 			if (falls_into(j, pc))
-				emit_latch_copy(j, pc);
+				emit_latch_copy(j, pc, true);
 			align_code(j, 32);
 		}
 		j->cur_pc = pc;
@@ -2537,7 +2541,7 @@ static int compile(struct jit *j)
 				size_t to = pc + 1 + (size_t)(ptrdiff_t)(cls == BPF_JMP32 ? insn->imm :
 										 insn->off);
 
-				if (!emit_latch_copy(j, to))
+				if (!emit_latch_copy(j, to, false))
 					jmp_pc(j, to);
 			} else if (op == BPF_EXIT) {
 				emit_exit(j);

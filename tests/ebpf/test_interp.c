@@ -1068,6 +1068,29 @@ static void test_loop_latch_first(void **state)
 		"big:\n"
 		"add %r0, 1000\n"
 		"ja latch\n",
+
+		/*
+		 * part of the body before the latch, falling into it, and the latch's jump going
+		 * forward to the body: the fall-through gets a copy too
+		 */
+		"mov %r0, 0\n"
+		"mov %r3, 0\n"
+		"jeq %r2, 0, out\n"
+		"ja body\n"
+		"big:\n"
+		"add %r0, 1000\n"
+		"latch:\n"
+		"add %r3, 1\n"
+		"jgt %r2, %r3, body\n"
+		"out:\n"
+		"exit\n"
+		"body:\n"
+		"mov %r4, %r1\n"
+		"add %r4, %r3\n"
+		"ldxb %r4, [%r4]\n"
+		"add %r0, %r4\n"
+		"jgt %r4, 0x80, big\n"
+		"ja latch\n",
 	};
 	static const uint32_t lens[] = { 0, 1, 7, 100 };
 	uint8_t *boxed = csd_ebpf_sandbox_alloc(100);
@@ -1086,7 +1109,7 @@ static void test_loop_latch_first(void **state)
 
 				for (uint32_t i = 0; i < lens[l]; i++) {
 					want += in[i] = (uint8_t)(0x35 + 91 * i);
-					want += t == 3 && in[i] > 0x80 ? 1000 : 0;
+					want += t >= 3 && in[i] > 0x80 ? 1000 : 0;
 				}
 				assert_int_equal(csd_ebpf_prog__run(prog, in, lens[l], &opts, &r0), 0);
 				assert_int_equal(r0, t == 1 || t == 2 ? 3 * want : want);
