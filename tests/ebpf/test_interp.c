@@ -993,23 +993,16 @@ static void test_bytes_put_together(void **state)
  * after the latch, and 32-bit operations in one. A byte sum (times 3 after the loop in the last
  * two) over 0, 1, 7 and 100 bytes, in a sandbox and in plain memory.
  */
+/* clang's layout of a sum of bytes for eBPF: the latch first, the body after it */
+#define SUM_LATCH_FIRST \
+	"mov %r0, 0\nmov %r3, 0\njeq %r2, 0, out\nja body\n" \
+	"latch:\nadd %r0, %r4\nadd %r3, 1\njgt %r2, %r3, body\nout:\nexit\n" \
+	"body:\nmov %r4, %r1\nadd %r4, %r3\nldxb %r4, [%r4]\n"
+
 static void test_loop_latch_first(void **state)
 {
 	static const char *const text[] = {
-		"mov %r0, 0\n"
-		"mov %r3, 0\n"
-		"jeq %r2, 0, out\n"
-		"ja body\n"
-		"latch:\n"
-		"add %r0, %r4\n"
-		"add %r3, 1\n"
-		"jgt %r2, %r3, body\n"
-		"out:\n"
-		"exit\n"
-		"body:\n"
-		"mov %r4, %r1\n"
-		"add %r4, %r3\n"
-		"ldxb %r4, [%r4]\n"
+		SUM_LATCH_FIRST
 		"ja latch\n",
 
 		"mov %r0, 0\n"
@@ -1049,20 +1042,7 @@ static void test_loop_latch_first(void **state)
 		"ja latch\n",
 
 		/* `if (c) goto +1; goto latch`: the goto copied, the jump not turned around */
-		"mov %r0, 0\n"
-		"mov %r3, 0\n"
-		"jeq %r2, 0, out\n"
-		"ja body\n"
-		"latch:\n"
-		"add %r0, %r4\n"
-		"add %r3, 1\n"
-		"jgt %r2, %r3, body\n"
-		"out:\n"
-		"exit\n"
-		"body:\n"
-		"mov %r4, %r1\n"
-		"add %r4, %r3\n"
-		"ldxb %r4, [%r4]\n"
+		SUM_LATCH_FIRST
 		"jgt %r4, 0x80, big\n"
 		"ja latch\n"
 		"big:\n"
