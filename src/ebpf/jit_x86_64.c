@@ -66,7 +66,7 @@ struct jit {
 	bool oom;
 	bool checked;
 	bool sandboxed;		/* verified, input in a sandbox: r9 holds its base (sandbox.c) */
-	bool gs;		/* ... and GS's base too: accesses are gs:[base32 + off] (jit_uses_gs) */
+	bool gs;		/* ... and GS's base too: accesses are gs:[base32 + off] (jit_can_use_gs) */
 	bool via_r11;		/* the access being compiled goes through [r11 + r11_off] */
 	bool via_sib;		/* ... through [r9 + r11] (sandboxed: r11 the offset) */
 	bool via_r10;		/* ... through [r10 + r10_off] (fuse_map_value_access) */
@@ -1255,14 +1255,14 @@ static void emit_cond_jump(struct jit *j, const struct csd_ebpf_insn *insn, size
 	 */
 	if (insn->off == 1 && !j->loop_head[pc + 1]) {
 		const struct csd_ebpf_insn *next = insn + 1;
-
 		size_t to = pc + 2 + (size_t)(ptrdiff_t)next->off;
 
 		/*
 		 * ... unless the ja goes back to a latch that is copied in its place: a trip then
 		 * takes one jump, the copy's, where it took two
 		 */
-		if (next->code == (BPF_JMP | BPF_JA) && to <= pc && latch_cond(j, to, false) != SIZE_MAX) {
+		if (next->code == (BPF_JMP | BPF_JA) && to <= pc &&
+		    latch_cond(j, to, false) != SIZE_MAX) {
 			jcc_pc(j, jcc_of(op), pc + 2);
 			return;
 		}
@@ -1396,13 +1396,13 @@ static bool emit_inline_array_lookup(struct jit *j, uint32_t pc, const struct eb
 {
 	static const uint8_t scale_of[9] = { [1] = 0, [2] = 1, [4] = 2, [8] = 3 };
 	static const unsigned cleared[] = { RDI, RSI, RDX, RCX, R8 };
-	const struct csd_ebpf_insn *test = &j->prog->insns[pc + 1];
 	bool pow2 = m->value_size <= 8 && (m->value_size & (m->value_size - 1)) == 0;
-	size_t null_pc = pc + 2 + (size_t)(ptrdiff_t)test->off;
 	/* `if r0 == 0 goto T` next, r0 dead at T: the key's compare jumps there itself */
-	bool to_null = pc + 1 < j->prog->insn_cnt && test->code == (BPF_JMP | BPF_JEQ | BPF_K) &&
-		       test->dst_reg == 0 && !test->imm && !j->target[pc + 1] &&
-		       !(j->live[null_pc] & 1);
+	const struct csd_ebpf_insn *test = pc + 1 < j->prog->insn_cnt ? &j->prog->insns[pc + 1] :
+					   NULL;
+	size_t null_pc = test ? pc + 2 + (size_t)(ptrdiff_t)test->off : 0;
+	bool to_null = test && test->code == (BPF_JMP | BPF_JEQ | BPF_K) && test->dst_reg == 0 &&
+		       !test->imm && !j->target[pc + 1] && !(j->live[null_pc] & 1);
 
 	if (key_reg >= 0) {				/* mov eax, the key's register */
 		mov_rr(j, false, reg_map[key_reg], RAX);
@@ -1949,7 +1949,7 @@ static void rmw_emit(struct jit *j, size_t pc)
 static size_t fuse_map_value_access(struct jit *j, size_t pc)
 {
 	const struct csd_ebpf_insn *i = &j->prog->insns[pc], *acc = &i[3];
-	unsigned cls = BPF_CLASS(acc->code), size, p, x;
+	unsigned cls, size, p, x;
 	const struct ebpf_map *m;
 	bool store, write;
 	int64_t disp, limit;
@@ -1963,6 +1963,7 @@ static size_t fuse_map_value_access(struct jit *j, size_t pc)
 		return 0;
 	m = &j->prog->maps[i->imm];
 	guard = (uint8_t)(EBPF_GUARD_MAP + i->imm);
+	cls = BPF_CLASS(acc->code);
 	p = i->dst_reg;
 	x = i[2].src_reg;
 	store = cls == BPF_ST || cls == BPF_STX;
@@ -2227,19 +2228,19 @@ static bool fuse_select(struct jit *j, size_t pc)
  * `if (c != prev) run = 1` or a running maximum. Over data that changes at random the branch
  * mispredicts half the time: compiled as mov r11, b; cmp; cmov(not cond) a, r11. Moves of a
  * constant or of 64 bits only (is_plain_mov(): a cmov of 32 bits would clear a's upper half
- * when it does not move). Returns true
- * when pc..pc+1 were compiled so.
+ * when it does not move). Returns true when pc..pc+1 were compiled so.
  */
 static bool fuse_cond_move(struct jit *j, size_t pc)
 {
 	const struct csd_ebpf_insn *i = &j->prog->insns[pc];
-	unsigned op = BPF_OP(i->code), a = i[1].dst_reg;
+	unsigned op = BPF_OP(i->code), a;
 
 	if (pc + 1 >= j->prog->insn_cnt || i->off != 1 ||
 	    (BPF_CLASS(i->code) != BPF_JMP && BPF_CLASS(i->code) != BPF_JMP32) ||
 	    op == BPF_JA || op == BPF_CALL || op == BPF_EXIT || !is_plain_mov(&i[1]) ||
 	    j->target[pc + 1])
 		return false;
+	a = i[1].dst_reg;
 	mov_value_to_r11(j, &i[1]);
 	emit_compare(j, i);
 	rex(j, true, reg_map[a], R11, false);
@@ -2555,13 +2556,12 @@ static int compile(struct jit *j)
 			} else if (op == BPF_CALL) {
 				const struct ebpf_map *m = inline_lookup_map(j, pc);
 
-				if (m) {
-					if (emit_inline_array_lookup(j, (uint32_t)pc, m, KEY_VIA_R2, 0))
-						pc++;	/* and its `if r0 == 0` */
-				} else
+				if (!m)
 					emit_helper_call(j,
 						(const void *)ebpf_helper_lookup(insn->imm),
 						(uint32_t)pc);
+				else if (emit_inline_array_lookup(j, (uint32_t)pc, m, KEY_VIA_R2, 0))
+					pc++;	/* and its `if r0 == 0` */
 			} else if (fuse_cond_move(j, pc)) {
 				j->last_check.valid = false;
 				j->pc_off[++pc] = j->len;

@@ -21,7 +21,7 @@
 
 /*
  * A map's values, zeroed, below 2 GiB where the system has room (MAP_32BIT): there the JIT
- * addresses them and checks an access with 32-bit immediates (jit_x86_64.c, map_guard),
+ * addresses them and checks an access with 32-bit immediates (jit_x86_64.c, verified_guard),
  * where it needs a 10-byte constant and an add otherwise. Elsewhere when there is no room
  * (or CSD_EBPF_MAPS_ANYWHERE is set: the tests run the JIT's code for that case so).
  */
