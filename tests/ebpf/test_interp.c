@@ -371,6 +371,19 @@ static uint64_t expect_select(const char *op, bool w32, uint64_t x, uint64_t y)
 	       (ux & uy) != 0;	/* jset */
 }
 
+/* A run of prog with r3 and r4 from opts that must return want, or the test fails. */
+static void run_expecting(struct csd_ebpf_prog *prog, const char *text,
+			  struct csd_ebpf_run_opts *opts, uint64_t want)
+{
+	uint64_t r0;
+
+	assert_int_equal(csd_ebpf_prog__run(prog, NULL, 0, opts, &r0), 0);
+	if (r0 != want)
+		fail_msg("%s: r3 = %#llx, r4 = %#llx: r0 = %#llx, expected %#llx", text,
+			 (unsigned long long)opts->args[0], (unsigned long long)opts->args[1],
+			 (unsigned long long)r0, (unsigned long long)want);
+}
+
 static void test_jit_shapes(void **state)
 {
 	static const char *const ops[] = { "jeq", "jne", "jgt", "jge", "jlt", "jle", "jsgt",
@@ -406,19 +419,12 @@ static void test_jit_shapes(void **state)
 				for (size_t a = 0; a < sizeof(vals) / sizeof(vals[0]); a++)
 					for (size_t b = 0; b < sizeof(vals) / sizeof(vals[0]); b++) {
 						RUN_OPTS(opts, .args = { vals[a], vals[b] });
-						uint64_t r0, y = imm ? 7 : vals[b];
+						uint64_t y = imm ? 7 : vals[b];
 						uint64_t want = expect_select(ops[o], w32, vals[a], y) ?
 							(w32 ? (uint32_t)taken[k] : (uint64_t)(int64_t)taken[k]) :
 							(uint64_t)not_taken[k];
 
-						assert_int_equal(csd_ebpf_prog__run(prog, NULL, 0, &opts, &r0), 0);
-						if (r0 != want)
-							fail_msg("%s: r3 = %#llx, r4 = %#llx: r0 = %#llx, "
-								 "expected %#llx", text,
-								 (unsigned long long)vals[a],
-								 (unsigned long long)vals[b],
-								 (unsigned long long)r0,
-								 (unsigned long long)want);
+						run_expecting(prog, text, &opts, want);
 					}
 				csd_ebpf_prog__free(prog);
 			}
@@ -454,21 +460,14 @@ static void test_jit_shapes(void **state)
 				for (size_t a = 0; a < sizeof(vals) / sizeof(vals[0]); a++)
 					for (size_t b = 0; b < sizeof(vals) / sizeof(vals[0]); b++) {
 						RUN_OPTS(opts, .args = { vals[a], vals[b] });
-						uint64_t r0, before = sel ? 0x123456789u : vals[a] + 1;
+						uint64_t before = sel ? 0x123456789u : vals[a] + 1;
 						uint64_t moved = mv == 0 ? (uint64_t)-3 :
 								 mv == 1 ? 0x123456789u :
 								 mv == 2 ? vals[b] : mv == 3 ? 0x23456789u : 9;
 						uint64_t want = expect_select(ops[o], w32, vals[a], vals[b]) ?
 								before : moved;
 
-						assert_int_equal(csd_ebpf_prog__run(prog, NULL, 0, &opts, &r0), 0);
-						if (r0 != want)
-							fail_msg("%s: r3 = %#llx, r4 = %#llx: r0 = %#llx, "
-								 "expected %#llx", text,
-								 (unsigned long long)vals[a],
-								 (unsigned long long)vals[b],
-								 (unsigned long long)r0,
-								 (unsigned long long)want);
+						run_expecting(prog, text, &opts, want);
 					}
 				csd_ebpf_prog__free(prog);
 			}
