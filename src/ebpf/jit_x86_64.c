@@ -67,6 +67,7 @@ struct jit {
 	bool checked;
 	bool sandboxed;		/* verified, input in a sandbox: r9 holds its base (sandbox.c) */
 	bool gs;		/* ... and GS's base too: accesses are gs:[base32 + off] (jit_can_use_gs) */
+	bool bmi2;		/* shlx/shrx/sarx and mulx (has_bmi2) */
 	bool via_r11;		/* the access being compiled goes through [r11 + r11_off] */
 	bool via_sib;		/* ... through [r9 + r11] (sandboxed: r11 the offset) */
 	bool via_r10;		/* ... through [r10 + r10_off] (fuse_map_value_access) */
@@ -199,6 +200,27 @@ static void align_code(struct jit *j, size_t to)
 static bool has_bmi2(void)
 {
 	return __builtin_cpu_supports("bmi2") && !getenv("CSD_JIT_NO_BMI2");
+}
+
+/* C1 /ext ib: shl (4), shr (5), sar (7), ror (1) dst by count */
+static void shift_ri(struct jit *j, bool w, unsigned ext, unsigned dst, unsigned count)
+{
+	rex(j, w, 0, dst, false);
+	emit1(j, 0xc1);
+	modrm_rr(j, ext, dst);
+	emit1(j, (uint8_t)count);
+}
+
+/*
+ * A 3-byte VEX prefix for an 0F38 instruction: reg and rm as in ModRM, vvvv the third
+ * register, W for 64 bits, pp the implied prefix (1: 66, 2: F3, 3: F2)
+ */
+static void vex_0f38(struct jit *j, unsigned reg, unsigned rm, unsigned vvvv, bool w,
+		     unsigned pp)
+{
+	emit1(j, 0xc4);
+	emit1(j, (uint8_t)((reg >> 3 ? 0 : 0x80) | 0x40 | (rm >> 3 ? 0 : 0x20) | 0x02));
+	emit1(j, (uint8_t)((w ? 0x80 : 0) | ((~vvvv & 15) << 3) | pp));
 }
 
 static size_t insn_slots(const struct csd_ebpf_insn *insn)
@@ -862,15 +884,13 @@ static bool emit_divmod_magic(struct jit *j, bool is64, bool mod, unsigned dst, 
 	if (is64) {
 		unsigned __int128 m;
 
-		if (l > 63 || !has_bmi2())
+		if (l > 63 || !j->bmi2)
 			return false;
 		m = (((unsigned __int128)1 << 64) * ((UINT64_C(1) << l) - k)) / k + 1;
 		mov_rr(j, true, RDX, R10);
 		mov_ri64(j, RDX, (uint64_t)m);
 		/* mulx r11, r11, x: r11 := the high half of rdx * x (x: r10 if it was rdx) */
-		emit1(j, 0xc4);
-		emit1(j, (uint8_t)(0x02 | ((dst == RDX ? R10 : dst) >> 3 ? 0 : 0x20) | 0x40));
-		emit1(j, (uint8_t)(0x80 | ((~R11 & 15) << 3) | 3));
+		vex_0f38(j, R11, dst == RDX ? R10 : dst, R11, true, 3);
 		emit1(j, 0xf6);
 		modrm_rr(j, R11, dst == RDX ? R10 : dst);
 		mov_rr(j, true, R10, RDX);		/* rdx as it was */
@@ -884,10 +904,7 @@ static bool emit_divmod_magic(struct jit *j, bool is64, bool mod, unsigned dst, 
 		emit1(j, 0x0f);				/* imul r11, r10 */
 		emit1(j, 0xaf);
 		modrm_rr(j, R11, R10);
-		rex(j, true, 0, R11, false);
-		emit1(j, 0xc1);				/* shr r11, 32: t */
-		modrm_rr(j, 5, R11);
-		emit1(j, 32);
+		shift_ri(j, true, 5, R11, 32);		/* t */
 	}
 	/* r10: x, r11: t; q := (((x - t) >> 1) + t) >> (l - 1) in r10 */
 	alu_rr(j, is64, 0x29, R11, R10);		/* sub r10, r11 */
@@ -895,12 +912,8 @@ static bool emit_divmod_magic(struct jit *j, bool is64, bool mod, unsigned dst, 
 	emit1(j, 0xd1);					/* shr r10, 1 */
 	modrm_rr(j, 5, R10);
 	alu_rr(j, is64, 0x01, R11, R10);		/* add r10, r11 */
-	if (l > 1) {
-		rex(j, is64, 0, R10, false);
-		emit1(j, 0xc1);				/* shr r10, l - 1 */
-		modrm_rr(j, 5, R10);
-		emit1(j, (uint8_t)(l - 1));
-	}
+	if (l > 1)
+		shift_ri(j, is64, 5, R10, l - 1);
 	if (!mod) {
 		mov_rr(j, is64, q, dst);		/* 32 bits: zero-extends */
 		return true;
@@ -930,10 +943,7 @@ static bool emit_divmod_const(struct jit *j, const struct csd_ebpf_insn *insn)
 		return false;
 	if ((k & (k - 1)) == 0) {
 		if (!mod && k > 1) {
-			rex(j, is64, 0, dst, false);
-			emit1(j, 0xc1);			/* shr dst, log2 k */
-			modrm_rr(j, 5, dst);
-			emit1(j, (uint8_t)__builtin_ctzll(k));
+			shift_ri(j, is64, 5, dst, (unsigned)__builtin_ctzll(k));	/* log2 k */
 		} else if (!mod) {
 			mov_rr(j, is64, dst, dst);	/* x / 1: 32 bits zero-extend */
 		} else if (k - 1 <= INT32_MAX) {
@@ -993,13 +1003,10 @@ static void emit_shift(struct jit *j, bool w, unsigned ext, const struct csd_ebp
 	unsigned dst = reg_map[insn->dst_reg];
 
 	if (BPF_SRC(insn->code) == BPF_K) {
-		rex(j, w, 0, dst, false);
-		emit1(j, 0xc1);
-		modrm_rr(j, ext, dst);
-		emit1(j, (uint8_t)(insn->imm & (w ? 63 : 31)));
+		shift_ri(j, w, ext, dst, (unsigned)insn->imm & (w ? 63 : 31));
 		return;
 	}
-	if (has_bmi2()) {
+	if (j->bmi2) {
 		/*
 		 * shlx, shrx, sarx dst, dst, src: the count in any register, so no moves through
 		 * rcx (eBPF r4); VEX.LZ.0F38 F7 /r with the count in vvvv, W for 64 bits; the
@@ -1008,9 +1015,7 @@ static void emit_shift(struct jit *j, bool w, unsigned ext, const struct csd_ebp
 		unsigned src = reg_map[insn->src_reg];
 		uint8_t pp = ext == 4 ? 1 : ext == 5 ? 3 : 2;	/* 66 shl, F2 shr, F3 sar */
 
-		emit1(j, 0xc4);
-		emit1(j, (uint8_t)((dst >> 3 ? 0 : 0x80) | 0x40 | (dst >> 3 ? 0 : 0x20) | 0x02));
-		emit1(j, (uint8_t)((w ? 0x80 : 0) | ((~src & 15) << 3) | pp));
+		vex_0f38(j, dst, dst, src, w, pp);
 		emit1(j, 0xf7);
 		modrm_rr(j, dst, dst);
 		return;
@@ -1072,14 +1077,6 @@ static void lea_sib(struct jit *j, bool w, unsigned dst, unsigned base, unsigned
 		emit4(j, (uint32_t)disp);
 }
 
-static void shl_ri(struct jit *j, bool w, unsigned dst, unsigned count)
-{
-	rex(j, w, 0, dst, false);
-	emit1(j, 0xc1);
-	modrm_rr(j, 4, dst);
-	emit1(j, (uint8_t)count);
-}
-
 /*
  * dst *= imm for the constants parsers and hashes multiply by, as compilers write them:
  * imul takes 3 cycles where lea and shl take 1, and a `value = value * 10 + digit` or
@@ -1099,20 +1096,20 @@ static bool emit_mul_by_constant(struct jit *j, bool w, unsigned dst, int32_t im
 		k++;
 	}
 	if (m == 1) {				/* 2^k */
-		shl_ri(j, w, dst, k);
+		shift_ri(j, w, 4, dst, k);
 		return true;
 	}
 	if (m < 10 && lea_scale[m]) {		/* 3, 5 or 9 times 2^k */
 		lea_sib(j, w, dst, dst, dst, lea_scale[m], 0);
 		if (k)
-			shl_ri(j, w, dst, k);
+			shift_ri(j, w, 4, dst, k);
 		return true;
 	}
 	if (k == 0 && ((m - 1) & (m - 2)) == 0) {	/* 2^n + 1: dst + (dst << n) */
 		unsigned n = (unsigned)__builtin_ctz(m - 1);
 
 		mov_rr(j, w, dst, R10);
-		shl_ri(j, w, R10, n);
+		shift_ri(j, w, 4, R10, n);
 		alu_rr(j, w, 0x01, R10, dst);
 		return true;
 	}
@@ -1379,6 +1376,16 @@ static size_t lookup_setup(const struct jit *j, size_t call, int16_t *key_off)
 	return first;
 }
 
+/* rax (r0) holds the address of one of m's values, computed by the JIT: its bytes are checked */
+static void value_checked(struct jit *j, const struct ebpf_map *m)
+{
+	if (m->value_size > INT16_MAX)
+		return;
+	j->last_check = (struct checked_address){ .valid = true, .write = !m->readonly,
+		.base = RAX, .guard = (uint8_t)(EBPF_GUARD_MAP + (m - j->prog->maps)), .off = 0,
+		.size = m->value_size };
+}
+
 /*
  * bpf_map_lookup_elem() on an array map (inline_lookup_map()) without the call: the key read,
  * then values + key * value_size or NULL, as ebpf_map_lookup() computes it, without a branch
@@ -1428,10 +1435,7 @@ static bool emit_inline_array_lookup(struct jit *j, uint32_t pc, const struct eb
 		modrm_rr(j, RAX, RAX);
 		emit4(j, m->value_size);
 	}
-	emit1(j, pow2 ? 0x3d : 0x41);			/* cmp eax (r11d), max_entries */
-	if (!pow2)
-		emit1(j, 0x81), emit1(j, 0xfb);
-	emit4(j, m->max_entries);
+	alu_ri(j, false, 7, pow2 ? RAX : R11, (int32_t)m->max_entries);	/* cmp key, max */
 	if (to_null)
 		jcc_pc(j, CC_AE, null_pc);
 	/* values + key * value_size; movs and lea keep the flags */
@@ -1439,10 +1443,7 @@ static bool emit_inline_array_lookup(struct jit *j, uint32_t pc, const struct eb
 	if (pow2) {
 		lea_sib(j, true, RAX, R10, RAX, scale_of[m->value_size], 0);
 	} else {
-		rex(j, true, RAX, R10, false);
-		emit1(j, 0x8d);				/* lea rax, [r10 + rax] */
-		emit1(j, 0x04);
-		emit1(j, (uint8_t)(((RAX & 7) << 3) | (R10 & 7)));
+		lea_sib(j, true, RAX, R10, RAX, 0, 0);	/* rax holds key * value_size */
 	}
 	if (!to_null) {
 		mov_ri64(j, R11, 0);
@@ -1453,9 +1454,7 @@ static bool emit_inline_array_lookup(struct jit *j, uint32_t pc, const struct eb
 		return false;
 	}
 	j->pc_off[pc + 1] = j->len;
-	j->last_check = (struct checked_address){ .valid = true, .write = !m->readonly,
-		.base = RAX, .guard = (uint8_t)(EBPF_GUARD_MAP + (m - j->prog->maps)), .off = 0,
-		.size = m->value_size };
+	value_checked(j, m);
 	return true;
 }
 
@@ -1471,11 +1470,9 @@ static void note_lookup_result(struct jit *j, size_t pc)
 
 	if (pc == 0 || insn->code != (BPF_JMP | BPF_JEQ | BPF_K) || insn->dst_reg != 0 ||
 	    insn->imm != 0 || j->target[pc] || j->loop_head[pc] ||
-	    !(m = inline_lookup_map(j, pc - 1)) || m->value_size > INT16_MAX)
+	    !(m = inline_lookup_map(j, pc - 1)))
 		return;
-	j->last_check = (struct checked_address){ .valid = true, .write = !m->readonly,
-		.base = RAX, .guard = (uint8_t)(EBPF_GUARD_MAP + (m - j->prog->maps)), .off = 0,
-		.size = m->value_size };
+	value_checked(j, m);
 }
 
 /*
@@ -1764,13 +1761,13 @@ static bool is_plain_mov(const struct csd_ebpf_insn *insn)
 
 static uint64_t mov_imm_value(const struct csd_ebpf_insn *insn);
 
-/* r11 := what the plain mov `insn` would write (mov keeps the flags) */
-static void mov_value_to_r11(struct jit *j, const struct csd_ebpf_insn *insn)
+/* dst := what the plain mov `insn` would write (mov keeps the flags) */
+static void mov_value(struct jit *j, unsigned dst, const struct csd_ebpf_insn *insn)
 {
 	if (is_mov_imm(insn))
-		mov_ri64(j, R11, mov_imm_value(insn));
+		mov_ri64(j, dst, mov_imm_value(insn));
 	else
-		mov_rr(j, true, reg_map[insn->src_reg], R11);
+		mov_rr(j, true, reg_map[insn->src_reg], dst);
 }
 
 /* What mov K leaves in the register: imm sign-extended (64-bit) or zero-extended (32-bit). */
@@ -2207,11 +2204,8 @@ static bool fuse_select(struct jit *j, size_t pc)
 		emit1(j, (uint8_t)(0x90 | (jcc_of(op) ^ (mov_imm_value(&i[0]) == 0))));
 		modrm_rr(j, 0, reg_map[a]);
 	} else {
-		mov_value_to_r11(j, &i[0]);		/* before a changes: a = a is a mov too */
-		if (is_mov_imm(&i[2]))
-			mov_ri64(j, reg_map[a], mov_imm_value(&i[2]));	/* mov leaves the flags */
-		else
-			mov_rr(j, true, reg_map[i[2].src_reg], reg_map[a]);
+		mov_value(j, R11, &i[0]);		/* before a changes: a = a is a mov too */
+		mov_value(j, reg_map[a], &i[2]);
 		emit_compare(j, &i[1]);
 		rex(j, true, reg_map[a], R11, false);
 		emit1(j, 0x0f);
@@ -2241,7 +2235,7 @@ static bool fuse_cond_move(struct jit *j, size_t pc)
 	    j->target[pc + 1])
 		return false;
 	a = i[1].dst_reg;
-	mov_value_to_r11(j, &i[1]);
+	mov_value(j, R11, &i[1]);
 	emit_compare(j, i);
 	rex(j, true, reg_map[a], R11, false);
 	emit1(j, 0x0f);
@@ -2601,7 +2595,8 @@ static int compile(struct jit *j)
 int ebpf_jit_compile(const struct csd_ebpf_prog *prog, enum jit_mode mode, struct ebpf_jit_code *out)
 {
 	struct jit j = { .checked = mode == JIT_CHECKED, .sandboxed = mode == JIT_SANDBOXED,
-			 .gs = mode == JIT_SANDBOXED && jit_can_use_gs(), .prog = prog };
+			 .gs = mode == JIT_SANDBOXED && jit_can_use_gs(), .bmi2 = has_bmi2(),
+			 .prog = prog };
 	void *code;
 	int err;
 

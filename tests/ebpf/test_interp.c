@@ -985,6 +985,12 @@ static void test_bytes_put_together(void **state)
 	csd_ebpf_sandbox_free(boxed);
 }
 
+/* clang's layout of a sum of bytes for eBPF: the latch first, the body after it */
+#define SUM_LATCH_FIRST \
+	"mov %r0, 0\nmov %r3, 0\njeq %r2, 0, out\nja body\n" \
+	"latch:\nadd %r0, %r4\nadd %r3, 1\njgt %r2, %r3, body\nout:\nexit\n" \
+	"body:\nmov %r4, %r1\nadd %r4, %r3\nldxb %r4, [%r4]\n"
+
 /*
  * Loops laid out as clang lays them out for eBPF: the latch first, its conditional jump over
  * what follows it to the body, the body ending in a goto back to the latch (which verified JIT
@@ -992,12 +998,6 @@ static void test_bytes_put_together(void **state)
  * after the latch, and 32-bit operations in one. A byte sum (times 3 after the loop in the last
  * two) over 0, 1, 7 and 100 bytes, in a sandbox and in plain memory.
  */
-/* clang's layout of a sum of bytes for eBPF: the latch first, the body after it */
-#define SUM_LATCH_FIRST \
-	"mov %r0, 0\nmov %r3, 0\njeq %r2, 0, out\nja body\n" \
-	"latch:\nadd %r0, %r4\nadd %r3, 1\njgt %r2, %r3, body\nout:\nexit\n" \
-	"body:\nmov %r4, %r1\nadd %r4, %r3\nldxb %r4, [%r4]\n"
-
 static void test_loop_latch_first(void **state)
 {
 	static const char *const text[] = {
