@@ -1160,7 +1160,14 @@ static void emit_alu(struct jit *j, const struct csd_ebpf_insn *insn)
 		return;
 	case BPF_MOV:
 		if (!x) {
-			if (w)
+			/*
+			 * xor is a zeroing idiom the CPU resolves at rename; it writes the flags,
+			 * which no eBPF instruction reads across a mov (fusions that keep flags
+			 * live across one, as cmov selects, use mov_value())
+			 */
+			if (!insn->imm)
+				alu_rr(j, false, 0x31, dst, dst);
+			else if (w)
 				mov_ri64(j, dst, (uint64_t)(int64_t)insn->imm);
 			else
 				mov_ri64(j, dst, (uint32_t)insn->imm);
@@ -1241,11 +1248,11 @@ static void emit_compare(struct jit *j, const struct csd_ebpf_insn *insn)
 
 static size_t latch_cond(const struct jit *j, size_t latch, bool any_head);
 
-static void emit_cond_jump(struct jit *j, const struct csd_ebpf_insn *insn, size_t pc)
+/* The jump of the conditional jump at pc, its flags set (by emit_compare() or a fusion). */
+static void emit_branch(struct jit *j, const struct csd_ebpf_insn *insn, size_t pc)
 {
 	unsigned op = BPF_OP(insn->code);
 
-	emit_compare(j, insn);
 	/*
 	 * `if (cond) goto +1; exit (or ja)`, as compilers close a loop: jump on the opposite
 	 * condition straight to the exit (or the ja's target), so the loop's path falls through.
@@ -1275,6 +1282,12 @@ static void emit_cond_jump(struct jit *j, const struct csd_ebpf_insn *insn, size
 		}
 	}
 	jcc_pc(j, jcc_of(op), pc + 1 + (size_t)(ptrdiff_t)insn->off);
+}
+
+static void emit_cond_jump(struct jit *j, const struct csd_ebpf_insn *insn, size_t pc)
+{
+	emit_compare(j, insn);
+	emit_branch(j, insn, pc);
 }
 
 /* Loop heads and calls count down the budget; at zero a stub refills it or stops the run. */
@@ -1774,6 +1787,76 @@ static void mov_value(struct jit *j, unsigned dst, const struct csd_ebpf_insn *i
 static uint64_t mov_imm_value(const struct csd_ebpf_insn *insn)
 {
 	return BPF_CLASS(insn->code) == BPF_ALU64 ? (uint64_t)(int64_t)insn->imm : (uint32_t)insn->imm;
+}
+
+/*
+ * `d = s; d += K` or `d += t`, as clang computes an address or a character class (`c - 'a'`)
+ * into a fresh register: one lea, which leaves the flags as they were (the fused add's are
+ * not used: flags_from is false after it). 32-bit adds too, as lea r32 zero-extends as they
+ * do; not a 32-bit mov before a 64-bit add (lea cannot zero-extend s first).
+ */
+static bool fuse_mov_add(struct jit *j, size_t pc)
+{
+	const struct csd_ebpf_insn *i = &j->prog->insns[pc];
+	unsigned d, s, t;
+	bool w;
+
+	if (pc + 1 >= j->prog->insn_cnt || j->target[pc + 1] ||
+	    (i[0].code != (BPF_ALU64 | BPF_MOV | BPF_X) && i[0].code != (BPF_ALU | BPF_MOV | BPF_X)) ||
+	    i[0].off || i[0].src_reg == i[0].dst_reg || BPF_OP(i[1].code) != BPF_ADD ||
+	    (BPF_CLASS(i[1].code) != BPF_ALU64 && BPF_CLASS(i[1].code) != BPF_ALU) ||
+	    i[1].dst_reg != i[0].dst_reg)
+		return false;
+	w = BPF_CLASS(i[1].code) == BPF_ALU64;
+	if (w && BPF_CLASS(i[0].code) == BPF_ALU)
+		return false;
+	d = reg_map[i[0].dst_reg];
+	s = reg_map[i[0].src_reg];
+	if (BPF_SRC(i[1].code) == BPF_K) {
+		rex(j, w, d, s, false);
+		emit1(j, 0x8d);				/* lea d, [s + imm] */
+		modrm_mem(j, d, s, i[1].imm);
+		return true;
+	}
+	/* d = s; d += d is s + s */
+	t = i[1].src_reg == i[0].dst_reg ? s : reg_map[i[1].src_reg];
+	lea_sib(j, w, d, s, t, 0, 0);
+	return true;
+}
+
+/*
+ * `d &= 255; if d <op> K goto T` with d dead after the jump on both of its ways and K a byte,
+ * as clang tests a character's class (`(u8)(c - 'a') > 25`): a byte compare, where there were
+ * an and and a compare. Unsigned orders and equality only: the low byte compared as unsigned
+ * orders as the masked register does.
+ */
+static bool fuse_mask_compare(struct jit *j, size_t pc)
+{
+	const struct csd_ebpf_insn *i = &j->prog->insns[pc];
+	unsigned cls, op, d, mask;
+
+	if (pc + 2 >= j->prog->insn_cnt || j->target[pc + 1] ||
+	    (i[0].code != (BPF_ALU64 | BPF_AND | BPF_K) && i[0].code != (BPF_ALU | BPF_AND | BPF_K)) ||
+	    i[0].imm != 0xff)
+		return false;
+	cls = BPF_CLASS(i[1].code);
+	op = BPF_OP(i[1].code);
+	if ((cls != BPF_JMP && cls != BPF_JMP32) || BPF_SRC(i[1].code) != BPF_K ||
+	    i[1].dst_reg != i[0].dst_reg || i[1].imm < 0 || i[1].imm > 0xff ||
+	    (op != BPF_JEQ && op != BPF_JNE && op != BPF_JGT && op != BPF_JGE &&
+	     op != BPF_JLT && op != BPF_JLE))
+		return false;
+	mask = 1u << i[0].dst_reg;
+	if ((j->live[pc + 2] | j->live[pc + 2 + (size_t)(ptrdiff_t)i[1].off]) & mask)
+		return false;
+	d = reg_map[i[0].dst_reg];
+	rex(j, false, 0, d, byte_reg_needs_rex(d));
+	emit1(j, 0x80);				/* cmp r/m8, imm8 */
+	modrm_rr(j, 7, d);
+	emit1(j, (uint8_t)i[1].imm);
+	j->pc_off[pc + 1] = j->len;
+	emit_branch(j, &i[1], pc + 1);
+	return true;
 }
 
 /*
@@ -2468,6 +2551,16 @@ static int compile(struct jit *j)
 				j->last_check.valid = false;
 				while (--fused)
 					j->pc_off[++pc] = j->len;
+				break;
+			}
+			if (fuse_mov_add(j, pc)) {
+				j->last_check.valid = false;
+				j->pc_off[++pc] = j->len;
+				break;
+			}
+			if (fuse_mask_compare(j, pc)) {		/* the jump compiled inside */
+				j->last_check.valid = false;
+				pc++;
 				break;
 			}
 			emit_alu(j, insn);

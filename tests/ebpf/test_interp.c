@@ -1098,6 +1098,92 @@ static void test_loop_latch_first(void **state)
 	csd_ebpf_sandbox_free(boxed);
 }
 
+/*
+ * `d = s; d += K` and `d += t` (one lea), in every pairing of 64- and 32-bit mov and add (a
+ * 32-bit mov before a 64-bit add stays two instructions); s in r7 (r13: no base without a
+ * displacement), d in r5, r1 and r6, t in r4 or d itself (s + s); displacements of 8 and 32
+ * bits, zero included
+ */
+static void test_mov_add(void **state)
+{
+	static const uint64_t vals[] = { 0, 1, 0x7f, 0xff, 0x7fffffff, 0x80000000, 0xffffffff,
+					 0x100000000, 0x123456789abcdef0u, UINT64_MAX };
+	static const int32_t ks[] = { 0, 1, -65, 127, 128, -128, -129, 0x7fffffff, INT32_MIN };
+	static const char *const dsts[] = { "r5", "r1", "r6" };
+	char text[256];
+
+	(void)state;
+	for (int widths = 0; widths < 4; widths++)
+		for (size_t k = 0; k <= sizeof(ks) / sizeof(ks[0]) + 1; k++) {
+			bool mov32 = widths & 1, add32 = widths & 2;
+			const char *d = dsts[(k + (size_t)widths) % 3];
+			bool by_reg = k >= sizeof(ks) / sizeof(ks[0]), self = by_reg && k % 2;
+			struct csd_ebpf_prog *prog;
+			char operand[16];
+
+			if (by_reg)
+				snprintf(operand, sizeof(operand), "%%%s", self ? d : "r4");
+			else
+				snprintf(operand, sizeof(operand), "%d", ks[k]);
+			snprintf(text, sizeof(text),
+				 "mov %%r7, %%r3\nmov%s %%%s, %%r7\nadd%s %%%s, %s\nmov %%r0, %%%s\n"
+				 "exit\n", mov32 ? "32" : "", d, add32 ? "32" : "", d, operand, d);
+			prog = load_ok(text);
+			for (size_t a = 0; a < sizeof(vals) / sizeof(vals[0]); a++) {
+				RUN_OPTS(opts, .args = { vals[a], vals[sizeof(vals) / sizeof(vals[0]) - 1 - a] });
+				uint64_t moved = mov32 ? (uint32_t)vals[a] : vals[a];
+				uint64_t added = !by_reg ? (uint64_t)(int64_t)ks[k] :
+						 self ? moved : opts.args[1];
+				uint64_t want = add32 ? (uint32_t)(moved + added) : moved + added;
+
+				run_expecting(prog, text, &opts, want);
+			}
+			csd_ebpf_prog__free(prog);
+		}
+}
+
+/*
+ * `d &= 255; if d <op> K goto t` (a byte compare when d is dead on both ways): the unsigned
+ * orders and equality, a signed one and K = 256 (not fused), d read after the jump (not
+ * fused: the and must stay), both widths, d in r0, r1 and r2 (dil and sil need REX) and r5
+ */
+static void test_byte_compare(void **state)
+{
+	static const char *const ops[] = { "jeq", "jne", "jgt", "jge", "jlt", "jle", "jsgt" };
+	static const int32_t ks[] = { 0, 25, 127, 128, 255, 256 };
+	static const uint64_t vals[] = { 0, 0x19, 0x1a, 0x7f, 0x80, 0xff, 0x100, 0x17f,
+					 0xffffffffffffff19u, 0x8000000000000000u };
+	static const char *const dsts[] = { "r0", "r1", "r2", "r5" };
+	char text[256];
+
+	(void)state;
+	for (size_t o = 0; o < sizeof(ops) / sizeof(ops[0]); o++)
+		for (size_t k = 0; k < sizeof(ks) / sizeof(ks[0]); k++)
+			for (int form = 0; form < 4; form++) {
+				bool w32 = form & 1, read_after = form & 2;
+				const char *d = dsts[(o + k) % 4], *w = w32 ? "32" : "";
+				struct csd_ebpf_prog *prog;
+				char taken_value[8];
+
+				snprintf(taken_value, sizeof(taken_value), "%s%s", read_after ? "%" : "",
+					 read_after ? d : "1");
+				snprintf(text, sizeof(text),
+					 "mov %%%s, %%r3\nand%s %%%s, 255\n%s%s %%%s, %d, t\n"
+					 "mov %%r0, 0\nexit\nt:\nmov %%r0, %s\nexit\n",
+					 d, w, d, ops[o], w, d, ks[k], taken_value);
+				prog = load_ok(text);
+				for (size_t a = 0; a < sizeof(vals) / sizeof(vals[0]); a++) {
+					RUN_OPTS(opts, .args = { vals[a] });
+					uint64_t byte = vals[a] & 0xff;
+					bool taken = expect_select(ops[o], w32, byte, (uint64_t)ks[k]);
+
+					run_expecting(prog, text, &opts,
+						      !taken ? 0 : read_after ? byte : 1);
+				}
+				csd_ebpf_prog__free(prog);
+			}
+}
+
 #define BOTH(t) { "interpreter: " #t, t, use_interp, NULL, NULL }, { "jit: " #t, t, use_jit, NULL, NULL }
 
 int main(void)
@@ -1116,6 +1202,8 @@ int main(void)
 		BOTH(test_counters_in_memory),
 		BOTH(test_bytes_put_together),
 		BOTH(test_loop_latch_first),
+		BOTH(test_mov_add),
+		BOTH(test_byte_compare),
 		{ "jit: test_interrupt_verified_jit_code", test_interrupt_verified_jit_code, use_jit,
 		  NULL, NULL },
 	};
