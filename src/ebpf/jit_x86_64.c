@@ -1729,6 +1729,27 @@ static void liveness(struct jit *j)
 }
 
 /*
+ * cmp byte/word [m], imm: the flags of comparing what the 1- or 2-byte load at pc would load
+ * (zero-extended) with imm, which fits that size, without loading it.
+ */
+static void compare_loaded(struct jit *j, size_t pc, uint32_t imm)
+{
+	const struct csd_ebpf_insn *ld = &j->prog->insns[pc];
+	unsigned size = size_of[BPF_SIZE(ld->code) >> 3], base;
+
+	address(j, reg_map[ld->src_reg], ld->off, size, false, false, (uint32_t)pc);
+	base = mem_base(j, reg_map[ld->src_reg]);
+	if (size == 2)
+		emit1(j, 0x66);
+	rex(j, false, 0, base, false);
+	emit1(j, size == 1 ? 0x80 : 0x81);
+	mem_operand(j, 7, reg_map[ld->src_reg], ld->off);
+	emit1(j, (uint8_t)imm);
+	if (size == 2)
+		emit1(j, (uint8_t)(imm >> 8));
+}
+
+/*
  * `ldxb rX, [m]; jne rX, imm, T` with rX dead at T: compare memory directly (cmp byte [m], imm)
  * and, on the way on, give rX the value it must have had (imm): one instruction where two were.
  */
@@ -1737,7 +1758,6 @@ static bool fuse_load_compare(struct jit *j, size_t pc)
 	const struct csd_ebpf_insn *ld = &j->prog->insns[pc], *jmp = ld + 1;
 	unsigned size = size_of[BPF_SIZE(ld->code) >> 3];
 	size_t target;
-	unsigned base;
 
 	if (pc + 1 >= j->prog->insn_cnt || BPF_MODE(ld->code) != BPF_MEM || size > 2 ||
 	    jmp->code != (BPF_JMP | BPF_JNE | BPF_K) || jmp->dst_reg != ld->dst_reg ||
@@ -1746,16 +1766,7 @@ static bool fuse_load_compare(struct jit *j, size_t pc)
 	target = pc + 2 + (size_t)(ptrdiff_t)jmp->off;
 	if (j->live[target] & (1u << ld->dst_reg))
 		return false;
-	address(j, reg_map[ld->src_reg], ld->off, size, false, false, (uint32_t)pc);
-	base = mem_base(j, reg_map[ld->src_reg]);
-	if (size == 2)
-		emit1(j, 0x66);
-	rex(j, false, 0, base, false);
-	emit1(j, size == 1 ? 0x80 : 0x81);
-	mem_operand(j, 7, reg_map[ld->src_reg], ld->off);
-	emit1(j, (uint8_t)jmp->imm);
-	if (size == 2)
-		emit1(j, (uint8_t)(jmp->imm >> 8));
+	compare_loaded(j, pc, (uint32_t)jmp->imm);
 	jcc_pc(j, CC_NE, target);
 	mov_ri64(j, reg_map[ld->dst_reg], (uint32_t)jmp->imm);
 	return true;
@@ -2255,7 +2266,8 @@ static bool emit_latch_copy(struct jit *j, size_t latch, bool any_head)
  * 1 and 0, xor a, a; cmp; setcc. K1 and K2 may be registers too (`max = x > m ? x : m`).
  * Returns true when pc..pc+3 were compiled so.
  */
-static bool fuse_select(struct jit *j, size_t pc)
+/* pc..pc+3 is `a = K1; if (cond) goto T; a = K2; goto T` (as fuse_select says): T; else SIZE_MAX */
+static size_t select_shape(const struct jit *j, size_t pc)
 {
 	const struct csd_ebpf_insn *i = &j->prog->insns[pc];
 	unsigned op, a;
@@ -2265,38 +2277,110 @@ static bool fuse_select(struct jit *j, size_t pc)
 	    i[2].dst_reg != i[0].dst_reg || i[0].off || i[2].off ||
 	    i[3].code != (BPF_JMP | BPF_JA) ||
 	    (BPF_CLASS(i[1].code) != BPF_JMP && BPF_CLASS(i[1].code) != BPF_JMP32))
-		return false;
+		return SIZE_MAX;
 	op = BPF_OP(i[1].code);
 	if (op == BPF_JA || op == BPF_CALL || op == BPF_EXIT)
-		return false;
+		return SIZE_MAX;
 	a = i[0].dst_reg;
 	t = pc + 2 + (size_t)(ptrdiff_t)i[1].off;
 	if (t != pc + 4 + (size_t)(ptrdiff_t)i[3].off || (t > pc && t <= pc + 3) ||
 	    j->target[pc + 1] || j->target[pc + 2] || j->target[pc + 3] || i[1].dst_reg == a ||
 	    (BPF_SRC(i[1].code) == BPF_X && i[1].src_reg == a))
-		return false;
+		return SIZE_MAX;
+	return t;
+}
+
+/* Whether the access at pc, compiled now, reads x86 register r for its address. */
+static bool address_reads(const struct jit *j, size_t pc, unsigned r)
+{
+	if (j->address_ready)	/* fused: gs:[b + x + off], or r11 computed already */
+		return j->via_gs && (j->gs_base == r || j->gs_index == r);
+	return reg_map[j->prog->insns[pc].src_reg] == r;
+}
+
+/*
+ * The select at pc going to t, its condition compared as emit_compare() does or, when load
+ * is not SIZE_MAX, against the memory the load at `load` reads (compare_loaded()).
+ */
+static void emit_select(struct jit *j, size_t pc, size_t t, size_t load)
+{
+	const struct csd_ebpf_insn *i = &j->prog->insns[pc];
+	unsigned op = BPF_OP(i[1].code), a = reg_map[i[0].dst_reg];
+	bool one_or_zero = is_mov_imm(&i[0]) && is_mov_imm(&i[2]) &&
+			   mov_imm_value(&i[0]) + mov_imm_value(&i[2]) == 1 &&
+			   mov_imm_value(&i[0]) * mov_imm_value(&i[2]) == 0;
+
 	j->flags_from = false;
-	if (is_mov_imm(&i[0]) && is_mov_imm(&i[2]) &&
-	    mov_imm_value(&i[0]) + mov_imm_value(&i[2]) == 1 &&
-	    mov_imm_value(&i[0]) * mov_imm_value(&i[2]) == 0) {
-		/* 1 or 0 as the condition says: xor a, a; cmp; setcc a8 (the inverse for 0 or 1) */
-		alu_rr(j, false, 0x31, reg_map[a], reg_map[a]);
+	if (load != SIZE_MAX && one_or_zero && !address_reads(j, load, a)) {
+		alu_rr(j, false, 0x31, a, a);
+		compare_loaded(j, load, (uint32_t)i[1].imm);
+	} else if (load != SIZE_MAX) {
+		/* the compare first: its address may take a or r11; movs keep the flags */
+		compare_loaded(j, load, (uint32_t)i[1].imm);
+		if (one_or_zero)
+			mov_ri64(j, a, 0);
+		else
+			mov_value(j, R11, &i[0]);
+	} else if (one_or_zero) {
+		alu_rr(j, false, 0x31, a, a);	/* xor before the compare: it writes flags */
 		emit_compare(j, &i[1]);
-		rex(j, false, 0, reg_map[a], byte_reg_needs_rex(reg_map[a]));
+	} else {
+		mov_value(j, R11, &i[0]);	/* before a changes: a = a is a mov too */
+	}
+	if (one_or_zero) {
+		/* 1 or 0 as the condition says: setcc a8 (the inverse for 0 or 1) */
+		rex(j, false, 0, a, byte_reg_needs_rex(a));
 		emit1(j, 0x0f);
 		emit1(j, (uint8_t)(0x90 | (jcc_of(op) ^ (mov_imm_value(&i[0]) == 0))));
-		modrm_rr(j, 0, reg_map[a]);
+		modrm_rr(j, 0, a);
 	} else {
-		mov_value(j, R11, &i[0]);		/* before a changes: a = a is a mov too */
-		mov_value(j, reg_map[a], &i[2]);
-		emit_compare(j, &i[1]);
-		rex(j, true, reg_map[a], R11, false);
+		mov_value(j, a, &i[2]);
+		if (load == SIZE_MAX)
+			emit_compare(j, &i[1]);
+		rex(j, true, a, R11, false);
 		emit1(j, 0x0f);
 		emit1(j, (uint8_t)(0x40 | jcc_of(op)));		/* cmovcc a, r11 */
-		modrm_rr(j, reg_map[a], R11);
+		modrm_rr(j, a, R11);
 	}
 	if (t != pc + 4 && !emit_latch_copy(j, t, false))
 		jmp_pc(j, t);
+}
+
+static bool fuse_select(struct jit *j, size_t pc)
+{
+	size_t t = select_shape(j, pc);
+
+	if (t == SIZE_MAX)
+		return false;
+	emit_select(j, pc, t, SIZE_MAX);
+	return true;
+}
+
+/*
+ * `x = load 1 or 2 bytes; <a select on x <op> K>` with x dead after, as clang writes
+ * `n += data[i] == '\n'`: the select compares the memory (cmp byte [m], K) and x is never
+ * loaded. Unsigned orders and equality, K within the load's size; the select's movs must
+ * not read x. The compare comes first, so a may be the load's base.
+ */
+static bool fuse_load_select(struct jit *j, size_t pc)
+{
+	const struct csd_ebpf_insn *ld = &j->prog->insns[pc], *i = ld + 1;
+	unsigned size = size_of[BPF_SIZE(ld->code) >> 3], x = ld->dst_reg, op;
+	size_t t;
+
+	if (BPF_MODE(ld->code) != BPF_MEM || size > 2 || j->target[pc + 1] ||
+	    (t = select_shape(j, pc + 1)) == SIZE_MAX)
+		return false;
+	op = BPF_OP(i[1].code);
+	if (BPF_SRC(i[1].code) != BPF_K || i[1].dst_reg != x || i[1].imm < 0 ||
+	    i[1].imm >= (1 << (8 * size)) ||
+	    (op != BPF_JEQ && op != BPF_JNE && op != BPF_JGT && op != BPF_JGE &&
+	     op != BPF_JLT && op != BPF_JLE) ||
+	    (j->live[t] & (1u << x)) ||
+	    (BPF_SRC(i[0].code) == BPF_X && i[0].src_reg == x) ||
+	    (BPF_SRC(i[2].code) == BPF_X && i[2].src_reg == x))
+		return false;
+	emit_select(j, pc + 1, t, pc);
 	return true;
 }
 
@@ -2461,6 +2545,14 @@ static size_t fuse_byte_assembly(struct jit *j, size_t pc)
 	return 0;
 }
 
+/* The n instructions after *pc were compiled with it: they start where the code is now. */
+static void fused_through(struct jit *j, size_t *pc, size_t n)
+{
+	j->last_check.valid = false;
+	while (n--)
+		j->pc_off[++*pc] = j->len;
+}
+
 static int compile(struct jit *j)
 {
 	const struct csd_ebpf_insn *insns = j->prog->insns;
@@ -2528,11 +2620,13 @@ static int compile(struct jit *j)
 				j->pc_off[++pc] = j->len;	/* the add: compiled above */
 				j->pc_off[++pc] = j->len;	/* the access, with that address */
 				insn = &insns[pc];
-				if (BPF_CLASS(insn->code) == BPF_LDX)
-					emit_load(j, insn, (uint32_t)pc);
-				else
+				if (BPF_CLASS(insn->code) != BPF_LDX)
 					emit_store(j, insn, (uint32_t)pc,
 						   BPF_CLASS(insn->code) == BPF_ST);
+				else if (fuse_load_select(j, pc))
+					fused_through(j, &pc, 4);
+				else
+					emit_load(j, insn, (uint32_t)pc);
 				break;
 			}
 			if (fuse_select(j, pc)) {	/* a jump inside */
@@ -2583,6 +2677,10 @@ static int compile(struct jit *j)
 				j->last_check.valid = false;
 				while (--fused)
 					j->pc_off[++pc] = j->len;
+				break;
+			}
+			if (fuse_load_select(j, pc)) {	/* a jump inside */
+				fused_through(j, &pc, 4);
 				break;
 			}
 			if (fuse_load_compare(j, pc)) {

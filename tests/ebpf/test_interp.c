@@ -1184,6 +1184,75 @@ static void test_byte_compare(void **state)
 			}
 }
 
+/*
+ * `x = data[i]; a = K1; if (x <op> K) goto t; a = K2; goto t` over an input, verified (so
+ * sandboxed code compares gs:[data + i] itself): the compare takes the memory when x is
+ * dead at t. The load with its address fused (data + i) or not (base r4); a in r6 or in a
+ * register the address reads (r1, r4: the compare must come before a is written); 1/0
+ * (setcc) and 7/-2 (cmov); 2-byte loads; x read at t or moved into a (not fused); a signed
+ * order and K = 256 for bytes (not fused). Plain and sandboxed memory.
+ */
+static void test_select_on_loaded(void **state)
+{
+	static const char *const ops[] = { "jeq", "jne", "jgt", "jge", "jlt", "jle", "jsgt" };
+	static const int32_t ks[] = { 0, 10, 0x80, 0xff, 0x100, 0x1234 };
+	const size_t len = 300;
+	/* the input 8 bytes into its sandbox: its pointer's low 32 bits are not 0 */
+	uint8_t *sandbox = csd_ebpf_sandbox_alloc(len + 8), *boxed = sandbox + 8;
+	uint8_t *plain = malloc(len);
+	char text[512];
+
+	(void)state;
+	assert_non_null(sandbox);
+	assert_non_null(plain);
+	for (size_t i = 0; i < len; i++)
+		boxed[i] = plain[i] = (uint8_t)(37 * i + 5);	/* every byte value */
+	for (size_t o = 0; o < sizeof(ops) / sizeof(ops[0]); o++)
+		for (size_t k = 0; k < sizeof(ks) / sizeof(ks[0]); k++)
+			for (int form = 0; form < 24; form++) {
+				int v = form / 4;	/* 0 fused, 1 not, 2 half, 3 x read, 4 a = x */
+				bool in_address = form & 1, cmov = form & 2, half = v == 2;
+				const char *a = !in_address ? "r6" : v == 1 ? "r4" : "r1";
+				struct csd_ebpf_prog *prog;
+				char k2[8];
+
+				snprintf(k2, sizeof(k2), v == 4 ? "%%r5" : "%d", cmov ? -2 : 0);
+				snprintf(text, sizeof(text),
+					 "mov %%r0, 0\nmov %%r3, 0\nmov %%r7, %%r1\n%s"
+					 "jeq %%r2, 0, out\nbody:\nmov %%r1, %%r7\nmov %%r4, %%r1\n"
+					 "add %%r4, %%r3\n%sldx%s %%r5, [%%r4]\nmov %%%s, %d\n"
+					 "%s %%r5, %d, t\nmov %%%s, %s\nja t\nt:\nadd %%r0, %%%s\n%s"
+					 "add %%r3, 1\njgt %%r2, %%r3, body\nout:\nexit\n",
+					 half ? "jlt %r2, 2, out\nsub %r2, 1\n" : "",
+					 v == 1 ? "mov %r8, 3\n" : "",	/* the load not fused */
+					 half ? "h" : "b", a, cmov ? 7 : 1, ops[o], ks[k], a, k2, a,
+					 v == 3 ? "add %r0, %r5\n" : "");
+				prog = load_verified(text);
+				for (int in_sandbox = 0; in_sandbox < 2; in_sandbox++) {
+					uint8_t *in = in_sandbox ? boxed : plain;
+					uint64_t r0, want = 0;
+					RUN_OPTS(opts);
+
+					for (size_t i = 0; i + half < len; i++) {
+						uint64_t x = half ? (uint64_t)(in[i] | in[i + 1] << 8) : in[i];
+
+						want += expect_select(ops[o], false, x, (uint64_t)ks[k]) ?
+							(cmov ? 7 : 1) : v == 4 ? x :
+							(cmov ? (uint64_t)-2 : 0);
+						want += v == 3 ? x : 0;
+					}
+					assert_int_equal(csd_ebpf_prog__run(prog, in, len, &opts, &r0), 0);
+					if (r0 != want)
+						fail_msg("%s%s: r0 = %#llx, expected %#llx", text,
+							 in_sandbox ? " (sandboxed)" : "",
+							 (unsigned long long)r0, (unsigned long long)want);
+				}
+				csd_ebpf_prog__free(prog);
+			}
+	csd_ebpf_sandbox_free(sandbox);
+	free(plain);
+}
+
 #define BOTH(t) { "interpreter: " #t, t, use_interp, NULL, NULL }, { "jit: " #t, t, use_jit, NULL, NULL }
 
 int main(void)
@@ -1204,6 +1273,7 @@ int main(void)
 		BOTH(test_loop_latch_first),
 		BOTH(test_mov_add),
 		BOTH(test_byte_compare),
+		BOTH(test_select_on_loaded),
 		{ "jit: test_interrupt_verified_jit_code", test_interrupt_verified_jit_code, use_jit,
 		  NULL, NULL },
 	};
