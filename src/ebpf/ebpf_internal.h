@@ -173,6 +173,11 @@ int ebpf_validate(const struct csd_ebpf_insn *insns, size_t cnt, size_t map_cnt,
  * here: its arguments and clobbers are the caller's business (r1-r5 in, r0-r5 out).
  */
 void ebpf_insn_regs(const struct csd_ebpf_insn *insn, uint32_t *reads, uint32_t *writes);
+/*
+ * live[pc]: the registers (bit n: rn) some path from pc's entry reads before it writes them
+ * (liveness.c); live holds prog->insn_cnt zeros on entry.
+ */
+void ebpf_liveness(const struct csd_ebpf_prog *prog, uint16_t *live);
 /* Allocate a program around a copy of insns and the given maps (taken over). */
 int ebpf_prog_create(const struct csd_ebpf_insn *insns, size_t cnt, struct ebpf_map *maps,
 		     size_t map_cnt, const struct csd_ebpf_load_opts *opts,

@@ -26,6 +26,7 @@
 
 #include "ebpf_internal.h"
 #include "jit.h"
+#include "reduction.h"
 
 enum { RAX, RCX, RDX, RBX, RSP, RBP, RSI, RDI, R8, R9, R10, R11, R12, R13, R14, R15 };
 
@@ -48,8 +49,18 @@ struct stub {
 
 struct fixup {
 	size_t at;		/* a rel32 field */
-	size_t target_pc;	/* eBPF pc, or (size_t)-1 with label */
-	size_t label;
+	size_t target_pc;	/* eBPF pc */
+	size_t src_pc;		/* the pc whose code jumps */
+};
+
+#define MAX_VLOOPS	8
+
+/* A reduction loop (reduction.h) whose iterations but the last run 32 bytes at a time. */
+struct vloop {
+	struct red_loop loop;
+	unsigned tmp;		/* an x86 register dead at the loop's start (its eBPF one is) */
+	bool emitted;
+	size_t scalar_off;	/* the loop's own code: where its iterations jump back to */
 };
 
 struct checked_address {
@@ -96,9 +107,11 @@ struct jit {
 	struct stub *stubs;
 	size_t nstubs, capstubs;
 	size_t epilogue, fault_common, abort_entry, body_start;
+	struct vloop vloops[MAX_VLOOPS];
+	size_t nvloops;
+	size_t mask_table;	/* 32 zero bytes, 32 0xff: the vector code's partial masks */
 };
 
-#define LABEL_PENDING	((size_t)-1)
 #define NO_INDEX	0xff
 #define KEY_IN_FRAME	(-1)	/* emit_inline_array_lookup()'s key_reg */
 #define KEY_VIA_R2	(-2)
@@ -212,20 +225,23 @@ static void shift_ri(struct jit *j, bool w, unsigned ext, unsigned dst, unsigned
 }
 
 /*
- * A 3-byte VEX prefix for an 0F38 instruction: reg and rm as in ModRM, vvvv the third
- * register, W for 64 bits, pp the implied prefix (1: 66, 2: F3, 3: F2)
+ * A 3-byte VEX prefix: map 1 (0F), 2 (0F38) or 3 (0F3A); reg, rm and a SIB index (0 for
+ * none) as in ModRM, vvvv the third register, W for 64 bits, L for 256, pp the implied
+ * prefix (1: 66, 2: F3, 3: F2)
  */
+static void vex3(struct jit *j, unsigned map, unsigned reg, unsigned rm, unsigned index,
+		 unsigned vvvv, bool w, bool l256, unsigned pp)
+{
+	emit1(j, 0xc4);
+	emit1(j, (uint8_t)((reg >> 3 ? 0 : 0x80) | (index >> 3 ? 0 : 0x40) |
+			   (rm >> 3 ? 0 : 0x20) | map));
+	emit1(j, (uint8_t)((w ? 0x80 : 0) | ((~vvvv & 15) << 3) | (l256 ? 4 : 0) | pp));
+}
+
 static void vex_0f38(struct jit *j, unsigned reg, unsigned rm, unsigned vvvv, bool w,
 		     unsigned pp)
 {
-	emit1(j, 0xc4);
-	emit1(j, (uint8_t)((reg >> 3 ? 0 : 0x80) | 0x40 | (rm >> 3 ? 0 : 0x20) | 0x02));
-	emit1(j, (uint8_t)((w ? 0x80 : 0) | ((~vvvv & 15) << 3) | pp));
-}
-
-static size_t insn_slots(const struct csd_ebpf_insn *insn)
-{
-	return insn->code == BPF_OP_LDDW ? 2 : 1;
+	vex3(j, 2, reg, rm, 0, vvvv, w, false, pp);
 }
 
 /* ---- instructions ----------------------------------------------------------------------- */
@@ -315,7 +331,7 @@ static void rel_to_pc(struct jit *j, size_t pc)
 			return;
 		}
 	}
-	j->fix[j->nfix++] = (struct fixup){ j->len, pc, 0 };
+	j->fix[j->nfix++] = (struct fixup){ j->len, pc, j->cur_pc };
 	emit4(j, 0);
 }
 
@@ -326,11 +342,13 @@ static void rel_to(struct jit *j, size_t target)
 }
 
 /* A backward jump whose target is near gets the 2-byte form: small loops fit a fetch block. */
+static size_t code_of(const struct jit *j, size_t target_pc, size_t from_pc);
+
 static bool short_back(struct jit *j, size_t pc, size_t *target)
 {
 	if (pc > j->cur_pc || j->moved[pc])
 		return false;
-	*target = j->pc_off[pc];
+	*target = code_of(j, pc, j->cur_pc);
 	return (int64_t)*target - (int64_t)(j->len + 2) >= -128;
 }
 
@@ -1616,6 +1634,12 @@ static void emit_exits(struct jit *j)
 		call_abs(j, jit_interrupted);
 		emit1(j, 0xe9);
 		rel_to(j, j->fault_common);
+		if (j->nvloops) {	/* read by address: no place to run */
+			align_code(j, 32);
+			j->mask_table = j->len;
+			for (int i = 0; i < 64; i++)
+				emit1(j, i < 32 ? 0 : 0xff);
+		}
 		patch4(j, over - 4, (uint32_t)(j->len - over));
 	}
 }
@@ -1678,54 +1702,10 @@ static void emit_stubs(struct jit *j)
 	}
 }
 
-/* Registers an instruction reads and writes, calls with their arguments and clobbers. */
-static void uses(const struct csd_ebpf_insn *insn, unsigned *reads, unsigned *writes)
-{
-	uint32_t r, w;
-
-	ebpf_insn_regs(insn, &r, &w);
-	if (insn->code == (BPF_JMP | BPF_CALL) || insn->code == BPF_OP_CALLX) {
-		/* a lookup reads its map and key only; the other helpers, r1-r5 */
-		r |= insn->code == (BPF_JMP | BPF_CALL) && !insn->src_reg &&
-		     insn->imm == CSD_EBPF_HELPER_MAP_LOOKUP_ELEM ? 0x06u : 0x3eu;
-		w |= 0x3fu;	/* r0-r5 */
-	}
-	*reads = r;
-	*writes = w;
-}
-
 /* Backward liveness over the program, to know when a loaded value need not be kept. */
 static void liveness(struct jit *j)
 {
-	const struct csd_ebpf_insn *insns = j->prog->insns;
-	size_t cnt = j->prog->insn_cnt;
-	bool changed = true;
-
-	while (changed) {
-		changed = false;
-		for (size_t pc = cnt; pc-- > 0;) {
-			const struct csd_ebpf_insn *insn = &insns[pc];
-			unsigned cls = BPF_CLASS(insn->code), op = BPF_OP(insn->code);
-			unsigned reads, writes, out = 0;
-			uint16_t in;
-
-			if (pc > 0 && insns[pc - 1].code == BPF_OP_LDDW)
-				continue;	/* the second slot of a 64-bit load */
-			uses(insn, &reads, &writes);
-			if (cls == BPF_JMP || cls == BPF_JMP32) {
-				if (op != BPF_EXIT && op != BPF_JA && pc + 1 < cnt)
-					out |= j->live[pc + 1];
-				if (op == BPF_JA || (op != BPF_EXIT && op != BPF_CALL))
-					out |= j->live[pc + 1 + (size_t)(ptrdiff_t)(cls == BPF_JMP32 &&
-						op == BPF_JA ? insn->imm : insn->off)];
-			} else if (pc + insn_slots(insn) < cnt) {
-				out = j->live[pc + insn_slots(insn)];
-			}
-			in = (uint16_t)((out & ~writes) | reads);
-			if (in != j->live[pc])
-				j->live[pc] = in, changed = true;
-		}
-	}
+	ebpf_liveness(j->prog, j->live);
 }
 
 /*
@@ -2545,6 +2525,311 @@ static size_t fuse_byte_assembly(struct jit *j, size_t pc)
 	return 0;
 }
 
+/* ---- reduction loops, 32 bytes at a time ------------------------------------------------ */
+
+/*
+ * CSD_JIT_NO_VECTOR set: reduction loops run as the scalar code they are, so that a test
+ * compares both. AVX2 as the CPU and the kernel (XSAVE of the YMM state) allow it.
+ */
+static bool has_avx2(void)
+{
+	return __builtin_cpu_supports("avx2") && !getenv("CSD_JIT_NO_VECTOR");
+}
+
+/* The code for a jump from from_pc to target_pc: a reduction loop's own iterations skip its
+ * vector code (they come after it ran, or it did not apply). */
+static size_t code_of(const struct jit *j, size_t target_pc, size_t from_pc)
+{
+	for (size_t i = 0; i < j->nvloops; i++) {
+		const struct vloop *v = &j->vloops[i];
+
+		if (!v->emitted || v->loop.start != target_pc)
+			continue;
+		for (size_t k = 0; k < v->loop.ntrace; k++)
+			if (v->loop.trace[k] == from_pc)
+				return v->scalar_off;
+	}
+	return j->pc_off[target_pc];
+}
+
+static struct vloop *vloop_at(struct jit *j, size_t pc)
+{
+	for (size_t i = 0; i < j->nvloops; i++)
+		if (j->vloops[i].loop.start == pc)
+			return &j->vloops[i];
+	return NULL;
+}
+
+/*
+ * The reduction loops, in sandboxed code through GS only: its 32-byte loads are
+ * gs:[32-bit address], confined as its scalar loads are. One a loop (the first start found
+ * on it), each with a register that is dead where it starts for the vector code's use.
+ */
+static void find_reduction_loops(struct jit *j)
+{
+	for (size_t pc = 0; pc < j->prog->insn_cnt && j->nvloops < MAX_VLOOPS; pc++) {
+		struct vloop *v = &j->vloops[j->nvloops];
+		bool refused = false;
+		int tmp = -1;
+
+		if (!j->target[pc] && !j->loop_head[pc])
+			continue;
+		if (!ebpf_reduction_match(j->prog, j->live, pc, &v->loop))
+			continue;
+		for (size_t k = 0; k < v->loop.ntrace && !refused; k++) {
+			size_t at = v->loop.trace[k];
+
+			/* one loop one vector code; and the loads must be the input's */
+			refused = vloop_at(j, at) != NULL ||
+			       (BPF_CLASS(j->prog->insns[at].code) == BPF_LDX &&
+				(!j->prog->guard || j->prog->guard[at] != EBPF_GUARD_INPUT));
+		}
+		for (int r = 0; r < 10 && tmp < 0; r++)
+			if (!(j->live[pc] & (1u << r)))
+				tmp = r;
+		if (refused || tmp < 0)
+			continue;
+		v->tmp = reg_map[tmp];
+		v->emitted = false;
+		j->nvloops++;
+	}
+}
+
+/* VEX 66 0F op, registers only: reg := vvvv op rm, 256 or 128 bits */
+static void vop(struct jit *j, uint8_t op, bool l256, unsigned reg, unsigned vvvv, unsigned rm)
+{
+	vex3(j, 1, reg, rm, 0, vvvv, false, l256, 1);
+	emit1(j, op);
+	modrm_rr(j, reg, rm);
+}
+
+#define VPCMPEQB	0x74
+#define VPAND		0xdb
+#define VPADDQ		0xd4
+#define VPSADBW		0xf6
+#define VPXOR		0xef
+#define YMM_ZERO	12
+#define YMM_T		13	/* a term's compare or byte sums */
+#define YMM_MASK	14	/* the partial vector's mask; then the fold's upper half */
+#define YMM_IN		15	/* the 32 input bytes */
+#define YMM_K(i)	(4 + (i))	/* term i's byte, broadcast */
+
+/* vmovdqu ymm, gs:[r10d + index32]: 32 input bytes, the address mod 2^32 as scalar code's */
+static void vload_input(struct jit *j, unsigned ymm, unsigned index)
+{
+	emit1(j, 0x65);
+	emit1(j, 0x67);
+	vex3(j, 1, ymm, R10, index, 0, false, true, 2);
+	emit1(j, 0x6f);
+	emit1(j, (uint8_t)(0x04 | ((ymm & 7) << 3)));		/* mod 00, SIB */
+	emit1(j, (uint8_t)(((index & 7) << 3) | (R10 & 7)));
+}
+
+/* The terms over YMM_IN; `partial`: only the bytes YMM_MASK keeps count */
+static void emit_vector_terms(struct jit *j, const struct red_loop *l, bool partial)
+{
+	bool masked = false;
+
+	for (unsigned i = 0; i < l->nterms; i++) {
+		const struct red_term *t = &l->term[i];
+
+		if (t->kind != RED_COUNT_EQ && t->kind != RED_COUNT_NE)
+			continue;
+		/* 0xff where equal; summed by psadbw, 255 a match */
+		vop(j, VPCMPEQB, true, YMM_T, YMM_IN, YMM_K(i));
+		if (partial)
+			vop(j, VPAND, true, YMM_T, YMM_T, YMM_MASK);
+		vop(j, VPSADBW, true, YMM_T, YMM_T, YMM_ZERO);
+		vop(j, VPADDQ, true, i, i, YMM_T);
+	}
+	for (unsigned i = 0; i < l->nterms; i++) {
+		const struct red_term *t = &l->term[i];
+
+		if (t->kind == RED_COUNT_EQ || t->kind == RED_COUNT_NE)
+			continue;
+		if (partial && !masked) {
+			vop(j, VPAND, true, YMM_IN, YMM_IN, YMM_MASK);
+			masked = true;
+		}
+		if (t->kind == RED_SUM_BYTES) {
+			vop(j, VPSADBW, true, YMM_T, YMM_IN, YMM_ZERO);
+			vop(j, VPADDQ, true, i, i, YMM_T);
+		} else {
+			vop(j, t->kind == RED_XOR_WORDS ? VPXOR : VPADDQ, true, i, i, YMM_IN);
+		}
+	}
+}
+
+static size_t jcc_forward(struct jit *j, uint8_t cc)
+{
+	emit1(j, 0x0f);
+	emit1(j, (uint8_t)(0x80 | cc));
+	emit4(j, 0);
+	return j->len - 4;
+}
+
+static void patch_to(struct jit *j, size_t at, size_t target)
+{
+	patch4(j, at, (uint32_t)(int32_t)((int64_t)target - (int64_t)(at + 4)));
+}
+
+/* term i's four 64-bit lanes folded (added, or xored) into r10 */
+static void fold_lanes(struct jit *j, unsigned i, bool xor)
+{
+	uint8_t op = xor ? VPXOR : VPADDQ;
+
+	vex3(j, 3, i, YMM_MASK, 0, 0, false, true, 1);	/* vextracti128 xmm14, ymm_i, 1 */
+	emit1(j, 0x39);
+	modrm_rr(j, i, YMM_MASK);
+	emit1(j, 1);
+	vop(j, op, false, i, i, YMM_MASK);
+	vex3(j, 1, YMM_MASK, i, 0, 0, false, false, 1);	/* vpshufd xmm14, xmm_i, 0x4e */
+	emit1(j, 0x70);
+	modrm_rr(j, YMM_MASK, i);
+	emit1(j, 0x4e);
+	vop(j, op, false, i, i, YMM_MASK);
+	vex3(j, 1, i, R10, 0, 0, true, false, 1);		/* vmovq r10, xmm_i */
+	emit1(j, 0x7e);
+	modrm_rr(j, i, R10);
+}
+
+/*
+ * Before the loop's own code at its start: when at least 32 bytes of iterations remain
+ * beyond the last one, run them 32 bytes at a time (the final partial vector masked), add
+ * what they accumulate and advance the inductions as that many iterations would; the loop's
+ * code then runs the last iteration (or all of them, when fewer remain), which sets every
+ * other register it writes as it always does. The counter is tested the loop's way: the
+ * iterations left are bound - counter, when bound > counter.
+ */
+static void emit_reduction(struct jit *j, const struct vloop *v)
+{
+	const struct red_loop *l = &v->loop;
+	unsigned ctr = reg_map[l->counter], shift = l->size == 8 ? 3 : 0;
+	size_t skip[4 + RED_MAX_TERMS], nskip = 0, loop, no_tail;
+
+	if (l->bound_reg == RED_NO_REG)
+		mov_ri64(j, R11, l->bound_imm);
+	else
+		mov_rr(j, true, reg_map[l->bound_reg], R11);
+	alu_rr(j, true, 0x29, ctr, R11);		/* r11 = bound - counter */
+	skip[nskip++] = jcc_forward(j, CC_BE);		/* none left, or bound <= counter */
+	alu_ri(j, true, 5, R11, 1);			/* the iterations before the last */
+	mov_rr(j, true, R11, R10);
+	shift_ri(j, true, 5, R10, 32);			/* more than a sandbox holds: leave them */
+	skip[nskip++] = jcc_forward(j, CC_NE);
+	alu_ri(j, true, 7, R11, 32 >> shift);
+	skip[nskip++] = jcc_forward(j, CC_B);
+	for (unsigned i = 0; i < l->nterms; i++)	/* a byte never equals a k above 255 */
+		if (l->term[i].k_reg != RED_NO_REG) {
+			alu_ri(j, !l->term[i].k32, 7, reg_map[l->term[i].k_reg], 255);
+			skip[nskip++] = jcc_forward(j, CC_A);
+		}
+	if (shift)
+		shift_ri(j, true, 4, R11, shift);	/* bytes */
+	alu_ri(j, true, 5, R11, 32);			/* the last whole vector's offset */
+	/* r10d: the first element's address as the loop forms it, mod 2^32 */
+	if (l->index != RED_NO_REG) {
+		lea_sib(j, false, R10, reg_map[l->base], reg_map[l->index], 0, l->off);
+	} else {
+		rex(j, false, R10, reg_map[l->base], false);
+		emit1(j, 0x8d);
+		modrm_mem(j, R10, reg_map[l->base], l->off);
+	}
+	vop(j, VPXOR, false, YMM_ZERO, YMM_ZERO, YMM_ZERO);
+	for (unsigned i = 0; i < l->nterms; i++) {
+		const struct red_term *t = &l->term[i];
+
+		vop(j, VPXOR, false, i, i, i);
+		if (t->kind != RED_COUNT_EQ && t->kind != RED_COUNT_NE)
+			continue;
+		if (t->k_reg == RED_NO_REG)
+			mov_ri64(j, R9, t->k_imm);
+		else
+			mov_rr(j, false, reg_map[t->k_reg], R9);
+		vex3(j, 1, YMM_K(i), R9, 0, 0, false, false, 1);	/* vmovd xmm, r9d */
+		emit1(j, 0x6e);
+		modrm_rr(j, YMM_K(i), R9);
+		vex3(j, 2, YMM_K(i), YMM_K(i), 0, 0, false, true, 1);	/* vpbroadcastb */
+		emit1(j, 0x78);
+		modrm_rr(j, YMM_K(i), YMM_K(i));
+	}
+	alu_rr(j, false, 0x31, R9, R9);			/* r9: the offset done */
+	align_code(j, 16);
+	loop = j->len;
+	vload_input(j, YMM_IN, R9);
+	emit_vector_terms(j, l, false);
+	alu_ri(j, true, 0, R9, 32);
+	alu_rr(j, true, 0x39, R11, R9);
+	emit1(j, 0x0f);
+	emit1(j, 0x80 | CC_BE);
+	rel_to(j, loop);
+	/* 0 to 31 bytes left: the last 32 again, those done masked off */
+	alu_rr(j, true, 0x29, R11, R9);			/* r9 = 32 - left */
+	alu_ri(j, true, 7, R9, 32);
+	no_tail = jcc_forward(j, CC_E);
+	rex(j, true, 0, R9, false);
+	emit1(j, 0xf7);
+	modrm_rr(j, 3, R9);				/* neg r9 */
+	rex(j, true, v->tmp, 0, false);
+	emit1(j, 0x8d);					/* lea tmp, [rip + mask_table] */
+	emit1(j, (uint8_t)(0x05 | ((v->tmp & 7) << 3)));
+	rel_to(j, j->mask_table);
+	vex3(j, 1, YMM_MASK, v->tmp, R9, 0, false, true, 2);	/* vmovdqu ymm14, [tmp+r9+32] */
+	emit1(j, 0x6f);
+	emit1(j, (uint8_t)(0x44 | ((YMM_MASK & 7) << 3)));
+	emit1(j, (uint8_t)(((R9 & 7) << 3) | (v->tmp & 7)));
+	emit1(j, 32);
+	vload_input(j, YMM_IN, R11);
+	emit_vector_terms(j, l, true);
+	patch_to(j, no_tail, j->len);
+	/* r9: the iterations done; the inductions advance by as many steps */
+	rex(j, true, R9, R11, false);
+	emit1(j, 0x8d);
+	modrm_mem(j, R9, R11, 32);			/* lea r9, [r11 + 32]: bytes */
+	if (shift)
+		shift_ri(j, true, 5, R9, shift);
+	for (unsigned i = 0; i < l->nind; i++) {
+		unsigned r = reg_map[l->ind[i].reg];
+
+		if (l->ind[i].step != 1) {
+			rex(j, true, R10, R9, false);
+			emit1(j, 0x69);				/* imul r10, r9, step */
+			modrm_rr(j, R10, R9);
+			emit4(j, (uint32_t)l->ind[i].step);
+		}
+		alu_rr(j, true, 0x01, l->ind[i].step != 1 ? R10 : R9, r);
+	}
+	for (unsigned i = 0; i < l->nterms; i++) {
+		const struct red_term *t = &l->term[i];
+		unsigned acc = reg_map[t->acc];
+
+		fold_lanes(j, i, t->kind == RED_XOR_WORDS);
+		if (t->kind == RED_COUNT_EQ || t->kind == RED_COUNT_NE) {
+			/* the lanes hold 255 a match: times 255's inverse mod 2^64 divides exactly */
+			mov_ri64(j, R11, UINT64_C(0xfefefefefefefeff));
+			rex(j, true, R10, R11, false);
+			emit1(j, 0x0f);
+			emit1(j, 0xaf);
+			modrm_rr(j, R10, R11);			/* imul r10, r11 */
+		}
+		if (t->kind == RED_COUNT_NE) {		/* r10 = iterations - matches */
+			rex(j, true, 0, R10, false);
+			emit1(j, 0xf7);
+			modrm_rr(j, 3, R10);
+			alu_rr(j, true, 0x01, R9, R10);
+		}
+		if (t->kind == RED_XOR_WORDS)
+			alu_rr(j, true, 0x31, R10, acc);
+		else
+			alu_rr(j, !t->acc32, 0x01, R10, acc);	/* add acc32 zero-extends */
+	}
+	emit1(j, 0xc5);					/* vzeroupper */
+	emit1(j, 0xf8);
+	emit1(j, 0x77);
+	for (size_t i = 0; i < nskip; i++)
+		patch_to(j, skip[i], j->len);
+}
+
 /* The n instructions after *pc were compiled with it: they start where the code is now. */
 static void fused_through(struct jit *j, size_t *pc, size_t n)
 {
@@ -2583,6 +2868,8 @@ static int compile(struct jit *j)
 		pc += insn->code == BPF_OP_LDDW;
 	}
 	liveness(j);
+	if (j->gs && has_avx2())
+		find_reduction_loops(j);
 	emit_prologue(j);
 	emit_exits(j);
 	j->body_start = j->len;	/* the prologue and the exits are no place to interrupt */
@@ -2591,6 +2878,7 @@ static int compile(struct jit *j)
 		unsigned cls = BPF_CLASS(insn->code), op = BPF_OP(insn->code);
 
 		bool flags = false;
+		struct vloop *vl;
 		size_t fused;
 
 		if (j->loop_head[pc] && !j->moved[pc]) {
@@ -2603,6 +2891,14 @@ static int compile(struct jit *j)
 		j->pc_off[pc] = j->len;
 		if (j->moved[pc])
 			continue;
+		vl = vloop_at(j, pc);
+		if (vl) {
+			emit_reduction(j, vl);
+			if (j->loop_head[pc])
+				align_code(j, 32);
+			vl->scalar_off = j->len;
+			vl->emitted = true;
+		}
 		if (j->loop_head[pc] && j->checked)
 			budget_tick(j, (uint32_t)pc);
 		/* flags from the previous instruction count only if nothing else jumps in here */
@@ -2775,7 +3071,7 @@ static int compile(struct jit *j)
 			break;
 	}
 	for (size_t i = 0; i < j->nfix && !j->oom; i++) {
-		size_t target = j->pc_off[j->fix[i].target_pc];
+		size_t target = code_of(j, j->fix[i].target_pc, j->fix[i].src_pc);
 
 		patch4(j, j->fix[i].at, (uint32_t)(int32_t)((int64_t)target -
 							    (int64_t)(j->fix[i].at + 4)));

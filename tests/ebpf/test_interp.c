@@ -1253,6 +1253,104 @@ static void test_select_on_loaded(void **state)
 	free(plain);
 }
 
+/*
+ * Reduction loops (the JIT runs them 32 bytes at a time over sandboxed input): a count of a
+ * byte (a constant, a register in 64 and in 32 bits, one above 255), of the bytes unlike it,
+ * into 64- and 32-bit counters; a byte sum whose loop leaves on `counter == len` from a start
+ * the caller gives; the xor and the sum of 64-bit words through a moving pointer. Every
+ * length from 0 to 70 and around multiples of 32, plain and sandboxed input at an offset.
+ * The counts start at -16: a 32-bit counter keeps its low 32 bits.
+ */
+#define COUNT_LOOP(op, one, zero, add)							\
+	"mov %r6, %r3\nmov %r0, 0\njeq %r2, 0, out\nmov %r3, 0\nmov %r0, -16\n"		\
+	"ja body\nlatch:\n" add " %r0, %r4\nadd %r3, 1\njgt %r2, %r3, body\nout:\nexit\n"	\
+	"body:\nmov %r4, %r1\nadd %r4, %r3\nldxb %r5, [%r4]\nmov32 %r4, " one "\n"		\
+	op ", latch\nmov32 %r4, " zero "\nja latch\n"
+
+static void test_reduction_loops(void **state)
+{
+	enum { EQ, NE, SUM, WORDS };
+	static const struct {
+		const char *text;
+		int kind;
+		bool k_reg, k32, acc32;
+	} loops[] = {
+		{ COUNT_LOOP("jeq %r5, 10", "1", "0", "add"), EQ, false, false, false },
+		{ COUNT_LOOP("jeq %r5, %r6", "1", "0", "add"), EQ, true, false, false },
+		{ COUNT_LOOP("jeq32 %r5, %r6", "1", "0", "add32"), EQ, true, true, true },
+		{ COUNT_LOOP("jne %r5, 10", "0", "1", "add"), EQ, false, false, false },
+		{ COUNT_LOOP("jeq %r5, 10", "0", "1", "add32"), NE, false, false, true },
+		{ COUNT_LOOP("jne %r5, %r6", "1", "0", "add"), NE, true, false, false },
+		/* a byte sum from r4 on, leaving on counter == len */
+		{ "mov %r0, 0\nmov %r3, %r4\njge %r3, %r2, out\nbody:\nmov %r6, %r1\n"
+		  "add %r6, %r3\nldxb %r6, [%r6]\nadd %r0, %r6\nadd %r3, 1\njeq %r3, %r2, out\n"
+		  "ja body\nout:\nexit\n", SUM, false, false, false },
+		/* word_sum: x in r3, s in r4, carried through r6 and r0, from 0x5a5a5a5a and 7 */
+		{ "mov %r3, 0\nmov %r4, 0\njlt %r2, 8, fin\nrsh %r2, 3\nmov %r5, 0\nmov %r0, 7\n"
+		  "mov %r6, 0x5a5a5a5a\nbody:\nldxdw %r3, [%r1]\nmov %r4, %r3\nadd %r4, %r0\nxor %r3, %r6\n"
+		  "add %r1, 8\nadd %r5, 1\nmov %r0, %r4\nmov %r6, %r3\njgt %r2, %r5, body\n"
+		  "fin:\nmov %r0, %r3\nmul %r0, 3\nadd %r0, %r4\nexit\n", WORDS, false, false, false },
+	};
+	static const uint64_t ks[] = { 10, 0x1a, 0x10a, 0x10000000a };
+	const size_t max = 1100;
+	uint8_t *sandbox = csd_ebpf_sandbox_alloc(max + 40), *boxed = sandbox + 40;
+	uint8_t *plain = malloc(max);
+
+	(void)state;
+	assert_non_null(sandbox);
+	assert_non_null(plain);
+	for (size_t i = 0; i < max; i++)	/* every byte value, and a 10 in 4 */
+		boxed[i] = plain[i] = i % 4 ? (uint8_t)(37 * i + 5) : 10;
+	for (size_t p = 0; p < sizeof(loops) / sizeof(loops[0]); p++) {
+		struct csd_ebpf_prog *prog = load_verified(loops[p].text);
+
+		for (size_t len = 0; len <= max; len += len < 70 ? 1 : len < 1000 ? 31 : 99)
+			for (size_t kk = 0; kk < (loops[p].k_reg ? 4 : 1); kk++)
+				for (int in_sandbox = 0; in_sandbox < 2; in_sandbox++) {
+					const uint8_t *in = in_sandbox ? boxed : plain;
+					uint64_t k = loops[p].k_reg ? ks[kk] : 10, r0, want = 0;
+					uint64_t x = 0, sum = 0, start = len % 3;
+					bool equal_possible = (loops[p].k32 ? (uint32_t)k : k) <= 0xff;
+					RUN_OPTS(opts, .args = { k, start });
+
+					if (len && (loops[p].kind == EQ || loops[p].kind == NE))
+						want = (uint64_t)-16;
+					for (size_t i = 0; i < len; i++) {
+						bool eq = equal_possible && in[i] == (uint8_t)k;
+
+						want += loops[p].kind == EQ ? eq : loops[p].kind == NE ? !eq :
+							i >= start ? in[i] : 0;
+					}
+					if (loops[p].kind == SUM && start >= len)
+						want = 0;
+					if (loops[p].kind == WORDS) {
+						x = len >= 8 ? 0x5a5a5a5a : 0;
+						sum = len >= 8 ? 7 : 0;
+						for (size_t i = 0; i + 8 <= len; i += 8) {
+							uint64_t w;
+
+							memcpy(&w, in + i, 8);
+							x ^= w;
+							sum += w;
+						}
+						want = x * 3 + sum;
+					}
+					if (loops[p].acc32)
+						want = (uint32_t)want;
+					assert_int_equal(csd_ebpf_prog__run(prog, (void *)in, len, &opts,
+									    &r0), 0);
+					if (r0 != want)
+						fail_msg("loop %zu, len %zu, k %#llx%s: r0 = %#llx, "
+							 "expected %#llx", p, len, (unsigned long long)k,
+							 in_sandbox ? " (sandboxed)" : "",
+							 (unsigned long long)r0, (unsigned long long)want);
+				}
+		csd_ebpf_prog__free(prog);
+	}
+	csd_ebpf_sandbox_free(sandbox);
+	free(plain);
+}
+
 #define BOTH(t) { "interpreter: " #t, t, use_interp, NULL, NULL }, { "jit: " #t, t, use_jit, NULL, NULL }
 
 int main(void)
@@ -1274,6 +1372,7 @@ int main(void)
 		BOTH(test_mov_add),
 		BOTH(test_byte_compare),
 		BOTH(test_select_on_loaded),
+		BOTH(test_reduction_loops),
 		{ "jit: test_interrupt_verified_jit_code", test_interrupt_verified_jit_code, use_jit,
 		  NULL, NULL },
 	};

@@ -30,6 +30,16 @@ static const char *const escapes[] = {
 	"ldxb %r0, [%r1+4096]\nexit\n",					/* just past it */
 	/* an address anywhere: masked into the sandbox, it reads the input's own bytes there */
 	"lddw %r3, 0x7fff00000000\nmov %r1, %r3\nldxw %r0, [%r1+8]\nexit\n",
+	/*
+	 * a reduction loop (run 32 bytes at a time) counting 0x5a over 256 MiB, and over 64
+	 * bytes from 32 bytes below 4 GiB on: its vector loads cross the input's end
+	 */
+#define COUNT_5A(setup)									\
+	setup "mov %r0, 0\nmov %r3, 0\nja body\nlatch:\nadd %r0, %r4\nadd %r3, 1\n"	\
+	"jgt %r2, %r3, body\nexit\nbody:\nmov %r4, %r1\nadd %r4, %r3\nldxb %r5, [%r4]\n"	\
+	"mov %r4, 1\njeq %r5, 0x5a, latch\nmov %r4, 0\nja latch\n"
+	COUNT_5A("lddw %r2, 0x10000000\n"),
+	COUNT_5A("lddw %r3, 0xffffffe0\nadd %r1, %r3\nmov %r2, 64\n"),
 	/* a counter 1 MiB on: one add to memory (rmw_shape), checked as a write */
 	"lddw %r3, 0x100000\nadd %r1, %r3\nldxw %r4, [%r1]\nadd %r4, 1\nstxw [%r1], %r4\n"
 	"mov %r0, 0\nexit\n",
