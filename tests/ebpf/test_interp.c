@@ -1195,7 +1195,7 @@ static void test_byte_compare(void **state)
 static void test_select_on_loaded(void **state)
 {
 	static const char *const ops[] = { "jeq", "jne", "jgt", "jge", "jlt", "jle", "jsgt" };
-	static const int32_t ks[] = { 0, 10, 0x80, 0xff, 0x100, 0x1234 };
+	static const int32_t ks[] = { 10, 0x80, 0x100, 0x1234 };
 	const size_t len = 300;
 	/* the input 8 bytes into its sandbox: its pointer's low 32 bits are not 0 */
 	uint8_t *sandbox = csd_ebpf_sandbox_alloc(len + 8), *boxed = sandbox + 8;
@@ -1215,6 +1215,9 @@ static void test_select_on_loaded(void **state)
 				const char *a = !in_address ? "r6" : v == 1 ? "r4" : "r1";
 				struct csd_ebpf_prog *prog;
 				char k2[8];
+
+				if (v && o)	/* every order for the first form, jeq for the others */
+					continue;
 
 				snprintf(k2, sizeof(k2), v == 4 ? "%%r5" : "%d", cmov ? -2 : 0);
 				snprintf(text, sizeof(text),
@@ -1257,8 +1260,8 @@ static void test_select_on_loaded(void **state)
  * Reduction loops (the JIT runs them 32 bytes at a time over sandboxed input): a count of a
  * byte (a constant, a register in 64 and in 32 bits, one above 255), of the bytes unlike it,
  * into 64- and 32-bit counters; a byte sum whose loop leaves on `counter == len` from a start
- * the caller gives; the xor and the sum of 64-bit words through a moving pointer. Every
- * length from 0 to 70 and around multiples of 32, plain and sandboxed input at an offset.
+ * the caller gives; the xor and the sum of 64-bit words through a moving pointer. Lengths
+ * around multiples of 32, plain and sandboxed input at an offset.
  * The counts start at -16: a 32-bit counter keeps its low 32 bits.
  */
 #define COUNT_LOOP(op, one, zero, add)							\
@@ -1292,6 +1295,9 @@ static void test_reduction_loops(void **state)
 		  "fin:\nmov %r0, %r3\nmul %r0, 3\nadd %r0, %r4\nexit\n", WORDS, false, false, false },
 	};
 	static const uint64_t ks[] = { 10, 0x1a, 0x10a, 0x10000000a };
+	/* every length to 35, and around multiples of 32 */
+	static const size_t lens[] = { 36, 40, 63, 64, 65, 66, 67, 95, 96, 97, 127, 128, 129, 255,
+				       256, 257, 258, 1000, 1099 };
 	const size_t max = 1100;
 	uint8_t *sandbox = csd_ebpf_sandbox_alloc(max + 40), *boxed = sandbox + 40;
 	uint8_t *plain = malloc(max);
@@ -1304,8 +1310,9 @@ static void test_reduction_loops(void **state)
 	for (size_t p = 0; p < sizeof(loops) / sizeof(loops[0]); p++) {
 		struct csd_ebpf_prog *prog = load_verified(loops[p].text);
 
-		for (size_t len = 0; len <= max; len += len < 70 ? 1 : len < 1000 ? 31 : 99)
-			for (size_t kk = 0; kk < (loops[p].k_reg ? 4 : 1); kk++)
+		for (size_t l = 0; l < 36 + sizeof(lens) / sizeof(lens[0]); l++)
+			for (size_t kk = 0, len = l < 36 ? l : lens[l - 36];
+			     kk < (loops[p].k_reg ? 4 : 1); kk++)
 				for (int in_sandbox = 0; in_sandbox < 2; in_sandbox++) {
 					const uint8_t *in = in_sandbox ? boxed : plain;
 					uint64_t k = loops[p].k_reg ? ks[kk] : 10, r0, want = 0;
@@ -1377,5 +1384,7 @@ int main(void)
 		  NULL, NULL },
 	};
 
+	if (getenv("CSD_TEST_FILTER"))		/* e.g. "*reduction*": one test at a time */
+		cmocka_set_test_filter(getenv("CSD_TEST_FILTER"));
 	return cmocka_run_group_tests_name("ebpf engines", tests, NULL, NULL);
 }
