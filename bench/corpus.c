@@ -31,8 +31,10 @@
 #endif
 #define MAX_REPEAT	31
 
-enum variant { V_JIT, V_JIT_V3, V_GCC, V_CLANG, NVARIANTS };
-static const char *const variant_names[] = { "JIT", "JIT (v3)", "gcc -O2", "clang -O2" };
+/* V_JIT_CALL: the JIT's code called once per run, as the other variants are */
+enum variant { V_JIT, V_JIT_V3, V_GCC, V_CLANG, V_JIT_CALL, NVARIANTS };
+static const char *const variant_names[] = { "JIT", "JIT (v3)", "gcc -O2", "clang -O2",
+					     "JIT, a call a run" };
 
 struct row {
 	const struct corpus_prog *c;
@@ -58,7 +60,9 @@ static int cmp_double(const void *a, const void *b)
 
 /*
  * `calls` runs of variant v, timed together (*secs: per run); false (with a message) on a
- * fault. A program that reads only a header takes nanoseconds: it is called many times.
+ * fault. A program that reads only a header takes nanoseconds: it runs many times, the JIT's
+ * as one call with that many repeats (csd_ebpf_run_opts.repeat, as BPF_PROG_TEST_RUN's:
+ * the runs without a call's setup each), and as that many calls (V_JIT_CALL).
  */
 static bool run_once(struct row *r, enum variant v, struct csd_ebpf_prog *const *progs,
 		     corpus_native_fn const *natives, uint8_t *box, size_t len, unsigned calls,
@@ -66,11 +70,13 @@ static bool run_once(struct row *r, enum variant v, struct csd_ebpf_prog *const 
 {
 	double t0 = now();
 
-	for (unsigned k = 0; k < calls; k++) {
-		if (v == V_JIT || v == V_JIT_V3) {
+	bool repeats = v == V_JIT || v == V_JIT_V3;
+
+	for (unsigned k = 0; k < (repeats ? 1 : calls); k++) {
+		if (v != V_GCC && v != V_CLANG) {
 			CSD_EBPF_OPTS(csd_ebpf_run_opts, ropts, .engine = CSD_EBPF_ENGINE_JIT,
 				      .budget = UINT64_C(1) << 50, .mem_readonly = true,
-				      .args = { r->c->p1, r->c->p2 });
+				      .args = { r->c->p1, r->c->p2 }, .repeat = repeats ? calls : 1);
 
 			if (csd_ebpf_prog__run(progs[v == V_JIT_V3], box, len, &ropts, res)) {
 				fprintf(stderr, "corpus: %s (%s): %s\n", r->c->name,
@@ -95,7 +101,7 @@ static int bench_one(struct row *r, size_t size, int repeat)
 	corpus_native_fn natives[2] = { NULL, NULL };
 	void *libs[2] = { NULL, NULL };
 	double t[NVARIANTS][MAX_REPEAT];
-	unsigned calls[NVARIANTS] = { 1, 1, 1, 1 };
+	unsigned calls[NVARIANTS] = { 1, 1, 1, 1, 1 };
 	uint8_t *box = NULL;
 	int rc = 1;
 
@@ -116,8 +122,11 @@ static int bench_one(struct row *r, size_t size, int repeat)
 		goto out;
 	}
 	corpus_gen(r->c->input, 1, box, size);
-	/* a warm-up round (JIT compilation, page faults, caches), then the rounds in turns */
-	for (int round = -1; round < repeat; round++)
+	/*
+	 * a warm-up round (JIT compilation, page faults, caches), one that times a call to
+	 * know how many make 5 ms, then the rounds in turns
+	 */
+	for (int round = -2; round < repeat; round++)
 		for (int v = 0; v < NVARIANTS; v++) {
 			double secs;
 			uint64_t res;
@@ -125,10 +134,10 @@ static int bench_one(struct row *r, size_t size, int repeat)
 			if (!run_once(r, (enum variant)v, progs, natives, box, size,
 				      round < 0 ? 1 : calls[v], &secs, &res))
 				goto out;
-			if (round < 0)	/* enough calls for 5 ms a round */
+			if (round == -1)	/* enough calls for 5 ms a round */
 				calls[v] = secs >= 5e-3 ? 1 : secs < 5e-8 ? 100000 :
 					   (unsigned)(5e-3 / secs) + 1;
-			if (round < 0 && v == 0)
+			if (round == -2 && v == 0)
 				r->result = res;
 			else if (res != r->result && !r->c->keeps_state) {	/* each call's */
 				fprintf(stderr, "corpus: %s: %s computed %#" PRIx64 ", JIT %#" PRIx64
@@ -181,12 +190,13 @@ static void write_json(const char *path, const struct row *rows, size_t n, size_
 
 		fprintf(f, "    {\"name\": \"%s\", \"input\": \"%s\", \"verify_ms\": %.2f, "
 			"\"verify_v3_ms\": %.2f, \"jit_s\": %.9f, \"jit_v3_s\": %.9f, "
-			"\"gcc_s\": %.9f, \"clang_s\": %.9f, \"jit_vs_native\": %.3f, "
-			"\"jit_v3_vs_native\": %.3f, \"result\": %" PRIu64 "}%s\n",
+			"\"gcc_s\": %.9f, \"clang_s\": %.9f, \"jit_call_s\": %.9f, "
+			"\"jit_vs_native\": %.3f, \"jit_v3_vs_native\": %.3f, "
+			"\"jit_call_vs_native\": %.3f, \"result\": %" PRIu64 "}%s\n",
 			r->c->name, corpus_input_name(r->c->input), r->verify_ms[0],
 			r->verify_ms[1], r->secs[V_JIT], r->secs[V_JIT_V3], r->secs[V_GCC],
-			r->secs[V_CLANG], ratio(r, V_JIT), ratio(r, V_JIT_V3), r->result,
-			i + 1 < n ? "," : "");
+			r->secs[V_CLANG], r->secs[V_JIT_CALL], ratio(r, V_JIT),
+			ratio(r, V_JIT_V3), ratio(r, V_JIT_CALL), r->result, i + 1 < n ? "," : "");
 	}
 	fprintf(f, "  ]\n}\n");
 	fclose(f);
@@ -277,8 +287,8 @@ int main(int argc, char **argv)
 	rows = calloc(corpus_prog_cnt, sizeof(*rows));
 	if (!rows)
 		return 1;
-	printf("%-18s %-7s %9s %9s %9s %9s %9s %7s %7s\n", "program", "input", "verify",
-	       "JIT ms", "JIT v3", "gcc", "clang", "JIT/nat", "v3/nat");
+	printf("%-18s %-7s %9s %10s %10s %10s %10s %7s %7s %7s\n", "program", "input", "verify",
+	       "JIT", "JIT v3", "gcc", "clang", "JIT/nat", "v3/nat", "call/nat");
 	for (size_t i = 0; i < corpus_prog_cnt; i++) {
 		struct row *r = &rows[n];
 
@@ -287,10 +297,13 @@ int main(int argc, char **argv)
 		r->c = &corpus_progs[i];
 		if (bench_one(r, (size_t)size, (int)repeat))
 			return 1;
-		printf("%-18s %-7s %6.1f ms %9.4f %9.4f %9.4f %9.4f %6.2fx %6.2fx\n",
-		       r->c->name, corpus_input_name(r->c->input), r->verify_ms[0],
-		       r->secs[V_JIT] * 1e3, r->secs[V_JIT_V3] * 1e3, r->secs[V_GCC] * 1e3,
-		       r->secs[V_CLANG] * 1e3, ratio(r, V_JIT), ratio(r, V_JIT_V3));
+		printf("%-18s %-7s %6.1f ms", r->c->name, corpus_input_name(r->c->input),
+		       r->verify_ms[0]);
+		for (int v = V_JIT; v <= V_CLANG; v++)
+			printf(r->secs[v] < 1e-5 ? " %7.1f ns" : " %7.3f ms",
+			       r->secs[v] * (r->secs[v] < 1e-5 ? 1e9 : 1e3));
+		printf(" %6.2fx %6.2fx %6.2fx\n", ratio(r, V_JIT), ratio(r, V_JIT_V3),
+		       ratio(r, V_JIT_CALL));
 		fflush(stdout);
 		r1[n] = ratio(r, V_JIT);
 		r3[n] = ratio(r, V_JIT_V3);

@@ -118,6 +118,13 @@ struct csd_ebpf_run_opts {
 	/* out */
 	uint64_t insns_executed;
 	struct csd_ebpf_fault fault;
+	/*
+	 * in: run the program this many times over the same input (0 is 1), each run on a
+	 * cleared stack and with the whole budget, stopping at a fault; r0 and insns_executed
+	 * are the last run's. As BPF_PROG_TEST_RUN's repeat: the cost of a run without the
+	 * call's own (options, the input's regions, the JIT code's lookup).
+	 */
+	uint32_t repeat;
 };
 
 #define CSD_EBPF_OPTS(type, name, ...) \

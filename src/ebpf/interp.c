@@ -238,5 +238,11 @@ int csd_ebpf_prog__run(struct csd_ebpf_prog *prog, void *mem, size_t len,
 		/* the default engine falls back to the interpreter */
 	}
 #endif
+	for (uint32_t n = opts->repeat > 1 ? opts->repeat - 1 : 0; n; n--) {
+		int err = interp_run_checked(prog, mem, len, opts, ret);
+
+		if (err)
+			return err;
+	}
 	return interp_run_checked(prog, mem, len, opts, ret);
 }

@@ -319,14 +319,9 @@ int ebpf_jit_run(struct csd_ebpf_prog *prog, const struct ebpf_jit_code *code, v
 	 * buffer.
 	 */
 	ctx.run.nregions = 0;
-	ctx.run.pc = 0;
 	ctx.run.faulted = false;
 	ctx.saved_rsp = 0;
 	ctx.callx_id = 0;
-	ctx.interrupted_rip = 0;
-	ctx.segv_addr = 0;
-	ctx.segv = false;
-	memset(stack + sizeof(stack) - prog->stack_bytes, 0, prog->stack_bytes);
 	if (!mem)
 		len = 0;
 	ctx.run.prog = prog;
@@ -352,26 +347,33 @@ int ebpf_jit_run(struct csd_ebpf_prog *prog, const struct ebpf_jit_code *code, v
 	ctx.r4 = opts->args[1];
 	ctx.r5 = opts->args[2];
 	ctx.budget = opts->budget ? opts->budget : CSD_EBPF_DEFAULT_BUDGET;
-	ctx.chunk = ctx.budget < JIT_BUDGET_CHUNK ? ctx.budget : JIT_BUDGET_CHUNK;
-	ctx.left = ctx.budget - ctx.chunk;
-
 	ctx.code = code;
 	ctx.sandbox_base = sandbox_base;
 	pthread_once(&handler_once, install_handler);
-	active_run = &ctx;
-	__atomic_signal_fence(__ATOMIC_SEQ_CST);
-	if (opts->abort && *opts->abort) {	/* an interrupt before this point found no run */
-		ebpf_run_fault(&ctx.run, CSD_EBPF_FAULT_ABORTED, 0, 0, "run aborted");
-		r0 = 0;
-	} else if (code->gs && set_gs_base(sandbox_base)) {
-		ebpf_run_fault(&ctx.run, CSD_EBPF_FAULT_ABORTED, 0, 0,
-			       "could not point GS at the input's sandbox");
-		r0 = 0;
-	} else {
-		r0 = ((jit_entry_fn)code->code)(&ctx);
+	/* opts->repeat runs over the same input, each as a run of its own: its stack cleared */
+	for (uint32_t n = opts->repeat ? opts->repeat : 1; n && !ctx.run.faulted; n--) {
+		ctx.run.pc = 0;
+		ctx.interrupted_rip = 0;
+		ctx.segv_addr = 0;
+		ctx.segv = false;
+		ctx.chunk = ctx.budget < JIT_BUDGET_CHUNK ? ctx.budget : JIT_BUDGET_CHUNK;
+		ctx.left = ctx.budget - ctx.chunk;
+		memset(stack + sizeof(stack) - prog->stack_bytes, 0, prog->stack_bytes);
+		active_run = &ctx;
+		__atomic_signal_fence(__ATOMIC_SEQ_CST);
+		if (opts->abort && *opts->abort) {	/* an interrupt before this found no run */
+			ebpf_run_fault(&ctx.run, CSD_EBPF_FAULT_ABORTED, 0, 0, "run aborted");
+			r0 = 0;
+		} else if (code->gs && set_gs_base(sandbox_base)) {
+			ebpf_run_fault(&ctx.run, CSD_EBPF_FAULT_ABORTED, 0, 0,
+				       "could not point GS at the input's sandbox");
+			r0 = 0;
+		} else {
+			r0 = ((jit_entry_fn)code->code)(&ctx);
+		}
+		__atomic_signal_fence(__ATOMIC_SEQ_CST);
+		active_run = NULL;
 	}
-	__atomic_signal_fence(__ATOMIC_SEQ_CST);
-	active_run = NULL;
 
 	/* sandboxed code keeps the sandbox in r9, where the others count the budget down */
 	opts->insns_executed = sandbox_base ? 0 : ctx.budget - ctx.left - ctx.chunk;

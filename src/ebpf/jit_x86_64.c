@@ -2128,12 +2128,24 @@ static size_t fuse_mul_add(struct jit *j, size_t pc)
 	}
 	for (m = (uint32_t)mul->imm; !(m & 1) && k < 3; m >>= 1)
 		k++;
-	if (m != 1 && (m >= 10 || !lea_scale[m]))
-		return 0;
 	if (pc + n < j->prog->insn_cnt && i[n].code == (BPF_ALU64 | BPF_ADD | BPF_K) &&
 	    i[n].dst_reg == sum && !j->target[pc + n]) {
 		disp = i[n].imm;
 		n++;
+	}
+	if (m != 1 && (m >= 10 || !lea_scale[m])) {
+		uint32_t c = (uint32_t)mul->imm - 1;
+
+		/*
+		 * t = t * (2^b + 1) + s, a hash's `h = h * 33 + c`: lea r10, [t + s]; shl t, b;
+		 * add t, r10, two steps on t's chain where mov, shl, add, add were three
+		 */
+		if (copy || sum != t || c < 2 || (c & (c - 1)))
+			return 0;
+		lea_sib(j, true, R10, reg_map[t], reg_map[add->src_reg], 0, disp);
+		shift_ri(j, true, 4, reg_map[t], (unsigned)__builtin_ctz(c));
+		alu_rr(j, true, 0x01, R10, reg_map[t]);
+		return n;
 	}
 	from = copy ? i[0].src_reg : t;
 	if (m != 1)	/* t := from * m (t is dead after, or the sum itself) */
@@ -2369,18 +2381,25 @@ static bool fuse_load_select(struct jit *j, size_t pc)
  * `if (c != prev) run = 1` or a running maximum. Over data that changes at random the branch
  * mispredicts half the time: compiled as mov r11, b; cmp; cmov(not cond) a, r11. Moves of a
  * constant or of 64 bits only (is_plain_mov(): a cmov of 32 bits would clear a's upper half
- * when it does not move). Returns true when pc..pc+1 were compiled so.
+ * when it does not move). Also `if (cond) goto T; a = b; goto T` (`c = c in A..Z ? c + 32 :
+ * c` before a latch), then a jump to T. Returns how many instructions were compiled so.
  */
-static bool fuse_cond_move(struct jit *j, size_t pc)
+static size_t fuse_cond_move(struct jit *j, size_t pc)
 {
 	const struct csd_ebpf_insn *i = &j->prog->insns[pc];
 	unsigned op = BPF_OP(i->code), a;
+	size_t t = pc + 1 + (size_t)(ptrdiff_t)i->off;
+	bool to_t;
 
-	if (pc + 1 >= j->prog->insn_cnt || i->off != 1 ||
+	if (pc + 1 >= j->prog->insn_cnt ||
 	    (BPF_CLASS(i->code) != BPF_JMP && BPF_CLASS(i->code) != BPF_JMP32) ||
 	    op == BPF_JA || op == BPF_CALL || op == BPF_EXIT || !is_plain_mov(&i[1]) ||
 	    j->target[pc + 1])
-		return false;
+		return 0;
+	to_t = i->off != 1 && pc + 2 < j->prog->insn_cnt && i[2].code == (BPF_JMP | BPF_JA) &&
+	       pc + 3 + (size_t)(ptrdiff_t)i[2].off == t && !j->target[pc + 2];
+	if (i->off != 1 && !to_t)
+		return 0;
 	a = i[1].dst_reg;
 	mov_value(j, R11, &i[1]);
 	emit_compare(j, i);
@@ -2388,7 +2407,11 @@ static bool fuse_cond_move(struct jit *j, size_t pc)
 	emit1(j, 0x0f);
 	emit1(j, (uint8_t)(0x40 | (jcc_of(op) ^ 1)));	/* cmov(not cc) a, r11 */
 	modrm_rr(j, reg_map[a], R11);
-	return true;
+	if (!to_t)
+		return 2;
+	if (!emit_latch_copy(j, t, false))
+		jmp_pc(j, t);
+	return 3;
 }
 
 /*
@@ -3043,9 +3066,8 @@ static int compile(struct jit *j)
 						(uint32_t)pc);
 				else if (emit_inline_array_lookup(j, (uint32_t)pc, m, KEY_VIA_R2, 0))
 					pc++;	/* and its `if r0 == 0` */
-			} else if (fuse_cond_move(j, pc)) {
-				j->last_check.valid = false;
-				j->pc_off[++pc] = j->len;
+			} else if ((fused = fuse_cond_move(j, pc))) {
+				fused_through(j, &pc, fused - 1);
 			} else {
 				emit_cond_jump(j, insn, pc);
 				note_lookup_result(j, pc);

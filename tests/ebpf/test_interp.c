@@ -58,6 +58,47 @@ static void test_reads_input_and_stack(void **state)
 	csd_ebpf_prog__free(prog);
 }
 
+/*
+ * repeat: the runs follow each other over the same input (a counter there goes up once a
+ * run), each on a cleared stack (what a run left in its frame reads as 0 in the next), and
+ * a fault stops them (at the run that reaches 3)
+ */
+static void test_repeated_runs(void **state)
+{
+	struct csd_ebpf_prog *prog = load_ok(
+		"ldxdw %r0, [%r10-8]\n"	/* what a run before left: 0 */
+		"stxdw [%r10-8], %r1\n"
+		"mul %r0, 1000\n"
+		"ldxw %r3, [%r1]\n"
+		"add %r3, 1\n"
+		"stxw [%r1], %r3\n"
+		"add %r0, %r3\n"
+		"jeq %r3, %r4, fault\n"
+		"exit\n"
+		"fault:\n"
+		"ldxb %r0, [%r1+100]\n"
+		"exit\n");
+	static const struct { uint32_t repeat; uint64_t fault_at; int err; uint32_t count; } cases[] = {
+		{ 0, 0, 0, 1 }, { 1, 0, 0, 1 }, { 2, 0, 0, 2 }, { 7, 0, 0, 7 },
+		{ 7, 3, -EFAULT, 3 }, { 7, 1, -EFAULT, 1 },
+	};
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		uint32_t counter = 0;
+		RUN_OPTS(opts, .repeat = cases[i].repeat, .args = { 0, cases[i].fault_at });
+		uint64_t r0 = 99;
+
+		assert_int_equal(csd_ebpf_prog__run(prog, &counter, sizeof(counter), &opts, &r0),
+				 cases[i].err);
+		assert_int_equal(counter, cases[i].count);
+		assert_int_equal(r0, cases[i].err ? 0 : cases[i].count);
+		if (cases[i].err)
+			assert_int_equal(opts.fault.kind, CSD_EBPF_FAULT_MEMORY);
+	}
+	csd_ebpf_prog__free(prog);
+}
+
 static void test_memory_faults(void **state)
 {
 	static const struct { const char *text; const char *msg; bool readonly; } cases[] = {
@@ -431,8 +472,8 @@ static void test_jit_shapes(void **state)
 	/*
 	 * `if (cond) goto +1; a = b`: a cmov when the move is 64 bits or of a constant, into r5
 	 * (r8), r1 (rdi) and r6; b a constant, a 64-bit value in r7, r4 (a compare operand), and
-	 * a 32-bit move, which stays a jump; and `a = r7; if (cond) goto t; a = b; goto t`, the
-	 * selects above with registers
+	 * a 32-bit move, which stays a jump; `a = r7; if (cond) goto t; a = b; goto t`, the
+	 * selects above with registers; and `if (cond) goto t; a = b; goto t` with t elsewhere
 	 */
 	static const char *const moves[] = { "mov %%%s, -3", "mov %%%s, %%r7", "mov %%%s, %%r4",
 					     "mov32 %%%s, %%r7", "mov32 %%%s, 9" };
@@ -440,32 +481,39 @@ static void test_jit_shapes(void **state)
 	for (size_t o = 0; o < sizeof(ops) / sizeof(ops[0]); o++)
 		for (int w32 = 0; w32 < 2; w32++)
 			for (size_t mv = 0; mv < sizeof(moves) / sizeof(moves[0]); mv++)
-			for (int sel = 0; sel < 2; sel++) {
+			for (int sel = 0; sel < 4; sel++) {
 				struct csd_ebpf_prog *prog;
 				const char *r = selected[(o + mv) % 3], *w = w32 ? "32" : "";
 				char move[32];
 
 				snprintf(move, sizeof(move), moves[mv], r);
-				if (sel)	/* a = r7; if (cond) goto t; a = b; goto t */
+				if (sel == 1)	/* a = r7; if (cond) goto t; a = b; goto t */
 					snprintf(text, sizeof(text),
 						 "lddw %%r7, 0x123456789\nmov %%%s, %%r7\n"
 						 "%s%s %%r3, %%r4, t\n%s\nja t\nt:\nmov %%r0, %%%s\n"
 						 "exit\n", r, ops[o], w, move, r);
-				else		/* a = r3 + 1; if (cond) goto +1; a = b */
+				else if (sel == 0)	/* a = r3 + 1; if (cond) goto +1; a = b */
 					snprintf(text, sizeof(text),
 						 "lddw %%r7, 0x123456789\nmov %%%s, %%r3\nadd %%%s, 1\n"
 						 "%s%s %%r3, %%r4, t\n%s\nt:\nmov %%r0, %%%s\nexit\n",
 						 r, r, ops[o], w, move, r);
+				else	/* t elsewhere: if (cond) goto t; a = b; goto t (or u: not fused) */
+					snprintf(text, sizeof(text),
+						 "ja start\nt:\nmov %%r0, %%%s\nexit\nstart:\n"
+						 "lddw %%r7, 0x123456789\nmov %%%s, %%r3\nadd %%%s, 1\n"
+						 "%s%s %%r3, %%r4, t\n%s\nja %s\nu:\nmov %%r0, %%%s\n"
+						 "add %%r0, 7\nexit\n",
+						 r, r, r, ops[o], w, move, sel == 2 ? "t" : "u", r);
 				prog = load_ok(text);
 				for (size_t a = 0; a < sizeof(vals) / sizeof(vals[0]); a++)
 					for (size_t b = 0; b < sizeof(vals) / sizeof(vals[0]); b++) {
 						RUN_OPTS(opts, .args = { vals[a], vals[b] });
-						uint64_t before = sel ? 0x123456789u : vals[a] + 1;
+						uint64_t before = sel == 1 ? 0x123456789u : vals[a] + 1;
 						uint64_t moved = mv == 0 ? (uint64_t)-3 :
 								 mv == 1 ? 0x123456789u :
 								 mv == 2 ? vals[b] : mv == 3 ? 0x23456789u : 9;
 						uint64_t want = expect_select(ops[o], w32, vals[a], vals[b]) ?
-								before : moved;
+								before : moved + (sel == 3 ? 7 : 0);
 
 						run_expecting(prog, text, &opts, want);
 					}
@@ -497,11 +545,12 @@ static void test_jit_shapes(void **state)
 	}
 	/*
 	 * `d *= c; d += s` and `d += k` after it, as a number is parsed: one or two lea where
-	 * c is 1, 2, 4 or 8 times 1, 3, 5 or 9, the three instructions otherwise; s in r13 (r7:
-	 * no base without a displacement) and as the index, k of 8 and 32 bits and none
+	 * c is 1, 2, 4 or 8 times 1, 3, 5 or 9, lea, shl and add where c is 2^b + 1 (a hash's
+	 * 33), the three instructions otherwise; s in r13 (r7: no base without a displacement)
+	 * and as the index, k of 8 and 32 bits and none
 	 */
 	static const int32_t scales[] = { 1, 2, 3, 4, 5, 8, 9, 10, 12, 18, 20, 24, 36, 40, 72, 6,
-					  7, 16 };
+					  7, 16, 17, 33, 65, 66, 0x40000001 };
 	static const char *const adds[] = { "", "add %r5, -48\n", "add %r5, 1000\n",
 					     "add %r5, -100000\n" };
 	static const int64_t added[] = { 0, -48, 1000, -100000 };
@@ -1365,6 +1414,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		BOTH(test_reads_input_and_stack),
 		BOTH(test_memory_faults),
+		BOTH(test_repeated_runs),
 		BOTH(test_stack_extent_and_clearing),
 		BOTH(test_budget_is_exact),
 		BOTH(test_long_budget_crosses_chunks),
