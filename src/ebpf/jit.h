@@ -9,6 +9,8 @@
 #include "ebpf_internal.h"
 
 #define JIT_STACK_BYTES	(CSD_EBPF_MAX_FRAMES * CSD_EBPF_STACK_SIZE)
+/* past the stack's top: where a confined 8-byte access at its last byte ends (cleared too) */
+#define JIT_STACK_SLACK	16
 #define JIT_BUDGET_CHUNK	65536u
 
 /* Not cleared as a whole: ebpf_jit_run() sets each field (a new field must be set there). */

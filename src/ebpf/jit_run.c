@@ -306,7 +306,7 @@ int ebpf_jit_run(struct csd_ebpf_prog *prog, const struct ebpf_jit_code *code, v
 	 * 16 bytes, no more: the soundness oracle and the fuzzers tell an address-dependent
 	 * program by running it with the stack deeper, which a coarser alignment rounds away
 	 */
-	uint8_t stack[JIT_STACK_BYTES] __attribute__((aligned(16)));
+	uint8_t stack[JIT_STACK_BYTES + JIT_STACK_SLACK] __attribute__((aligned(16)));
 	static const unsigned sizes[4] = { 1, 2, 4, 8 };
 	struct jit_ctx ctx;
 	uint64_t r0;
@@ -332,7 +332,7 @@ int ebpf_jit_run(struct csd_ebpf_prog *prog, const struct ebpf_jit_code *code, v
 	opts->fault.addr = 0;
 	opts->fault.size = 0;
 	opts->fault.msg[0] = '\0';
-	ctx.stack_top = (uint64_t)(uintptr_t)stack + sizeof(stack);
+	ctx.stack_top = (uint64_t)(uintptr_t)stack + JIT_STACK_BYTES;
 	ctx.stack_start = ctx.stack_top - prog->stack_bytes;
 	ebpf_run_set_regions(&ctx.run, mem, len, (void *)(uintptr_t)ctx.stack_start,
 			     prog->stack_bytes);
@@ -358,7 +358,8 @@ int ebpf_jit_run(struct csd_ebpf_prog *prog, const struct ebpf_jit_code *code, v
 		ctx.segv = false;
 		ctx.chunk = ctx.budget < JIT_BUDGET_CHUNK ? ctx.budget : JIT_BUDGET_CHUNK;
 		ctx.left = ctx.budget - ctx.chunk;
-		memset(stack + sizeof(stack) - prog->stack_bytes, 0, prog->stack_bytes);
+		memset(stack + JIT_STACK_BYTES - prog->stack_bytes, 0,
+		       prog->stack_bytes + JIT_STACK_SLACK);
 		active_run = &ctx;
 		__atomic_signal_fence(__ATOMIC_SEQ_CST);
 		if (opts->abort && *opts->abort) {	/* an interrupt before this found no run */

@@ -635,6 +635,29 @@ static bool store_follows(const struct jit *j, uint32_t pc, unsigned base, int16
  * verifier did not prove) tests the input, then the stack, and sends anything else to a stub
  * that asks C (maps) and faults if it says no. Sets j->via_r11: the access uses [r11].
  */
+/*
+ * Sandboxed code through GS, an access the verifier proved to be in the stack through a
+ * register other than r10: at [r9 + ((base + off - r9) mod stack_bytes)], r9 the stack's
+ * start. Whatever a wrong proof lets base hold, the access stays in the run's own frames
+ * (and the 7 bytes past them that jit_run.c keeps for an 8-byte access at the last byte,
+ * cleared as the frames are): the stack's check, its branch and its memory operand gone.
+ */
+_Static_assert(!(CSD_EBPF_STACK_SIZE & (CSD_EBPF_STACK_SIZE - 1)) &&
+	       !(CSD_EBPF_MAX_FRAMES & (CSD_EBPF_MAX_FRAMES - 1)),
+	       "prog->stack_bytes is a power of 2: a mask confines an offset to it");
+
+static void confine_to_stack(struct jit *j, unsigned base, int16_t off)
+{
+	rex(j, true, R11, base, false);
+	emit1(j, 0x8d);				/* lea r11, [base + off] */
+	modrm_mem(j, R11, base, off);
+	alu_rr(j, true, 0x29, BUDGET, R11);	/* sub r11, r9 */
+	alu_ri(j, false, 4, R11, (int32_t)j->prog->stack_bytes - 1);
+	j->last_check.valid = false;
+	j->via_r11 = false;
+	j->via_sib = true;			/* [r9 + r11] */
+}
+
 static void address(struct jit *j, unsigned base, int16_t off, unsigned size, bool write,
 		    bool atomic, uint32_t pc)
 {
@@ -672,6 +695,11 @@ static void address(struct jit *j, unsigned base, int16_t off, unsigned size, bo
 		modrm_mem(j, R11, base, off);
 		j->via_r11 = true;
 		j->via_sib = true;
+		return;
+	}
+	if (j->gs && guard == EBPF_GUARD_STACK && !atomic &&
+	    !(base == RBP && off >= -CSD_EBPF_STACK_SIZE && off + (int)size <= 0)) {
+		confine_to_stack(j, base, off);
 		return;
 	}
 	if (!j->checked && guard != EBPF_GUARD_ANY) {
@@ -1598,7 +1626,9 @@ static void emit_prologue(struct jit *j)
 	load_ctx(j, RCX, CTX_OFF(r4));
 	load_ctx(j, R8, CTX_OFF(r5));
 	load_ctx(j, RBP, CTX_OFF(stack_top));
-	load_ctx(j, BUDGET, j->sandboxed ? CTX_OFF(sandbox_base) : CTX_OFF(chunk));
+	/* GS holds the sandbox's base: r9 the stack's start (confine_to_stack()) */
+	load_ctx(j, BUDGET, j->gs ? CTX_OFF(stack_start) : j->sandboxed ? CTX_OFF(sandbox_base) :
+					       CTX_OFF(chunk));
 	alu_rr(j, false, 0x31, RAX, RAX);
 	alu_rr(j, false, 0x31, RBX, RBX);
 	alu_rr(j, false, 0x31, R13, R13);
@@ -1887,68 +1917,78 @@ static bool fuse_extension(struct jit *j, size_t pc)
 }
 
 /*
- * `p = b; p += i; load or store at [p + off]` with p dead afterwards, as clang indexes an
- * array (data[i]), in sandboxed code for an access the verifier proved to be in the input:
- * one `lea r11d, [b + i + off]` and the access at [r9 + r11], where there were a mov, an add
- * and a lea (x86's base + index addressing). Returns true when pc..pc+1 were compiled so and
- * pc + 2 (the access) is to be compiled with that address.
+ * `p = b; [p += k;] p += i; load or store at [p + off]` with p dead afterwards, as clang
+ * indexes an array (data[i], or buf[i] in the stack: p = r10 - 64 + i), in sandboxed code:
+ * for an access the verifier proved to be in the input, the access at gs:[b + i + k + off]
+ * (32-bit), or `lea r11d, [b + i + k + off]` and [r9 + r11] without GS; for one in the stack
+ * (through GS), `lea r11, [b + i + k + off]` and confine_to_stack()'s mask. Returns how many
+ * instructions before the access were compiled so (0: none), the access to be compiled with
+ * that address.
  */
-static bool fuse_address_access(struct jit *j, size_t pc)
+static size_t fuse_address_access(struct jit *j, size_t pc)
 {
-	const struct csd_ebpf_insn *i = &j->prog->insns[pc];
+	const struct csd_ebpf_insn *i = &j->prog->insns[pc], *add, *acc;
 	unsigned p, b, x, cls;
-	int16_t off;
+	int64_t disp;
+	size_t n, at;
+	uint8_t guard;
 
 	if (!j->sandboxed || pc + 3 >= j->prog->insn_cnt ||
-	    i[0].code != (BPF_ALU64 | BPF_MOV | BPF_X) || i[0].off ||
-	    i[1].code != (BPF_ALU64 | BPF_ADD | BPF_X) || i[1].dst_reg != i[0].dst_reg ||
-	    j->target[pc + 1] || j->target[pc + 2] || !j->prog->guard ||
-	    j->prog->guard[pc + 2] != EBPF_GUARD_INPUT)
-		return false;
-	cls = BPF_CLASS(i[2].code);
+	    i[0].code != (BPF_ALU64 | BPF_MOV | BPF_X) || i[0].off || !j->prog->guard)
+		return 0;
+	n = i[1].code == (BPF_ALU64 | BPF_ADD | BPF_K) && i[1].dst_reg == i[0].dst_reg ? 3 : 2;
+	if (pc + n >= j->prog->insn_cnt)
+		return 0;
+	add = &i[n - 1];
+	acc = &i[n];
+	at = pc + n;
+	guard = j->prog->guard[at];
+	if (add->code != (BPF_ALU64 | BPF_ADD | BPF_X) || add->dst_reg != i[0].dst_reg ||
+	    j->target[pc + 1] || j->target[pc + 2] || j->target[at] ||
+	    (guard != EBPF_GUARD_INPUT && !(guard == EBPF_GUARD_STACK && j->gs)))
+		return 0;
+	cls = BPF_CLASS(acc->code);
 	p = i[0].dst_reg;
 	b = i[0].src_reg;
-	x = i[1].src_reg;
+	x = add->src_reg;
 	if (b == p || x == p)
-		return false;
-	if (cls == BPF_LDX && BPF_MODE(i[2].code) == BPF_MEM && i[2].src_reg == p) {
+		return 0;
+	if (cls == BPF_LDX && BPF_MODE(acc->code) == BPF_MEM && acc->src_reg == p) {
 		/* p dead after the load, or the load's own destination */
-		if (i[2].dst_reg != p && (j->live[pc + 3] >> p & 1))
-			return false;
-	} else if ((cls == BPF_STX || cls == BPF_ST) && BPF_MODE(i[2].code) == BPF_MEM &&
-		   i[2].dst_reg == p && !(cls == BPF_STX && i[2].src_reg == p)) {
-		if (j->live[pc + 3] >> p & 1)
-			return false;
+		if (acc->dst_reg != p && (j->live[at + 1] >> p & 1))
+			return 0;
+	} else if ((cls == BPF_STX || cls == BPF_ST) && BPF_MODE(acc->code) == BPF_MEM &&
+		   acc->dst_reg == p && !(cls == BPF_STX && acc->src_reg == p)) {
+		if (j->live[at + 1] >> p & 1)
+			return 0;
 	} else {
-		return false;
+		return 0;
 	}
-	off = i[2].off;
-	if (j->gs) {		/* the access itself: gs:[b + x + off], 32-bit */
+	disp = (int64_t)acc->off + (n == 3 ? i[1].imm : 0);
+	if (disp < INT32_MIN || disp > INT32_MAX ||
+	    (guard == EBPF_GUARD_INPUT && j->gs && n == 3))	/* gs:[..] takes the access's off */
+		return 0;
+	if (guard == EBPF_GUARD_INPUT && j->gs && n == 2) {
+		/* the access itself: gs:[b + x + off], 32-bit */
 		j->via_gs = true;
 		j->gs_base = (uint8_t)reg_map[b];
 		j->gs_index = (uint8_t)reg_map[x];
 		j->via_r11 = j->via_sib = false;
 		j->address_ready = true;
-		return true;
+		return n;
 	}
-	/*
-	 * lea r11d, [b + x + disp]: REX.R for r11, X and B for the index and the base; always
-	 * a displacement (8 or 32 bits), since rbp and r13 as a base have no form without one
-	 */
-	emit1(j, (uint8_t)(0x40 | ((R11 >> 3) << 2) | ((reg_map[x] >> 3) << 1) |
-			   (reg_map[b] >> 3)));
-	emit1(j, 0x8d);
-	emit1(j, (uint8_t)((off >= -128 && off <= 127 ? 0x40 : 0x80) | ((R11 & 7) << 3) | 0x04));
-	emit1(j, (uint8_t)(((reg_map[x] & 7) << 3) | (reg_map[b] & 7)));	/* SIB */
-	if (off >= -128 && off <= 127)
-		emit1(j, (uint8_t)off);
-	else
-		emit4(j, (uint32_t)(int32_t)off);
+	/* lea r11(d), [b + x + disp]: 64 bits for the stack's mask, 32 for the input's cut */
+	lea_sib(j, guard == EBPF_GUARD_STACK, R11, reg_map[b], reg_map[x], 0, (int32_t)disp);
+	if (guard == EBPF_GUARD_STACK) {
+		alu_rr(j, true, 0x29, BUDGET, R11);	/* sub r11, r9 */
+		alu_ri(j, false, 4, R11, (int32_t)j->prog->stack_bytes - 1);
+		j->last_check.valid = false;
+	}
 	j->via_r11 = true;
 	j->via_sib = true;
 	j->r11_off = 0;
 	j->address_ready = true;
-	return true;
+	return n;
 }
 
 /*
@@ -2849,6 +2889,7 @@ static void emit_reduction(struct jit *j, const struct vloop *v)
 	emit1(j, 0xc5);					/* vzeroupper */
 	emit1(j, 0xf8);
 	emit1(j, 0x77);
+	load_ctx(j, BUDGET, CTX_OFF(stack_start));	/* r9 again (the prologue's) */
 	for (size_t i = 0; i < nskip; i++)
 		patch_to(j, skip[i], j->len);
 }
@@ -2935,9 +2976,9 @@ static int compile(struct jit *j)
 		switch (cls) {
 		case BPF_ALU:
 		case BPF_ALU64:
-			if (fuse_address_access(j, pc)) {
-				j->pc_off[++pc] = j->len;	/* the add: compiled above */
-				j->pc_off[++pc] = j->len;	/* the access, with that address */
+			if ((fused = fuse_address_access(j, pc))) {
+				while (fused--)		/* the adds, then the access */
+					j->pc_off[++pc] = j->len;
 				insn = &insns[pc];
 				if (BPF_CLASS(insn->code) != BPF_LDX)
 					emit_store(j, insn, (uint32_t)pc,

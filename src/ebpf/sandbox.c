@@ -20,9 +20,16 @@
 #define GUARD		(UINT64_C(1) << 16)	/* beyond any 16-bit instruction offset */
 #define MAX_SANDBOXES	512
 
+/*
+ * The live sandboxes. Allocation and free take the lock; a run's lookup does not (every run
+ * of a verified program asks, on every engine thread): a slot's size is stored before its
+ * base is published (release) and its base cleared before its size, so a lookup that sees
+ * a base sees that sandbox's size or 0. Lookups scan the slots below `slots_used` only.
+ */
 static struct {
 	uint64_t base, size;
 } live[MAX_SANDBOXES];
+static unsigned slots_used;
 static pthread_mutex_t live_lock = PTHREAD_MUTEX_INITIALIZER;
 
 static uint64_t page_round(uint64_t n)
@@ -63,8 +70,10 @@ void *csd_ebpf_sandbox_alloc(size_t size)
 		if (!live[i].base)
 			slot = i;
 	if (slot >= 0) {
-		live[slot].base = base;
-		live[slot].size = want;
+		__atomic_store_n(&live[slot].size, want, __ATOMIC_RELAXED);
+		__atomic_store_n(&live[slot].base, base, __ATOMIC_RELEASE);
+		if ((unsigned)slot >= slots_used)
+			__atomic_store_n(&slots_used, (unsigned)slot + 1, __ATOMIC_RELEASE);
 	}
 	pthread_mutex_unlock(&live_lock);
 	if (slot < 0) {
@@ -83,8 +92,10 @@ void csd_ebpf_sandbox_free(void *mem)
 		return;
 	pthread_mutex_lock(&live_lock);
 	for (int i = 0; i < MAX_SANDBOXES; i++)
-		if (live[i].base == base)
-			live[i].base = live[i].size = 0;
+		if (live[i].base == base) {
+			__atomic_store_n(&live[i].base, 0, __ATOMIC_RELEASE);
+			__atomic_store_n(&live[i].size, 0, __ATOMIC_RELAXED);
+		}
 	pthread_mutex_unlock(&live_lock);
 	munmap((void *)(uintptr_t)(base - GUARD), SPAN + 2 * GUARD);
 }
@@ -92,15 +103,16 @@ void csd_ebpf_sandbox_free(void *mem)
 bool ebpf_sandbox_of(const void *mem, size_t len, uint64_t *base)
 {
 	uint64_t at = (uint64_t)(uintptr_t)mem, b = at & ~(SPAN - 1);
-	bool found = false;
+	unsigned n = __atomic_load_n(&slots_used, __ATOMIC_ACQUIRE);
 
 	if (!mem)
 		return false;
-	pthread_mutex_lock(&live_lock);
-	for (int i = 0; i < MAX_SANDBOXES && !found; i++)
-		if (live[i].base == b && len <= live[i].size && at - b <= live[i].size - len)
-			found = true;
-	pthread_mutex_unlock(&live_lock);
 	*base = b;
-	return found;
+	for (unsigned i = 0; i < n; i++)
+		if (__atomic_load_n(&live[i].base, __ATOMIC_ACQUIRE) == b) {
+			uint64_t size = __atomic_load_n(&live[i].size, __ATOMIC_RELAXED);
+
+			return len <= size && at - b <= size - len;
+		}
+	return false;
 }

@@ -121,6 +121,8 @@ static void test_reduction_shapes(void **state)
 	"mov %r0, 0\nmov %r3, 0\nmov %r7, 0\nmov %r8, 0\njeq %r2, 0, out\nbody:\n" before	\
 	"mov %r4, %r1\nadd %r4, %r3\nldxb %r5, [%r4]\nadd %r0, %r5\n" after		\
 	"add %r3, 1\n" test "\nout:\nmul %r7, 1000\nadd %r0, %r7\nexit\n"
+/* ... with `after` in the body and the usual test */
+#define SUM_WITH(after)	SUM_LOOP("", after, "jgt %r2, %r3, body")
 
 static void test_not_reduction_loops(void **state)
 {
@@ -128,11 +130,11 @@ static void test_not_reduction_loops(void **state)
 		/* the previous byte carried into the next iteration */
 		SUM_LOOP("mov %r7, %r8\n", "mov %r8, %r5\n", "jgt %r2, %r3, body"),
 		/* the base moves too: every other byte */
-		SUM_LOOP("", "add %r1, 1\n", "jgt %r2, %r3, body"),
+		SUM_WITH("add %r1, 1\n"),
 		/* the counter steps by 2 */
-		SUM_LOOP("", "add %r3, 1\n", "jgt %r2, %r3, body"),
+		SUM_WITH("add %r3, 1\n"),
 		/* the bound comes closer */
-		SUM_LOOP("", "sub %r2, 1\n", "jgt %r2, %r3, body"),
+		SUM_WITH("sub %r2, 1\n"),
 		/* ... once more after its test (words through a pointer: the address is right) */
 		"mov %r5, 0\nmov %r0, 0\nbody:\nldxdw %r3, [%r1]\nadd %r0, %r3\nadd %r1, 8\n"
 		"add %r5, 1\njgt %r2, %r5, more\nja out\nmore:\nadd %r5, 1\nja body\nout:\nexit\n",
@@ -143,26 +145,26 @@ static void test_not_reduction_loops(void **state)
 		"mov %r4, %r1\nadd %r4, %r3\nldxb %r5, [%r4]\nmov32 %r4, 1\njeq %r5, %r6, latch\n"
 		"mov32 %r4, 0\nja latch\n",
 		/* two places loaded, into one sum and into two */
-		SUM_LOOP("", "ldxb %r5, [%r4+1]\nadd %r0, %r5\n", "jgt %r2, %r3, body"),
-		SUM_LOOP("", "ldxb %r5, [%r4+1]\nadd %r8, %r5\n", "jgt %r2, %r3, body"),
+		SUM_WITH("ldxb %r5, [%r4+1]\nadd %r0, %r5\n"),
+		SUM_WITH("ldxb %r5, [%r4+1]\nadd %r8, %r5\n"),
 		/* comparisons xored */
 		COUNT("jeq %r5, 10", "1", "0", "xor", ""),
 		/* a store */
-		SUM_LOOP("", "stxb [%r10-8], %r5\n", "jgt %r2, %r3, body"),
+		SUM_WITH("stxb [%r10-8], %r5\n"),
 		/* a second way out, on the byte and on the counter */
-		SUM_LOOP("", "jeq %r5, 0, out\n", "jgt %r2, %r3, body"),
+		SUM_WITH("jeq %r5, 0, out\n"),
 		SUM_LOOP("", "", "jeq %r3, 100, out\njgt %r2, %r3, body"),
 		/* the same byte added twice */
-		SUM_LOOP("", "add %r0, %r5\n", "jgt %r2, %r3, body"),
+		SUM_WITH("add %r0, %r5\n"),
 		/* bytes xored */
-		SUM_LOOP("", "xor %r7, %r5\n", "jgt %r2, %r3, body"),
+		SUM_WITH("xor %r7, %r5\n"),
 		/* the sum in the test */
 		SUM_LOOP("", "", "jgt %r0, %r3, body"),
 		/* 4-byte elements */
 		"mov %r0, 0\nmov %r3, 0\njlt %r2, 4, out\nrsh %r2, 2\nbody:\nldxw %r5, [%r1]\n"
 		"add %r0, %r5\nadd %r1, 4\nadd %r3, 1\njgt %r2, %r3, body\nout:\nexit\n",
 		/* the sum shifted each time */
-		SUM_LOOP("", "lsh %r0, 1\n", "jgt %r2, %r3, body"),
+		SUM_WITH("lsh %r0, 1\n"),
 	};
 
 	(void)state;

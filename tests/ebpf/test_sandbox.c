@@ -7,6 +7,7 @@
  */
 #include "test_helpers.h"
 #include "../../src/ebpf/ebpf_internal.h"
+#include "../../src/ebpf/jit.h"
 
 /* A program that "the verifier proved" reads or writes only its input. */
 static struct csd_ebpf_prog *wrongly_verified(const char *text)
@@ -124,6 +125,60 @@ static void test_reused_check_judged_as_a_store(void **state)
 	for (size_t i = 0; i < sizeof(mem); i++)
 		assert_int_equal(mem[i], 0x5a);
 	csd_ebpf_prog__free(prog);
+}
+
+/*
+ * Stack accesses through a register that a wrong proof sends out of the frame, over a
+ * sandboxed input: with GS, sandboxed code confines them to the run's frame (the offset
+ * masked: r10 + 8 is the frame's byte 8, an 8-byte store at its last byte ends in the
+ * slack, which the next run finds cleared); without GS they are checked and fault. Either
+ * way nothing outside is read or written. Each runs twice (repeat): the second as the first.
+ */
+static void test_stack_confined(void **state)
+{
+	static const struct { const char *text; uint64_t r0; } cases[] = {
+		/* byte 8 of the frame is r10 - 504 */
+		{ "stdw [%r10-504], 0x77\nmov %r2, %r10\nadd %r2, 8\nldxdw %r0, [%r2]\nexit\n",
+		  0x77 },
+		{ "stdw [%r10-504], 0x77\nlddw %r3, 0x100000000\nmov %r2, %r10\nadd %r2, %r3\n"
+		  "ldxdw %r0, [%r2+8]\nexit\n", 0x77 },
+		/* as clang indexes a stack buffer (p = r10 - 512; p += i: one lea) */
+		{ "stdw [%r10-504], 0x77\nlddw %r3, 0x100000000\nmov %r2, %r10\nadd %r2, -512\n"
+		  "add %r2, %r3\nldxdw %r0, [%r2+8]\nexit\n", 0x77 },
+		/* the last byte and 7 past it written, then read back */
+		{ "mov %r2, %r10\nadd %r2, -1\nstdw [%r2], -1\nldxdw %r0, [%r2]\nexit\n",
+		  UINT64_MAX },
+		/* ... read, then written: the second run (repeat) reads them cleared */
+		{ "mov %r2, %r10\nadd %r2, -1\nldxdw %r0, [%r2]\nstdw [%r2], -1\nexit\n", 0 },
+	};
+	uint8_t *box = csd_ebpf_sandbox_alloc(64);
+
+	(void)state;
+	if (!csd_ebpf_jit_available())
+		skip();
+	assert_non_null(box);
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		struct csd_ebpf_prog *prog = wrongly_verified(cases[i].text);
+		CSD_EBPF_OPTS(csd_ebpf_run_opts, opts, .engine = CSD_EBPF_ENGINE_JIT, .repeat = 2);
+		uint64_t r0 = 7;
+		int err;
+
+		memset(prog->guard, EBPF_GUARD_STACK, prog->insn_cnt);
+		memset(box, 0x5a, 64);
+		err = csd_ebpf_prog__run(prog, box, 64, &opts, &r0);
+		if (jit_can_use_gs()) {
+			if (err || r0 != cases[i].r0)
+				fail_msg("case %zu: %d (%s), r0 %#llx", i, err, opts.fault.msg,
+					 (unsigned long long)r0);
+		} else {
+			assert_int_equal(err, -EFAULT);
+			assert_int_equal(opts.fault.kind, CSD_EBPF_FAULT_MEMORY);
+		}
+		for (size_t k = 0; k < 64; k++)
+			assert_int_equal(box[k], 0x5a);
+		csd_ebpf_prog__free(prog);
+	}
+	csd_ebpf_sandbox_free(box);
 }
 
 /* A real verified program over a sandbox and over plain memory: the same answers. */
@@ -414,6 +469,7 @@ int main(void)
 		cmocka_unit_test(test_guarded_code_faults_cleanly),
 		cmocka_unit_test(test_sandboxed_and_guarded_agree),
 		cmocka_unit_test(test_reused_check_judged_as_a_store),
+		cmocka_unit_test(test_stack_confined),
 		cmocka_unit_test(test_inline_lookups),
 		cmocka_unit_test(test_inline_lookup_value_bounds),
 		cmocka_unit_test(test_global_tables),
