@@ -474,6 +474,7 @@ static void test_jit_shapes(void **state)
 	 * (r8), r1 (rdi) and r6; b a constant, a 64-bit value in r7, r4 (a compare operand), and
 	 * a 32-bit move, which stays a jump; `a = r7; if (cond) goto t; a = b; goto t`, the
 	 * selects above with registers; and `if (cond) goto t; a = b; goto t` with t elsewhere
+	 * (a jump: see fuse_cond_move()), or the goto elsewhere than t
 	 */
 	static const char *const moves[] = { "mov %%%s, -3", "mov %%%s, %%r7", "mov %%%s, %%r4",
 					     "mov32 %%%s, %%r7", "mov32 %%%s, 9" };
@@ -497,7 +498,7 @@ static void test_jit_shapes(void **state)
 						 "lddw %%r7, 0x123456789\nmov %%%s, %%r3\nadd %%%s, 1\n"
 						 "%s%s %%r3, %%r4, t\n%s\nt:\nmov %%r0, %%%s\nexit\n",
 						 r, r, ops[o], w, move, r);
-				else	/* t elsewhere: if (cond) goto t; a = b; goto t (or u: not fused) */
+				else	/* t elsewhere: if (cond) goto t; a = b; goto t (or u) */
 					snprintf(text, sizeof(text),
 						 "ja start\nt:\nmov %%r0, %%%s\nexit\nstart:\n"
 						 "lddw %%r7, 0x123456789\nmov %%%s, %%r3\nadd %%%s, 1\n"
