@@ -223,7 +223,8 @@ static void chart(const char *out, const struct row *rows, size_t n, size_t size
 		 " set title \"csdlab JIT vs the same C built for the host (faster of gcc -O2 and clang -O2), %zu MiB input, median\";"
 		 " set style data histograms; set style histogram clustered gap 1; set style fill solid 0.8;"
 		 " set xtics rotate by -50 noenhanced; set ylabel \"speed relative to native (1 = as fast)\";"
-		 " set yrange [0:*]; set grid ytics; set key top left;"
+		 " set logscale y; set yrange [0.1:20]; set ytics (0.1, 0.2, 0.5, 0.9, 2, 5, 10, 20);"
+		 " set grid ytics; set key top center;"
 		 " set arrow from graph 0, first 0.9 to graph 1, first 0.9 nohead dt 2 lc rgb \"red\";"
 		 " plot \"%s\" using 2:xtic(1) title \"JIT\", \"\" using 3 title \"JIT, -mcpu=v3\" }'"
 		 " 2>/dev/null",
