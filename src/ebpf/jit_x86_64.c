@@ -1845,6 +1845,13 @@ static bool fuse_mov_add(struct jit *j, size_t pc)
 	return true;
 }
 
+/* Equality or an unsigned order: a compare of the low byte (or half) orders as the whole. */
+static bool unsigned_or_equal(unsigned op)
+{
+	return op == BPF_JEQ || op == BPF_JNE || op == BPF_JGT || op == BPF_JGE ||
+	       op == BPF_JLT || op == BPF_JLE;
+}
+
 /*
  * `d &= 255; if d <op> K goto T` with d dead after the jump on both of its ways and K a byte,
  * as clang tests a character's class (`(u8)(c - 'a') > 25`): a byte compare, where there were
@@ -1864,8 +1871,7 @@ static bool fuse_mask_compare(struct jit *j, size_t pc)
 	op = BPF_OP(i[1].code);
 	if ((cls != BPF_JMP && cls != BPF_JMP32) || BPF_SRC(i[1].code) != BPF_K ||
 	    i[1].dst_reg != i[0].dst_reg || i[1].imm < 0 || i[1].imm > 0xff ||
-	    (op != BPF_JEQ && op != BPF_JNE && op != BPF_JGT && op != BPF_JGE &&
-	     op != BPF_JLT && op != BPF_JLE))
+	    !unsigned_or_equal(op))
 		return false;
 	mask = 1u << i[0].dst_reg;
 	if ((j->live[pc + 2] | j->live[pc + 2 + (size_t)(ptrdiff_t)i[1].off]) & mask)
@@ -2406,9 +2412,7 @@ static bool fuse_load_select(struct jit *j, size_t pc)
 	op = BPF_OP(i[1].code);
 	if (BPF_SRC(i[1].code) != BPF_K || i[1].dst_reg != x || i[1].imm < 0 ||
 	    i[1].imm >= (1 << (8 * size)) ||
-	    (op != BPF_JEQ && op != BPF_JNE && op != BPF_JGT && op != BPF_JGE &&
-	     op != BPF_JLT && op != BPF_JLE) ||
-	    (j->live[t] & (1u << x)) ||
+	    !unsigned_or_equal(op) || (j->live[t] & (1u << x)) ||
 	    (BPF_SRC(i[0].code) == BPF_X && i[0].src_reg == x) ||
 	    (BPF_SRC(i[2].code) == BPF_X && i[2].src_reg == x))
 		return false;
@@ -2982,26 +2986,19 @@ static int compile(struct jit *j)
 				break;
 			}
 			if (fuse_select(j, pc)) {	/* a jump inside */
-				j->last_check.valid = false;
-				for (size_t k = 1; k <= 3; k++)
-					j->pc_off[pc + k] = j->len;
-				pc += 3;
+				fused_through(j, &pc, 3);
 				break;
 			}
 			if (fuse_extension(j, pc)) {
-				j->last_check.valid = false;
-				j->pc_off[++pc] = j->len;
+				fused_through(j, &pc, 1);
 				break;
 			}
 			if ((fused = fuse_mul_add(j, pc))) {
-				j->last_check.valid = false;
-				while (--fused)
-					j->pc_off[++pc] = j->len;
+				fused_through(j, &pc, fused - 1);
 				break;
 			}
 			if (fuse_mov_add(j, pc)) {
-				j->last_check.valid = false;
-				j->pc_off[++pc] = j->len;
+				fused_through(j, &pc, 1);
 				break;
 			}
 			if (fuse_mask_compare(j, pc)) {		/* the jump compiled inside */
@@ -3026,19 +3023,15 @@ static int compile(struct jit *j)
 			}
 			fused = fuse_byte_assembly(j, pc);
 			if (fused) {
-				j->last_check.valid = false;
-				while (--fused)
-					j->pc_off[++pc] = j->len;
+				fused_through(j, &pc, fused - 1);
 				break;
 			}
 			if (fuse_load_select(j, pc)) {	/* a jump inside */
 				fused_through(j, &pc, 4);
 				break;
 			}
-			if (fuse_load_compare(j, pc)) {
-				j->last_check.valid = false;	/* its register may be the base */
-				pc++;
-				j->pc_off[pc] = j->len;
+			if (fuse_load_compare(j, pc)) {	/* its register may be the base */
+				fused_through(j, &pc, 1);
 				break;
 			}
 			emit_load(j, insn, (uint32_t)pc);
