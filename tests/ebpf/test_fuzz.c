@@ -279,6 +279,109 @@ static void test_random_streams(void **state)
 	assert_true(st.loaded > iterations / 100);	/* the generator reaches the interpreter */
 }
 
+/*
+ * Programs shaped as the JIT compiles without jumps (jit_x86_64.c, fuse_branch_region):
+ * conditional jumps over register arithmetic, every way out going to one join, straight or
+ * in a loop whose latch is the join (after the region or before it, clang's two layouts).
+ * Registers start from random values so that conditions go both ways; after the join some
+ * registers are read and others not (a region writes a dead one whether or not its
+ * instruction runs). Each goes through try_program(): the interpreter and the JIT agree,
+ * with and without checks.
+ */
+static void test_branch_regions(void **state)
+{
+	static const char *const alu[] = {
+		"add", "sub", "and", "or", "xor", "mov", "lsh", "rsh", "arsh", "mul",
+	};
+	static const char *const conds[] = {
+		"jeq", "jne", "jgt", "jge", "jlt", "jle", "jsgt", "jsge", "jslt", "jsle", "jset",
+	};
+	static const int64_t values[] = { 0, 1, 2, 13, 32, -1, -2, 0x100000000, 0x80000000,
+					  0x7fffffff, 0xff, 0x100 };
+	struct stats st = { 0 };
+	unsigned long programs = iterations / 50;
+
+	(void)state;
+	for (unsigned long it = 0; it < programs; it++) {
+		char text[4096];
+		size_t len = 0;
+		unsigned layout = (unsigned)(next() % 3);	/* 0 straight, 1 and 2 loops */
+		unsigned n = 3 + (unsigned)(next() % 10);
+		struct csd_ebpf_insn *insns;
+		size_t cnt;
+		char log[256];
+
+#define ADD(...) (len += (size_t)snprintf(text + len, sizeof(text) - len, __VA_ARGS__))
+		for (int r = 0; r < 9; r++)
+			ADD("lddw %%r%d, %lld\n", r, (long long)(next() % 2 ?
+				values[next() % (sizeof(values) / sizeof(values[0]))] :
+				(int64_t)next()));
+		ADD("mov %%r9, 3\n");
+		if (layout == 2)
+			ADD("ja head\nl:\nadd %%r9, -1\njeq %%r9, 0, out\n");
+		if (layout)	/* each trip changes the values (a short head: a latch copied) */
+			ADD("head:\n%s", next() % 2 ? "xor %r1, %r9\nrsh %r3, 1\n" :
+			    "mov %r8, %r9\nmul %r8, 0x9e3779b\nxor %r1, %r8\nadd %r2, %r8\n"
+			    "rsh %r3, 1\n");
+		if (next() % 2)	/* a flag cleared before the region (`in = 0`), set in it */
+			ADD("mov %%r%u, 0\n", (unsigned)(next() % 4));
+		for (unsigned k = 0; k < n; k++) {
+			uint64_t r = next();
+			/* mostly r0-r3, so that a register is written more than once */
+			unsigned d = (unsigned)(r % 8) % ((r >> 60) % 4 ? 4 : 8);
+			unsigned src = (unsigned)(r >> 8) % 8;
+			bool imm = r >> 16 & 1, w32 = (r >> 17) % 4 == 0;
+			char operand[32];
+
+			if (imm)
+				snprintf(operand, sizeof(operand), "%d", (int32_t)
+					 values[(r >> 20) % (sizeof(values) / sizeof(values[0]))]);
+			else
+				snprintf(operand, sizeof(operand), "%%r%u", src);
+			ADD("p%u:\n", k);
+			if (k == 0 || (r >> 24) % 8 < 3) {
+				/* to the join, or forward inside (the end's label is the join's) */
+				unsigned to = (r >> 28) % 2 ? n : k + 1 + (unsigned)((r >> 32) % (n - k));
+				char label[8] = "l";
+
+				if (to < n)
+					snprintf(label, sizeof(label), "p%u", to);
+				ADD("%s%s %%r%u, %s, %s\n", conds[(r >> 40) % 11], w32 ? "32" : "",
+				    d, operand, label);
+			} else {
+				/* one in four a flag's 0 or 1, one in sixteen a mul (no region) */
+				const char *op = (r >> 44) % 4 == 0 ? "mov" :
+						 alu[(r >> 40) % ((r >> 48) % 16 ? 9 : 10)];
+
+				if ((r >> 44) % 4 == 0)
+					snprintf(operand, sizeof(operand), "%u", (unsigned)(r >> 46) % 2);
+
+				if (strstr(op, "sh"))
+					snprintf(operand, sizeof(operand), imm ? "%u" : "%%r%u",
+						 imm ? (unsigned)(r >> 52) % 64 : src);
+				ADD("%s%s %%r%u, %s\n", op, w32 ? "32" : "", d, operand);
+			}
+		}
+		if (layout == 2)
+			ADD("ja l\nout:\n");
+		else
+			ADD("l:\n%s", layout ? "add %r9, -1\njne %r9, 0, head\n" : "");
+		for (int r = 1; r < 8; r++)	/* some registers read after the join */
+			if (next() % 2)
+				ADD("xor %%r0, %%r%d\n", r);
+		ADD("exit\n");
+#undef ADD
+		if (csd_ebpf_asm(text, &insns, &cnt, log, sizeof(log)))
+			fail_msg("%s: %s", text, log);
+		try_program(insns, cnt, &st);
+		free(insns);
+	}
+	print_message("# branch regions: %lu programs, %lu loaded, %lu verified\n", programs,
+		      st.loaded, st.verified);
+	assert_int_equal(st.loaded, programs);
+	assert_true(st.verified > programs / 2);
+}
+
 /* Every conformance program, with one to three bits flipped, many times over. */
 static void test_mutated_conformance(void **state)
 {
@@ -338,6 +441,7 @@ int main(int argc, char **argv)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_random_streams),
 		cmocka_unit_test(test_mutated_conformance),
+		cmocka_unit_test(test_branch_regions),
 	};
 
 	if (argc < 2) {

@@ -1408,6 +1408,184 @@ static void test_reduction_loops(void **state)
 	free(plain);
 }
 
+/*
+ * Branch regions compiled without jumps (jit_x86_64.c, fuse_branch_region), each against its
+ * C: clang's token count (`in = 0; if (delim) goto join; in = 1; if (was_in) goto join;
+ * n++`), a flag set and cleared again in one region, word_count's with a jump inside the
+ * region (the ways meet before the join), and a count down with `n += -1`, in a loop over
+ * r3 = a, r4 = b (r4 trips, the join the latch) with r5 a class of the trip's value.
+ */
+static uint64_t token_c(uint64_t a, uint64_t b)
+{
+	uint64_t n = 0, in = 0;
+
+	for (uint64_t t = 0; t < b; t++) {
+		uint64_t delim = (a >> t) & 1, was = in;
+
+		in = 0;
+		if (delim)
+			continue;
+		in = 1;
+		if (was)
+			continue;
+		n++;
+	}
+	return n * 1000 + in;
+}
+
+static uint64_t flag_twice_c(uint64_t a, uint64_t b)
+{
+	uint64_t f = 0, s = 0;
+
+	for (uint64_t t = 0; t < b; t++) {
+		uint64_t x = (a >> t) & 3;
+
+		f = 0;
+		if (x == 3)
+			goto join;
+		f = 1;
+		if (x == 2)
+			goto join;
+		f = 0;
+		s += 10;
+join:
+		s += f;
+	}
+	return s;
+}
+
+static uint64_t word_c(uint64_t a, uint64_t b)
+{
+	uint64_t n = 0, in = 0;
+
+	for (uint64_t t = 0; t < b; t++) {
+		uint64_t c = (a >> (4 * (t % 16))) & 15, was = in;
+
+		in = 0;
+		if (c == 12)
+			continue;
+		if (c > 9)
+			goto not_space;
+		in = 0;
+		if ((1u << c) & 0x260)		/* 5, 6, 9 */
+			continue;
+not_space:
+		in = 1;
+		if ((uint32_t)was)
+			continue;
+		n++;
+	}
+	return n * 1000 + in;
+}
+
+static uint64_t down_c(uint64_t a, uint64_t b)
+{
+	uint64_t n = 100, m = 7;
+
+	for (uint64_t t = 0; t < b; t++) {
+		uint64_t x = (a >> t) & 7;
+
+		if (x == 0)
+			continue;
+		n += -1;
+		if (x < 4)
+			continue;
+		n += -1;
+		m -= x;
+	}
+	return n * 1000000 + (m & 0xffff);
+}
+
+/*
+ * A loop head the code before falls into, whose first instructions are a select, a
+ * conditional move or a branch region: verified JIT code copies such a head's leading
+ * arithmetic and jump in front of the loop (emit_latch_copy), and the copy must not go on
+ * into the middle of what the head's code compiles as one (it skipped `r4 = 0` on the first
+ * trip: a sum of 2 where it is 1). Over 0, 1, 3 and 64 trips (r3).
+ */
+static void test_loop_head_fused(void **state)
+{
+	/* r4 is 1 on one trip only, the trip numbered `one` */
+	static const struct { const char *head; uint64_t one; } heads[] = {
+		/* r4 = r3 == 2 (select) */
+		{ "mov %r4, 1\njeq %r3, 2, latch\nmov %r4, 0\nja latch\n", 2 },
+		/* r4 = 1; if (r3 != 2) r4 = 0 (conditional move) */
+		{ "mov %r4, 1\njeq %r3, 2, +1\nmov %r4, 0\nja latch\n", 2 },
+		/* r4 = 0; if (r3 != 0) goto latch; r4 = 1; if (r1 != 0) goto latch; r4 = 1 */
+		{ "mov %r4, 0\njne %r3, 0, latch\nmov %r4, 1\njne %r1, 0, latch\nmov %r4, 1\n"
+		  "ja latch\n", 0 },
+	};
+	static const uint64_t trips[] = { 0, 1, 3, 64 };
+	char text[512];
+
+	(void)state;
+	for (size_t h = 0; h < sizeof(heads) / sizeof(heads[0]); h++) {
+		struct csd_ebpf_prog *prog;
+
+		snprintf(text, sizeof(text),
+			 "mov %%r2, %%r3\nmov %%r0, 0\nmov %%r3, 0\nmov %%r6, 0\nmov %%r1, 0\n"
+			 "jeq %%r2, 0, out\n"
+			 "jgt %%r2, 64, out\nhead:\n%slatch:\nadd %%r6, %%r4\nadd %%r3, 1\n"
+			 "jgt %%r2, %%r3, head\nmov %%r0, %%r6\nout:\nexit\n", heads[h].head);
+		prog = load_verified(text);
+		for (size_t t = 0; t < sizeof(trips) / sizeof(trips[0]); t++) {
+			RUN_OPTS(opts, .args = { trips[t] });
+			uint64_t r0;
+
+			assert_int_equal(csd_ebpf_prog__run(prog, NULL, 0, &opts, &r0), 0);
+			if (r0 != (trips[t] > heads[h].one))
+				fail_msg("%s over %llu trips: r0 = %llu, expected %d", text,
+					 (unsigned long long)trips[t], (unsigned long long)r0,
+					 trips[t] > heads[h].one);
+		}
+		csd_ebpf_prog__free(prog);
+	}
+}
+
+static void test_branch_region(void **state)
+{
+	/* the loop: r6 trip, r0 result; the body from the table sets r5 and runs the region */
+	static const struct { const char *body; const char *result; uint64_t (*c)(uint64_t, uint64_t); } shapes[] = {
+		{ "mov %r5, %r3\nrsh %r5, %r6\nand %r5, 1\nmov %r2, %r1\n"
+		  "mov %r1, 0\njne %r5, 0, latch\nmov %r1, 1\njne %r2, 0, latch\nadd %r7, 1\n"
+		  "ja latch\n", "mov %r0, %r7\nmul %r0, 1000\nadd %r0, %r1\n", token_c },
+		{ "mov %r5, %r3\nrsh %r5, %r6\nand %r5, 3\n"
+		  "mov %r1, 0\njeq %r5, 3, join\nmov %r1, 1\njeq %r5, 2, join\nmov %r1, 0\n"
+		  "add %r7, 10\njoin:\nadd %r7, %r1\nja latch\n", "mov %r0, %r7\n", flag_twice_c },
+		{ "mov %r5, %r6\nand %r5, 15\nlsh %r5, 2\nmov %r8, %r3\nrsh %r8, %r5\nand %r8, 15\n"
+		  "mov %r2, %r1\nmov %r1, 0\njeq %r8, 12, latch\njgt %r8, 9, word\nmov %r9, 1\n"
+		  "lsh %r9, %r8\nand %r9, 0x260\nmov %r1, 0\njne %r9, 0, latch\nword:\nmov %r1, 1\n"
+		  "lsh %r2, 32\nrsh %r2, 32\njne %r2, 0, latch\nadd %r7, 1\nja latch\n",
+		  "mov %r0, %r7\nmul %r0, 1000\nadd %r0, %r1\n", word_c },
+		{ "mov %r5, %r3\nrsh %r5, %r6\nand %r5, 7\n"
+		  "jeq %r5, 0, latch\nadd %r7, -1\njlt %r5, 4, latch\nadd %r7, -1\nsub %r1, %r5\n"
+		  "ja latch\n", "mov %r0, %r7\nmul %r0, 1000000\nand %r1, 0xffff\nadd %r0, %r1\n",
+		  down_c },
+	};
+	static const uint64_t as[] = { 0, 1, 0x5555555555555555u, 0xf0f0f0f0f0f0f0f0u,
+				       0x123456789abcdef0u, UINT64_MAX, 0x8000000000000001u,
+				       0xc9c5a96c5a9c5c96u };
+	char text[1024];
+
+	(void)state;
+	for (size_t s = 0; s < sizeof(shapes) / sizeof(shapes[0]); s++) {
+		struct csd_ebpf_prog *prog;
+
+		snprintf(text, sizeof(text),
+			 "mov %%r6, 0\nmov %%r7, %d\nmov %%r1, %d\njeq %%r4, 0, out\njgt %%r4, 64, out\n"
+			 "body:\n%slatch:\nadd %%r6, 1\njgt %%r4, %%r6, body\nout:\n%sexit\n",
+			 s == 3 ? 100 : 0, s == 3 ? 7 : 0, shapes[s].body, shapes[s].result);
+		prog = load_verified(text);
+		for (size_t a = 0; a < sizeof(as) / sizeof(as[0]); a++)
+			for (uint64_t b = 0; b <= 64; b += (b < 8 ? 1 : 7)) {
+				RUN_OPTS(opts, .args = { as[a], b });
+
+				run_expecting(prog, text, &opts, shapes[s].c(as[a], b));
+			}
+		csd_ebpf_prog__free(prog);
+	}
+}
+
 #define BOTH(t) { "interpreter: " #t, t, use_interp, NULL, NULL }, { "jit: " #t, t, use_jit, NULL, NULL }
 
 int main(void)
@@ -1430,6 +1608,8 @@ int main(void)
 		BOTH(test_mov_add),
 		BOTH(test_byte_compare),
 		BOTH(test_select_on_loaded),
+		BOTH(test_branch_region),
+		BOTH(test_loop_head_fused),
 		BOTH(test_reduction_loops),
 		{ "jit: test_interrupt_verified_jit_code", test_interrupt_verified_jit_code, use_jit,
 		  NULL, NULL },

@@ -462,6 +462,96 @@ static void test_global_table_bounds(void **state)
 		}
 }
 
+/*
+ * A table index the JIT needs no check for (jit_x86_64.c, local_bound): built by a random
+ * chain of operations from two arguments, then `global[index]` read, under a wrong proof.
+ * Where the code itself does not keep the index inside the global's 64 bytes, the JIT must
+ * check it: each run gives what the interpreter (with its checks) gives, the byte's value or
+ * a fault, for indexes inside, at the edge and far outside.
+ */
+static void test_table_index_bounds(void **state)
+{
+	/* %d: a constant of ks[] (a shift count for shifts); the first 8 start a chain */
+	static const char *const ops[] = {
+		"and %%r3, %d", "mov %%r3, %d", "and32 %%r3, %d", "rsh %%r3, %d",
+		"ldxb %%r3, [%%r10-8]", "and %%r5, %d", "rsh32 %%r3, %d", "mov32 %%r5, %d",
+		"or %%r3, %d", "xor %%r3, %d", "lsh %%r3, %d", "or32 %%r3, %d", "xor32 %%r3, %d",
+		"lsh32 %%r3, %d", "arsh %%r3, %d", "arsh32 %%r3, %d", "add %%r3, %d",
+		"rsh %%r5, %d", "mov32 %%r3, %%r3", "mov %%r3, %%r5", "xor %%r3, %%r5",
+		"or %%r3, %%r5", "and %%r3, %%r5", "mov %%r5, %%r3", "neg %%r3", "mul %%r3, 3",
+		"rsh %%r3, %%r5", "lsh32 %%r3, %%r5", "be16 %%r3", "le32 %%r3", "be64 %%r3",
+		"bswap16 %%r3", "bswap32 %%r3", "movsx832 %%r3, %%r3", "movsx864 %%r3, %%r3",
+		"movsx1664 %%r3, %%r3", "ldxh %%r3, [%%r10-8]", "ldxw %%r3, [%%r10-8]",
+		/* high bits (a sign spread, bytes swapped) shifted down into the global (no %d) */
+		"movsx864 %%r3, %%r3\nrsh %%r3, 58", "movsx832 %%r3, %%r3\nrsh32 %%r3, 26",
+		"arsh %%r3, 63\nrsh %%r3, 58", "movsx1664 %%r3, %%r3\nrsh %%r3, 58",
+		"be64 %%r3\nrsh %%r3, 58", "bswap32 %%r3\nrsh32 %%r3, 26",
+	};
+	static const int32_t ks[] = { 0, 1, 3, 7, 8, 15, 16, 24, 31, 32, 40, 48, 56, 57, 58, 60,
+				      63, 64, 127, 128, 255, 256, 0x7fffffff, -1, -8, -64 };
+	static const char *const loads[] = { "ldxb", "ldxh", "ldxw", "ldxdw" };
+	static const uint64_t args[] = {
+		0, 1, 7, 8, 31, 32, 56, 57, 63, 64, 0xff, 0x1ff, 0x7f8, 0x8000000000000000u,
+		0xfffffffffffffff8u, 0x123456789abcdefu, 0xffffffff, 0x100000000u, 0xc0, 0x3f00,
+	};
+	uint64_t rng = 0x9e3779b97f4a7c15u;
+	unsigned inside = 0;
+
+	(void)state;
+	if (!csd_ebpf_jit_available())
+		skip();
+	for (int t = 0; t < 6000; t++) {
+		char text[1024], op[64];
+		/* a word of -56 in the stack for the loads (its byte 0xc8); r5 the second argument */
+		size_t len = (size_t)snprintf(text, sizeof(text),
+			"stdw [%%r10-8], -56\nmov %%r5, %%r4\n");
+		unsigned n = 1 + (unsigned)(csd_xorshift64(&rng) % 5);
+		struct csd_ebpf_prog *progs[2];
+
+		for (unsigned i = 0; i < n; i++) {
+			const char *o = ops[csd_xorshift64(&rng) %
+					    (i ? sizeof(ops) / sizeof(ops[0]) : 8)];
+			int32_t k = ks[csd_xorshift64(&rng) % (sizeof(ks) / sizeof(ks[0]))];
+
+			snprintf(op, sizeof(op), o, strstr(o, "sh") ? k & 63 : k);
+			/* sometimes a way around the last operation: it bounds nothing then */
+			len += (size_t)snprintf(text + len, sizeof(text) - len, "%s%s\n",
+						i + 1 == n && t % 4 == 3 ? "jgt %r5, 100, l\n" : "",
+						op);
+		}
+		snprintf(text + len, sizeof(text) - len,
+			 "l:\nlddw %%r4, %u\nadd %%r4, %%r3\n%s %%r0, [%%r4+%u]\nexit\n",
+			 (unsigned)(csd_xorshift64(&rng) % 16),
+			 loads[csd_xorshift64(&rng) % 4], (unsigned)(csd_xorshift64(&rng) % 8));
+		progs[0] = with_map(text, true, false);
+		progs[1] = with_map(text, true, false);
+		for (size_t a = 0; a < sizeof(args) / sizeof(args[0]); a++)
+			for (size_t b = 0; b < sizeof(args) / sizeof(args[0]); b += 3) {
+				uint64_t r0[2] = { 1, 2 };
+				int err[2];
+
+				for (int e = 0; e < 2; e++) {
+					CSD_EBPF_OPTS(csd_ebpf_run_opts, opts,
+						      .args = { args[a], args[b] }, .force_checks = !e,
+						      .engine = e ? CSD_EBPF_ENGINE_JIT :
+								    CSD_EBPF_ENGINE_INTERP);
+
+					err[e] = csd_ebpf_prog__run(progs[e], NULL, 0, &opts, &r0[e]);
+				}
+				if (err[0] != err[1] || (!err[0] && r0[0] != r0[1]))
+					fail_msg("%swith r3 = %#llx, r4 = %#llx: interpreter %d/%#llx, "
+						 "JIT %d/%#llx", text, (unsigned long long)args[a],
+						 (unsigned long long)args[b], err[0],
+						 (unsigned long long)r0[0], err[1],
+						 (unsigned long long)r0[1]);
+				inside += !err[0];
+			}
+		for (int e = 0; e < 2; e++)
+			csd_ebpf_prog__free(progs[e]);
+	}
+	assert_true(inside > 30000);	/* many chains reach inside the global */
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -474,6 +564,7 @@ int main(void)
 		cmocka_unit_test(test_inline_lookup_value_bounds),
 		cmocka_unit_test(test_global_tables),
 		cmocka_unit_test(test_global_table_bounds),
+		cmocka_unit_test(test_table_index_bounds),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
