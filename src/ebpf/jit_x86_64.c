@@ -2358,6 +2358,8 @@ struct branch_region {
 };
 
 static bool find_branch_region(const struct jit *j, size_t start, struct branch_region *r);
+static bool is_cond_jump(const struct csd_ebpf_insn *insn);
+static void setcc(struct jit *j, uint8_t cc, unsigned r);
 static bool cond_move_shape(const struct jit *j, size_t pc);
 static size_t select_shape(const struct jit *j, size_t pc);
 
@@ -2386,7 +2388,8 @@ static size_t latch_cond(const struct jit *j, size_t latch, bool any_head)
 		return SIZE_MAX;
 	if (!any_head && c + 1 + (size_t)(ptrdiff_t)cond->off > j->cur_pc)
 		return SIZE_MAX;	/* the copy's jump would not close a loop */
-	/* the copy goes on at c + 1: not where c's code takes c + 1 in too */
+	/* the copy goes on at c + 1: not where c's code takes c + 1 in too (a flag select's
+	 * jump and move are a conditional move's) */
 	if (cond_move_shape(j, c) || find_branch_region(j, c, &region) ||
 	    (c > latch && select_shape(j, c - 1) != SIZE_MAX))
 		return SIZE_MAX;
@@ -2520,6 +2523,36 @@ static void emit_select(struct jit *j, size_t pc, size_t t, size_t load)
 	}
 	if (t != pc + 4 && !emit_latch_copy(j, t, false))
 		jmp_pc(j, t);
+}
+
+/*
+ * `a = K1; if (cond) goto +1; a = K2` with K1, K2 one 1 and the other 0 (clang's `a = x !=
+ * y` when the jump falls into the next block): xor a, a; cmp; setcc, where a cmov needed the
+ * two constants in registers. Whether pc..pc+2 is that.
+ */
+static bool flag_select_shape(const struct jit *j, size_t pc)
+{
+	const struct csd_ebpf_insn *i = &j->prog->insns[pc];
+
+	return pc + 2 < j->prog->insn_cnt && is_mov_imm(&i[0]) && is_mov_imm(&i[2]) &&
+	       i[0].dst_reg == i[2].dst_reg && i[0].imm + i[2].imm == 1 &&
+	       i[0].imm * i[2].imm == 0 && is_cond_jump(&i[1]) && i[1].off == 1 &&
+	       !j->target[pc + 1] && !j->target[pc + 2] && i[1].dst_reg != i[0].dst_reg &&
+	       !(BPF_SRC(i[1].code) == BPF_X && i[1].src_reg == i[0].dst_reg);
+}
+
+static bool fuse_flag_select(struct jit *j, size_t pc)
+{
+	const struct csd_ebpf_insn *i = &j->prog->insns[pc];
+	unsigned a = reg_map[i[0].dst_reg];
+
+	if (!flag_select_shape(j, pc))
+		return false;
+	alu_rr(j, false, 0x31, a, a);		/* before the compare: xor writes flags */
+	j->flags_from = false;
+	emit_compare(j, &i[1]);
+	setcc(j, (uint8_t)(jcc_of(BPF_OP(i[1].code)) ^ (i[0].imm == 0)), a);
+	return true;
 }
 
 static bool fuse_select(struct jit *j, size_t pc)
@@ -3417,6 +3450,10 @@ static int compile(struct jit *j)
 			}
 			if (fuse_select(j, pc)) {	/* a jump inside */
 				fused_through(j, &pc, 3);
+				break;
+			}
+			if (fuse_flag_select(j, pc)) {	/* a jump inside */
+				fused_through(j, &pc, 2);
 				break;
 			}
 			if (fuse_extension(j, pc)) {

@@ -439,28 +439,30 @@ static void test_jit_shapes(void **state)
 	(void)state;
 
 	/*
-	 * `a = K1; if (cond) goto t; a = K2; t:` (cmov, or setcc for 1 and 0), into r5 (r8), r1
-	 * (rdi: its low byte needs a REX prefix) and r6 (rbx)
+	 * `a = K1; if (cond) goto t; a = K2; goto t; t:` (cmov, or setcc for 1 and 0), and the
+	 * same without the goto (setcc for 1 and 0, fuse_flag_select), into r5 (r8), r1 (rdi: its
+	 * low byte needs a REX prefix) and r6 (rbx)
 	 */
 	static const int32_t taken[] = { -3, 1, 0 }, not_taken[] = { 9, 0, 1 };
 	static const char *const selected[] = { "r5", "r1", "r6" };
 
 	for (size_t o = 0; o < sizeof(ops) / sizeof(ops[0]); o++)
 		for (int w32 = 0; w32 < 2; w32++)
-			for (int imm = 0; imm < 2; imm++)
+			for (int imm = 0; imm < 4; imm++)	/* 2, 3: no ja (the jump is +1) */
 			for (int k = 0; k < 3; k++) {
 				struct csd_ebpf_prog *prog;
 				const char *r = selected[(o + (size_t)k) % 3], *w = w32 ? "32" : "";
 
 				snprintf(text, sizeof(text),
-					 "mov%s %%%s, %d\n%s%s %%r3, %s, t\nmov%s %%%s, %d\nja t\n"
+					 "mov%s %%%s, %d\n%s%s %%r3, %s, t\nmov%s %%%s, %d\n%s"
 					 "t:\nmov %%r0, %%%s\nexit\n", w, r, taken[k], ops[o], w,
-					 imm ? "7" : "%r4", w, r, not_taken[k], r);
+					 imm % 2 ? "7" : "%r4", w, r, not_taken[k],
+					 imm < 2 ? "ja t\n" : "", r);
 				prog = load_ok(text);
 				for (size_t a = 0; a < sizeof(vals) / sizeof(vals[0]); a++)
 					for (size_t b = 0; b < sizeof(vals) / sizeof(vals[0]); b++) {
 						RUN_OPTS(opts, .args = { vals[a], vals[b] });
-						uint64_t y = imm ? 7 : vals[b];
+						uint64_t y = imm % 2 ? 7 : vals[b];
 						uint64_t want = expect_select(ops[o], w32, vals[a], y) ?
 							(w32 ? (uint32_t)taken[k] : (uint64_t)(int64_t)taken[k]) :
 							(uint64_t)not_taken[k];
@@ -469,6 +471,21 @@ static void test_jit_shapes(void **state)
 					}
 				csd_ebpf_prog__free(prog);
 			}
+	/* a flag select whose compare reads the flag's register: not fused (r = r3 == 1) */
+	for (int dst = 0; dst < 2; dst++) {
+		struct csd_ebpf_prog *prog;
+
+		snprintf(text, sizeof(text), "%s", dst ?
+			 "mov %r4, %r3\nmov %r3, 1\njeq %r3, %r4, +1\nmov %r3, 0\nmov %r0, %r3\nexit\n" :
+			 "mov %r4, 1\njeq %r3, %r4, +1\nmov %r4, 0\nmov %r0, %r4\nexit\n");
+		prog = load_ok(text);
+		for (size_t a = 0; a < sizeof(vals) / sizeof(vals[0]); a++) {
+			RUN_OPTS(opts, .args = { vals[a] });
+
+			run_expecting(prog, text, &opts, vals[a] == 1);
+		}
+		csd_ebpf_prog__free(prog);
+	}
 	/*
 	 * `if (cond) goto +1; a = b`: a cmov when the move is 64 bits or of a constant, into r5
 	 * (r8), r1 (rdi) and r6; b a constant, a 64-bit value in r7, r4 (a compare operand), and
@@ -1497,8 +1514,8 @@ static uint64_t down_c(uint64_t a, uint64_t b)
 }
 
 /*
- * A loop head the code before falls into, whose first instructions are a select, a
- * conditional move or a branch region: verified JIT code copies such a head's leading
+ * A loop head the code before falls into, whose first instructions are a select (with a ja
+ * or without), a conditional move or a branch region: verified JIT code copies such a head's leading
  * arithmetic and jump in front of the loop (emit_latch_copy), and the copy must not go on
  * into the middle of what the head's code compiles as one (it skipped `r4 = 0` on the first
  * trip: a sum of 2 where it is 1). Over 0, 1, 3 and 64 trips (r3).
@@ -1511,6 +1528,8 @@ static void test_loop_head_fused(void **state)
 		{ "mov %r4, 1\njeq %r3, 2, latch\nmov %r4, 0\nja latch\n", 2 },
 		/* r4 = 1; if (r3 != 2) r4 = 0 (conditional move) */
 		{ "mov %r4, 1\njeq %r3, 2, +1\nmov %r4, 0\nja latch\n", 2 },
+		/* r4 = r3 == 2, without a ja (a flag select) */
+		{ "mov %r4, 1\njeq %r3, 2, +1\nmov %r4, 0\n", 2 },
 		/* r4 = 0; if (r3 != 0) goto latch; r4 = 1; if (r1 != 0) goto latch; r4 = 1 */
 		{ "mov %r4, 0\njne %r3, 0, latch\nmov %r4, 1\njne %r1, 0, latch\nmov %r4, 1\n"
 		  "ja latch\n", 0 },
