@@ -61,20 +61,23 @@ void oct_copy(struct octagon *dst, const struct octagon *src)
 /* Integer tightening, strengthening through unary bounds, emptiness: after any relaxation. */
 static void strengthen(struct octagon *o)
 {
-	unsigned n = N(o);
+	unsigned n = N(o), bounded[n], nb = 0;
 
 	for (unsigned i = 0; i < n; i++)
-		if (M(o, i, i ^ 1) != OCT_INF)
+		if (M(o, i, i ^ 1) != OCT_INF) {
 			M(o, i, i ^ 1) = 2 * half_floor(M(o, i, i ^ 1));
-	for (unsigned i = 0; i < n; i++) {
+			bounded[nb++] = i;
+		}
+	/* m[i][j] <= (m[i][i^1] + m[j^1][j]) / 2 for every i and j with unary bounds */
+	for (unsigned x = 0; x < nb; x++) {
+		unsigned i = bounded[x];
 		int64_t a = M(o, i, i ^ 1);
 
-		if (a == OCT_INF)
-			continue;
-		for (unsigned j = 0; j < n; j++) {
+		for (unsigned y = 0; y < nb; y++) {
+			unsigned j = bounded[y] ^ 1;
 			int64_t b = M(o, j ^ 1, j);
 
-			if (b != OCT_INF && half_floor(a + b) < M(o, i, j))
+			if (half_floor(a + b) < M(o, i, j))
 				M(o, i, j) = half_floor(a + b);
 		}
 	}
@@ -88,11 +91,13 @@ static void strengthen(struct octagon *o)
 /*
  * Add v_j - v_i <= c (and its twin v_{i^1} - v_{j^1} <= c) to a closed matrix and keep it
  * closed in O(n^2): a new shortest path uses the new edge once, or both twins once each.
+ * Those paths from a to b end either in j's row or in (i^1)'s: per row a, the best way to
+ * reach each (via_j, via_tj), then one pass over b; rows that reach neither are skipped.
  */
 static void set_bound(struct octagon *o, unsigned i, unsigned j, int64_t c)
 {
 	unsigned n = N(o), ti = j ^ 1, tj = i ^ 1;
-	int64_t *to_i, *to_ti, *from_j, *from_tj, j_ti, tj_i;
+	int64_t j_ti, tj_i;
 
 	if (o->empty || c > OCT_LIMIT * 2)
 		return;
@@ -104,59 +109,67 @@ static void set_bound(struct octagon *o, unsigned i, unsigned j, int64_t c)
 		c = -OCT_LIMIT * 2;
 	if (c >= M(o, i, j))
 		return;
-	to_i = malloc(4 * n * sizeof(*to_i));
-	if (!to_i) {
-		/* without memory, keep the octagon as it was: weaker, still sound */
-		return;
-	}
-	to_ti = to_i + n;
-	from_j = to_ti + n;
-	from_tj = from_j + n;
-	for (unsigned k = 0; k < n; k++) {
-		to_i[k] = M(o, k, i);
-		to_ti[k] = M(o, k, ti);
-		from_j[k] = M(o, j, k);
-		from_tj[k] = M(o, tj, k);
-	}
-	j_ti = M(o, j, ti);	/* from the end of one twin to the start of the other */
-	tj_i = M(o, tj, i);
-	for (unsigned a = 0; a < n; a++)
-		for (unsigned b = 0; b < n; b++) {
-			int64_t best = M(o, a, b), p;
+	{
+		int64_t to_i[n], to_ti[n], from_j[n], from_tj[n];
 
-			p = bound_add(bound_add(to_i[a], c), from_j[b]);
-			best = p < best ? p : best;
-			p = bound_add(bound_add(to_ti[a], c), from_tj[b]);
-			best = p < best ? p : best;
-			p = bound_add(bound_add(bound_add(bound_add(to_i[a], c), j_ti), c), from_tj[b]);
-			best = p < best ? p : best;
-			p = bound_add(bound_add(bound_add(bound_add(to_ti[a], c), tj_i), c), from_j[b]);
-			best = p < best ? p : best;
-			M(o, a, b) = best;
+		for (unsigned k = 0; k < n; k++) {
+			to_i[k] = M(o, k, i);
+			to_ti[k] = M(o, k, ti);
+			from_j[k] = M(o, j, k);
+			from_tj[k] = M(o, tj, k);
 		}
-	free(to_i);
+		j_ti = M(o, j, ti);	/* from the end of one twin to the start of the other */
+		tj_i = M(o, tj, i);
+		for (unsigned a = 0; a < n; a++) {
+			int64_t *row = &M(o, a, 0);
+			int64_t via_j = bound_add(to_i[a], c), via_tj = bound_add(to_ti[a], c);
+			int64_t twice_j = bound_add(bound_add(via_tj, tj_i), c);
+			int64_t twice_tj = bound_add(bound_add(via_j, j_ti), c);
+
+			via_j = twice_j < via_j ? twice_j : via_j;
+			via_tj = twice_tj < via_tj ? twice_tj : via_tj;
+			if (via_j == OCT_INF && via_tj == OCT_INF)
+				continue;
+			for (unsigned b = 0; b < n; b++) {
+				int64_t p = bound_add(via_j, from_j[b]), q = bound_add(via_tj, from_tj[b]);
+
+				p = q < p ? q : p;
+				if (p < row[b])
+					row[b] = p;
+			}
+		}
+	}
 	strengthen(o);
 }
 
+/* Floyd-Warshall over the finite entries only: a program's octagons are mostly unbounded. */
 void oct_close(struct octagon *o)
 {
-	unsigned n = N(o);
+	unsigned n = N(o), finite[n];
 
 	if (o->empty)
 		return;
-	for (unsigned k = 0; k < n; k++)
+	for (unsigned k = 0; k < n; k++) {
+		const int64_t *row_k = &M(o, k, 0);
+		unsigned nf = 0;
+
+		/* (row k only falls where i == k and m[k][k] < 0: then o is empty anyway) */
+		for (unsigned j = 0; j < n; j++)
+			if (row_k[j] != OCT_INF)
+				finite[nf++] = j;
 		for (unsigned i = 0; i < n; i++) {
-			int64_t ik = M(o, i, k);
+			int64_t ik = M(o, i, k), *row_i = &M(o, i, 0);
 
 			if (ik == OCT_INF)
 				continue;
-			for (unsigned j = 0; j < n; j++) {
-				int64_t s = bound_add(ik, M(o, k, j));
+			for (unsigned f = 0; f < nf; f++) {
+				int64_t s = bound_add(ik, row_k[finite[f]]);
 
-				if (s < M(o, i, j))
-					M(o, i, j) = s;
+				if (s < row_i[finite[f]])
+					row_i[finite[f]] = s;
 			}
 		}
+	}
 	strengthen(o);
 }
 
