@@ -487,6 +487,18 @@ static void call_abs(struct jit *j, const void *fn)
 
 /* ---- memory ----------------------------------------------------------------------------- */
 
+/* Where the jump or bpf-to-bpf call at pc goes; SIZE_MAX for any other instruction. */
+static size_t jump_target(const struct csd_ebpf_insn *insn, size_t pc)
+{
+	unsigned cls = BPF_CLASS(insn->code), op = BPF_OP(insn->code);
+
+	if ((cls != BPF_JMP && cls != BPF_JMP32) || op == BPF_EXIT ||
+	    (op == BPF_CALL && insn->src_reg != BPF_PSEUDO_CALL))
+		return SIZE_MAX;
+	return pc + 1 + (size_t)(ptrdiff_t)(op == BPF_CALL || (cls == BPF_JMP32 && op == BPF_JA) ?
+					     insn->imm : insn->off);
+}
+
 static const unsigned size_of[4] = { 4, 2, 1, 8 };	/* by BPF_SIZE >> 3 */
 
 static unsigned size_index(unsigned size)
@@ -2666,22 +2678,11 @@ static bool entered_from_outside(const struct jit *j, size_t start, size_t end)
 	const struct csd_ebpf_insn *insns = j->prog->insns;
 
 	for (size_t pc = 0; pc < j->prog->insn_cnt; pc++) {
-		const struct csd_ebpf_insn *insn = &insns[pc];
-		unsigned cls = BPF_CLASS(insn->code), op = BPF_OP(insn->code);
-		size_t t;
+		size_t t = jump_target(&insns[pc], pc);
 
-		if (insn->code == BPF_OP_LDDW) {
+		if (insns[pc].code == BPF_OP_LDDW)
 			pc++;
-			continue;
-		}
-		if ((cls != BPF_JMP && cls != BPF_JMP32) || op == BPF_EXIT ||
-		    (op == BPF_CALL && insn->src_reg != BPF_PSEUDO_CALL) ||
-		    (pc >= start && pc <= end))
-			continue;
-		t = pc + 1 + (size_t)(ptrdiff_t)(op == BPF_CALL ? insn->imm :
-						 cls == BPF_JMP32 && op == BPF_JA ? insn->imm :
-						 insn->off);
-		if (t > start && t <= end)
+		else if ((pc < start || pc > end) && t != SIZE_MAX && t > start && t <= end)
 			return true;
 	}
 	return false;
@@ -3366,29 +3367,19 @@ static int compile(struct jit *j)
 	const struct csd_ebpf_insn *insns = j->prog->insns;
 	size_t cnt = j->prog->insn_cnt;
 
-	/* loop heads: targets of backward jumps (every cycle has one) */
+	/* loop heads: targets of backward jumps (every cycle has one); calls' targets too */
 	for (size_t pc = 0; pc < cnt; pc++) {
-		const struct csd_ebpf_insn *insn = &insns[pc];
-		unsigned cls = BPF_CLASS(insn->code), op = BPF_OP(insn->code);
-		long target;
+		size_t t = jump_target(&insns[pc], pc);
 
-		if (insn->code == BPF_OP_LDDW) {
+		if (insns[pc].code == BPF_OP_LDDW) {
 			pc++;
 			continue;
 		}
-		if ((cls != BPF_JMP && cls != BPF_JMP32) || op == BPF_EXIT || op == BPF_CALL)
+		if (t == SIZE_MAX)
 			continue;
-		target = (long)pc + 1 + (cls == BPF_JMP32 && op == BPF_JA ? insn->imm : insn->off);
-		if (target <= (long)pc)
-			j->loop_head[target] = true;
-		j->target[target] = true;
-	}
-	for (size_t pc = 0; pc < cnt; pc++) {
-		const struct csd_ebpf_insn *insn = &insns[pc];
-
-		if (insn->code == (BPF_JMP | BPF_CALL) && insn->src_reg == BPF_PSEUDO_CALL)
-			j->target[pc + 1 + (size_t)(ptrdiff_t)insn->imm] = true;
-		pc += insn->code == BPF_OP_LDDW;
+		if (t <= pc && insns[pc].code != (BPF_JMP | BPF_CALL))
+			j->loop_head[t] = true;
+		j->target[t] = true;
 	}
 	liveness(j);
 	if (j->gs && has_avx2())
