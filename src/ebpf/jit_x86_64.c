@@ -1996,12 +1996,26 @@ static size_t fuse_address_access(struct jit *j, size_t pc)
 		j->address_ready = true;
 		return n;
 	}
-	/* lea r11(d), [b + x + disp]: 64 bits for the stack's mask, 32 for the input's cut */
-	lea_sib(j, guard == EBPF_GUARD_STACK, R11, reg_map[b], reg_map[x], 0, (int32_t)disp);
-	if (guard == EBPF_GUARD_STACK) {
-		alu_rr(j, true, 0x29, BUDGET, R11);	/* sub r11, r9 */
-		alu_ri(j, false, 4, R11, (int32_t)j->prog->stack_bytes - 1);
+	if (guard == EBPF_GUARD_STACK && b == EBPF_REG_FP &&
+	    j->prog->stack_bytes == CSD_EBPF_STACK_SIZE) {
+		/*
+		 * buf[i] in a program without calls: r10 is the stack's top, r9 + stack_bytes,
+		 * always, so the offset from r9 is stack_bytes + disp + i, which the mask takes
+		 * mod stack_bytes: disp + i, one lea (of 32 bits: the mask keeps 9)
+		 */
+		rex(j, false, R11, reg_map[x], false);
+		emit1(j, 0x8d);				/* lea r11d, [x + disp] */
+		modrm_mem(j, R11, reg_map[x], (int32_t)disp);
+		alu_ri(j, false, 4, R11, CSD_EBPF_STACK_SIZE - 1);
 		j->last_check.valid = false;
+	} else {
+		/* lea r11(d), [b + x + disp]: 64 bits for the stack's mask, 32 for the input's cut */
+		lea_sib(j, guard == EBPF_GUARD_STACK, R11, reg_map[b], reg_map[x], 0, (int32_t)disp);
+		if (guard == EBPF_GUARD_STACK) {
+			alu_rr(j, true, 0x29, BUDGET, R11);	/* sub r11, r9 */
+			alu_ri(j, false, 4, R11, (int32_t)j->prog->stack_bytes - 1);
+			j->last_check.valid = false;
+		}
 	}
 	j->via_r11 = true;
 	j->via_sib = true;
