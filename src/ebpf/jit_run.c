@@ -317,7 +317,7 @@ int ebpf_jit_run(struct csd_ebpf_prog *prog, const struct ebpf_jit_code *code, v
 	uint8_t *stack = top - JIT_STACK_BYTES;
 	static const unsigned sizes[4] = { 1, 2, 4, 8 };
 	struct jit_ctx ctx;
-	uint64_t r0;
+	uint64_t r0 = 0;
 
 	/*
 	 * A header-sized program runs in a few nanoseconds, so what the run clears counts: every

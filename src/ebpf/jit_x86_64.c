@@ -2561,8 +2561,9 @@ static bool flag_select_shape(const struct jit *j, size_t pc)
 	const struct csd_ebpf_insn *i = &j->prog->insns[pc];
 
 	return pc + 2 < j->prog->insn_cnt && is_mov_imm(&i[0]) && is_mov_imm(&i[2]) &&
-	       i[0].dst_reg == i[2].dst_reg && i[0].imm + i[2].imm == 1 &&
-	       i[0].imm * i[2].imm == 0 && is_cond_jump(&i[1]) && i[1].off == 1 &&
+	       i[0].dst_reg == i[2].dst_reg &&
+	       ((i[0].imm == 1 && i[2].imm == 0) || (i[0].imm == 0 && i[2].imm == 1)) &&
+	       is_cond_jump(&i[1]) && i[1].off == 1 &&
 	       !j->target[pc + 1] && !j->target[pc + 2] && i[1].dst_reg != i[0].dst_reg &&
 	       !(BPF_SRC(i[1].code) == BPF_X && i[1].src_reg == i[0].dst_reg);
 }
