@@ -2379,7 +2379,7 @@ struct branch_region {
 	size_t start, end;	/* the first conditional jump, the last instruction */
 	size_t join;		/* where every way out goes */
 	bool ends_in_ja;	/* end is `ja join` (else the region falls into it) */
-	uint16_t targets;	/* bit k - start: a jump inside goes to start + k */
+	uint32_t targets;	/* bit k - start: a jump inside goes to start + k (k <= REGION_MAX) */
 	unsigned free_reg;	/* an eBPF register (r0-r9) dead everywhere in and after it */
 };
 
@@ -2744,7 +2744,7 @@ static bool find_branch_region(const struct jit *j, size_t start, struct branch_
 			    (pending != SIZE_MAX && pending != t))
 				return false;
 			pending = t;
-			r->targets |= (uint16_t)(1u << (t - start));
+			r->targets |= 1u << (t - start);
 			continue;
 		}
 		if (!region_alu(j, insn))
