@@ -2840,7 +2840,6 @@ static void emit_predicated_alu(struct jit *j, const struct branch_region *r,
 	cmovcc(j, true, CC_NE, d, f);
 }
 
-
 /* The jump at k as r10 and r11 take it in: see the region's comment. */
 static void emit_predicated_jump(struct jit *j, const struct branch_region *r, size_t k,
 				 struct region_state *s)
