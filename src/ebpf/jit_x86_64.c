@@ -2414,8 +2414,11 @@ static size_t latch_cond(const struct jit *j, size_t latch, bool any_head)
 		return SIZE_MAX;
 	if (!any_head && c + 1 + (size_t)(ptrdiff_t)cond->off > j->cur_pc)
 		return SIZE_MAX;	/* the copy's jump would not close a loop */
-	/* the copy goes on at c + 1: not where c's code takes c + 1 in too (a flag select's
-	 * jump and move are a conditional move's) */
+	/*
+	 * the copy goes on at c + 1: not where c's code takes c + 1 in too (a flag select's
+	 * jump and move are a conditional move's); a new fusion that compiles the instruction
+	 * after a conditional jump with it belongs in this list (test_loop_head_fused)
+	 */
 	if (cond_move_shape(j, c) || find_branch_region(j, c, &region) ||
 	    (c > latch && select_shape(j, c - 1) != SIZE_MAX))
 		return SIZE_MAX;
