@@ -304,11 +304,12 @@ int ebpf_jit_run(struct csd_ebpf_prog *prog, const struct ebpf_jit_code *code, v
 {
 	/*
 	 * The stack's top 2 KiB from the input's page offset (16-byte aligned): a load from the
-	 * input whose address matches a store to the stack's in its low 12 bits waits for the
-	 * store (4K aliasing), and where the C stack fell decided it. header_copy ran in 94 ns
-	 * in some processes and 164 ns in others; its frame is the top 64 bytes, its input a
-	 * page's first. The fuzzers and the soundness oracle move the interpreter's stack to
-	 * tell an address-dependent program, so the JIT's may sit anywhere 16-aligned.
+	 * input whose address matches an earlier store to the stack in its low 12 bits waits
+	 * for the store (4K aliasing), and where the C stack fell would decide it for a header
+	 * program (its frame the top bytes, its input a page's first). That was not what made
+	 * header_copy take 150-170 ns in some processes and 80-85 ns in others: it still does
+	 * (docs/results.md). The fuzzers and the soundness oracle move the interpreter's stack
+	 * to tell an address-dependent program, so the JIT's may sit anywhere 16-aligned.
 	 */
 	uint8_t area[JIT_STACK_BYTES + JIT_STACK_SLACK + 4096] __attribute__((aligned(16)));
 	uintptr_t lowest_top = (uintptr_t)area + JIT_STACK_BYTES;
