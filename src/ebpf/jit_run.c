@@ -307,9 +307,10 @@ int ebpf_jit_run(struct csd_ebpf_prog *prog, const struct ebpf_jit_code *code, v
 	 * input whose address matches an earlier store to the stack in its low 12 bits waits
 	 * for the store (4K aliasing), and where the C stack fell would decide it for a header
 	 * program (its frame the top bytes, its input a page's first). That was not what made
-	 * header_copy take 150-170 ns in some processes and 80-85 ns in others: it still does
-	 * (docs/results.md). The fuzzers and the soundness oracle move the interpreter's stack
-	 * to tell an address-dependent program, so the JIT's may sit anywhere 16-aligned.
+	 * header_copy take 150-170 ns in some processes and 80-85 ns in others: those ran on
+	 * the machine's slower CPU (docs/results.md). The fuzzers and the soundness oracle move
+	 * the interpreter's stack to tell an address-dependent program, so the JIT's may sit
+	 * anywhere 16-aligned.
 	 */
 	uint8_t area[JIT_STACK_BYTES + JIT_STACK_SLACK + 4096] __attribute__((aligned(16)));
 	uintptr_t lowest_top = (uintptr_t)area + JIT_STACK_BYTES;
