@@ -270,6 +270,24 @@ static void alu_ri(struct jit *j, bool w, unsigned ext, unsigned dst, int32_t im
 	emit4(j, (uint32_t)imm);
 }
 
+/* setcc r8 */
+static void setcc(struct jit *j, uint8_t cc, unsigned r)
+{
+	rex(j, false, 0, r, byte_reg_needs_rex(r));
+	emit1(j, 0x0f);
+	emit1(j, (uint8_t)(0x90 | cc));
+	modrm_rr(j, 0, r);
+}
+
+/* cmovcc dst, src */
+static void cmovcc(struct jit *j, bool w, uint8_t cc, unsigned dst, unsigned src)
+{
+	rex(j, w, dst, src, false);
+	emit1(j, 0x0f);
+	emit1(j, (uint8_t)(0x40 | cc));
+	modrm_rr(j, dst, src);
+}
+
 static void mov_rr(struct jit *j, bool w, unsigned src, unsigned dst)
 {
 	alu_rr(j, w, 0x89, src, dst);
@@ -1262,6 +1280,15 @@ static void emit_alu(struct jit *j, const struct csd_ebpf_insn *insn)
 
 /* ---- jumps and calls -------------------------------------------------------------------- */
 
+/* A conditional jump: JMP or JMP32, not ja, call or exit. */
+static bool is_cond_jump(const struct csd_ebpf_insn *insn)
+{
+	unsigned cls = BPF_CLASS(insn->code), op = BPF_OP(insn->code);
+
+	return (cls == BPF_JMP || cls == BPF_JMP32) && op != BPF_JA && op != BPF_CALL &&
+	       op != BPF_EXIT;
+}
+
 static uint8_t jcc_of(unsigned op)
 {
 	switch (op) {
@@ -1519,10 +1546,7 @@ static bool emit_inline_array_lookup(struct jit *j, uint32_t pc, const struct eb
 	}
 	if (!to_null) {
 		mov_ri64(j, R11, 0);
-		rex(j, true, RAX, R11, false);
-		emit1(j, 0x0f);
-		emit1(j, 0x40 | CC_AE);			/* cmovae rax, r11: NULL */
-		modrm_rr(j, RAX, R11);
+		cmovcc(j, true, CC_AE, RAX, R11);	/* NULL */
 		return false;
 	}
 	j->pc_off[pc + 1] = j->len;
@@ -2384,8 +2408,6 @@ struct branch_region {
 };
 
 static bool find_branch_region(const struct jit *j, size_t start, struct branch_region *r);
-static bool is_cond_jump(const struct csd_ebpf_insn *insn);
-static void setcc(struct jit *j, uint8_t cc, unsigned r);
 static bool cond_move_shape(const struct jit *j, size_t pc);
 static size_t select_shape(const struct jit *j, size_t pc);
 
@@ -2399,7 +2421,6 @@ static size_t latch_cond(const struct jit *j, size_t latch, bool any_head)
 	const struct csd_ebpf_insn *insns = j->prog->insns, *cond;
 	size_t cnt = j->prog->insn_cnt, c = latch;
 	struct branch_region region;
-	unsigned op;
 
 	if (j->checked || latch > j->cur_pc)
 		return SIZE_MAX;
@@ -2408,9 +2429,7 @@ static size_t latch_cond(const struct jit *j, size_t latch, bool any_head)
 	if (c + 1 >= cnt || c - latch > LATCH_MAX)
 		return SIZE_MAX;
 	cond = &insns[c];
-	op = BPF_OP(cond->code);
-	if ((BPF_CLASS(cond->code) != BPF_JMP && BPF_CLASS(cond->code) != BPF_JMP32) ||
-	    op == BPF_JA || op == BPF_CALL || op == BPF_EXIT)
+	if (!is_cond_jump(cond))
 		return SIZE_MAX;
 	if (!any_head && c + 1 + (size_t)(ptrdiff_t)cond->off > j->cur_pc)
 		return SIZE_MAX;	/* the copy's jump would not close a loop */
@@ -2478,16 +2497,12 @@ static bool emit_latch_copy(struct jit *j, size_t latch, bool any_head)
 static size_t select_shape(const struct jit *j, size_t pc)
 {
 	const struct csd_ebpf_insn *i = &j->prog->insns[pc];
-	unsigned op, a;
+	unsigned a;
 	size_t t;
 
 	if (pc + 3 >= j->prog->insn_cnt || !is_plain_mov(&i[0]) || !is_plain_mov(&i[2]) ||
 	    i[2].dst_reg != i[0].dst_reg || i[0].off || i[2].off ||
-	    i[3].code != (BPF_JMP | BPF_JA) ||
-	    (BPF_CLASS(i[1].code) != BPF_JMP && BPF_CLASS(i[1].code) != BPF_JMP32))
-		return SIZE_MAX;
-	op = BPF_OP(i[1].code);
-	if (op == BPF_JA || op == BPF_CALL || op == BPF_EXIT)
+	    i[3].code != (BPF_JMP | BPF_JA) || !is_cond_jump(&i[1]))
 		return SIZE_MAX;
 	a = i[0].dst_reg;
 	t = pc + 2 + (size_t)(ptrdiff_t)i[1].off;
@@ -2537,18 +2552,12 @@ static void emit_select(struct jit *j, size_t pc, size_t t, size_t load)
 	}
 	if (one_or_zero) {
 		/* 1 or 0 as the condition says: setcc a8 (the inverse for 0 or 1) */
-		rex(j, false, 0, a, byte_reg_needs_rex(a));
-		emit1(j, 0x0f);
-		emit1(j, (uint8_t)(0x90 | (jcc_of(op) ^ (mov_imm_value(&i[0]) == 0))));
-		modrm_rr(j, 0, a);
+		setcc(j, (uint8_t)(jcc_of(op) ^ (mov_imm_value(&i[0]) == 0)), a);
 	} else {
 		mov_value(j, a, &i[2]);
 		if (load == SIZE_MAX)
 			emit_compare(j, &i[1]);
-		rex(j, true, a, R11, false);
-		emit1(j, 0x0f);
-		emit1(j, (uint8_t)(0x40 | jcc_of(op)));		/* cmovcc a, r11 */
-		modrm_rr(j, a, R11);
+		cmovcc(j, true, jcc_of(op), a, R11);
 	}
 	if (t != pc + 4 && !emit_latch_copy(j, t, false))
 		jmp_pc(j, t);
@@ -2634,12 +2643,9 @@ static bool fuse_load_select(struct jit *j, size_t pc)
 static bool cond_move_shape(const struct jit *j, size_t pc)
 {
 	const struct csd_ebpf_insn *i = &j->prog->insns[pc];
-	unsigned op = BPF_OP(i->code);
 
-	return pc + 1 < j->prog->insn_cnt && i->off == 1 &&
-	       (BPF_CLASS(i->code) == BPF_JMP || BPF_CLASS(i->code) == BPF_JMP32) &&
-	       op != BPF_JA && op != BPF_CALL && op != BPF_EXIT && is_plain_mov(&i[1]) &&
-	       !j->target[pc + 1];
+	return pc + 1 < j->prog->insn_cnt && i->off == 1 && is_cond_jump(i) &&
+	       is_plain_mov(&i[1]) && !j->target[pc + 1];
 }
 
 static bool fuse_cond_move(struct jit *j, size_t pc)
@@ -2652,10 +2658,7 @@ static bool fuse_cond_move(struct jit *j, size_t pc)
 	a = i[1].dst_reg;
 	mov_value(j, R11, &i[1]);
 	emit_compare(j, i);
-	rex(j, true, reg_map[a], R11, false);
-	emit1(j, 0x0f);
-	emit1(j, (uint8_t)(0x40 | (jcc_of(op) ^ 1)));	/* cmov(not cc) a, r11 */
-	modrm_rr(j, reg_map[a], R11);
+	cmovcc(j, true, jcc_of(op) ^ 1, reg_map[a], R11);	/* cmov(not cc) a, r11 */
 	return true;
 }
 
@@ -2671,14 +2674,6 @@ static bool fuse_cond_move(struct jit *j, size_t pc)
  * as it is; a jump's condition becomes setcc and an and. r10 and r11 are scratch between
  * instructions; the region also needs one eBPF register it leaves dead everywhere (f).
  */
-
-static bool is_cond_jump(const struct csd_ebpf_insn *insn)
-{
-	unsigned cls = BPF_CLASS(insn->code), op = BPF_OP(insn->code);
-
-	return (cls == BPF_JMP || cls == BPF_JMP32) && op != BPF_JA && op != BPF_CALL &&
-	       op != BPF_EXIT;
-}
 
 /* Register arithmetic the region can run either way: no shift by a register without BMI2
  * (emit_shift() then takes r10 and r11). */
@@ -2768,24 +2763,6 @@ static bool find_branch_region(const struct jit *j, size_t start, struct branch_
 	for (r->free_reg = 0; r->free_reg < 10 && (used >> r->free_reg & 1); r->free_reg++)
 		;
 	return r->free_reg < 10;
-}
-
-/* setcc r8 */
-static void setcc(struct jit *j, uint8_t cc, unsigned r)
-{
-	rex(j, false, 0, r, byte_reg_needs_rex(r));
-	emit1(j, 0x0f);
-	emit1(j, (uint8_t)(0x90 | cc));
-	modrm_rr(j, 0, r);
-}
-
-/* cmovcc dst, src */
-static void cmovcc(struct jit *j, bool w, uint8_t cc, unsigned dst, unsigned src)
-{
-	rex(j, w, dst, src, false);
-	emit1(j, 0x0f);
-	emit1(j, (uint8_t)(0x40 | cc));
-	modrm_rr(j, dst, src);
 }
 
 /*
