@@ -3095,11 +3095,13 @@ static void find_reduction_loops(struct jit *j)
 			continue;
 		for (size_t k = 0; k < v->loop.ntrace && !refused; k++) {
 			size_t at = v->loop.trace[k];
+			unsigned cls = BPF_CLASS(j->prog->insns[at].code);
+			uint8_t guard = j->prog->guard ? j->prog->guard[at] : EBPF_GUARD_ANY;
 
-			/* one loop one vector code; and the loads must be the input's */
+			/* one loop one vector code; the loads the input's, the stores the stack's */
 			refused = vloop_at(j, at) != NULL ||
-			       (BPF_CLASS(j->prog->insns[at].code) == BPF_LDX &&
-				(!j->prog->guard || j->prog->guard[at] != EBPF_GUARD_INPUT));
+				  (cls == BPF_LDX && guard != EBPF_GUARD_INPUT) ||
+				  ((cls == BPF_STX || cls == BPF_ST) && guard != EBPF_GUARD_STACK);
 		}
 		for (int r = 0; r < 10 && tmp < 0; r++)
 			if (!(j->live[pc] & (1u << r)))
@@ -3125,6 +3127,10 @@ static void vop(struct jit *j, uint8_t op, bool l256, unsigned reg, unsigned vvv
 #define VPADDQ		0xd4
 #define VPSADBW		0xf6
 #define VPXOR		0xef
+#define VPOR		0xeb
+#define VPADDB		0xfc
+#define VPSUBB		0xf8
+#define VPMAXUB		0xde
 #define YMM_ZERO	12
 #define YMM_T		13	/* a term's compare or byte sums */
 #define YMM_MASK	14	/* the partial vector's mask; then the fold's upper half */
@@ -3140,6 +3146,77 @@ static void vload_input(struct jit *j, unsigned ymm, unsigned index)
 	emit1(j, 0x6f);
 	emit1(j, (uint8_t)(0x04 | ((ymm & 7) << 3)));		/* mod 00, SIB */
 	emit1(j, (uint8_t)(((index & 7) << 3) | (R10 & 7)));
+}
+
+/* vmovd xmm, gpr32; vpbroadcastb ymm, xmm: the register's low byte in every lane */
+static void broadcast_byte(struct jit *j, unsigned ymm, unsigned gpr)
+{
+	vex3(j, 1, ymm, gpr, 0, 0, false, false, 1);
+	emit1(j, 0x6e);
+	modrm_rr(j, ymm, gpr);
+	vex3(j, 2, ymm, ymm, 0, 0, false, true, 1);
+	emit1(j, 0x78);
+	modrm_rr(j, ymm, ymm);
+}
+
+/*
+ * A byte map's constants in their registers (node i's lanes are ymm i), before its loop;
+ * r9 is free then.
+ */
+static void emit_lane_constants(struct jit *j, const struct red_loop *l)
+{
+	for (unsigned i = 0; i < l->nlanes; i++) {
+		const struct red_lane *n = &l->lanes[i];
+
+		if (n->op == LANE_IMM)
+			mov_ri64(j, R9, n->k);
+		else if (n->op == LANE_REG || n->op == LANE_REG_BYTE)
+			mov_rr(j, false, reg_map[n->reg], R9);
+		else
+			continue;
+		broadcast_byte(j, i, R9);
+	}
+}
+
+/*
+ * 32 iterations of a byte map from offset `index` (a register): the input's bytes there,
+ * each node's lanes, and the stored node's written at [stores + index].
+ */
+static void emit_lanes(struct jit *j, const struct red_loop *l, unsigned index, unsigned stores)
+{
+	static const uint8_t ops[] = {
+		[LANE_ADD] = VPADDB, [LANE_SUB] = VPSUBB, [LANE_AND] = VPAND, [LANE_OR] = VPOR,
+		[LANE_XOR] = VPXOR, [LANE_EQ] = VPCMPEQB,
+	};
+
+	vload_input(j, 0, index);
+	for (unsigned i = 1; i < l->nlanes; i++) {
+		const struct red_lane *n = &l->lanes[i];
+
+		switch (n->op) {
+		case LANE_IN: case LANE_IMM: case LANE_REG: case LANE_REG_BYTE:
+			break;
+		case LANE_GE:		/* max(a, b) == a */
+			vop(j, VPMAXUB, true, i, n->a, n->b);
+			vop(j, VPCMPEQB, true, i, i, n->a);
+			break;
+		case LANE_SELECT:	/* vpblendvb: b's lanes, a's where c's top bit is set */
+			vex3(j, 3, i, n->a, 0, n->b, false, true, 1);
+			emit1(j, 0x4c);
+			modrm_rr(j, i, n->a);
+			emit1(j, (uint8_t)(n->c << 4));
+			break;
+		default:
+			vop(j, ops[n->op], true, i, n->a, n->b);
+			break;
+		}
+	}
+	/* vmovdqu [stores + index + 0], ymm_value (a disp8: r13 as the base has no other form) */
+	vex3(j, 1, l->value, stores, index, 0, false, true, 2);
+	emit1(j, 0x7f);
+	emit1(j, (uint8_t)(0x44 | ((l->value & 7) << 3)));
+	emit1(j, (uint8_t)(((index & 7) << 3) | (stores & 7)));
+	emit1(j, 0);
 }
 
 /* The terms over YMM_IN; `partial`: only the bytes YMM_MASK keeps count */
@@ -3218,11 +3295,32 @@ static void fold_lanes(struct jit *j, unsigned i, bool xor)
  * other register it writes as it always does. The counter is tested the loop's way: the
  * iterations left are bound - counter, when bound > counter.
  */
+/* The terms of the last 32 bytes, those done (32 - r9 of them) masked off */
+static void emit_partial_terms(struct jit *j, const struct vloop *v)
+{
+	rex(j, true, 0, R9, false);
+	emit1(j, 0xf7);
+	modrm_rr(j, 3, R9);				/* neg r9 */
+	rex(j, true, v->tmp, 0, false);
+	emit1(j, 0x8d);					/* lea tmp, [rip + mask_table] */
+	emit1(j, (uint8_t)(0x05 | ((v->tmp & 7) << 3)));
+	rel_to(j, j->mask_table);
+	vex3(j, 1, YMM_MASK, v->tmp, R9, 0, false, true, 2);	/* vmovdqu ymm14, [tmp+r9+32] */
+	emit1(j, 0x6f);
+	emit1(j, (uint8_t)(0x44 | ((YMM_MASK & 7) << 3)));
+	emit1(j, (uint8_t)(((R9 & 7) << 3) | (v->tmp & 7)));
+	emit1(j, 32);
+	vload_input(j, YMM_IN, R11);
+	emit_vector_terms(j, &v->loop, true);
+}
+
+#define MAX_SKIPS	(5 + RED_MAX_TERMS + RED_MAX_LANES)
+
 static void emit_reduction(struct jit *j, const struct vloop *v)
 {
 	const struct red_loop *l = &v->loop;
 	unsigned ctr = reg_map[l->counter], shift = l->size == 8 ? 3 : 0;
-	size_t skip[4 + RED_MAX_TERMS], nskip = 0, loop, no_tail;
+	size_t skip[MAX_SKIPS], nskip = 0, loop, no_tail;
 
 	if (l->bound_reg == RED_NO_REG)
 		mov_ri64(j, R11, l->bound_imm);
@@ -3241,8 +3339,29 @@ static void emit_reduction(struct jit *j, const struct vloop *v)
 			alu_ri(j, !l->term[i].k32, 7, reg_map[l->term[i].k_reg], 255);
 			skip[nskip++] = jcc_forward(j, CC_A);
 		}
+	for (unsigned i = 0; l->stores && i < l->nlanes; i++)	/* ... nor compares to one */
+		if (l->lanes[i].op == LANE_REG_BYTE) {
+			alu_ri(j, !l->lanes[i].reg32, 7, reg_map[l->lanes[i].reg], 255);
+			skip[nskip++] = jcc_forward(j, CC_A);
+		}
 	if (shift)
 		shift_ri(j, true, 4, R11, shift);	/* bytes */
+	if (l->stores) {
+		/*
+		 * The stores' first address as an offset in the stack, tmp = r10 + index + off
+		 * - r9, and the r11 bytes from there inside it, or the loop runs as it is: the
+		 * vector stores go where the scalar ones would, a wrong proof or not. Then tmp
+		 * is their address.
+		 */
+		lea_sib(j, true, v->tmp, RBP, reg_map[l->store_index], 0, l->store_off);
+		alu_rr(j, true, 0x29, BUDGET, v->tmp);
+		alu_ri(j, true, 7, v->tmp, (int32_t)j->prog->stack_bytes);
+		skip[nskip++] = jcc_forward(j, CC_A);
+		lea_sib(j, true, R10, v->tmp, R11, 0, 0);
+		alu_ri(j, true, 7, R10, (int32_t)j->prog->stack_bytes);
+		skip[nskip++] = jcc_forward(j, CC_A);
+		alu_rr(j, true, 0x01, BUDGET, v->tmp);
+	}
 	alu_ri(j, true, 5, R11, 32);			/* the last whole vector's offset */
 	/* r10d: the first element's address as the loop forms it, mod 2^32 */
 	if (l->index != RED_NO_REG) {
@@ -3263,18 +3382,19 @@ static void emit_reduction(struct jit *j, const struct vloop *v)
 			mov_ri64(j, R9, t->k_imm);
 		else
 			mov_rr(j, false, reg_map[t->k_reg], R9);
-		vex3(j, 1, YMM_K(i), R9, 0, 0, false, false, 1);	/* vmovd xmm, r9d */
-		emit1(j, 0x6e);
-		modrm_rr(j, YMM_K(i), R9);
-		vex3(j, 2, YMM_K(i), YMM_K(i), 0, 0, false, true, 1);	/* vpbroadcastb */
-		emit1(j, 0x78);
-		modrm_rr(j, YMM_K(i), YMM_K(i));
+		broadcast_byte(j, YMM_K(i), R9);
 	}
+	if (l->stores)
+		emit_lane_constants(j, l);
 	alu_rr(j, false, 0x31, R9, R9);			/* r9: the offset done */
 	align_code(j, 16);
 	loop = j->len;
-	vload_input(j, YMM_IN, R9);
-	emit_vector_terms(j, l, false);
+	if (l->stores) {
+		emit_lanes(j, l, R9, v->tmp);
+	} else {
+		vload_input(j, YMM_IN, R9);
+		emit_vector_terms(j, l, false);
+	}
 	alu_ri(j, true, 0, R9, 32);
 	alu_rr(j, true, 0x39, R11, R9);
 	emit1(j, 0x0f);
@@ -3284,20 +3404,10 @@ static void emit_reduction(struct jit *j, const struct vloop *v)
 	alu_rr(j, true, 0x29, R11, R9);			/* r9 = 32 - left */
 	alu_ri(j, true, 7, R9, 32);
 	no_tail = jcc_forward(j, CC_E);
-	rex(j, true, 0, R9, false);
-	emit1(j, 0xf7);
-	modrm_rr(j, 3, R9);				/* neg r9 */
-	rex(j, true, v->tmp, 0, false);
-	emit1(j, 0x8d);					/* lea tmp, [rip + mask_table] */
-	emit1(j, (uint8_t)(0x05 | ((v->tmp & 7) << 3)));
-	rel_to(j, j->mask_table);
-	vex3(j, 1, YMM_MASK, v->tmp, R9, 0, false, true, 2);	/* vmovdqu ymm14, [tmp+r9+32] */
-	emit1(j, 0x6f);
-	emit1(j, (uint8_t)(0x44 | ((YMM_MASK & 7) << 3)));
-	emit1(j, (uint8_t)(((R9 & 7) << 3) | (v->tmp & 7)));
-	emit1(j, 32);
-	vload_input(j, YMM_IN, R11);
-	emit_vector_terms(j, l, true);
+	if (l->stores)		/* a map's bytes may be mapped twice: the last 32 again */
+		emit_lanes(j, l, R11, v->tmp);
+	else
+		emit_partial_terms(j, v);
 	patch_to(j, no_tail, j->len);
 	/* r9: the iterations done; the inductions advance by as many steps */
 	rex(j, true, R9, R11, false);

@@ -2,8 +2,10 @@
 /*
  * Reduction loops (reduction.c): a loop that reads its input one element an iteration and
  * only folds what it read into accumulators (a byte count, a byte sum, the sum and xor of
- * 64-bit words), found in the eBPF so that the JIT can run most of its iterations 32 bytes
- * at a time, as compilers vectorise such loops for the host. Nothing here is x86.
+ * 64-bit words), or maps each byte it read to a byte it stores in the stack (a header
+ * lower-cased into a buffer), found in the eBPF so that the JIT can run most of its
+ * iterations 32 bytes at a time, as compilers vectorise such loops for the host. Nothing
+ * here is x86.
  */
 #ifndef CSD_EBPF_REDUCTION_H
 #define CSD_EBPF_REDUCTION_H
@@ -14,6 +16,7 @@
 #define RED_MAX_INDS	4
 #define RED_MAX_TRACE	64
 #define RED_NO_REG	0xff
+#define RED_MAX_LANES	12
 
 enum red_kind {
 	RED_SUM_BYTES,		/* acc += data[i] */
@@ -33,11 +36,46 @@ struct red_term {
 };
 
 /*
+ * A byte map computes, for each input byte, the byte it stores as a little program over
+ * 8-bit lanes: node 0 is the byte loaded, every other node an operation on earlier nodes.
+ * Only the low 8 bits of a node are its value (the eBPF's registers may hold more: a
+ * `c + 32` whose carry only the store drops); comparisons are made only of nodes whose
+ * register held exactly their byte, so they compare as the eBPF did.
+ */
+enum lane_op {
+	LANE_IN,		/* the byte loaded this iteration */
+	LANE_IMM,		/* the constant k */
+	LANE_REG,		/* the low byte of register reg, which the loop does not change */
+	LANE_REG_BYTE,		/* ... which must be at most 255 (in 32 bits: reg32) to compare */
+	LANE_ADD,		/* a + b */
+	LANE_SUB,		/* a - b */
+	LANE_AND,
+	LANE_OR,
+	LANE_XOR,
+	LANE_GE,		/* a >= b, unsigned: 0xff or 0 */
+	LANE_EQ,		/* a == b: 0xff or 0 */
+	LANE_SELECT,		/* c (a GE or EQ node) ? a : b */
+};
+
+struct red_lane {
+	enum lane_op op;
+	uint8_t a, b, c;	/* earlier nodes */
+	uint8_t k;		/* LANE_IMM */
+	uint8_t reg;		/* LANE_REG, LANE_REG_BYTE */
+	bool reg32;		/* LANE_REG_BYTE: reg's low 32 bits are checked */
+};
+
+/*
  * A loop entered at `start` whose every iteration from there runs the same instructions: one
  * load of `size` bytes at (base + index + off) as the registers are at `start` plus `size`
  * per iteration done, the terms, the inductions (reg += step, once an iteration; `counter` among
  * them with step 1) and a test going on while counter < bound (as it is after its increment),
  * or counter != bound. Every other register the loop writes is dead at `start`.
+ * Or, with no terms, a byte map: the one load is of a byte, and one store a byte an
+ * iteration writes node `value` of lanes[] at (r10 + store_index + store_off) as the
+ * registers are at `start`, plus 1 per iteration done (store_index among the inductions,
+ * with step 1). A conditional jump whose both ways run register arithmetic only and meet
+ * again is a select of lanes.
  */
 struct red_loop {
 	size_t start;
@@ -50,6 +88,12 @@ struct red_loop {
 	unsigned nind, nterms;
 	struct { uint8_t reg; int32_t step; } ind[RED_MAX_INDS];
 	struct red_term term[RED_MAX_TERMS];
+	bool stores;			/* a byte map */
+	uint8_t store_index;
+	int32_t store_off;
+	uint8_t value;			/* the node stored */
+	unsigned nlanes;
+	struct red_lane lanes[RED_MAX_LANES];
 	size_t ntrace;			/* the pcs one iteration runs, start first */
 	size_t trace[RED_MAX_TRACE];
 };

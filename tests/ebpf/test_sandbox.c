@@ -237,6 +237,58 @@ static void test_stack_buffer_in_frames(void **state)
 	csd_ebpf_sandbox_free(box);
 }
 
+/*
+ * A byte map (which the JIT runs 32 bytes at a time) whose 64 stores "were proven" in the
+ * stack but start 600 or 522 bytes below its top (the first 10 below the frame), 16 below it
+ * (running past it), or 64 (inside): the vector code must leave the first three to the
+ * scalar code, whose every store the mask keeps in the stack. Read back the same way, byte
+ * k holds in[k] + 1 (the vector stores, had they run, would have gone outside, and byte k
+ * would not be there). Without GS the JIT checks those stores: the three outside fault.
+ */
+static void test_byte_map_stores_confined(void **state)
+{
+	static const struct { int off, k; bool inside; } cases[] = {
+		{ -600, 5, false }, { -522, 5, false }, { -16, 40, false }, { -64, 40, true },
+	};
+	uint8_t *box = csd_ebpf_sandbox_alloc(64);
+
+	(void)state;
+	if (!csd_ebpf_jit_available())
+		skip();
+	assert_non_null(box);
+	for (size_t i = 0; i < 64; i++)
+		box[i] = (uint8_t)(7 * i + 3);
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		char text[512];
+		struct csd_ebpf_prog *prog;
+		CSD_EBPF_OPTS(csd_ebpf_run_opts, opts, .engine = CSD_EBPF_ENGINE_JIT);
+		uint64_t r0 = 0;
+		int err;
+
+		snprintf(text, sizeof(text),
+			 "mov %%r0, 0\nmov %%r2, 0\nbody:\nmov %%r4, %%r1\nadd %%r4, %%r2\n"
+			 "ldxb %%r5, [%%r4]\nadd %%r5, 1\nmov %%r4, %%r10\nadd %%r4, %d\n"
+			 "add %%r4, %%r2\nstxb [%%r4], %%r5\nadd %%r2, 1\njne %%r2, 64, body\n"
+			 "mov %%r4, %%r10\nadd %%r4, %d\nldxb %%r0, [%%r4+%d]\nexit\n",
+			 cases[i].off, cases[i].off, cases[i].k);
+		prog = wrongly_verified(text);
+		prog->guard[9] = prog->guard[14] = EBPF_GUARD_STACK;	/* the stack's accesses */
+		err = csd_ebpf_prog__run(prog, box, 64, &opts, &r0);
+		if (!jit_can_use_gs() && !cases[i].inside) {	/* checked code: a fault */
+			assert_int_equal(err, -EFAULT);
+			assert_int_equal(opts.fault.kind, CSD_EBPF_FAULT_MEMORY);
+			csd_ebpf_prog__free(prog);
+			continue;
+		}
+		assert_int_equal(err, 0);
+		if (r0 != (uint8_t)(box[cases[i].k] + 1))
+			fail_msg("stores from r10 %d: byte %d is %#llx, not %#x", cases[i].off,
+				 cases[i].k, (unsigned long long)r0, (uint8_t)(box[cases[i].k] + 1));
+		csd_ebpf_prog__free(prog);
+	}
+	csd_ebpf_sandbox_free(box);
+}
+
 /* A real verified program over a sandbox and over plain memory: the same answers. */
 static void test_sandboxed_and_guarded_agree(void **state)
 {
@@ -617,6 +669,7 @@ int main(void)
 		cmocka_unit_test(test_reused_check_judged_as_a_store),
 		cmocka_unit_test(test_stack_confined),
 		cmocka_unit_test(test_stack_buffer_in_frames),
+		cmocka_unit_test(test_byte_map_stores_confined),
 		cmocka_unit_test(test_inline_lookups),
 		cmocka_unit_test(test_inline_lookup_value_bounds),
 		cmocka_unit_test(test_global_tables),
