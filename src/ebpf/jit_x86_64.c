@@ -1485,6 +1485,10 @@ static void value_checked(struct jit *j, const struct ebpf_map *m)
 		.size = m->value_size };
 }
 
+#define LOCAL_BOUND_DEPTH	4
+
+static uint64_t local_bound(const struct jit *j, size_t at, unsigned x, unsigned depth);
+
 /*
  * bpf_map_lookup_elem() on an array map (inline_lookup_map()) without the call: the key read,
  * then values + key * value_size or NULL, as ebpf_map_lookup() computes it, without a branch
@@ -1494,11 +1498,13 @@ static void value_checked(struct jit *j, const struct ebpf_map *m)
  * (lookup_setup()), else a key in the frame at a constant offset (KEY_IN_FRAME: the setup
  * then emits nothing) read there as any frame slot is, unchecked, or a key elsewhere
  * (KEY_VIA_R2) with the stack's check. Of r1-r5, what a later instruction may read is
- * cleared, as after any helper (the rest no instruction reads before it writes it).
+ * cleared, as after any helper (the rest no instruction reads before it writes it). A key
+ * the code itself keeps below max_entries (`key_below_max`: a byte loaded, local_bound())
+ * needs no compare, and the lookup no NULL: `counts[data[i]]++` is a lea and an add.
  * Returns true when it compiled the `if r0 == 0` too.
  */
 static bool emit_inline_array_lookup(struct jit *j, uint32_t pc, const struct ebpf_map *m,
-				     int key_reg, int16_t key_off)
+				     int key_reg, int16_t key_off, bool key_below_max)
 {
 	static const uint8_t scale_of[9] = { [1] = 0, [2] = 1, [4] = 2, [8] = 3 };
 	static const unsigned cleared[] = { RDI, RSI, RDX, RCX, R8 };
@@ -1534,19 +1540,28 @@ static bool emit_inline_array_lookup(struct jit *j, uint32_t pc, const struct eb
 		modrm_rr(j, RAX, RAX);
 		emit4(j, m->value_size);
 	}
-	alu_ri(j, false, 7, pow2 ? RAX : R11, (int32_t)m->max_entries);	/* cmp key, max */
-	if (to_null)
-		jcc_pc(j, CC_AE, null_pc);
-	/* values + key * value_size; movs and lea keep the flags */
-	mov_ri64(j, R10, (uint64_t)(uintptr_t)m->values);
-	if (pow2) {
-		lea_sib(j, true, RAX, R10, RAX, scale_of[m->value_size], 0);
+	if (!key_below_max) {
+		alu_ri(j, false, 7, pow2 ? RAX : R11, (int32_t)m->max_entries);	/* cmp key, max */
+		if (to_null)
+			jcc_pc(j, CC_AE, null_pc);
+	}
+	/* values + key * value_size (rax holds key * value_size when not a power of 2); movs
+	 * and lea keep the flags */
+	if ((uintptr_t)m->values + (uint64_t)m->max_entries * m->value_size <= INT32_MAX) {
+		rex(j, true, RAX, 0, false);		/* lea rax, [rax * scale + values] */
+		emit1(j, 0x8d);
+		emit1(j, 0x04);
+		emit1(j, (uint8_t)((pow2 ? scale_of[m->value_size] : 0) << 6 | (RAX << 3) | RBP));
+		emit4(j, (uint32_t)(uintptr_t)m->values);
 	} else {
-		lea_sib(j, true, RAX, R10, RAX, 0, 0);	/* rax holds key * value_size */
+		mov_ri64(j, R10, (uint64_t)(uintptr_t)m->values);
+		lea_sib(j, true, RAX, R10, RAX, pow2 ? scale_of[m->value_size] : 0, 0);
 	}
 	if (!to_null) {
-		mov_ri64(j, R11, 0);
-		cmovcc(j, true, CC_AE, RAX, R11);	/* NULL */
+		if (!key_below_max) {
+			mov_ri64(j, R11, 0);
+			cmovcc(j, true, CC_AE, RAX, R11);	/* NULL */
+		}
 		return false;
 	}
 	j->pc_off[pc + 1] = j->len;
@@ -1581,6 +1596,8 @@ static bool fold_lookup_setup(struct jit *j, size_t *pc)
 	int16_t key_off = 0;
 	int key_reg = KEY_IN_FRAME;
 	size_t call = *pc + 4;
+	const struct ebpf_map *m;
+	bool below_max;
 
 	if (j->checked || call >= j->prog->insn_cnt ||
 	    !((i->code == (BPF_ALU64 | BPF_MOV | BPF_X) && i->dst_reg == 2) ||
@@ -1593,10 +1610,12 @@ static bool fold_lookup_setup(struct jit *j, size_t *pc)
 	if (*pc > 0 && !j->target[*pc] &&
 	    i[-1].code == (BPF_STX | BPF_MEM | BPF_W) && i[-1].dst_reg == 10 && i[-1].off == key_off)
 		key_reg = i[-1].src_reg;
+	m = inline_lookup_map(j, call);
+	below_max = key_reg >= 0 &&
+		    local_bound(j, *pc - 1, (unsigned)key_reg, LOCAL_BOUND_DEPTH) < m->max_entries;
 	*pc = call;
 	j->cur_pc = call;
-	if (emit_inline_array_lookup(j, (uint32_t)call, inline_lookup_map(j, call), key_reg,
-				     key_off))
+	if (emit_inline_array_lookup(j, (uint32_t)call, m, key_reg, key_off, below_max))
 		(*pc)++;			/* and its `if r0 == 0` */
 	return true;
 }
@@ -2111,8 +2130,6 @@ static void rmw_emit(struct jit *j, size_t pc)
  * most 24, `r4 = data[i]; r4 <<= 3` at most 2040: a table's index that needs no check.
  * UINT64_MAX: none known.
  */
-#define LOCAL_BOUND_DEPTH	4
-
 static uint64_t local_bound(const struct jit *j, size_t at, unsigned x, unsigned depth)
 {
 	const struct csd_ebpf_insn *insns = j->prog->insns;
@@ -3652,7 +3669,7 @@ static int compile(struct jit *j)
 					emit_helper_call(j,
 						(const void *)ebpf_helper_lookup(insn->imm),
 						(uint32_t)pc);
-				else if (emit_inline_array_lookup(j, (uint32_t)pc, m, KEY_VIA_R2, 0))
+				else if (emit_inline_array_lookup(j, (uint32_t)pc, m, KEY_VIA_R2, 0, false))
 					pc++;	/* and its `if r0 == 0` */
 			} else if ((fused = fuse_branch_region(j, pc))) {
 				fused_through(j, &pc, fused);

@@ -442,6 +442,58 @@ static void test_inline_lookups(void **state)
 }
 
 /*
+ * A key the code itself keeps below the array's 4 entries (masked with 3, shifted right by
+ * 62) takes no compare and no NULL in the inlined lookup; one masked with 4 or 7 may reach
+ * 4 and keeps them: keys 4 and up miss. Both engines, against the expected counts.
+ */
+static void test_inline_lookup_bounded_keys(void **state)
+{
+	/* the key from r3: masked, or (mask 0) shifted */
+	static const struct { const char *key; uint64_t mask; } keys[] = {
+		{ "and %r7, 3\n", 3 }, { "rsh %r7, 62\n", 0 }, { "and %r7, 4\n", 4 },
+		{ "and %r7, 7\n", 7 }, { "and32 %r7, 3\n", 3 },
+	};
+	static const uint64_t args[] = { 0, 1, 2, 3, 4, 5, 6, 7, 0xc000000000000001,
+					 0x4000000000000007 };
+	char text[512];
+
+	(void)state;
+	if (!csd_ebpf_jit_available())
+		skip();
+	array_value_size = 8;
+	for (size_t k = 0; k < sizeof(keys) / sizeof(keys[0]); k++) {
+		struct csd_ebpf_prog *progs[2];
+
+		snprintf(text, sizeof(text), "mov %%r7, %%r3\n%sstxw [%%r10-4], %%r7\nlddw %%r1, 0\n"
+			 "mov %%r2, %%r10\nadd %%r2, -4\ncall 1\njeq %%r0, 0, miss\n"
+			 "ldxdw %%r4, [%%r0+0]\nadd %%r4, 1\nstxdw [%%r0+0], %%r4\nmov %%r0, %%r4\n"
+			 "lsh %%r0, 8\nadd %%r0, %%r7\nexit\nmiss:\nmov %%r0, 99\nexit\n", keys[k].key);
+		for (int e = 0; e < 2; e++)
+			progs[e] = with_map(text, false, true);
+		for (size_t a = 0; a < sizeof(args) / sizeof(args[0]); a++) {
+			uint64_t key = keys[k].mask ? args[a] & keys[k].mask : args[a] >> 62, r0[2];
+
+			for (int e = 0; e < 2; e++) {
+				CSD_EBPF_OPTS(csd_ebpf_run_opts, opts, .args = { args[a] },
+					      .engine = e ? CSD_EBPF_ENGINE_JIT : CSD_EBPF_ENGINE_INTERP);
+
+				assert_int_equal(csd_ebpf_prog__run(progs[e], NULL, 0, &opts, &r0[e]),
+						 0);
+			}
+			if (r0[0] != r0[1] || (key >= 4 && r0[1] != 99) ||
+			    (key < 4 && (r0[1] & 0xff) != key))
+				fail_msg("key %s of %#llx: interpreter %#llx, JIT %#llx", keys[k].key,
+					 (unsigned long long)args[a], (unsigned long long)r0[0],
+					 (unsigned long long)r0[1]);
+		}
+		assert_memory_equal(progs[0]->maps[0].values, progs[1]->maps[0].values, 4 * 8);
+		for (int e = 0; e < 2; e++)
+			csd_ebpf_prog__free(progs[e]);
+	}
+	array_value_size = 16;
+}
+
+/*
  * What the JIT takes as checked after an inlined lookup is the value's 16 bytes, no more, and
  * only after `if r0 == 0`: a "proven" access outside them is checked, and a wrong proof ends
  * in a fault.
@@ -671,6 +723,7 @@ int main(void)
 		cmocka_unit_test(test_stack_buffer_in_frames),
 		cmocka_unit_test(test_byte_map_stores_confined),
 		cmocka_unit_test(test_inline_lookups),
+		cmocka_unit_test(test_inline_lookup_bounded_keys),
 		cmocka_unit_test(test_inline_lookup_value_bounds),
 		cmocka_unit_test(test_global_tables),
 		cmocka_unit_test(test_global_table_bounds),
