@@ -944,6 +944,27 @@ static void emit_atomic(struct jit *j, const struct csd_ebpf_insn *insn, uint32_
 
 /* ---- ALU -------------------------------------------------------------------------------- */
 
+/* Jumps whose rel32 patch_to() sets later: its offset in the code */
+static size_t jcc_forward(struct jit *j, uint8_t cc)
+{
+	emit1(j, 0x0f);
+	emit1(j, (uint8_t)(0x80 | cc));
+	emit4(j, 0);
+	return j->len - 4;
+}
+
+static size_t jmp_forward(struct jit *j)
+{
+	emit1(j, 0xe9);
+	emit4(j, 0);
+	return j->len - 4;
+}
+
+static void patch_to(struct jit *j, size_t at, size_t target)
+{
+	patch4(j, at, (uint32_t)(int32_t)((int64_t)target - (int64_t)(at + 4)));
+}
+
 /*
  * x / k or x % k by a constant k that is not a power of 2, as compilers divide: the high half
  * of x times a magic number m (2^N * (2^l - k) / k + 1, l = ceil(log2 k)), t, and then
@@ -952,12 +973,89 @@ static void emit_atomic(struct jit *j, const struct csd_ebpf_insn *insn, uint32_
  * of cycles. 64 bits need the 128-bit product: mulx (BMI2; rdx, eBPF r3, kept in r10). false
  * for k above 2^63 (64 bits) and without BMI2 in 64 bits: div then.
  */
+/*
+ * For dividends below 2^32, a multiplier m below 2^32 (x * m fits 64 bits) and a shift p
+ * with x / k = (x * m) >> p for every such x: m = ceil(2^p / k) is exact when
+ * e = m * k - 2^p <= 2^(p - 32), as x * m / 2^p = x / k + x * e / (k * 2^p) then exceeds
+ * x / k by less than 1/k, which no quotient's fraction reaches. Not every k has one (7 has
+ * not: its multiplier needs 33 bits); 65521 has m = 0x80078071, p = 47, as clang uses.
+ */
+static bool magic32(uint64_t k, uint64_t *m, unsigned *p)
+{
+	unsigned l = 64 - (unsigned)__builtin_clzll(k - 1);
+
+	if (k >> 32)
+		return false;
+	for (unsigned s = 32; s <= 32 + l; s++) {
+		unsigned __int128 two = (unsigned __int128)1 << s, mm = (two + k - 1) / k;
+
+		if (mm >> 32)
+			return false;		/* a larger p only makes m larger */
+		if (mm * k - two <= (unsigned __int128)1 << (s - 32)) {
+			*m = (uint64_t)mm;
+			*p = s;
+			return true;
+		}
+	}
+	return false;
+}
+
+/* x / k or x % k for x, dst's low 32 bits, by magic32()'s m and p: a multiply and a shift */
+static void emit_divmod_magic32(struct jit *j, bool mod, unsigned dst, uint64_t k, uint64_t m,
+				unsigned p)
+{
+	mov_rr(j, false, dst, R10);			/* x, zero-extended */
+	if (m <= INT32_MAX) {
+		rex(j, true, R10, R10, false);
+		emit1(j, 0x69);				/* imul r10, r10, m */
+		modrm_rr(j, R10, R10);
+		emit4(j, (uint32_t)m);
+	} else {
+		mov_ri64(j, R11, m);
+		rex(j, true, R10, R11, false);
+		emit1(j, 0x0f);				/* imul r10, r11 */
+		emit1(j, 0xaf);
+		modrm_rr(j, R10, R11);
+	}
+	shift_ri(j, true, 5, R10, p);			/* q, below 2^32 */
+	if (!mod) {
+		mov_rr(j, true, R10, dst);
+		return;
+	}
+	rex(j, false, R10, R10, false);
+	emit1(j, 0x69);					/* imul r10d, r10d, k */
+	modrm_rr(j, R10, R10);
+	emit4(j, (uint32_t)k);
+	alu_rr(j, false, 0x29, R10, dst);		/* x - q * k, zero-extended */
+}
+
 static bool emit_divmod_magic(struct jit *j, bool is64, bool mod, unsigned dst, uint64_t k)
 {
 	unsigned l = is64 ? 64 - (unsigned)__builtin_clzll(k - 1) :
 			    32 - (unsigned)__builtin_clz((uint32_t)k - 1);
 	const unsigned q = R10;
+	size_t wide = 0, done = 0;
+	uint64_t m32;
+	unsigned p32;
 
+	if (magic32(k, &m32, &p32)) {
+		if (!is64) {
+			emit_divmod_magic32(j, mod, dst, k, m32, p32);
+			return true;
+		}
+		if (l <= 63 && j->bmi2) {
+			/*
+			 * 64 bits, where x is mostly small (adler32's sums, below 2^17): below
+			 * 2^32, a multiply and a shift; above, the 128-bit product below
+			 */
+			mov_rr(j, true, dst, R10);
+			shift_ri(j, true, 5, R10, 32);
+			wide = jcc_forward(j, CC_NE);
+			emit_divmod_magic32(j, mod, dst, k, m32, p32);
+			done = jmp_forward(j);
+			patch_to(j, wide, j->len);
+		}
+	}
 	if (is64) {
 		unsigned __int128 m;
 
@@ -993,14 +1091,16 @@ static bool emit_divmod_magic(struct jit *j, bool is64, bool mod, unsigned dst, 
 		shift_ri(j, is64, 5, R10, l - 1);
 	if (!mod) {
 		mov_rr(j, is64, q, dst);		/* 32 bits: zero-extends */
-		return true;
+	} else {
+		/* x % k = x - q * k (k fits imul's immediate: eBPF's is 32 bits, sign-extended) */
+		rex(j, is64, q, q, false);
+		emit1(j, 0x69);
+		modrm_rr(j, q, q);
+		emit4(j, (uint32_t)k);
+		alu_rr(j, is64, 0x29, q, dst);		/* sub dst, r10 (32 bits: of x's low half) */
 	}
-	/* x % k = x - q * k (k fits imul's immediate: eBPF's is 32 bits, sign-extended) */
-	rex(j, is64, q, q, false);
-	emit1(j, 0x69);
-	modrm_rr(j, q, q);
-	emit4(j, (uint32_t)k);
-	alu_rr(j, is64, 0x29, q, dst);			/* sub dst, r10 (32 bits: of x's low half) */
+	if (done)
+		patch_to(j, done, j->len);
 	return true;
 }
 
@@ -3269,19 +3369,6 @@ static void emit_vector_terms(struct jit *j, const struct red_loop *l, bool part
 			vop(j, t->kind == RED_XOR_WORDS ? VPXOR : VPADDQ, true, i, i, YMM_IN);
 		}
 	}
-}
-
-static size_t jcc_forward(struct jit *j, uint8_t cc)
-{
-	emit1(j, 0x0f);
-	emit1(j, (uint8_t)(0x80 | cc));
-	emit4(j, 0);
-	return j->len - 4;
-}
-
-static void patch_to(struct jit *j, size_t at, size_t target)
-{
-	patch4(j, at, (uint32_t)(int32_t)((int64_t)target - (int64_t)(at + 4)));
 }
 
 /* term i's four 64-bit lanes folded (added, or xored) into r10 */

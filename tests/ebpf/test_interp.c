@@ -425,6 +425,45 @@ static void run_expecting(struct csd_ebpf_prog *prog, const char *text,
 			 (unsigned long long)r0, (unsigned long long)want);
 }
 
+/*
+ * Division and modulo by 300 random constants of 2 to 32 bits, in 64 and 32 bits: the JIT
+ * multiplies by an inverse, with a shorter one for dividends below 2^32 where the constant
+ * has one (a 64-bit division tests which at run time). Dividends at the edges of quotients
+ * just below 2^32 and at it, and random ones of 32 and 64 bits, against C.
+ */
+static void test_division_by_random_constants(void **state)
+{
+	uint64_t seed = 0x2545f4914f6cdd1dull;
+	char text[128];
+
+	(void)state;
+	for (int n = 0; n < 300; n++) {
+		unsigned bits = 2 + (unsigned)(csd_xorshift64(&seed) % 31);
+		uint64_t k = (csd_xorshift64(&seed) >> (64 - bits)) | 1ull << (bits - 1) | 1;
+		bool w32 = n % 2, mod = n / 2 % 2;
+		struct csd_ebpf_prog *prog;
+
+		if (!w32 && k > INT32_MAX)		/* a 64-bit op's constant is sign-extended */
+			k >>= 1;
+		snprintf(text, sizeof(text), "mov %%r0, %%r3\n%s%s %%r0, %lld\nexit\n",
+			 mod ? "mod" : "div", w32 ? "32" : "", (long long)(int32_t)(uint32_t)k);
+		prog = load_ok(text);
+		for (int v = 0; v < 12; v++) {
+			uint64_t top = UINT32_MAX / k * k, x;
+
+			x = v < 3 ? top - 1 + (uint64_t)v : v < 5 ? UINT32_MAX + (uint64_t)(v - 3) :
+			    v < 8 ? (uint32_t)csd_xorshift64(&seed) : v < 9 ? k - 1 :
+			    csd_xorshift64(&seed) >> (v % 3 * 16);
+			RUN_OPTS(opts, .args = { x });
+
+			run_expecting(prog, text, &opts, w32 ? (mod ? (uint32_t)x % (uint32_t)k :
+								(uint32_t)x / (uint32_t)k) :
+							       (mod ? x % k : x / k));
+		}
+		csd_ebpf_prog__free(prog);
+	}
+}
+
 static void test_jit_shapes(void **state)
 {
 	static const char *const ops[] = { "jeq", "jne", "jgt", "jge", "jlt", "jle", "jsgt",
@@ -1620,6 +1659,7 @@ int main(void)
 		BOTH(test_call_frames),
 		BOTH(test_helpers),
 		BOTH(test_jit_shapes),
+		BOTH(test_division_by_random_constants),
 		BOTH(test_checked_address_reused),
 		BOTH(test_counters_in_memory),
 		BOTH(test_bytes_put_together),
