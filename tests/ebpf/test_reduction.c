@@ -324,13 +324,17 @@ static void test_not_byte_maps(void **state)
 		MAP("mov %r5, %r4\njgt %r5, 100, big\nstb [%r10-300], 1\nbig:\n"),
 		MAP("mov %r5, %r4\njgt %r5, 100, big\nldxb %r5, [%r1]\nbig:\n"),
 		MAP("mov %r5, %r4\njgt %r5, 100, out\nmov %r5, 0\n"),
-		/* two stores; one that does not move; one that moves by 2; one of 2 bytes */
+		/* two stores; one that does not move; one at r10 + 2i (not followed); one of 2 bytes */
 		MAP_WITH("mov %r5, %r4\n", "stxb [%r3], %r5\nstxb [%r3+1], %r5\n"),
 		MAP_WITH("mov %r5, %r4\n", "stxb [%r10-8], %r5\n"),
 		MAP_WITH("mov %r5, %r4\n", "add %r3, %r7\nstxb [%r3], %r5\n"),
 		MAP_WITH("mov %r5, %r4\n", "stxh [%r3], %r5\n"),
+		/* ... through a register that stays, or steps by 2 */
+		MAP_WITH("mov %r5, %r4\n", "mov %r3, %r10\nadd %r3, %r8\nstxb [%r3-256], %r5\n"),
+		MAP_WITH("mov %r5, %r4\n", "add %r8, 2\nmov %r3, %r10\nadd %r3, %r8\n"
+			 "stxb [%r3-256], %r5\n"),
 		/* a store through the input's pointer, and a store and a sum */
-		MAP_WITH("mov %r5, %r4\nmov %r3, %r1\n", "add %r3, %r7\nstxb [%r3], %r5\n"),
+		MAP_WITH("mov %r5, %r4\n", "mov %r3, %r7\nadd %r3, %r1\nstxb [%r3], %r5\n"),
 		MAP("mov %r5, %r4\nadd %r0, %r4\n"),
 	};
 
