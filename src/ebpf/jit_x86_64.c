@@ -2177,7 +2177,7 @@ static size_t latch_cond(const struct jit *j, size_t latch, bool any_head)
 	size_t cnt = j->prog->insn_cnt, c = latch;
 	struct branch_region region;
 
-	if (j->checked || latch > j->cur_pc)
+	if (j->checked || j->no_latch_copies || latch > j->cur_pc)
 		return SIZE_MAX;
 	while (c < cnt && c - latch <= LATCH_MAX && plain_alu(&insns[c]))
 		c++;
@@ -2191,10 +2191,12 @@ static size_t latch_cond(const struct jit *j, size_t latch, bool any_head)
 	/*
 	 * the copy goes on at c + 1: not where c's code takes c + 1 in too (a flag select's
 	 * jump and move are a conditional move's); a new fusion that compiles the instruction
-	 * after a conditional jump with it belongs in this list (test_loop_head_fused)
+	 * after a conditional jump with it belongs in this list (test_loop_head_fused), or
+	 * compile() finds the copy's jump into it and the program is compiled without copies
 	 */
-	if (cond_move_shape(j, c) || find_branch_region(j, c, &region) ||
-	    (c > latch && select_shape(j, c - 1) != SIZE_MAX))
+	if (!j->latch_shapes_unchecked &&
+	    (cond_move_shape(j, c) || find_branch_region(j, c, &region) ||
+	     (c > latch && select_shape(j, c - 1) != SIZE_MAX)))
 		return SIZE_MAX;
 	return c;
 }
@@ -2846,6 +2848,7 @@ static int compile(struct jit *j)
 		}
 		j->cur_pc = pc;
 		j->pc_off[pc] = j->len;
+		j->own_code[pc] = true;
 		if (j->moved[pc])
 			continue;
 		vl = jit_vloop_at(j, pc);
@@ -3024,30 +3027,71 @@ static int compile(struct jit *j)
 	for (size_t i = 0; i < j->nfix && !j->oom; i++) {
 		size_t target = jit_code_of(j, j->fix[i].target_pc, j->fix[i].src_pc);
 
+		/*
+		 * A jump to an instruction compiled inside a fusion would skip what the fusion
+		 * made of it. The program's own jumps never do (a fusion takes in no jump
+		 * target); a latch copy's jump on to the instruction after its condition can,
+		 * where a fusion takes that in and latch_cond() does not know the shape: then
+		 * the program is compiled again without latch copies.
+		 */
+		if (!j->own_code[j->fix[i].target_pc])
+			return -EAGAIN;
+
 		patch4(j, j->fix[i].at, (uint32_t)(int32_t)((int64_t)target -
 							    (int64_t)(j->fix[i].at + 4)));
 	}
 	return j->oom ? -ENOMEM : 0;
 }
 
+static void free_compile_state(struct jit *j)
+{
+	free(j->buf);
+	free(j->pc_off);
+	free(j->loop_head);
+	free(j->moved);
+	free(j->target);
+	free(j->own_code);
+	free(j->live);
+	free(j->fix);
+	free(j->stubs);
+}
+
+/* compile() from a clean state, with latch copies or without */
+static int compile_once(struct jit *j, bool no_latch_copies)
+{
+	size_t n = j->prog->insn_cnt + 1;
+
+	free_compile_state(j);
+	*j = (struct jit){ .checked = j->checked, .sandboxed = j->sandboxed, .gs = j->gs,
+			   .bmi2 = j->bmi2, .prog = j->prog, .no_latch_copies = no_latch_copies,
+			   .latch_shapes_unchecked = j->latch_shapes_unchecked };
+	j->pc_off = calloc(n, sizeof(*j->pc_off));
+	j->loop_head = calloc(n, sizeof(*j->loop_head));
+	j->moved = calloc(n, sizeof(*j->moved));
+	j->target = calloc(n, sizeof(*j->target));
+	j->own_code = calloc(n, sizeof(*j->own_code));
+	j->live = calloc(n, sizeof(*j->live));
+	if (!j->pc_off || !j->loop_head || !j->moved || !j->target || !j->own_code || !j->live)
+		return -ENOMEM;
+	return compile(j);
+}
+
 int ebpf_jit_compile(const struct csd_ebpf_prog *prog, enum jit_mode mode, struct ebpf_jit_code *out)
 {
 	struct jit j = { .checked = mode == JIT_CHECKED, .sandboxed = mode == JIT_SANDBOXED,
 			 .gs = mode == JIT_SANDBOXED && jit_can_use_gs(), .bmi2 = has_bmi2(),
-			 .prog = prog };
+			 .prog = prog,
+			 .latch_shapes_unchecked = getenv("CSD_JIT_LATCH_UNCHECKED") != NULL };
 	void *code;
 	int err;
 
-	j.pc_off = calloc(prog->insn_cnt + 1, sizeof(*j.pc_off));
-	j.loop_head = calloc(prog->insn_cnt + 1, sizeof(*j.loop_head));
-	j.moved = calloc(prog->insn_cnt + 1, sizeof(*j.moved));
-	j.target = calloc(prog->insn_cnt + 1, sizeof(*j.target));
-	j.live = calloc(prog->insn_cnt + 1, sizeof(*j.live));
-	if (!j.pc_off || !j.loop_head || !j.moved || !j.target || !j.live) {
-		err = -ENOMEM;
-		goto out;
+	for (int attempt = 0; attempt < 2; attempt++) {
+		err = compile_once(&j, attempt == 1);
+		if (err != -EAGAIN)
+			break;
 	}
-	err = compile(&j);
+	if (err == -EAGAIN)	/* a jump into a fusion without latch copies: a JIT bug */
+		err = -EFAULT;	/* no code rather than wrong code */
 	if (err)
 		goto out;
 	code = mmap(NULL, j.len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
@@ -3079,14 +3123,7 @@ int ebpf_jit_compile(const struct csd_ebpf_prog *prog, enum jit_mode mode, struc
 	/* last, released: a run that sees the code without the lock sees the rest too */
 	__atomic_store_n(&out->code, code, __ATOMIC_RELEASE);
 out:
-	free(j.buf);
-	free(j.pc_off);
-	free(j.loop_head);
-	free(j.moved);
-	free(j.target);
-	free(j.live);
-	free(j.fix);
-	free(j.stubs);
+	free_compile_state(&j);
 	return err;
 }
 

@@ -86,6 +86,9 @@ struct jit {
 	bool *loop_head;
 	bool *moved;		/* an exit or ja emitted elsewhere (see emit_cond_jump) */
 	bool *target;		/* some jump or call lands here */
+	bool *own_code;		/* the compile loop began this pc's code (not fused into another's) */
+	bool no_latch_copies;	/* compiling again after a copy's jump landed in a fusion */
+	bool latch_shapes_unchecked;	/* CSD_JIT_LATCH_UNCHECKED: test the recompile alone */
 	uint16_t *live;		/* registers live on entry to each pc */
 	size_t cur_pc;		/* the instruction being compiled */
 	bool flags_from;	/* the x86 flags hold the last ALU result's (for == 0 tests) */
