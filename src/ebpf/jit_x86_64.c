@@ -1685,11 +1685,10 @@ static bool fuse_mask_compare(struct jit *j, size_t pc)
  * as one movzx / movsx (mov r32, r32 for the 32-bit zero-extension). Shifts leave flags that
  * no test here reads (flags_from tracks add, sub, and, or, xor only).
  */
-static bool fuse_extension(struct jit *j, size_t pc)
+/* `r <<= k; r >>= k` (or s>>=) at pc for k of 32, 48 or 56: *k, and whether it sign-extends */
+static bool extension_shape(const struct jit *j, size_t pc, unsigned *k, bool *sx)
 {
 	const struct csd_ebpf_insn *i = &j->prog->insns[pc];
-	unsigned r, k;
-	bool sx;
 
 	if (pc + 1 >= j->prog->insn_cnt || i[0].code != (BPF_ALU64 | BPF_LSH | BPF_K) ||
 	    (i[1].code != (BPF_ALU64 | BPF_RSH | BPF_K) &&
@@ -1697,22 +1696,56 @@ static bool fuse_extension(struct jit *j, size_t pc)
 	    i[1].imm != i[0].imm || j->target[pc + 1] ||
 	    (i[0].imm != 32 && i[0].imm != 48 && i[0].imm != 56))
 		return false;
-	r = reg_map[i[0].dst_reg];
-	k = (unsigned)i[0].imm;
-	sx = BPF_OP(i[1].code) == BPF_ARSH;
+	*k = (unsigned)i[0].imm;
+	*sx = BPF_OP(i[1].code) == BPF_ARSH;
+	return true;
+}
+
+/* r := src's low 64 - k bits, zero- or sign-extended: one mov, movzx, movsx or movsxd */
+static void emit_extension(struct jit *j, unsigned r, unsigned src, unsigned k, bool sx)
+{
 	if (k == 32 && !sx) {
-		mov_rr(j, false, r, r);			/* mov r32, r32 */
+		mov_rr(j, false, src, r);		/* mov r32, src32 */
 	} else if (k == 32) {
-		rex(j, true, r, r, false);
-		emit1(j, 0x63);				/* movsxd r64, r32 */
-		modrm_rr(j, r, r);
+		rex(j, true, r, src, false);
+		emit1(j, 0x63);				/* movsxd r64, src32 */
+		modrm_rr(j, r, src);
 	} else {
-		/* movzx r32, r8/r16 or movsx r64, r8/r16 (sil, dil need a REX prefix) */
-		rex(j, sx, r, r, k == 56 && byte_reg_needs_rex(r));
+		/* movzx r32, src8/16 or movsx r64, src8/16 (sil, dil need a REX prefix) */
+		rex(j, sx, r, src, k == 56 && byte_reg_needs_rex(src));
 		emit1(j, 0x0f);
 		emit1(j, (uint8_t)((sx ? 0xbe : 0xb6) + (k == 48)));
-		modrm_rr(j, r, r);
+		modrm_rr(j, r, src);
 	}
+}
+
+static bool fuse_extension(struct jit *j, size_t pc)
+{
+	unsigned k, r;
+	bool sx;
+
+	if (!extension_shape(j, pc, &k, &sx))
+		return false;
+	r = reg_map[j->prog->insns[pc].dst_reg];
+	emit_extension(j, r, r, k, sx);
+	return true;
+}
+
+/*
+ * `d = s; d <<= k; d >>= k`, as clang narrows a copy (an int index from a counter): the
+ * extension straight from s, where there were a mov and the extension.
+ */
+static bool fuse_mov_extension(struct jit *j, size_t pc)
+{
+	const struct csd_ebpf_insn *i = &j->prog->insns[pc];
+	unsigned k;
+	bool sx;
+
+	if (pc + 2 >= j->prog->insn_cnt || i->code != (BPF_ALU64 | BPF_MOV | BPF_X) || i->off ||
+	    i->dst_reg == i->src_reg || j->target[pc + 1] || i[1].dst_reg != i->dst_reg ||
+	    !extension_shape(j, pc + 1, &k, &sx))
+		return false;
+	emit_extension(j, reg_map[i->dst_reg], reg_map[i->src_reg], k, sx);
 	return true;
 }
 
@@ -2899,6 +2932,10 @@ static int compile(struct jit *j)
 			}
 			if ((fused = fuse_mul_add(j, pc))) {
 				fused_through(j, &pc, fused - 1);
+				break;
+			}
+			if (fuse_mov_extension(j, pc)) {
+				fused_through(j, &pc, 2);
 				break;
 			}
 			if (fuse_mov_add(j, pc)) {

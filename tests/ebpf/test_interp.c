@@ -576,22 +576,35 @@ static void test_jit_shapes(void **state)
 					}
 				csd_ebpf_prog__free(prog);
 			}
-	for (size_t e = 0; e < 24; e++) {	/* x <<= k; x >>= k (s>>=) for k = 32, 48, 56 */
+	/*
+	 * x <<= k; x >>= k (s>>=) for k = 32, 48, 56 (movzx, movsx), and the same of a copy,
+	 * `x = s; x <<= k; x >>= k` (one movzx or movsx from s), s left as it was
+	 */
+	for (size_t e = 0; e < 48; e++) {
 		static const int ks[] = { 32, 48, 56, 40 };	/* 40: not a width, two shifts */
 		static const int regs[] = { 3, 6, 1 };		/* rdx, rbx, rdi (dil needs REX) */
-		int k = ks[e % 4], x_reg = regs[e / 8];
-		bool sx = e / 4 % 2;
+		static const int srcs[] = { 1, 7, 3 };		/* rdi, r13, rdx */
+		int k = ks[e % 4], x_reg = regs[e / 8 % 3], s_reg = srcs[e / 8 % 3];
+		bool sx = e / 4 % 2, copy = e >= 24;
 		struct csd_ebpf_prog *prog;
 
-		snprintf(text, sizeof(text), "mov %%r%d, %%r3\nlsh %%r%d, %d\n%s %%r%d, %d\n"
-			 "mov %%r0, %%r%d\nexit\n", x_reg, x_reg, k, sx ? "arsh" : "rsh", x_reg, k,
-			 x_reg);
+		if (copy)
+			snprintf(text, sizeof(text), "mov %%r%d, %%r3\nmov %%r%d, %%r%d\n"
+				 "lsh %%r%d, %d\n%s %%r%d, %d\nmov %%r0, %%r%d\nxor %%r0, %%r%d\n"
+				 "exit\n", s_reg, x_reg, s_reg, x_reg, k, sx ? "arsh" : "rsh", x_reg,
+				 k, x_reg, s_reg);
+		else
+			snprintf(text, sizeof(text), "mov %%r%d, %%r3\nlsh %%r%d, %d\n%s %%r%d, %d\n"
+				 "mov %%r0, %%r%d\nexit\n", x_reg, x_reg, k, sx ? "arsh" : "rsh",
+				 x_reg, k, x_reg);
 		prog = load_ok(text);
 		for (size_t a = 0; a < sizeof(vals) / sizeof(vals[0]); a++) {
 			RUN_OPTS(opts, .args = { vals[a] * 0x0101010101010101u });
 			uint64_t x = vals[a] * 0x0101010101010101u, r0;
 			uint64_t want = sx ? (uint64_t)((int64_t)(x << k) >> k) : (x << k) >> k;
 
+			if (copy)	/* r0 = x's extension ^ s, which is x */
+				want ^= x;
 			assert_int_equal(csd_ebpf_prog__run(prog, NULL, 0, &opts, &r0), 0);
 			if (r0 != want)
 				fail_msg("%s with r3 = %#llx: r0 = %#llx, expected %#llx", text,
