@@ -1680,11 +1680,6 @@ static bool fuse_mask_compare(struct jit *j, size_t pc)
 	return true;
 }
 
-/*
- * `x <<= k; x >>= k` (s>>=), compilers' zero- and sign-extension of the low 32, 16 or 8 bits,
- * as one movzx / movsx (mov r32, r32 for the 32-bit zero-extension). Shifts leave flags that
- * no test here reads (flags_from tracks add, sub, and, or, xor only).
- */
 /* `r <<= k; r >>= k` (or s>>=) at pc for k of 32, 48 or 56: *k, and whether it sign-extends */
 static bool extension_shape(const struct jit *j, size_t pc, unsigned *k, bool *sx)
 {
@@ -1719,6 +1714,11 @@ static void emit_extension(struct jit *j, unsigned r, unsigned src, unsigned k, 
 	}
 }
 
+/*
+ * `x <<= k; x >>= k` (s>>=), compilers' zero- and sign-extension of the low 32, 16 or 8 bits,
+ * as one movzx / movsx (mov r32, r32 for the 32-bit zero-extension). Shifts leave flags that
+ * no test here reads (flags_from tracks add, sub, and, or, xor only).
+ */
 static bool fuse_extension(struct jit *j, size_t pc)
 {
 	unsigned k, r;
