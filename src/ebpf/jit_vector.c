@@ -110,15 +110,33 @@ static void vload_input(struct jit *j, unsigned ymm, unsigned index)
 	emit1(j, (uint8_t)(((index & 7) << 3) | (R10 & 7)));
 }
 
-/* vmovd xmm, gpr32; vpbroadcastb ymm, xmm: the register's low byte in every lane */
-static void broadcast_byte(struct jit *j, unsigned ymm, unsigned gpr)
+/*
+ * Every byte of ymm := eBPF register reg's low byte, or k where reg is RED_NO_REG: through
+ * r9 (free before a vector loop), vmovd and vpbroadcastb
+ */
+static void broadcast_byte(struct jit *j, unsigned ymm, uint8_t reg, uint8_t k)
 {
-	vex3(j, 1, ymm, gpr, 0, 0, false, false, 1);
+	if (reg == RED_NO_REG)
+		mov_ri64(j, R9, k);
+	else
+		mov_rr(j, false, reg_map[reg], R9);
+	vex3(j, 1, ymm, R9, 0, 0, false, false, 1);
 	emit1(j, 0x6e);
-	modrm_rr(j, ymm, gpr);
+	modrm_rr(j, ymm, R9);
 	vex3(j, 2, ymm, ymm, 0, 0, false, true, 1);
 	emit1(j, 0x78);
 	modrm_rr(j, ymm, ymm);
+}
+
+/* vmovdqu ymm, [base + index + disp], or the store: a disp8 always (r13 has no form without) */
+static void vmovdqu_sib(struct jit *j, bool store, unsigned ymm, unsigned base, unsigned index,
+			int8_t disp)
+{
+	vex3(j, 1, ymm, base, index, 0, false, true, 2);
+	emit1(j, store ? 0x7f : 0x6f);
+	emit1(j, (uint8_t)(0x44 | ((ymm & 7) << 3)));
+	emit1(j, (uint8_t)(((index & 7) << 3) | (base & 7)));
+	emit1(j, (uint8_t)disp);
 }
 
 /*
@@ -131,12 +149,9 @@ static void emit_lane_constants(struct jit *j, const struct red_loop *l)
 		const struct red_lane *n = &l->lanes[i];
 
 		if (n->op == LANE_IMM)
-			mov_ri64(j, R9, n->k);
+			broadcast_byte(j, i, RED_NO_REG, n->k);
 		else if (n->op == LANE_REG || n->op == LANE_REG_BYTE)
-			mov_rr(j, false, reg_map[n->reg], R9);
-		else
-			continue;
-		broadcast_byte(j, i, R9);
+			broadcast_byte(j, i, n->reg, 0);
 	}
 }
 
@@ -173,12 +188,7 @@ static void emit_lanes(struct jit *j, const struct red_loop *l, unsigned index, 
 			break;
 		}
 	}
-	/* vmovdqu [stores + index + 0], ymm_value (a disp8: r13 as the base has no other form) */
-	vex3(j, 1, l->value, stores, index, 0, false, true, 2);
-	emit1(j, 0x7f);
-	emit1(j, (uint8_t)(0x44 | ((l->value & 7) << 3)));
-	emit1(j, (uint8_t)(((index & 7) << 3) | (stores & 7)));
-	emit1(j, 0);
+	vmovdqu_sib(j, true, l->value, stores, index, 0);
 }
 
 /* The terms over YMM_IN; `partial`: only the bytes YMM_MASK keeps count */
@@ -236,14 +246,6 @@ static void fold_lanes(struct jit *j, unsigned i, bool xor)
 	modrm_rr(j, i, R10);
 }
 
-/*
- * Before the loop's own code at its start: when at least 32 bytes of iterations remain
- * beyond the last one, run them 32 bytes at a time (the final partial vector masked), add
- * what they accumulate and advance the inductions as that many iterations would; the loop's
- * code then runs the last iteration (or all of them, when fewer remain), which sets every
- * other register it writes as it always does. The counter is tested the loop's way: the
- * iterations left are bound - counter, when bound > counter.
- */
 /* The terms of the last 32 bytes, those done (32 - r9 of them) masked off */
 static void emit_partial_terms(struct jit *j, const struct vloop *v)
 {
@@ -254,17 +256,22 @@ static void emit_partial_terms(struct jit *j, const struct vloop *v)
 	emit1(j, 0x8d);					/* lea tmp, [rip + mask_table] */
 	emit1(j, (uint8_t)(0x05 | ((v->tmp & 7) << 3)));
 	rel_to(j, j->mask_table);
-	vex3(j, 1, YMM_MASK, v->tmp, R9, 0, false, true, 2);	/* vmovdqu ymm14, [tmp+r9+32] */
-	emit1(j, 0x6f);
-	emit1(j, (uint8_t)(0x44 | ((YMM_MASK & 7) << 3)));
-	emit1(j, (uint8_t)(((R9 & 7) << 3) | (v->tmp & 7)));
-	emit1(j, 32);
+	vmovdqu_sib(j, false, YMM_MASK, v->tmp, R9, 32);	/* the mask: [tmp + r9 + 32] */
 	vload_input(j, YMM_IN, R11);
 	emit_vector_terms(j, &v->loop, true);
 }
 
 #define MAX_SKIPS	(5 + RED_MAX_TERMS + RED_MAX_LANES)
 
+/*
+ * Before the loop's own code at its start: when at least 32 bytes of iterations remain
+ * beyond the last one, run them 32 bytes at a time (the final partial vector masked, or a
+ * byte map's last 32 bytes mapped again), add what they accumulate or store what they map,
+ * and advance the inductions as that many iterations would; the loop's code then runs the
+ * last iteration (or all of them, when fewer remain), which sets every other register it
+ * writes as it always does. The counter is tested the loop's way: the iterations left are
+ * bound - counter, when bound > counter.
+ */
 void jit_emit_vector_loop(struct jit *j, const struct vloop *v)
 {
 	const struct red_loop *l = &v->loop;
@@ -327,11 +334,7 @@ void jit_emit_vector_loop(struct jit *j, const struct vloop *v)
 		vop(j, VPXOR, false, i, i, i);
 		if (t->kind != RED_COUNT_EQ && t->kind != RED_COUNT_NE)
 			continue;
-		if (t->k_reg == RED_NO_REG)
-			mov_ri64(j, R9, t->k_imm);
-		else
-			mov_rr(j, false, reg_map[t->k_reg], R9);
-		broadcast_byte(j, YMM_K(i), R9);
+		broadcast_byte(j, YMM_K(i), t->k_reg, t->k_imm);
 	}
 	if (l->stores)
 		emit_lane_constants(j, l);

@@ -216,7 +216,7 @@ static bool record_load(struct trace_state *st, struct sym addr, int16_t off, un
 
 static bool alu_step(struct trace_state *st, const struct csd_ebpf_insn *insn)
 {
-	struct sym *d = &st->r[insn->dst_reg], s;
+	struct sym *d = &st->r[insn->dst_reg], s, acc;
 	bool w64 = BPF_CLASS(insn->code) == BPF_ALU64, imm = BPF_SRC(insn->code) == BPF_K;
 	unsigned op = BPF_OP(insn->code);
 
@@ -243,14 +243,14 @@ static bool alu_step(struct trace_state *st, const struct csd_ebpf_insn *insn)
 		else if (w64 && !imm && d->kind == SYM_IND && s.kind == SYM_IND)
 			*d = (struct sym){ .kind = SYM_ADDR, .reg = d->reg, .reg2 = s.reg,
 					   .k = d->k + s.k };
-		else if (!imm && accumulate(*d, s, false, !w64).kind != SYM_OTHER)
-			*d = accumulate(*d, s, false, !w64);
+		else if (!imm && (acc = accumulate(*d, s, false, !w64)).kind != SYM_OTHER)
+			*d = acc;
 		else
 			*d = lane_alu(st, op, *d, s);
 		return true;
 	case BPF_XOR:
-		if (!imm && w64 && accumulate(*d, s, true, false).kind != SYM_OTHER)
-			*d = accumulate(*d, s, true, false);
+		if (!imm && w64 && (acc = accumulate(*d, s, true, false)).kind != SYM_OTHER)
+			*d = acc;
 		else
 			*d = lane_alu(st, op, *d, s);
 		return true;
@@ -684,7 +684,8 @@ bool ebpf_reduction_match(const struct csd_ebpf_prog *prog, const uint16_t *live
 			return false;	/* a value the next iteration reads: not a plain temporary */
 	}
 	/* the counter steps by 1, the bound stays, the address moves by one element */
-	if (step_of(&st, st.counter) != 1 || !out->nterms == !st.stored ||
+	/* and a reduction has terms, a byte map a store, never both */
+	if (step_of(&st, st.counter) != 1 || (out->nterms != 0) == st.stored ||
 	    (st.bound_reg != RED_NO_REG && step_of(&st, st.bound_reg) != 0))
 		return false;
 	if (st.stored) {	/* bytes in, bytes out, one further each; the registers read stay */
