@@ -371,10 +371,7 @@ void jit_emit_vector_loop(struct jit *j, const struct vloop *v)
 		unsigned r = reg_map[l->ind[i].reg];
 
 		if (l->ind[i].step != 1) {
-			rex(j, true, R10, R9, false);
-			emit1(j, 0x69);				/* imul r10, r9, step */
-			modrm_rr(j, R10, R9);
-			emit4(j, (uint32_t)l->ind[i].step);
+			imul_ri(j, true, R10, R9, l->ind[i].step);	/* r10 = r9 * step */
 		}
 		alu_rr(j, true, 0x01, l->ind[i].step != 1 ? R10 : R9, r);
 	}

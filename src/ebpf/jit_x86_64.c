@@ -662,10 +662,7 @@ static void emit_divmod_magic32(struct jit *j, bool mod, unsigned dst, uint64_t 
 {
 	mov_rr(j, false, dst, R10);			/* x, zero-extended */
 	if (m <= INT32_MAX) {
-		rex(j, true, R10, R10, false);
-		emit1(j, 0x69);				/* imul r10, r10, m */
-		modrm_rr(j, R10, R10);
-		emit4(j, (uint32_t)m);
+		imul_ri(j, true, R10, R10, (int32_t)m);
 	} else {
 		mov_ri64(j, R11, m);
 		rex(j, true, R10, R11, false);
@@ -678,10 +675,7 @@ static void emit_divmod_magic32(struct jit *j, bool mod, unsigned dst, uint64_t 
 		mov_rr(j, true, R10, dst);
 		return;
 	}
-	rex(j, false, R10, R10, false);
-	emit1(j, 0x69);					/* imul r10d, r10d, k */
-	modrm_rr(j, R10, R10);
-	emit4(j, (uint32_t)k);
+	imul_ri(j, false, R10, R10, (int32_t)(uint32_t)k);	/* the low 32 bits of q * k */
 	alu_rr(j, false, 0x29, R10, dst);		/* x - q * k, zero-extended */
 }
 
@@ -749,10 +743,7 @@ static bool emit_divmod_magic(struct jit *j, bool is64, bool mod, unsigned dst, 
 		mov_rr(j, is64, q, dst);		/* 32 bits: zero-extends */
 	} else {
 		/* x % k = x - q * k (k fits imul's immediate: eBPF's is 32 bits, sign-extended) */
-		rex(j, is64, q, q, false);
-		emit1(j, 0x69);
-		modrm_rr(j, q, q);
-		emit4(j, (uint32_t)k);
+		imul_ri(j, is64, q, q, (int32_t)(uint32_t)k);
 		alu_rr(j, is64, 0x29, q, dst);		/* sub dst, r10 (32 bits: of x's low half) */
 	}
 	if (done)
@@ -955,10 +946,7 @@ static void emit_alu(struct jit *j, const struct csd_ebpf_insn *insn)
 			emit1(j, 0xaf);
 			modrm_rr(j, dst, src);
 		} else if (!emit_mul_by_constant(j, w, dst, insn->imm)) {
-			rex(j, w, dst, dst, false);
-			emit1(j, 0x69);
-			modrm_rr(j, dst, dst);
-			emit4(j, (uint32_t)insn->imm);
+			imul_ri(j, w, dst, dst, insn->imm);
 		}
 		return;
 	case BPF_DIV:
@@ -1273,10 +1261,7 @@ static bool emit_inline_array_lookup(struct jit *j, uint32_t pc, const struct eb
 			alu_rr(j, false, 0x31, cleared[r - 1], cleared[r - 1]);
 	if (!pow2) {
 		mov_rr(j, false, RAX, R11);		/* the key, for the compare */
-		rex(j, true, RAX, RAX, false);
-		emit1(j, 0x69);				/* imul rax, rax, value_size */
-		modrm_rr(j, RAX, RAX);
-		emit4(j, m->value_size);
+		imul_ri(j, true, RAX, RAX, (int32_t)m->value_size);	/* key * value_size */
 	}
 	if (!key_below_max) {
 		alu_ri(j, false, 7, pow2 ? RAX : R11, (int32_t)m->max_entries);	/* cmp key, max */

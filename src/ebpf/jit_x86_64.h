@@ -281,6 +281,15 @@ static inline void cmovcc(struct jit *j, bool w, uint8_t cc, unsigned dst, unsig
 	modrm_rr(j, dst, src);
 }
 
+/* imul dst, src, imm32 (the immediate sign-extended) */
+static inline void imul_ri(struct jit *j, bool w, unsigned dst, unsigned src, int32_t imm)
+{
+	rex(j, w, dst, src, false);
+	emit1(j, 0x69);
+	modrm_rr(j, dst, src);
+	emit4(j, (uint32_t)imm);
+}
+
 static inline void mov_rr(struct jit *j, bool w, unsigned src, unsigned dst)
 {
 	alu_rr(j, w, 0x89, src, dst);
